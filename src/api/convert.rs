@@ -1,0 +1,185 @@
+//! Conversions between domain values and protobuf messages.
+
+use std::collections::{BTreeMap, HashMap};
+
+use prost_types::{Struct, Timestamp as ProtoTimestamp, value::Kind};
+
+use crate::domain::{
+    Timestamp,
+    api_key::ApiKey,
+    audit::AuditEvent,
+    external::{AwsUserType, ExternalUsername, Platform},
+    user::{User, UserKind},
+};
+use crate::error::{Error, Result};
+use crate::proto;
+
+pub fn timestamp(time: Timestamp) -> ProtoTimestamp {
+    ProtoTimestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn parse_timestamp(field: &str, time: &ProtoTimestamp) -> Result<Timestamp> {
+    u32::try_from(time.nanos)
+        .ok()
+        .and_then(|nanos| chrono::DateTime::from_timestamp(time.seconds, nanos))
+        .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
+}
+
+pub fn user_kind(kind: i32) -> Result<UserKind> {
+    match proto::UserKind::try_from(kind) {
+        Ok(proto::UserKind::Unspecified | proto::UserKind::Person) => Ok(UserKind::Person),
+        Ok(proto::UserKind::ServiceAccount) => Ok(UserKind::ServiceAccount),
+        Err(_) => Err(Error::invalid("kind", format!("{kind} is not a user kind"))),
+    }
+}
+
+pub fn platform(value: i32) -> Result<Platform> {
+    use proto::Platform as P;
+    Ok(match P::try_from(value) {
+        Ok(P::Snowflake) => Platform::Snowflake,
+        Ok(P::Redshift) => Platform::Redshift,
+        Ok(P::Synapse) => Platform::Synapse,
+        Ok(P::Trino) => Platform::Trino,
+        Ok(P::Databricks) => Platform::Databricks,
+        Ok(P::Postgresql) => Platform::Postgresql,
+        Ok(P::Teradata) => Platform::Teradata,
+        Ok(P::S3) => Platform::S3,
+        Ok(P::Unspecified) => return Err(Error::invalid("platform", "is required")),
+        Err(_) => return Err(Error::invalid("platform", format!("{value} is not a platform"))),
+    })
+}
+
+fn platform_to_proto(platform: Platform) -> proto::Platform {
+    use proto::Platform as P;
+    match platform {
+        Platform::Snowflake => P::Snowflake,
+        Platform::Redshift => P::Redshift,
+        Platform::Synapse => P::Synapse,
+        Platform::Trino => P::Trino,
+        Platform::Databricks => P::Databricks,
+        Platform::Postgresql => P::Postgresql,
+        Platform::Teradata => P::Teradata,
+        Platform::S3 => P::S3,
+    }
+}
+
+pub fn aws_user_type(value: i32) -> Result<Option<AwsUserType>> {
+    use proto::AwsUserType as A;
+    Ok(match A::try_from(value) {
+        Ok(A::Unspecified) => None,
+        Ok(A::None) => Some(AwsUserType::None),
+        Ok(A::IamUser) => Some(AwsUserType::IamUser),
+        Ok(A::IamRole) => Some(AwsUserType::IamRole),
+        Ok(A::IdentityCenterUser) => Some(AwsUserType::IdentityCenterUser),
+        Err(_) => return Err(Error::invalid("aws_user_type", format!("{value} is not an AWS user type"))),
+    })
+}
+
+fn aws_user_type_to_proto(kind: Option<AwsUserType>) -> proto::AwsUserType {
+    use proto::AwsUserType as A;
+    match kind {
+        None => A::Unspecified,
+        Some(AwsUserType::None) => A::None,
+        Some(AwsUserType::IamUser) => A::IamUser,
+        Some(AwsUserType::IamRole) => A::IamRole,
+        Some(AwsUserType::IdentityCenterUser) => A::IdentityCenterUser,
+    }
+}
+
+fn attribute_map(attributes: BTreeMap<String, Vec<String>>) -> HashMap<String, proto::AttributeValues> {
+    attributes
+        .into_iter()
+        .map(|(name, values)| (name, proto::AttributeValues { values }))
+        .collect()
+}
+
+fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
+    proto::ExternalUsername {
+        platform: platform_to_proto(name.platform) as i32,
+        username: name.username,
+        aws_user_type: aws_user_type_to_proto(name.aws_user_type) as i32,
+    }
+}
+
+pub fn user(user: User) -> proto::User {
+    proto::User {
+        id: user.id.to_string(),
+        username: user.username,
+        email: user.email,
+        full_name: user.full_name,
+        kind: match user.kind {
+            UserKind::Person => proto::UserKind::Person,
+            UserKind::ServiceAccount => proto::UserKind::ServiceAccount,
+        } as i32,
+        iam_id: user.iam_id.to_string(),
+        disabled: user.disabled,
+        permissions: user.permissions,
+        group_ids: user.group_ids.iter().map(ToString::to_string).collect(),
+        attributes: attribute_map(user.attributes),
+        external_usernames: user.external_usernames.into_iter().map(external_username).collect(),
+        authorizations: attribute_map(user.authorizations),
+        create_time: Some(timestamp(user.create_time)),
+        update_time: Some(timestamp(user.update_time)),
+        disable_time: user.disable_time.map(timestamp),
+        etag: user.version.etag(),
+    }
+}
+
+pub fn api_key(key: ApiKey) -> proto::ApiKey {
+    proto::ApiKey {
+        id: key.id.to_string(),
+        user_id: key.user_id.to_string(),
+        display_name: key.display_name,
+        create_time: Some(timestamp(key.create_time)),
+        expire_time: key.expire_time.map(timestamp),
+        revoke_time: key.revoke_time.map(timestamp),
+    }
+}
+
+pub fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
+    let details: serde_json::Value = serde_json::from_str(&event.details)
+        .map_err(|e| Error::internal(format!("audit event {} has details that are not JSON: {e}", event.id)))?;
+    Ok(proto::AuditEvent {
+        id: event.id.to_string(),
+        time: Some(timestamp(event.time)),
+        actor_id: event.actor_id.map(|id| id.to_string()).unwrap_or_default(),
+        action: event.action,
+        target_type: event.target_type,
+        target_id: event.target_id,
+        success: event.success,
+        impersonation_user: event.impersonation_user.unwrap_or_default(),
+        details: Some(json_struct(details)),
+        prev_hash: event.prev_hash,
+        hash: event.hash,
+        sequence: event.sequence,
+    })
+}
+
+fn json_struct(value: serde_json::Value) -> Struct {
+    match json_value(value).kind {
+        Some(Kind::StructValue(s)) => s,
+        other => Struct {
+            fields: [("value".to_owned(), prost_types::Value { kind: other })].into(),
+        },
+    }
+}
+
+fn json_value(value: serde_json::Value) -> prost_types::Value {
+    use serde_json::Value as J;
+    let kind = match value {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        J::String(s) => Kind::StringValue(s),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(json_value).collect(),
+        }),
+        J::Object(map) => Kind::StructValue(Struct {
+            fields: map.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}

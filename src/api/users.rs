@@ -1,0 +1,304 @@
+//! The Users service.
+
+use serde_json::json;
+use tonic::{Request, Response, Status};
+
+use super::{Context, committed, convert, principal};
+use crate::domain::{
+    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, Version, api_key,
+    audit::AuditRecord,
+    bounded_text,
+    external::ExternalUsername,
+    page::PageRequest,
+    permission::USER_ADMIN,
+    user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_name, attribute_values},
+};
+use crate::error::{Error, Result};
+use crate::proto::{self, get_user_request::User as UserSelector, users_server::Users};
+use crate::store::{NewApiKey, UserFilter, UserKey};
+
+pub struct UsersApi {
+    context: Context,
+}
+
+impl UsersApi {
+    pub fn new(context: Context) -> Self {
+        Self { context }
+    }
+}
+
+fn audit(actor: Id, action: &'static str, target_type: &'static str, target: impl ToString) -> AuditRecord {
+    AuditRecord::new(Some(actor), action, target_type, target)
+}
+
+#[tonic::async_trait]
+impl Users for UsersApi {
+    async fn create_user(&self, request: Request<proto::CreateUserRequest>) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let new = NewUser {
+            email: Email::parse("email", &request.email)?,
+            full_name: FullName::parse("full_name", &request.full_name)?,
+            kind: convert::user_kind(request.kind)?,
+            iam_id: Id::parse_optional("iam_id", &request.iam_id)?.unwrap_or(BUILT_IN_IAM_ID),
+        };
+        let id = Id::new();
+        let record = audit(actor.user_id, "CreateUser", "user", id).with_details(json!({
+            "email": new.email.as_str(),
+            "full_name": new.full_name.as_str(),
+            "kind": new.kind.as_str(),
+            "iam_id": new.iam_id.to_string(),
+        }));
+        let created = self.context.store.create_user(id, new, record).await?;
+        Ok(committed(created, convert::user))
+    }
+
+    async fn get_user(&self, request: Request<proto::GetUserRequest>) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let key = match request.into_inner().user {
+            Some(UserSelector::Id(id)) => UserKey::Id(Id::parse("id", &id)?),
+            Some(UserSelector::Username(name)) if !name.is_empty() => UserKey::Username(name),
+            _ => return Err(Error::invalid("id", "id or username is required").into()),
+        };
+        if let UserKey::Id(id) = key {
+            actor.require_self_or(id, USER_ADMIN)?;
+        }
+        let found = self.context.store.get_user(&key).await;
+        // Without USER_ADMIN a caller may only see itself, and learns nothing about others,
+        // not even whether a username exists.
+        if !actor.has(USER_ADMIN) {
+            match &found {
+                Ok(user) => actor.require_self_or(user.id, USER_ADMIN)?,
+                Err(Error::NotFound(_)) => actor.require(USER_ADMIN)?,
+                Err(_) => {}
+            }
+        }
+        Ok(Response::new(convert::user(found?)))
+    }
+
+    async fn list_users(&self, request: Request<proto::ListUsersRequest>) -> Result<Response<proto::ListUsersResponse>, Status> {
+        let request = request.into_inner();
+        let query = request.query.trim();
+        if query.chars().count() > MAX_TEXT_CHARS {
+            return Err(Error::invalid("query", format!("is longer than {MAX_TEXT_CHARS} characters")).into());
+        }
+        let filter = UserFilter {
+            query: (!query.is_empty()).then(|| query.to_lowercase()),
+            include_disabled: request.include_disabled,
+            group_id: Id::parse_optional("group_id", &request.group_id)?,
+            permission: (!request.permission.is_empty())
+                .then(|| crate::domain::permission::name("permission", &request.permission))
+                .transpose()?,
+            iam_id: Id::parse_optional("iam_id", &request.iam_id)?,
+        };
+        let fingerprint = format!("{filter:?}");
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, &fingerprint)?;
+        let mut users = self.context.store.list_users(&filter, &page).await?;
+        let next_page_token = page.finish(&mut users, |u| u.id.to_string());
+        Ok(Response::new(proto::ListUsersResponse {
+            users: users.into_iter().map(convert::user).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_user(&self, request: Request<proto::UpdateUserRequest>) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let user = request.user.ok_or_else(|| Error::invalid("user", "is required"))?;
+        let id = Id::parse("user.id", &user.id)?;
+        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(Error::invalid("update_mask", "must name at least one field: full_name, email").into());
+        }
+        let mut changes = UserChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "full_name" => changes.full_name = Some(FullName::parse("user.full_name", &user.full_name)?),
+                "email" => changes.email = Some(Email::parse("user.email", &user.email)?),
+                other => {
+                    return Err(Error::invalid(
+                        "update_mask",
+                        format!("{other:?} cannot be updated; the updatable fields are full_name and email"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let etag = if request.etag.is_empty() { &user.etag } else { &request.etag };
+        let etag = Version::parse_etag("etag", etag)?;
+        let record = audit(actor.user_id, "UpdateUser", "user", id).with_details(json!({
+            "update_mask": paths,
+            "full_name": changes.full_name.as_ref().map(FullName::as_str),
+            "email": changes.email.as_ref().map(Email::as_str),
+        }));
+        let updated = self.context.store.update_user(id, etag, changes, record).await?;
+        Ok(committed(updated, convert::user))
+    }
+
+    async fn disable_user(&self, request: Request<proto::DisableUserRequest>) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let record = audit(actor.user_id, "DisableUser", "user", id);
+        let changed = self.context.store.set_user_disabled(id, true, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn enable_user(&self, request: Request<proto::EnableUserRequest>) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let record = audit(actor.user_id, "EnableUser", "user", id);
+        let changed = self.context.store.set_user_disabled(id, false, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn delete_user(&self, request: Request<proto::DeleteUserRequest>) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("id", &request.id)?;
+        if request.confirm != DELETE_CONFIRMATION {
+            return Err(Error::invalid(
+                "confirm",
+                format!("must be the word {DELETE_CONFIRMATION:?} to delete the user permanently"),
+            )
+            .into());
+        }
+        let user = self.context.store.get_user(&UserKey::Id(id)).await?;
+        let record = audit(actor.user_id, "DeleteUser", "user", id).with_details(json!({
+            "username": user.username,
+            "email": user.email,
+            "full_name": user.full_name,
+        }));
+        let deleted = self.context.store.delete_user(id, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
+    async fn set_external_username(
+        &self,
+        request: Request<proto::SetExternalUsernameRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("user_id", &request.user_id)?;
+        let name = ExternalUsername::new(
+            convert::platform(request.platform)?,
+            &request.username,
+            convert::aws_user_type(request.aws_user_type)?,
+        )?;
+        let record = audit(actor.user_id, "SetExternalUsername", "user", id).with_details(json!({
+            "platform": name.platform.as_str(),
+            "username": name.username,
+            "aws_user_type": name.aws_user_type.map(|t| t.as_str()),
+        }));
+        let changed = self.context.store.set_external_username(id, name, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn clear_external_username(
+        &self,
+        request: Request<proto::ClearExternalUsernameRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("user_id", &request.user_id)?;
+        let platform = convert::platform(request.platform)?;
+        let record = audit(actor.user_id, "ClearExternalUsername", "user", id)
+            .with_details(json!({ "platform": platform.as_str() }));
+        let changed = self.context.store.clear_external_username(id, platform, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn add_user_attribute(
+        &self,
+        request: Request<proto::AddUserAttributeRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("user_id", &request.user_id)?;
+        let name = attribute_name("attribute", &request.attribute)?;
+        let values = attribute_values("values", &request.values)?;
+        let record = audit(actor.user_id, "AddUserAttribute", "user", id)
+            .with_details(json!({ "attribute": name, "values": values }));
+        let changed = self.context.store.add_user_attribute(id, &name, &values, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn remove_user_attribute_value(
+        &self,
+        request: Request<proto::RemoveUserAttributeValueRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("user_id", &request.user_id)?;
+        let name = attribute_name("attribute", &request.attribute)?;
+        let value = bounded_text("value", &request.value, MAX_TEXT_CHARS)?;
+        let record = audit(actor.user_id, "RemoveUserAttributeValue", "user", id)
+            .with_details(json!({ "attribute": name, "value": value }));
+        let changed = self.context.store.remove_user_attribute_value(id, &name, &value, record).await?;
+        Ok(committed(changed, convert::user))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<proto::CreateApiKeyRequest>,
+    ) -> Result<Response<proto::CreateApiKeyResponse>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let user_id = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
+        actor.require_self_or(user_id, USER_ADMIN)?;
+        let display_name = match request.display_name.trim() {
+            "" => String::new(),
+            name => bounded_text("display_name", name, MAX_TEXT_CHARS)?,
+        };
+        let expire_time = request
+            .expire_time
+            .as_ref()
+            .map(|t| convert::parse_timestamp("expire_time", t))
+            .transpose()?;
+        if expire_time.is_some_and(|t| t <= crate::domain::now()) {
+            return Err(Error::invalid("expire_time", "must be in the future").into());
+        }
+        let generated = api_key::generate();
+        let key = NewApiKey {
+            id: generated.key_id,
+            user_id,
+            display_name,
+            secret_hash: generated.secret_hash,
+            expire_time,
+        };
+        let record = audit(actor.user_id, "CreateApiKey", "api_key", key.id).with_details(json!({
+            "user_id": user_id.to_string(),
+            "display_name": key.display_name,
+            "expire_time": expire_time.map(|t| t.to_rfc3339()),
+        }));
+        let created = self.context.store.create_api_key(key, record).await?;
+        Ok(committed(created, |key| proto::CreateApiKeyResponse {
+            api_key: Some(convert::api_key(key)),
+            secret: generated.token,
+        }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<proto::ListApiKeysRequest>,
+    ) -> Result<Response<proto::ListApiKeysResponse>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let user_id = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
+        actor.require_self_or(user_id, USER_ADMIN)?;
+        let keys = self.context.store.list_api_keys(user_id, request.include_revoked).await?;
+        Ok(Response::new(proto::ListApiKeysResponse {
+            api_keys: keys.into_iter().map(convert::api_key).collect(),
+        }))
+    }
+
+    async fn revoke_api_key(&self, request: Request<proto::RevokeApiKeyRequest>) -> Result<Response<proto::ApiKey>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let key = self.context.store.get_api_key(id).await?;
+        actor.require_self_or(key.user_id, USER_ADMIN)?;
+        let record = audit(actor.user_id, "RevokeApiKey", "api_key", id)
+            .with_details(json!({ "user_id": key.user_id.to_string() }));
+        let revoked = self.context.store.revoke_api_key(id, record).await?;
+        Ok(committed(revoked, convert::api_key))
+    }
+}

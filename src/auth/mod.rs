@@ -1,0 +1,89 @@
+//! Who is calling, and what they may do.
+//!
+//! Callers present `authorization: Bearer <api key>`. [`layer::AuthLayer`] authenticates every
+//! call except health and reflection, checks the RPC's entry in [`rpc_access`], and hands the
+//! [`Principal`] to the handler through the request extensions.
+
+pub mod layer;
+mod rpc_access;
+
+use std::{collections::HashSet, sync::Arc};
+
+pub use rpc_access::{Access, access_for};
+
+use crate::domain::{self, Id, api_key};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: Id,
+    pub permissions: HashSet<String>,
+}
+
+impl Principal {
+    pub fn has(&self, permission: &str) -> bool {
+        self.permissions.contains(permission)
+    }
+
+    pub fn require(&self, permission: &str) -> Result<()> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!("this call requires the {permission} permission")))
+        }
+    }
+
+    /// Allows acting on one's own user; acting on another's needs `permission`.
+    pub fn require_self_or(&self, user_id: Id, permission: &str) -> Result<()> {
+        if user_id == self.user_id {
+            Ok(())
+        } else {
+            self.require(permission).map_err(|_| {
+                Error::PermissionDenied(format!(
+                    "acting on another user's data requires the {permission} permission"
+                ))
+            })
+        }
+    }
+}
+
+/// Turns an `authorization` header into a [`Principal`].
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+}
+
+/// One message for every refused key, so a caller cannot probe which keys exist.
+const REFUSED: &str = "the API key is not valid: unknown, revoked, expired, or its user is disabled";
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
+        let header = authorization
+            .ok_or_else(|| Error::Unauthenticated("missing authorization header; send `authorization: Bearer <api key>`".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| Error::Unauthenticated("the authorization header must be `Bearer <api key>`".into()))?;
+        let presented = api_key::parse(token).map_err(|e| Error::Unauthenticated(e.to_string()))?;
+        let credential = self
+            .store
+            .credential(presented.key_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))?;
+        presented.verify(&credential.stored, domain::now()).map_err(|refusal| {
+            tracing::info!(key_id = %presented.key_id, ?refusal, "API key refused");
+            Error::Unauthenticated(REFUSED.into())
+        })?;
+        Ok(Principal {
+            user_id: credential.stored.user_id,
+            permissions: credential.permissions.into_iter().collect(),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Configuration: flags, their `PERSONAE_*` environment twins, and an optional TOML file, in
+//! that order of precedence, over built-in defaults.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "personae", version, about = "Identity and permissions for data platforms, over gRPC")]
+pub struct Cli {
+    /// A TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "PERSONAE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the gRPC API (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(StoreArgs),
+    /// Create the first admin if the store is empty, print its API key once, and exit.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct StoreArgs {
+    /// `sqlite://FILE` or `postgres://...`; default: the SQLite file personae.db here.
+    #[arg(long, env = "PERSONAE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PERSONAE_LOG_JSON")]
+    pub log_json: Option<bool>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// gRPC address; default 127.0.0.1:50051.
+    #[arg(long, env = "PERSONAE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Prometheus metrics address; default 127.0.0.1:9464.
+    #[arg(long, env = "PERSONAE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Longest a call may run, in seconds; default 30.
+    #[arg(long, env = "PERSONAE_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Calls served at once; further calls are refused with UNAVAILABLE. Default 1024.
+    #[arg(long, env = "PERSONAE_MAX_CONCURRENT_REQUESTS")]
+    pub max_concurrent_requests: Option<usize>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print a new, well-formed API key for PERSONAE_BOOTSTRAP_TOKEN and exit, touching nothing.
+    #[arg(long)]
+    pub new_token: bool,
+}
+
+/// The settings a config file may hold.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub log_json: Option<bool>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_concurrent_requests: Option<usize>,
+    pub bootstrap_token: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&PathBuf>) -> anyhow::Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://personae.db";
+
+/// Resolved server settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub metrics_listen: SocketAddr,
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub bootstrap_token: Option<String>,
+}
+
+impl ServerConfig {
+    pub fn resolve(args: ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
+        let max_concurrent_requests = args.max_concurrent_requests.or(file.max_concurrent_requests).unwrap_or(1024);
+        anyhow::ensure!(max_concurrent_requests > 0, "max_concurrent_requests must be at least 1");
+        let timeout = args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30);
+        anyhow::ensure!(timeout > 0, "request_timeout_secs must be at least 1");
+        Ok(Self {
+            listen: args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 50051).into()),
+            database_url: database_url(args.store.database_url, file.database_url),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen).unwrap_or(([127, 0, 0, 1], 9464).into()),
+            request_timeout: Duration::from_secs(timeout),
+            max_concurrent_requests,
+            bootstrap_token: bootstrap_token(file.bootstrap_token),
+        })
+    }
+}
+
+pub fn database_url(flag: Option<String>, file: Option<String>) -> String {
+    flag.or(file).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// PERSONAE_BOOTSTRAP_TOKEN, a secret, comes from the environment or the file, never a flag.
+pub fn bootstrap_token(file: Option<String>) -> Option<String> {
+    std::env::var("PERSONAE_BOOTSTRAP_TOKEN").ok().filter(|t| !t.is_empty()).or(file)
+}

@@ -1,0 +1,65 @@
+//! Permission names.
+
+use crate::error::{Error, Result};
+
+pub const APPLICATION_ADMIN: &str = "APPLICATION_ADMIN";
+pub const AUDIT: &str = "AUDIT";
+pub const CREATE_DATA_SOURCE: &str = "CREATE_DATA_SOURCE";
+pub const CREATE_DATA_SOURCE_IN_PROJECT: &str = "CREATE_DATA_SOURCE_IN_PROJECT";
+pub const CREATE_FILTER: &str = "CREATE_FILTER";
+pub const CREATE_PROJECT: &str = "CREATE_PROJECT";
+pub const FETCH_POLICY_INFO: &str = "FETCH_POLICY_INFO";
+pub const GOVERNANCE: &str = "GOVERNANCE";
+pub const IMPERSONATE_USER: &str = "IMPERSONATE_USER";
+pub const PROJECT_MANAGEMENT: &str = "PROJECT_MANAGEMENT";
+pub const USER_ADMIN: &str = "USER_ADMIN";
+
+/// The built-in permissions, as seeded by the first migration of each store.
+pub const BUILT_IN: [&str; 11] = [
+    APPLICATION_ADMIN,
+    AUDIT,
+    CREATE_DATA_SOURCE,
+    CREATE_DATA_SOURCE_IN_PROJECT,
+    CREATE_FILTER,
+    CREATE_PROJECT,
+    FETCH_POLICY_INFO,
+    GOVERNANCE,
+    IMPERSONATE_USER,
+    PROJECT_MANAGEMENT,
+    USER_ADMIN,
+];
+
+/// What new users are granted until settings say otherwise.
+pub const DEFAULT_FOR_NEW_USERS: [&str; 2] = [CREATE_PROJECT, CREATE_DATA_SOURCE_IN_PROJECT];
+
+/// A permission name: UPPER_SNAKE_CASE, 1 to 64 characters. Whether it exists is the store's
+/// business.
+pub fn name(field: &str, text: &str) -> Result<String> {
+    let valid = !text.is_empty()
+        && text.len() <= 64
+        && text.starts_with(|c: char| c.is_ascii_uppercase())
+        && !text.ends_with('_')
+        && !text.contains("__")
+        && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(text.to_owned())
+    } else if text.is_empty() {
+        Err(Error::invalid(field, "is required"))
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("{text:?} is not a permission name (UPPER_SNAKE_CASE, at most 64 characters)"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names() {
+        assert!(super::name("permission", "USER_ADMIN").is_ok());
+        for bad in ["", "user_admin", "_X", "X_", "A__B", "A-B"] {
+            assert!(super::name("permission", bad).is_err(), "{bad}");
+        }
+    }
+}

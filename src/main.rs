@@ -1,0 +1,135 @@
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use personae::{
+    config::{BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs, bootstrap_token, database_url},
+    domain::api_key,
+    server::{self, BOOTSTRAP_ADMIN_EMAIL, ServeOptions},
+    store, telemetry,
+};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let file = match FileConfig::load(cli.config.as_ref()) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("personae: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_json = match &cli.command {
+        Command::Serve(ServeArgs { store, .. }) | Command::Migrate(store) | Command::Bootstrap(BootstrapArgs { store, .. }) => {
+            store.log_json.or(file.log_json).unwrap_or(false)
+        }
+    };
+    let _telemetry = match telemetry::init(log_json) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("personae: setting up telemetry: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => serve(args, file).await,
+        Command::Migrate(args) => migrate(args, file).await,
+        Command::Bootstrap(args) => bootstrap(args, file).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "personae failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
+    let config = ServerConfig::resolve(args, file)?;
+    let store = store::open(&config.database_url).await.context("opening the store")?;
+    announce_bootstrap(server::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await?);
+    let grpc = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let metrics = TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("listening on {} for metrics", config.metrics_listen))?;
+    tracing::info!(
+        grpc = %grpc.local_addr()?,
+        metrics = %metrics.local_addr()?,
+        store = store_kind(&config.database_url),
+        "personae is serving"
+    );
+    let options = ServeOptions {
+        request_timeout: config.request_timeout,
+        max_concurrent_requests: config.max_concurrent_requests,
+    };
+    server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
+    tracing::info!("personae stopped");
+    Ok(())
+}
+
+async fn migrate(args: StoreArgs, file: FileConfig) -> anyhow::Result<()> {
+    let url = database_url(args.database_url, file.database_url);
+    store::open(&url).await.context("applying migrations")?;
+    tracing::info!(store = store_kind(&url), "migrations applied");
+    Ok(())
+}
+
+async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> {
+    if args.new_token {
+        println!("{}", api_key::generate().token);
+        return Ok(());
+    }
+    let url = database_url(args.store.database_url, file.database_url);
+    let store = store::open(&url).await.context("opening the store")?;
+    let token = bootstrap_token(file.bootstrap_token);
+    let created = server::bootstrap(store.as_ref(), token.as_deref()).await?;
+    if created.is_none() && token.is_none() {
+        tracing::info!("the store already has users; nothing to bootstrap");
+    }
+    announce_bootstrap(created);
+    Ok(())
+}
+
+/// Prints a generated admin key once, on stdout, where logs (on stderr) do not keep it.
+fn announce_bootstrap(token: Option<String>) {
+    if let Some(token) = token {
+        println!(
+            "Created the bootstrap admin {BOOTSTRAP_ADMIN_EMAIL}. Its API key, shown only this once:\n\n    {token}\n\n\
+             Use it as `authorization: Bearer <key>`."
+        );
+    }
+}
+
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the server then drains in-flight calls.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; draining in-flight calls");
+}

@@ -1,0 +1,372 @@
+//! Logs, traces and metrics.
+//!
+//! Logs are `tracing` events on stderr (JSON when asked). Traces go to an OTLP collector when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Metrics are Prometheus counters and histograms per RPC,
+//! recorded by [`MetricsLayer`] and served on `--metrics-listen`.
+
+use std::{
+    io::IsTerminal,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use futures::future::BoxFuture;
+use http::{HeaderValue, Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use opentelemetry::trace::TracerProvider as _;
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, histogram::Histogram},
+    registry::Registry,
+};
+use tonic::{Code, body::Body};
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Flushes exported traces when dropped at shutdown.
+pub struct TelemetryGuard {
+    tracer_provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("flushing traces failed: {error}");
+        }
+    }
+}
+
+/// Installs the global subscriber: `RUST_LOG`-style filtering (default `info`), JSON or text,
+/// and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+pub fn init(json: bool) -> anyhow::Result<TelemetryGuard> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (json_layer, text_layer) = if json {
+        (Some(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)), None)
+    } else {
+        (None, Some(tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr)))
+    };
+    let tracer_provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+            Some(
+                opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(opentelemetry_sdk::Resource::builder().with_service_name("personae").build())
+                    .build(),
+            )
+        }
+        _ => None,
+    };
+    let otel_layer = tracer_provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("personae")));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(json_layer)
+        .with(text_layer)
+        .with(otel_layer)
+        .try_init()?;
+    Ok(TelemetryGuard { tracer_provider })
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandledLabels {
+    grpc_service: String,
+    grpc_method: String,
+    grpc_code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    grpc_service: String,
+    grpc_method: String,
+}
+
+/// Per-RPC metrics, named as go-grpc-prometheus names them so existing dashboards apply.
+pub struct Metrics {
+    registry: Registry,
+    handled: Family<HandledLabels, Counter>,
+    latency: Family<MethodLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let handled = Family::<HandledLabels, Counter>::default();
+        let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.5, 14))
+        });
+        let mut registry = Registry::default();
+        registry.register("grpc_server_handled", "RPCs completed, by status code", handled.clone());
+        registry.register("grpc_server_handling_seconds", "RPC latency until the status is sent", latency.clone());
+        Self {
+            registry,
+            handled,
+            latency,
+        }
+    }
+}
+
+impl Metrics {
+    /// The registry in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+
+    fn record(&self, path: &str, code: Code, seconds: f64) {
+        let (service, method) = split_path(path);
+        self.handled
+            .get_or_create(&HandledLabels {
+                grpc_service: service.to_owned(),
+                grpc_method: method.to_owned(),
+                grpc_code: code_name(code),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&MethodLabels {
+                grpc_service: service.to_owned(),
+                grpc_method: method.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+fn split_path(path: &str) -> (&str, &str) {
+    path.trim_start_matches('/').split_once('/').unwrap_or((path, ""))
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Serves `GET /metrics` until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    metrics.render(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
+/// so every log line and trace of the call can be found by the id.
+#[derive(Clone, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestIdService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestIdService<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Body>> for RequestIdService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let span = tracing::info_span!("rpc", request_id = %id, rpc = %request.uri().path());
+        request.extensions_mut().insert(RequestId(id.clone()));
+        let future = self.inner.call(request);
+        Box::pin(
+            async move {
+                let mut response = future.await?;
+                if let Ok(value) = HeaderValue::from_str(&id) {
+                    response.headers_mut().insert(REQUEST_ID, value);
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Counts every call by status code and times it until its status is sent, and logs one access
+/// line per call. It sits outside load shedding and authentication so refused calls count too.
+#[derive(Clone)]
+pub struct MetricsLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl MetricsLayer {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct MetricsService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request<Body>> for MetricsService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let mut recorder = CallRecorder {
+            metrics: self.metrics.clone(),
+            path: request.uri().path().to_owned(),
+            request_id: request.extensions().get::<RequestId>().map(|id| id.0.clone()),
+            start: Instant::now(),
+            code: None,
+        };
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            // Errors come "trailers-only", with the status in the headers; other calls send it
+            // in the trailers, which the body watches for.
+            recorder.code = grpc_status(response.headers());
+            Ok(response.map(|body| Body::new(ObservedBody { inner: body, recorder })))
+        })
+    }
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Code::from_i32)
+}
+
+/// Records the call when its response is done with: fully sent, or dropped (a cancelled call).
+struct CallRecorder {
+    metrics: Arc<Metrics>,
+    path: String,
+    request_id: Option<String>,
+    start: Instant,
+    code: Option<Code>,
+}
+
+impl Drop for CallRecorder {
+    fn drop(&mut self) {
+        let code = self.code.unwrap_or(Code::Cancelled);
+        let elapsed = self.start.elapsed();
+        self.metrics.record(&self.path, code, elapsed.as_secs_f64());
+        tracing::info!(
+            target: "personae::access",
+            request_id = self.request_id.as_deref().unwrap_or_default(),
+            rpc = %self.path,
+            code = code_name(code),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "call finished"
+        );
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct ObservedBody {
+        #[pin]
+        inner: Body,
+        recorder: CallRecorder,
+    }
+}
+
+impl HttpBody for ObservedBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &frame
+            && let Some(trailers) = frame.trailers_ref()
+            && let Some(code) = grpc_status(trailers)
+        {
+            this.recorder.code = Some(code);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
