@@ -422,6 +422,17 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn ensure_permission_exists(conn: &mut Conn, name: &str) -> Result<()> {
+                let known: Option<(String,)> = sqlx::query_as("SELECT name FROM permissions WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                known
+                    .map(|_| ())
+                    .ok_or_else(|| Error::invalid("permission", format!("{name:?} is not a known permission")))
+            }
+
             async fn ensure_username_free(conn: &mut Conn, field: &str, name: &str, except: Option<Id>) -> Result<()> {
                 let taken: Option<(Id,)> = sqlx::query_as(
                     "SELECT id FROM users WHERE (lower(username) = lower($1) OR lower(email) = lower($1)) \
@@ -792,14 +803,7 @@ macro_rules! sql_store {
                 let permission = permission.to_owned();
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
-                        let known: Option<(String,)> = sqlx::query_as("SELECT name FROM permissions WHERE name = $1")
-                            .bind(&permission)
-                            .fetch_optional(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        if known.is_none() {
-                            return Err(Error::invalid("permission", format!("{permission:?} is not a known permission")));
-                        }
+                        Self::ensure_permission_exists(conn, &permission).await?;
                         sqlx::query("INSERT INTO user_permissions (user_id, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                             .bind(id)
                             .bind(&permission)
@@ -816,6 +820,7 @@ macro_rules! sql_store {
                 let permission = permission.to_owned();
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
+                        Self::ensure_permission_exists(conn, &permission).await?;
                         if permission == permission::USER_ADMIN {
                             Self::guard_last_user_admin(conn, id, "demoted").await?;
                         }

@@ -1,0 +1,207 @@
+//! Test harness: a fresh store per test on either backend, and a real server on port 0.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use personae::{
+    domain::api_key,
+    proto::{
+        audit_client::AuditClient, groups_client::GroupsClient, permissions_client::PermissionsClient,
+        users_client::UsersClient,
+    },
+    server::{self, ServeOptions},
+    store::{PostgresStore, SqliteStore, Store},
+};
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{Request, Status, service::Interceptor, service::interceptor::InterceptedService, transport::Channel};
+
+/// A fresh, migrated store, with raw access for tests that must reach under the API.
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub raw: Raw,
+    _dir: Option<TempDir>,
+}
+
+pub enum Raw {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
+impl TestStore {
+    /// Runs a statement directly on the database, bypassing the service.
+    pub async fn execute_raw(&self, sql: &str) {
+        match &self.raw {
+            Raw::Sqlite(s) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(s.pool()).await.expect("raw SQL on SQLite");
+            }
+            Raw::Postgres(s) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(s.pool()).await.expect("raw SQL on PostgreSQL");
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.raw, Raw::Postgres(_))
+    }
+}
+
+pub async fn sqlite_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("personae.db").display());
+    let store = Arc::new(SqliteStore::open(&url).await.expect("open SQLite store"));
+    TestStore {
+        store: store.clone(),
+        raw: Raw::Sqlite(store),
+        _dir: Some(dir),
+    }
+}
+
+/// A new database on the PostgreSQL that PERSONAE_TEST_DATABASE_URL names (a role with
+/// CREATEDB). Fails loudly without one: these tests are never skipped.
+pub async fn postgres_store() -> TestStore {
+    let admin_url = std::env::var("PERSONAE_TEST_DATABASE_URL").expect(
+        "PERSONAE_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL, \
+         or point it at a role with CREATEDB (postgres://user:pass@host:5432/postgres)",
+    );
+    let name = format!("personae_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PERSONAE_TEST_DATABASE_URL: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+    let store = Arc::new(PostgresStore::open(&format!("{base}/{name}")).await.expect("open PostgreSQL store"));
+    TestStore {
+        store: store.clone(),
+        raw: Raw::Postgres(store),
+        _dir: None,
+    }
+}
+
+/// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::sqlite_store().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::postgres_store().await).await
+                }
+            )*
+        }
+    };
+}
+
+/// Adds `authorization: <value>` to every call, or nothing.
+#[derive(Clone)]
+pub struct Authorization(Option<String>);
+
+impl Authorization {
+    pub fn bearer(token: &str) -> Self {
+        Self(Some(format!("Bearer {token}")))
+    }
+    pub fn raw(value: &str) -> Self {
+        Self(Some(value.to_owned()))
+    }
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl Interceptor for Authorization {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().map_err(|_| Status::internal("bad test header"))?);
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Authorization>;
+
+/// A real server on an ephemeral port over `store`, with a bootstrap admin.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub admin_token: String,
+    pub store: TestStore,
+    channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(store: TestStore) -> Self {
+        Self::start_with(store, 1024).await
+    }
+
+    pub async fn start_with(store: TestStore, max_concurrent_requests: usize) -> Self {
+        let admin_token = api_key::generate().token;
+        server::bootstrap(store.store.as_ref(), Some(&admin_token)).await.expect("bootstrap");
+        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (addr, metrics_addr) = (grpc.local_addr().unwrap(), metrics.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let options = ServeOptions {
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests,
+        };
+        let task = tokio::spawn(server::serve(store.store.clone(), grpc, metrics, options, async {
+            let _ = rx.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect");
+        Self {
+            addr,
+            metrics_addr,
+            admin_token,
+            store,
+            channel,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn users(&self, auth: Authorization) -> UsersClient<Authed> {
+        UsersClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn permissions(&self, auth: Authorization) -> PermissionsClient<Authed> {
+        PermissionsClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn groups(&self, auth: Authorization) -> GroupsClient<Authed> {
+        GroupsClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn audit(&self, auth: Authorization) -> AuditClient<Authed> {
+        AuditClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn admin(&self) -> Authorization {
+        Authorization::bearer(&self.admin_token)
+    }
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
