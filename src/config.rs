@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
-#[command(name = "personae", version, about = "Identity and permissions for data platforms, over gRPC")]
+#[command(
+    name = "personae",
+    version,
+    about = "Identity and permissions for data platforms, over gRPC"
+)]
 pub struct Cli {
     /// A TOML file with any of the settings below (snake_case keys).
     #[arg(long, env = "PERSONAE_CONFIG", global = true)]
@@ -79,8 +83,11 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: Option<&PathBuf>) -> anyhow::Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
@@ -100,14 +107,29 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn resolve(args: ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
-        let max_concurrent_requests = args.max_concurrent_requests.or(file.max_concurrent_requests).unwrap_or(1024);
-        anyhow::ensure!(max_concurrent_requests > 0, "max_concurrent_requests must be at least 1");
-        let timeout = args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(30);
+        let max_concurrent_requests = args
+            .max_concurrent_requests
+            .or(file.max_concurrent_requests)
+            .unwrap_or(1024);
+        anyhow::ensure!(
+            max_concurrent_requests > 0,
+            "max_concurrent_requests must be at least 1"
+        );
+        let timeout = args
+            .request_timeout_secs
+            .or(file.request_timeout_secs)
+            .unwrap_or(30);
         anyhow::ensure!(timeout > 0, "request_timeout_secs must be at least 1");
         Ok(Self {
-            listen: args.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 50051).into()),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(([127, 0, 0, 1], 50051).into()),
             database_url: database_url(args.store.database_url, file.database_url),
-            metrics_listen: args.metrics_listen.or(file.metrics_listen).unwrap_or(([127, 0, 0, 1], 9464).into()),
+            metrics_listen: args
+                .metrics_listen
+                .or(file.metrics_listen)
+                .unwrap_or(([127, 0, 0, 1], 9464).into()),
             request_timeout: Duration::from_secs(timeout),
             max_concurrent_requests,
             bootstrap_token: bootstrap_token(file.bootstrap_token),
@@ -116,10 +138,14 @@ impl ServerConfig {
 }
 
 pub fn database_url(flag: Option<String>, file: Option<String>) -> String {
-    flag.or(file).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    flag.or(file)
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
 /// PERSONAE_BOOTSTRAP_TOKEN, a secret, comes from the environment or the file, never a flag.
 pub fn bootstrap_token(file: Option<String>) -> Option<String> {
-    std::env::var("PERSONAE_BOOTSTRAP_TOKEN").ok().filter(|t| !t.is_empty()).or(file)
+    std::env::var("PERSONAE_BOOTSTRAP_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or(file)
 }

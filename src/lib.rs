@@ -18,5 +18,6 @@ pub mod proto {
     tonic::include_proto!("personae.v1");
 
     /// The encoded file descriptor set of the API, served by reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("personae_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("personae_descriptor");
 }

@@ -3,7 +3,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use personae::{
-    config::{BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs, bootstrap_token, database_url},
+    config::{
+        BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs,
+        bootstrap_token, database_url,
+    },
     domain::api_key,
     server::{self, BOOTSTRAP_ADMIN_EMAIL, ServeOptions},
     store, telemetry,
@@ -21,7 +24,9 @@ async fn main() -> ExitCode {
         }
     };
     let log_json = match &cli.command {
-        Command::Serve(ServeArgs { store, .. }) | Command::Migrate(store) | Command::Bootstrap(BootstrapArgs { store, .. }) => {
+        Command::Serve(ServeArgs { store, .. })
+        | Command::Migrate(store)
+        | Command::Bootstrap(BootstrapArgs { store, .. }) => {
             store.log_json.or(file.log_json).unwrap_or(false)
         }
     };
@@ -48,7 +53,9 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
     let config = ServerConfig::resolve(args, file)?;
-    let store = store::open(&config.database_url).await.context("opening the store")?;
+    let store = store::open(&config.database_url)
+        .await
+        .context("opening the store")?;
     announce_bootstrap(server::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await?);
     let grpc = TcpListener::bind(config.listen)
         .await
@@ -105,7 +112,11 @@ fn announce_bootstrap(token: Option<String>) {
 }
 
 fn store_kind(url: &str) -> &'static str {
-    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+    if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C; the server then drains in-flight calls.

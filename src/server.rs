@@ -16,12 +16,15 @@ use tonic::{Status, body::Body, server::NamedService, transport::Server};
 use tonic_health::ServingStatus;
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::api::{AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi};
+use crate::api::{
+    AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
+};
 use crate::auth::{Authenticator, layer::AuthLayer};
 use crate::domain::{BUILT_IN_IAM_ID, api_key, user};
 use crate::proto::{
-    FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer, iam_config_server::IamConfigServer,
-    impersonation_server::ImpersonationServer, permissions_server::PermissionsServer, users_server::UsersServer,
+    FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
+    iam_config_server::IamConfigServer, impersonation_server::ImpersonationServer,
+    permissions_server::PermissionsServer, users_server::UsersServer,
 };
 use crate::store::{NewApiKey, Store};
 use crate::telemetry::{Metrics, MetricsLayer, RequestIdLayer, serve_metrics};
@@ -77,7 +80,9 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let context = Context { store: store.clone() };
+    let context = Context {
+        store: store.clone(),
+    };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -102,8 +107,20 @@ pub async fn serve(
         <ImpersonationServer<ImpersonationApi> as NamedService>::NAME,
         <AuditServer<AuditApi> as NamedService>::NAME,
     ];
-    let health_task = tokio::spawn(watch_store_health(store.clone(), health_reporter, service_names.to_vec()));
-    let metrics_task = tokio::spawn(serve_metrics(metrics, metrics_registry.clone(), stopped(stop_rx.clone())));
+    let mut health = StoreHealth {
+        store: store.clone(),
+        reporter: health_reporter,
+        services: service_names.to_vec(),
+        last: None,
+    };
+    // Health is known before the first call is accepted.
+    health.probe().await;
+    let health_task = tokio::spawn(health.watch());
+    let metrics_task = tokio::spawn(serve_metrics(
+        metrics,
+        metrics_registry.clone(),
+        stopped(stop_rx.clone()),
+    ));
 
     let stack = ServiceBuilder::new()
         // Outermost, so every log line, trace and response below carries the request id.
@@ -129,46 +146,71 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(UsersServer::new(UsersApi::new(context.clone())).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE))
-        .add_service(GroupsServer::new(GroupsApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE))
         .add_service(
-            PermissionsServer::new(PermissionsApi::new(context.clone())).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+            UsersServer::new(UsersApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
-        .add_service(IamConfigServer::new(IamConfigApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE))
-        .add_service(ImpersonationServer::new(ImpersonationApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE))
-        .add_service(AuditServer::new(AuditApi::new(context)).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE))
+        .add_service(
+            GroupsServer::new(GroupsApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            PermissionsServer::new(PermissionsApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            IamConfigServer::new(IamConfigApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            ImpersonationServer::new(ImpersonationApi)
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            AuditServer::new(AuditApi::new(context))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), shutdown)
         .await
         .context("serving gRPC");
     let _ = stop_tx.send(true);
     health_task.abort();
-    metrics_task.await.context("metrics server task")?.context("serving metrics")?;
+    metrics_task
+        .await
+        .context("metrics server task")?
+        .context("serving metrics")?;
     result
 }
 
 /// Reports NOT_SERVING for every service while the store cannot be reached.
-async fn watch_store_health(
+struct StoreHealth {
     store: Arc<dyn Store>,
     reporter: tonic_health::server::HealthReporter,
     services: Vec<&'static str>,
-) {
-    let mut last = None;
-    loop {
-        let status = match store.ping().await {
+    last: Option<ServingStatus>,
+}
+
+impl StoreHealth {
+    async fn probe(&mut self) {
+        let status = match self.store.ping().await {
             Ok(()) => ServingStatus::Serving,
             Err(error) => {
                 tracing::warn!(%error, "store unreachable; health is NOT_SERVING");
                 ServingStatus::NotServing
             }
         };
-        if last != Some(status) {
-            reporter.set_service_status("", status).await;
-            for service in &services {
-                reporter.set_service_status(*service, status).await;
+        if self.last != Some(status) {
+            self.reporter.set_service_status("", status).await;
+            for service in &self.services {
+                self.reporter.set_service_status(*service, status).await;
             }
-            last = Some(status);
+            self.last = Some(status);
         }
-        tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+    }
+
+    async fn watch(mut self) {
+        loop {
+            tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+            self.probe().await;
+        }
     }
 }
 
@@ -227,7 +269,10 @@ where
                 })
             }
             Err(_) => Box::pin(async {
-                Ok(Status::unavailable("the server is at its concurrency limit; retry with backoff").into_http())
+                Ok(Status::unavailable(
+                    "the server is at its concurrency limit; retry with backoff",
+                )
+                .into_http())
             }),
         }
     }

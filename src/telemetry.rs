@@ -46,17 +46,37 @@ impl Drop for TelemetryGuard {
 pub fn init(json: bool) -> anyhow::Result<TelemetryGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (json_layer, text_layer) = if json {
-        (Some(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)), None)
+        (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            ),
+            None,
+        )
     } else {
-        (None, Some(tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr)))
+        (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            ),
+        )
     };
     let tracer_provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()?;
             Some(
                 opentelemetry_sdk::trace::SdkTracerProvider::builder()
                     .with_batch_exporter(exporter)
-                    .with_resource(opentelemetry_sdk::Resource::builder().with_service_name("personae").build())
+                    .with_resource(
+                        opentelemetry_sdk::Resource::builder()
+                            .with_service_name("personae")
+                            .build(),
+                    )
                     .build(),
             )
         }
@@ -98,11 +118,21 @@ impl Default for Metrics {
     fn default() -> Self {
         let handled = Family::<HandledLabels, Counter>::default();
         let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.5, 14))
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                0.0001, 2.5, 14,
+            ))
         });
         let mut registry = Registry::default();
-        registry.register("grpc_server_handled", "RPCs completed, by status code", handled.clone());
-        registry.register("grpc_server_handling_seconds", "RPC latency until the status is sent", latency.clone());
+        registry.register(
+            "grpc_server_handled",
+            "RPCs completed, by status code",
+            handled.clone(),
+        );
+        registry.register(
+            "grpc_server_handling_seconds",
+            "RPC latency until the status is sent",
+            latency.clone(),
+        );
         Self {
             registry,
             handled,
@@ -138,7 +168,9 @@ impl Metrics {
 }
 
 fn split_path(path: &str) -> (&str, &str) {
-    path.trim_start_matches('/').split_once('/').unwrap_or((path, ""))
+    path.trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((path, ""))
 }
 
 fn code_name(code: Code) -> &'static str {
@@ -175,13 +207,18 @@ pub async fn serve_metrics(
             let metrics = metrics.clone();
             async move {
                 (
-                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     metrics.render(),
                 )
             }
         }),
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
@@ -290,7 +327,10 @@ where
         let mut recorder = CallRecorder {
             metrics: self.metrics.clone(),
             path: request.uri().path().to_owned(),
-            request_id: request.extensions().get::<RequestId>().map(|id| id.0.clone()),
+            request_id: request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.0.clone()),
             start: Instant::now(),
             code: None,
         };
@@ -300,7 +340,12 @@ where
             // Errors come "trailers-only", with the status in the headers; other calls send it
             // in the trailers, which the body watches for.
             recorder.code = grpc_status(response.headers());
-            Ok(response.map(|body| Body::new(ObservedBody { inner: body, recorder })))
+            Ok(response.map(|body| {
+                Body::new(ObservedBody {
+                    inner: body,
+                    recorder,
+                })
+            }))
         })
     }
 }
@@ -350,7 +395,10 @@ impl HttpBody for ObservedBody {
     type Data = bytes::Bytes;
     type Error = tonic::Status;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let frame = this.inner.poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &frame

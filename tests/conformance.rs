@@ -33,7 +33,10 @@ fn record(action: &'static str, target: impl ToString) -> AuditRecord {
 
 async fn create(store: &dyn Store, email: &str) -> Id {
     let id = Id::new();
-    store.create_user(id, new_user(email), record("CreateUser", id)).await.unwrap();
+    store
+        .create_user(id, new_user(email), record("CreateUser", id))
+        .await
+        .unwrap();
     id
 }
 
@@ -76,7 +79,10 @@ async fn verify_chain(store: &dyn Store) -> i64 {
 async fn users_are_created_with_default_permissions(t: TestStore) {
     let store = t.store.as_ref();
     let id = Id::new();
-    let committed = store.create_user(id, new_user("Ada@Example.com"), record("CreateUser", id)).await.unwrap();
+    let committed = store
+        .create_user(id, new_user("Ada@Example.com"), record("CreateUser", id))
+        .await
+        .unwrap();
     let user = committed.value;
     assert_eq!(user.id, id);
     assert_eq!(user.username, "Ada@Example.com");
@@ -84,11 +90,20 @@ async fn users_are_created_with_default_permissions(t: TestStore) {
     assert_eq!(user.kind, UserKind::Person);
     assert!(!user.disabled);
     assert_eq!(user.version, Version(1));
-    let expected: BTreeSet<_> = permission::DEFAULT_FOR_NEW_USERS.iter().map(|p| p.to_string()).collect();
-    assert_eq!(user.permissions.iter().cloned().collect::<BTreeSet<_>>(), expected);
+    let expected: BTreeSet<_> = permission::DEFAULT_FOR_NEW_USERS
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        user.permissions.iter().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
     assert_eq!(committed.revision.0, head(store).await);
 
-    let by_name = store.get_user(&UserKey::Username("ada@example.COM".into())).await.unwrap();
+    let by_name = store
+        .get_user(&UserKey::Username("ada@example.COM".into()))
+        .await
+        .unwrap();
     assert_eq!(by_name, user);
     let by_id = store.get_user(&UserKey::Id(id)).await.unwrap();
     assert_eq!(by_id, user);
@@ -103,8 +118,15 @@ async fn emails_are_unique_ignoring_case(t: TestStore) {
         .create_user(id, new_user("ADA@example.com"), record("CreateUser", id))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists(ref m) if m.starts_with("email:")), "{err:?}");
-    assert_eq!(head(store).await, before, "a refused change must not be audited");
+    assert!(
+        matches!(err, Error::AlreadyExists(ref m) if m.starts_with("email:")),
+        "{err:?}"
+    );
+    assert_eq!(
+        head(store).await,
+        before,
+        "a refused change must not be audited"
+    );
     assert_eq!(all_users(store).await.len(), 1);
 }
 
@@ -113,9 +135,18 @@ async fn unknown_iam_is_not_found(t: TestStore) {
     let mut user = new_user("ada@example.com");
     user.iam_id = Id::new();
     let id = Id::new();
-    let err = store.create_user(id, user, record("CreateUser", id)).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(ref m) if m.contains("iam_id")), "{err:?}");
-    assert!(matches!(store.get_user(&UserKey::Id(id)).await, Err(Error::NotFound(_))));
+    let err = store
+        .create_user(id, user, record("CreateUser", id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound(ref m) if m.contains("iam_id")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        store.get_user(&UserKey::Id(id)).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 async fn listing_pages_by_id_with_filters(t: TestStore) {
@@ -125,7 +156,10 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
         ids.push(create(store, &format!("user{i}@example.com")).await);
     }
     let other = create(store, "grace.hopper@navy.mil").await;
-    store.set_user_disabled(ids[3], true, record("DisableUser", ids[3])).await.unwrap();
+    store
+        .set_user_disabled(ids[3], true, record("DisableUser", ids[3]))
+        .await
+        .unwrap();
 
     // Enabled users only, three at a time, in id order.
     let filter = UserFilter::default();
@@ -141,7 +175,12 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
         }
         request = PageRequest::parse(3, &token, 50, 1000, "").unwrap();
     }
-    let mut expected: Vec<Id> = ids.iter().copied().filter(|id| *id != ids[3]).chain([other]).collect();
+    let mut expected: Vec<Id> = ids
+        .iter()
+        .copied()
+        .filter(|id| *id != ids[3])
+        .chain([other])
+        .collect();
     expected.sort();
     assert_eq!(seen, expected);
 
@@ -157,7 +196,13 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
         query: Some("%".into()),
         ..Default::default()
     };
-    assert!(store.list_users(&wildcard, &page(50)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_users(&wildcard, &page(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let disabled = UserFilter {
         query: Some("user3@".into()),
@@ -168,7 +213,10 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
     assert_eq!(found.len(), 1);
     assert!(found[0].disabled);
 
-    store.grant_permission(ids[5], permission::AUDIT, record("GrantPermission", ids[5])).await.unwrap();
+    store
+        .grant_permission(ids[5], permission::AUDIT, record("GrantPermission", ids[5]))
+        .await
+        .unwrap();
     let auditors = UserFilter {
         permission: Some(permission::AUDIT.into()),
         ..Default::default()
@@ -180,7 +228,13 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
         iam_id: Some(Id::new()),
         ..Default::default()
     };
-    assert!(store.list_users(&foreign_iam, &page(50)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_users(&foreign_iam, &page(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn updates_check_the_etag(t: TestStore) {
@@ -191,38 +245,66 @@ async fn updates_check_the_etag(t: TestStore) {
         full_name: Some(FullName::parse("full_name", "Augusta Ada King").unwrap()),
         email: Some(Email::parse("email", "countess@example.com").unwrap()),
     };
-    let updated = store.update_user(id, Version(1), changes(), record("UpdateUser", id)).await.unwrap().value;
+    let updated = store
+        .update_user(id, Version(1), changes(), record("UpdateUser", id))
+        .await
+        .unwrap()
+        .value;
     assert_eq!(updated.full_name, "Augusta Ada King");
     assert_eq!(updated.username, "countess@example.com");
     assert_eq!(updated.version, Version(2));
 
     let before = store.get_user(&UserKey::Id(id)).await.unwrap();
     let audit_before = head(store).await;
-    let stale = store.update_user(id, Version(1), changes(), record("UpdateUser", id)).await.unwrap_err();
-    assert!(matches!(stale, Error::Aborted(ref m) if m.starts_with("etag:")), "{stale:?}");
+    let stale = store
+        .update_user(id, Version(1), changes(), record("UpdateUser", id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, Error::Aborted(ref m) if m.starts_with("etag:")),
+        "{stale:?}"
+    );
 
     let taken = UserChanges {
         email: Some(Email::parse("email", "TAKEN@example.com").unwrap()),
         ..Default::default()
     };
-    let conflict = store.update_user(id, Version(2), taken, record("UpdateUser", id)).await.unwrap_err();
+    let conflict = store
+        .update_user(id, Version(2), taken, record("UpdateUser", id))
+        .await
+        .unwrap_err();
     assert!(matches!(conflict, Error::AlreadyExists(_)), "{conflict:?}");
     assert_eq!(store.get_user(&UserKey::Id(id)).await.unwrap(), before);
     assert_eq!(head(store).await, audit_before);
 
-    let missing = store.update_user(Id::new(), Version(1), changes(), record("UpdateUser", id)).await.unwrap_err();
+    let missing = store
+        .update_user(Id::new(), Version(1), changes(), record("UpdateUser", id))
+        .await
+        .unwrap_err();
     assert!(matches!(missing, Error::NotFound(_)), "{missing:?}");
 }
 
 async fn disabling_keeps_the_first_disable_time(t: TestStore) {
     let store = t.store.as_ref();
     let id = create(store, "ada@example.com").await;
-    let disabled = store.set_user_disabled(id, true, record("DisableUser", id)).await.unwrap().value;
+    let disabled = store
+        .set_user_disabled(id, true, record("DisableUser", id))
+        .await
+        .unwrap()
+        .value;
     assert!(disabled.disabled);
     let first = disabled.disable_time.expect("disable time set");
-    let again = store.set_user_disabled(id, true, record("DisableUser", id)).await.unwrap().value;
+    let again = store
+        .set_user_disabled(id, true, record("DisableUser", id))
+        .await
+        .unwrap()
+        .value;
     assert_eq!(again.disable_time, Some(first));
-    let enabled = store.set_user_disabled(id, false, record("EnableUser", id)).await.unwrap().value;
+    let enabled = store
+        .set_user_disabled(id, false, record("EnableUser", id))
+        .await
+        .unwrap()
+        .value;
     assert!(!enabled.disabled);
     assert_eq!(enabled.disable_time, None);
     assert!(enabled.version.0 > again.version.0);
@@ -233,40 +315,83 @@ async fn the_last_user_admin_stays(t: TestStore) {
     let admin = make_admin(store, "admin@example.com").await;
     let before = head(store).await;
     for err in [
-        store.set_user_disabled(admin, true, record("DisableUser", admin)).await.unwrap_err(),
-        store.delete_user(admin, record("DeleteUser", admin)).await.unwrap_err(),
         store
-            .revoke_permission(admin, permission::USER_ADMIN, record("RevokePermission", admin))
+            .set_user_disabled(admin, true, record("DisableUser", admin))
+            .await
+            .unwrap_err(),
+        store
+            .delete_user(admin, record("DeleteUser", admin))
+            .await
+            .unwrap_err(),
+        store
+            .revoke_permission(
+                admin,
+                permission::USER_ADMIN,
+                record("RevokePermission", admin),
+            )
             .await
             .unwrap_err(),
     ] {
-        assert!(matches!(err, Error::FailedPrecondition(ref m) if m.contains("last enabled user with USER_ADMIN")), "{err:?}");
+        assert!(
+            matches!(err, Error::FailedPrecondition(ref m) if m.contains("last enabled user with USER_ADMIN")),
+            "{err:?}"
+        );
     }
     assert_eq!(head(store).await, before);
 
     // A disabled second admin does not count; an enabled one does.
     let second = make_admin(store, "second@example.com").await;
-    store.set_user_disabled(second, true, record("DisableUser", second)).await.unwrap();
-    assert!(store.set_user_disabled(admin, true, record("DisableUser", admin)).await.is_err());
-    store.set_user_disabled(second, false, record("EnableUser", second)).await.unwrap();
     store
-        .revoke_permission(admin, permission::USER_ADMIN, record("RevokePermission", admin))
+        .set_user_disabled(second, true, record("DisableUser", second))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_user_disabled(admin, true, record("DisableUser", admin))
+            .await
+            .is_err()
+    );
+    store
+        .set_user_disabled(second, false, record("EnableUser", second))
+        .await
+        .unwrap();
+    store
+        .revoke_permission(
+            admin,
+            permission::USER_ADMIN,
+            record("RevokePermission", admin),
+        )
         .await
         .unwrap();
     // Now `second` is the last one.
-    assert!(store.delete_user(second, record("DeleteUser", second)).await.is_err());
+    assert!(
+        store
+            .delete_user(second, record("DeleteUser", second))
+            .await
+            .is_err()
+    );
     // Users without USER_ADMIN are not affected by the rule.
-    store.delete_user(admin, record("DeleteUser", admin)).await.unwrap();
+    store
+        .delete_user(admin, record("DeleteUser", admin))
+        .await
+        .unwrap();
 }
 
 async fn concurrent_demotions_leave_one_admin(t: TestStore) {
     let store = t.store.clone();
-    let admins = [make_admin(&*store, "a@example.com").await, make_admin(&*store, "b@example.com").await];
+    let admins = [
+        make_admin(&*store, "a@example.com").await,
+        make_admin(&*store, "b@example.com").await,
+    ];
     let tasks: Vec<_> = admins
         .iter()
         .map(|&id| {
             let store = store.clone();
-            tokio::spawn(async move { store.set_user_disabled(id, true, record("DisableUser", id)).await })
+            tokio::spawn(async move {
+                store
+                    .set_user_disabled(id, true, record("DisableUser", id))
+                    .await
+            })
         })
         .collect();
     let mut succeeded = 0;
@@ -275,18 +400,29 @@ async fn concurrent_demotions_leave_one_admin(t: TestStore) {
             succeeded += 1;
         }
     }
-    assert_eq!(succeeded, 1, "exactly one of two concurrent disables of the last two admins may succeed");
+    assert_eq!(
+        succeeded, 1,
+        "exactly one of two concurrent disables of the last two admins may succeed"
+    );
 }
 
 async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
     let store = t.store.as_ref();
     let id = create(store, "ada@example.com").await;
     store
-        .add_user_attribute(id, "region", &["EMEA".into()], record("AddUserAttribute", id))
+        .add_user_attribute(
+            id,
+            "region",
+            &["EMEA".into()],
+            record("AddUserAttribute", id),
+        )
         .await
         .unwrap();
     let name = ExternalUsername::new(Platform::Snowflake, "ADA", None).unwrap();
-    store.set_external_username(id, name, record("SetExternalUsername", id)).await.unwrap();
+    store
+        .set_external_username(id, name, record("SetExternalUsername", id))
+        .await
+        .unwrap();
     let key = api_key::generate();
     store
         .create_api_key(
@@ -303,15 +439,27 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
         .unwrap();
     assert!(store.credential(key.key_id).await.unwrap().is_some());
     let before = head(store).await;
-    let committed = store.delete_user(id, record("DeleteUser", id)).await.unwrap();
+    let committed = store
+        .delete_user(id, record("DeleteUser", id))
+        .await
+        .unwrap();
     assert_eq!(committed.revision.0, before + 1);
-    assert!(matches!(store.get_user(&UserKey::Id(id)).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.get_user(&UserKey::Id(id)).await,
+        Err(Error::NotFound(_))
+    ));
     assert!(store.credential(key.key_id).await.unwrap().is_none());
-    assert!(matches!(store.get_api_key(key.key_id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        store.get_api_key(key.key_id).await,
+        Err(Error::NotFound(_))
+    ));
     // The name is free again for someone else.
     let other = create(store, "other@example.com").await;
     let name = ExternalUsername::new(Platform::Snowflake, "ada", None).unwrap();
-    store.set_external_username(other, name, record("SetExternalUsername", other)).await.unwrap();
+    store
+        .set_external_username(other, name, record("SetExternalUsername", other))
+        .await
+        .unwrap();
     // The audit trail of the deleted user stays.
     let filter = AuditFilter {
         target: Some(id.to_string()),
@@ -319,19 +467,36 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
     };
     let events = store.list_audit_events(&filter, &page(100)).await.unwrap();
     assert_eq!(events.last().unwrap().action, "DeleteUser");
-    assert_eq!(events.len(), 4, "create, attribute, external username, delete");
-    assert!(matches!(store.delete_user(id, record("DeleteUser", id)).await, Err(Error::NotFound(_))));
+    assert_eq!(
+        events.len(),
+        4,
+        "create, attribute, external username, delete"
+    );
+    assert!(matches!(
+        store.delete_user(id, record("DeleteUser", id)).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 async fn attributes_are_sets(t: TestStore) {
     let store = t.store.as_ref();
     let id = create(store, "ada@example.com").await;
     store
-        .add_user_attribute(id, "region", &["EMEA".into(), "APAC".into()], record("AddUserAttribute", id))
+        .add_user_attribute(
+            id,
+            "region",
+            &["EMEA".into(), "APAC".into()],
+            record("AddUserAttribute", id),
+        )
         .await
         .unwrap();
     let user = store
-        .add_user_attribute(id, "region", &["EMEA".into()], record("AddUserAttribute", id))
+        .add_user_attribute(
+            id,
+            "region",
+            &["EMEA".into()],
+            record("AddUserAttribute", id),
+        )
         .await
         .unwrap()
         .value;
@@ -347,7 +512,10 @@ async fn attributes_are_sets(t: TestStore) {
         .remove_user_attribute_value(id, "region", "APAC", record("RemoveUserAttributeValue", id))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound(ref m) if m.starts_with("value:")), "{err:?}");
+    assert!(
+        matches!(err, Error::NotFound(ref m) if m.starts_with("value:")),
+        "{err:?}"
+    );
     assert_eq!(head(store).await, before);
 }
 
@@ -357,33 +525,73 @@ async fn external_usernames_follow_platform_rules(t: TestStore) {
     let bob = create(store, "bob@example.com").await;
     let set = |id: Id, platform, name: &str, kind| {
         let name = ExternalUsername::new(platform, name, kind).unwrap();
-        async move { store.set_external_username(id, name, record("SetExternalUsername", id)).await }
+        async move {
+            store
+                .set_external_username(id, name, record("SetExternalUsername", id))
+                .await
+        }
     };
-    set(ada, Platform::Databricks, "Ada@Corp.com", None).await.unwrap();
+    set(ada, Platform::Databricks, "Ada@Corp.com", None)
+        .await
+        .unwrap();
     // Databricks compares names ignoring case: the same name for Bob is taken.
-    let err = set(bob, Platform::Databricks, "ada@corp.COM", None).await.unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists(ref m) if m.starts_with("username:")), "{err:?}");
+    let err = set(bob, Platform::Databricks, "ada@corp.COM", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists(ref m) if m.starts_with("username:")),
+        "{err:?}"
+    );
     // S3 names are case-sensitive: a role differing in case is another role.
-    set(ada, Platform::S3, "DataRole", Some(AwsUserType::IamRole)).await.unwrap();
-    set(bob, Platform::S3, "datarole", Some(AwsUserType::IamRole)).await.unwrap();
-    let err = set(bob, Platform::S3, "DataRole", Some(AwsUserType::IamRole)).await.unwrap_err();
+    set(ada, Platform::S3, "DataRole", Some(AwsUserType::IamRole))
+        .await
+        .unwrap();
+    set(bob, Platform::S3, "datarole", Some(AwsUserType::IamRole))
+        .await
+        .unwrap();
+    let err = set(bob, Platform::S3, "DataRole", Some(AwsUserType::IamRole))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
     // Setting again replaces the user's name on that platform.
-    let user = set(ada, Platform::Databricks, "ada2@corp.com", None).await.unwrap().value;
-    let databricks: Vec<_> = user.external_usernames.iter().filter(|n| n.platform == Platform::Databricks).collect();
-    assert_eq!(databricks.len(), 1);
-    assert_eq!(databricks[0].username, "ada2@corp.com");
-    let s3 = user.external_usernames.iter().find(|n| n.platform == Platform::S3).unwrap();
-    assert_eq!(s3.aws_user_type, Some(AwsUserType::IamRole));
-
-    let user = store
-        .clear_external_username(ada, Platform::Databricks, record("ClearExternalUsername", ada))
+    let user = set(ada, Platform::Databricks, "ada2@corp.com", None)
         .await
         .unwrap()
         .value;
-    assert!(user.external_usernames.iter().all(|n| n.platform != Platform::Databricks));
+    let databricks: Vec<_> = user
+        .external_usernames
+        .iter()
+        .filter(|n| n.platform == Platform::Databricks)
+        .collect();
+    assert_eq!(databricks.len(), 1);
+    assert_eq!(databricks[0].username, "ada2@corp.com");
+    let s3 = user
+        .external_usernames
+        .iter()
+        .find(|n| n.platform == Platform::S3)
+        .unwrap();
+    assert_eq!(s3.aws_user_type, Some(AwsUserType::IamRole));
+
+    let user = store
+        .clear_external_username(
+            ada,
+            Platform::Databricks,
+            record("ClearExternalUsername", ada),
+        )
+        .await
+        .unwrap()
+        .value;
+    assert!(
+        user.external_usernames
+            .iter()
+            .all(|n| n.platform != Platform::Databricks)
+    );
     let err = store
-        .clear_external_username(ada, Platform::Databricks, record("ClearExternalUsername", ada))
+        .clear_external_username(
+            ada,
+            Platform::Databricks,
+            record("ClearExternalUsername", ada),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -392,18 +600,50 @@ async fn external_usernames_follow_platform_rules(t: TestStore) {
 async fn grants_are_idempotent_and_checked(t: TestStore) {
     let store = t.store.as_ref();
     let id = create(store, "ada@example.com").await;
-    store.grant_permission(id, permission::AUDIT, record("GrantPermission", id)).await.unwrap();
-    let user = store.grant_permission(id, permission::AUDIT, record("GrantPermission", id)).await.unwrap().value;
-    assert_eq!(user.permissions.iter().filter(|p| *p == permission::AUDIT).count(), 1);
+    store
+        .grant_permission(id, permission::AUDIT, record("GrantPermission", id))
+        .await
+        .unwrap();
+    let user = store
+        .grant_permission(id, permission::AUDIT, record("GrantPermission", id))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        user.permissions
+            .iter()
+            .filter(|p| *p == permission::AUDIT)
+            .count(),
+        1
+    );
     let before = head(store).await;
-    let err = store.grant_permission(id, "NO_SUCH_PERMISSION", record("GrantPermission", id)).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { ref field, .. } if field == "permission"), "{err:?}");
-    let err = store.revoke_permission(id, "NO_SUCH_PERMISSION", record("RevokePermission", id)).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { ref field, .. } if field == "permission"), "{err:?}");
+    let err = store
+        .grant_permission(id, "NO_SUCH_PERMISSION", record("GrantPermission", id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref field, .. } if field == "permission"),
+        "{err:?}"
+    );
+    let err = store
+        .revoke_permission(id, "NO_SUCH_PERMISSION", record("RevokePermission", id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref field, .. } if field == "permission"),
+        "{err:?}"
+    );
     assert_eq!(head(store).await, before);
-    let user = store.revoke_permission(id, permission::AUDIT, record("RevokePermission", id)).await.unwrap().value;
+    let user = store
+        .revoke_permission(id, permission::AUDIT, record("RevokePermission", id))
+        .await
+        .unwrap()
+        .value;
     assert!(!user.permissions.contains(&permission::AUDIT.to_string()));
-    let err = store.grant_permission(Id::new(), permission::AUDIT, record("GrantPermission", id)).await.unwrap_err();
+    let err = store
+        .grant_permission(Id::new(), permission::AUDIT, record("GrantPermission", id))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
 
@@ -426,24 +666,63 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
         .unwrap()
         .value;
     assert_eq!(created.display_name, "laptop");
-    assert_eq!(store.list_api_keys(id, false).await.unwrap(), [created.clone()]);
+    assert_eq!(
+        store.list_api_keys(id, false).await.unwrap(),
+        std::slice::from_ref(&created)
+    );
     let credential = store.credential(key.key_id).await.unwrap().unwrap();
     assert_eq!(credential.stored.secret_hash, key.secret_hash);
     assert_eq!(credential.stored.user_id, id);
-    assert!(credential.permissions.contains(&permission::CREATE_PROJECT.to_string()));
+    assert!(
+        credential
+            .permissions
+            .contains(&permission::CREATE_PROJECT.to_string())
+    );
 
-    store.set_user_disabled(id, true, record("DisableUser", id)).await.unwrap();
-    assert!(store.credential(key.key_id).await.unwrap().unwrap().stored.user_disabled);
-    store.set_user_disabled(id, false, record("EnableUser", id)).await.unwrap();
+    store
+        .set_user_disabled(id, true, record("DisableUser", id))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .credential(key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stored
+            .user_disabled
+    );
+    store
+        .set_user_disabled(id, false, record("EnableUser", id))
+        .await
+        .unwrap();
 
-    let revoked = store.revoke_api_key(key.key_id, record("RevokeApiKey", key.key_id)).await.unwrap().value;
+    let revoked = store
+        .revoke_api_key(key.key_id, record("RevokeApiKey", key.key_id))
+        .await
+        .unwrap()
+        .value;
     assert!(revoked.revoke_time.is_some());
-    assert!(store.credential(key.key_id).await.unwrap().unwrap().stored.revoke_time.is_some());
+    assert!(
+        store
+            .credential(key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stored
+            .revoke_time
+            .is_some()
+    );
     assert!(store.list_api_keys(id, false).await.unwrap().is_empty());
     assert_eq!(store.list_api_keys(id, true).await.unwrap(), [revoked]);
-    assert!(matches!(store.list_api_keys(Id::new(), false).await, Err(Error::NotFound(_))));
     assert!(matches!(
-        store.revoke_api_key(Id::new(), record("RevokeApiKey", id)).await,
+        store.list_api_keys(Id::new(), false).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .revoke_api_key(Id::new(), record("RevokeApiKey", id))
+            .await,
         Err(Error::NotFound(_))
     ));
 }
@@ -452,8 +731,14 @@ async fn every_mutation_appends_one_chained_event(t: TestStore) {
     let store = t.store.as_ref();
     assert_eq!(head(store).await, 0);
     let id = create(store, "ada@example.com").await;
-    store.set_user_disabled(id, true, record("DisableUser", id)).await.unwrap();
-    store.set_user_disabled(id, false, record("EnableUser", id)).await.unwrap();
+    store
+        .set_user_disabled(id, true, record("DisableUser", id))
+        .await
+        .unwrap();
+    store
+        .set_user_disabled(id, false, record("EnableUser", id))
+        .await
+        .unwrap();
     assert_eq!(head(store).await, 3);
     assert_eq!(verify_chain(store).await, 3);
 
@@ -461,23 +746,42 @@ async fn every_mutation_appends_one_chained_event(t: TestStore) {
         action: Some("DisableUser".into()),
         ..Default::default()
     };
-    let events = store.list_audit_events(&by_action, &page(10)).await.unwrap();
+    let events = store
+        .list_audit_events(&by_action, &page(10))
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].target_id, id.to_string());
     assert_eq!(events[0].sequence, 2);
-    assert_eq!(events[0].prev_hash, store.audit_events_after(0, 1).await.unwrap()[0].hash);
+    assert_eq!(
+        events[0].prev_hash,
+        store.audit_events_after(0, 1).await.unwrap()[0].hash
+    );
 
     let future = AuditFilter {
         since: Some(personae::domain::now() + chrono::Duration::hours(1)),
         ..Default::default()
     };
-    assert!(store.list_audit_events(&future, &page(10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_audit_events(&future, &page(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let past = AuditFilter {
         until: Some(personae::domain::now() + chrono::Duration::hours(1)),
         since: Some(personae::domain::now() - chrono::Duration::hours(1)),
         ..Default::default()
     };
-    assert_eq!(store.list_audit_events(&past, &page(10)).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .list_audit_events(&past, &page(10))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 async fn concurrent_writers_never_fork_the_chain(t: TestStore) {
@@ -499,10 +803,18 @@ async fn the_audit_log_is_append_only(t: TestStore) {
     let store = t.store.as_ref();
     create(store, "ada@example.com").await;
     let update = match &t.raw {
-        common::Raw::Sqlite(s) => sqlx::query("UPDATE audit_events SET action = 'x'").execute(s.pool()).await.err(),
-        common::Raw::Postgres(s) => sqlx::query("UPDATE audit_events SET action = 'x'").execute(s.pool()).await.err(),
+        common::Raw::Sqlite(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
+            .execute(s.pool())
+            .await
+            .err(),
+        common::Raw::Postgres(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
+            .execute(s.pool())
+            .await
+            .err(),
     };
-    let message = update.expect("updating an audit event must fail").to_string();
+    let message = update
+        .expect("updating an audit event must fail")
+        .to_string();
     assert!(message.contains("append-only"), "{message}");
 }
 
@@ -511,7 +823,12 @@ async fn bootstrap_happens_once(t: TestStore) {
     let first = personae::server::bootstrap(store, None).await.unwrap();
     let token = first.expect("a new key on an empty store");
     api_key::parse(&token).unwrap();
-    assert!(personae::server::bootstrap(store, None).await.unwrap().is_none());
+    assert!(
+        personae::server::bootstrap(store, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let users = all_users(store).await;
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].permissions.len(), permission::BUILT_IN.len());

@@ -37,8 +37,16 @@ impl Audit for AuditApi {
     ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
         let request = request.into_inner();
         let filter = AuditFilter {
-            since: request.since.as_ref().map(|t| convert::parse_timestamp("since", t)).transpose()?,
-            until: request.until.as_ref().map(|t| convert::parse_timestamp("until", t)).transpose()?,
+            since: request
+                .since
+                .as_ref()
+                .map(|t| convert::parse_timestamp("since", t))
+                .transpose()?,
+            until: request
+                .until
+                .as_ref()
+                .map(|t| convert::parse_timestamp("until", t))
+                .transpose()?,
             actor: Id::parse_optional("actor", &request.actor)?,
             action: optional_text("action", &request.action)?,
             target: optional_text("target", &request.target)?,
@@ -48,11 +56,20 @@ impl Audit for AuditApi {
         {
             return Err(Error::invalid("until", "must be after since").into());
         }
-        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 1000, &format!("{filter:?}"))?;
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            100,
+            1000,
+            &format!("{filter:?}"),
+        )?;
         let mut events = self.context.store.list_audit_events(&filter, &page).await?;
         let next_page_token = page.finish(&mut events, |e| e.sequence.to_string());
         Ok(Response::new(proto::ListAuditEventsResponse {
-            events: events.into_iter().map(convert::audit_event).collect::<Result<_>>()?,
+            events: events
+                .into_iter()
+                .map(convert::audit_event)
+                .collect::<Result<_>>()?,
             next_page_token,
         }))
     }
@@ -66,7 +83,11 @@ impl Audit for AuditApi {
         let mut verifier = ChainVerifier::default();
         let mut after = 0;
         loop {
-            let events = self.context.store.audit_events_after(after, VERIFY_BATCH).await?;
+            let events = self
+                .context
+                .store
+                .audit_events_after(after, VERIFY_BATCH)
+                .await?;
             let Some(last) = events.last() else { break };
             after = last.sequence;
             for event in events.iter().take_while(|e| e.sequence <= head_sequence) {

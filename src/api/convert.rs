@@ -48,7 +48,12 @@ pub fn platform(value: i32) -> Result<Platform> {
         Ok(P::Teradata) => Platform::Teradata,
         Ok(P::S3) => Platform::S3,
         Ok(P::Unspecified) => return Err(Error::invalid("platform", "is required")),
-        Err(_) => return Err(Error::invalid("platform", format!("{value} is not a platform"))),
+        Err(_) => {
+            return Err(Error::invalid(
+                "platform",
+                format!("{value} is not a platform"),
+            ));
+        }
     })
 }
 
@@ -74,7 +79,12 @@ pub fn aws_user_type(value: i32) -> Result<Option<AwsUserType>> {
         Ok(A::IamUser) => Some(AwsUserType::IamUser),
         Ok(A::IamRole) => Some(AwsUserType::IamRole),
         Ok(A::IdentityCenterUser) => Some(AwsUserType::IdentityCenterUser),
-        Err(_) => return Err(Error::invalid("aws_user_type", format!("{value} is not an AWS user type"))),
+        Err(_) => {
+            return Err(Error::invalid(
+                "aws_user_type",
+                format!("{value} is not an AWS user type"),
+            ));
+        }
     })
 }
 
@@ -89,7 +99,9 @@ fn aws_user_type_to_proto(kind: Option<AwsUserType>) -> proto::AwsUserType {
     }
 }
 
-fn attribute_map(attributes: BTreeMap<String, Vec<String>>) -> HashMap<String, proto::AttributeValues> {
+fn attribute_map(
+    attributes: BTreeMap<String, Vec<String>>,
+) -> HashMap<String, proto::AttributeValues> {
     attributes
         .into_iter()
         .map(|(name, values)| (name, proto::AttributeValues { values }))
@@ -119,7 +131,11 @@ pub fn user(user: User) -> proto::User {
         permissions: user.permissions,
         group_ids: user.group_ids.iter().map(ToString::to_string).collect(),
         attributes: attribute_map(user.attributes),
-        external_usernames: user.external_usernames.into_iter().map(external_username).collect(),
+        external_usernames: user
+            .external_usernames
+            .into_iter()
+            .map(external_username)
+            .collect(),
         authorizations: attribute_map(user.authorizations),
         create_time: Some(timestamp(user.create_time)),
         update_time: Some(timestamp(user.update_time)),
@@ -140,8 +156,12 @@ pub fn api_key(key: ApiKey) -> proto::ApiKey {
 }
 
 pub fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
-    let details: serde_json::Value = serde_json::from_str(&event.details)
-        .map_err(|e| Error::internal(format!("audit event {} has details that are not JSON: {e}", event.id)))?;
+    let details: serde_json::Value = serde_json::from_str(&event.details).map_err(|e| {
+        Error::internal(format!(
+            "audit event {} has details that are not JSON: {e}",
+            event.id
+        ))
+    })?;
     Ok(proto::AuditEvent {
         id: event.id.to_string(),
         time: Some(timestamp(event.time)),

@@ -36,15 +36,18 @@ fn principal<T>(request: &Request<T>) -> Result<Principal> {
         .extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or_else(|| Error::internal("no principal on an authenticated call; is the auth layer missing?"))
+        .ok_or_else(|| {
+            Error::internal("no principal on an authenticated call; is the auth layer missing?")
+        })
 }
 
 /// The response to a mutation: its value, with the revision in the consistency-token header.
 fn committed<D, P>(committed: Committed<D>, convert: impl FnOnce(D) -> P) -> Response<P> {
     let mut response = Response::new(convert(committed.value));
-    response
-        .metadata_mut()
-        .insert(CONSISTENCY_TOKEN_HEADER, revision_header(committed.revision));
+    response.metadata_mut().insert(
+        CONSISTENCY_TOKEN_HEADER,
+        revision_header(committed.revision),
+    );
     response
 }
 

@@ -30,7 +30,11 @@ impl Permissions for PermissionsApi {
         let name = permission::name("permission", &request.permission)?;
         let record = AuditRecord::new(Some(actor.user_id), "GrantPermission", "user", id)
             .with_details(json!({ "permission": name }));
-        let changed = self.context.store.grant_permission(id, &name, record).await?;
+        let changed = self
+            .context
+            .store
+            .grant_permission(id, &name, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
@@ -44,7 +48,11 @@ impl Permissions for PermissionsApi {
         let name = permission::name("permission", &request.permission)?;
         let record = AuditRecord::new(Some(actor.user_id), "RevokePermission", "user", id)
             .with_details(json!({ "permission": name }));
-        let changed = self.context.store.revoke_permission(id, &name, record).await?;
+        let changed = self
+            .context
+            .store
+            .revoke_permission(id, &name, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 }

@@ -11,7 +11,10 @@ use crate::domain::{
     external::ExternalUsername,
     page::PageRequest,
     permission::USER_ADMIN,
-    user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_name, attribute_values},
+    user::{
+        DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_name,
+        attribute_values,
+    },
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, get_user_request::User as UserSelector, users_server::Users};
@@ -27,13 +30,21 @@ impl UsersApi {
     }
 }
 
-fn audit(actor: Id, action: &'static str, target_type: &'static str, target: impl ToString) -> AuditRecord {
+fn audit(
+    actor: Id,
+    action: &'static str,
+    target_type: &'static str,
+    target: impl ToString,
+) -> AuditRecord {
     AuditRecord::new(Some(actor), action, target_type, target)
 }
 
 #[tonic::async_trait]
 impl Users for UsersApi {
-    async fn create_user(&self, request: Request<proto::CreateUserRequest>) -> Result<Response<proto::User>, Status> {
+    async fn create_user(
+        &self,
+        request: Request<proto::CreateUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let new = NewUser {
@@ -53,7 +64,10 @@ impl Users for UsersApi {
         Ok(committed(created, convert::user))
     }
 
-    async fn get_user(&self, request: Request<proto::GetUserRequest>) -> Result<Response<proto::User>, Status> {
+    async fn get_user(
+        &self,
+        request: Request<proto::GetUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let key = match request.into_inner().user {
             Some(UserSelector::Id(id)) => UserKey::Id(Id::parse("id", &id)?),
@@ -76,11 +90,18 @@ impl Users for UsersApi {
         Ok(Response::new(convert::user(found?)))
     }
 
-    async fn list_users(&self, request: Request<proto::ListUsersRequest>) -> Result<Response<proto::ListUsersResponse>, Status> {
+    async fn list_users(
+        &self,
+        request: Request<proto::ListUsersRequest>,
+    ) -> Result<Response<proto::ListUsersResponse>, Status> {
         let request = request.into_inner();
         let query = request.query.trim();
         if query.chars().count() > MAX_TEXT_CHARS {
-            return Err(Error::invalid("query", format!("is longer than {MAX_TEXT_CHARS} characters")).into());
+            return Err(Error::invalid(
+                "query",
+                format!("is longer than {MAX_TEXT_CHARS} characters"),
+            )
+            .into());
         }
         let filter = UserFilter {
             query: (!query.is_empty()).then(|| query.to_lowercase()),
@@ -92,7 +113,13 @@ impl Users for UsersApi {
             iam_id: Id::parse_optional("iam_id", &request.iam_id)?,
         };
         let fingerprint = format!("{filter:?}");
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, &fingerprint)?;
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            50,
+            1000,
+            &fingerprint,
+        )?;
         let mut users = self.context.store.list_users(&filter, &page).await?;
         let next_page_token = page.finish(&mut users, |u| u.id.to_string());
         Ok(Response::new(proto::ListUsersResponse {
@@ -101,19 +128,30 @@ impl Users for UsersApi {
         }))
     }
 
-    async fn update_user(&self, request: Request<proto::UpdateUserRequest>) -> Result<Response<proto::User>, Status> {
+    async fn update_user(
+        &self,
+        request: Request<proto::UpdateUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let user = request.user.ok_or_else(|| Error::invalid("user", "is required"))?;
+        let user = request
+            .user
+            .ok_or_else(|| Error::invalid("user", "is required"))?;
         let id = Id::parse("user.id", &user.id)?;
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
-            return Err(Error::invalid("update_mask", "must name at least one field: full_name, email").into());
+            return Err(Error::invalid(
+                "update_mask",
+                "must name at least one field: full_name, email",
+            )
+            .into());
         }
         let mut changes = UserChanges::default();
         for path in &paths {
             match path.as_str() {
-                "full_name" => changes.full_name = Some(FullName::parse("user.full_name", &user.full_name)?),
+                "full_name" => {
+                    changes.full_name = Some(FullName::parse("user.full_name", &user.full_name)?)
+                }
                 "email" => changes.email = Some(Email::parse("user.email", &user.email)?),
                 other => {
                     return Err(Error::invalid(
@@ -124,34 +162,59 @@ impl Users for UsersApi {
                 }
             }
         }
-        let etag = if request.etag.is_empty() { &user.etag } else { &request.etag };
+        let etag = if request.etag.is_empty() {
+            &user.etag
+        } else {
+            &request.etag
+        };
         let etag = Version::parse_etag("etag", etag)?;
         let record = audit(actor.user_id, "UpdateUser", "user", id).with_details(json!({
             "update_mask": paths,
             "full_name": changes.full_name.as_ref().map(FullName::as_str),
             "email": changes.email.as_ref().map(Email::as_str),
         }));
-        let updated = self.context.store.update_user(id, etag, changes, record).await?;
+        let updated = self
+            .context
+            .store
+            .update_user(id, etag, changes, record)
+            .await?;
         Ok(committed(updated, convert::user))
     }
 
-    async fn disable_user(&self, request: Request<proto::DisableUserRequest>) -> Result<Response<proto::User>, Status> {
+    async fn disable_user(
+        &self,
+        request: Request<proto::DisableUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
         let record = audit(actor.user_id, "DisableUser", "user", id);
-        let changed = self.context.store.set_user_disabled(id, true, record).await?;
+        let changed = self
+            .context
+            .store
+            .set_user_disabled(id, true, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
-    async fn enable_user(&self, request: Request<proto::EnableUserRequest>) -> Result<Response<proto::User>, Status> {
+    async fn enable_user(
+        &self,
+        request: Request<proto::EnableUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
         let record = audit(actor.user_id, "EnableUser", "user", id);
-        let changed = self.context.store.set_user_disabled(id, false, record).await?;
+        let changed = self
+            .context
+            .store
+            .set_user_disabled(id, false, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
-    async fn delete_user(&self, request: Request<proto::DeleteUserRequest>) -> Result<Response<()>, Status> {
+    async fn delete_user(
+        &self,
+        request: Request<proto::DeleteUserRequest>,
+    ) -> Result<Response<()>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("id", &request.id)?;
@@ -189,7 +252,11 @@ impl Users for UsersApi {
             "username": name.username,
             "aws_user_type": name.aws_user_type.map(|t| t.as_str()),
         }));
-        let changed = self.context.store.set_external_username(id, name, record).await?;
+        let changed = self
+            .context
+            .store
+            .set_external_username(id, name, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
@@ -203,7 +270,11 @@ impl Users for UsersApi {
         let platform = convert::platform(request.platform)?;
         let record = audit(actor.user_id, "ClearExternalUsername", "user", id)
             .with_details(json!({ "platform": platform.as_str() }));
-        let changed = self.context.store.clear_external_username(id, platform, record).await?;
+        let changed = self
+            .context
+            .store
+            .clear_external_username(id, platform, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
@@ -218,7 +289,11 @@ impl Users for UsersApi {
         let values = attribute_values("values", &request.values)?;
         let record = audit(actor.user_id, "AddUserAttribute", "user", id)
             .with_details(json!({ "attribute": name, "values": values }));
-        let changed = self.context.store.add_user_attribute(id, &name, &values, record).await?;
+        let changed = self
+            .context
+            .store
+            .add_user_attribute(id, &name, &values, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
@@ -233,7 +308,11 @@ impl Users for UsersApi {
         let value = bounded_text("value", &request.value, MAX_TEXT_CHARS)?;
         let record = audit(actor.user_id, "RemoveUserAttributeValue", "user", id)
             .with_details(json!({ "attribute": name, "value": value }));
-        let changed = self.context.store.remove_user_attribute_value(id, &name, &value, record).await?;
+        let changed = self
+            .context
+            .store
+            .remove_user_attribute_value(id, &name, &value, record)
+            .await?;
         Ok(committed(changed, convert::user))
     }
 
@@ -285,13 +364,20 @@ impl Users for UsersApi {
         let request = request.into_inner();
         let user_id = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
         actor.require_self_or(user_id, USER_ADMIN)?;
-        let keys = self.context.store.list_api_keys(user_id, request.include_revoked).await?;
+        let keys = self
+            .context
+            .store
+            .list_api_keys(user_id, request.include_revoked)
+            .await?;
         Ok(Response::new(proto::ListApiKeysResponse {
             api_keys: keys.into_iter().map(convert::api_key).collect(),
         }))
     }
 
-    async fn revoke_api_key(&self, request: Request<proto::RevokeApiKeyRequest>) -> Result<Response<proto::ApiKey>, Status> {
+    async fn revoke_api_key(
+        &self,
+        request: Request<proto::RevokeApiKeyRequest>,
+    ) -> Result<Response<proto::ApiKey>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
         let key = self.context.store.get_api_key(id).await?;

@@ -95,7 +95,9 @@ async fn authorize(
         // SelfOr: the handler checks the target, since only it knows whose data the call is about.
         Some(_) => {}
         None => {
-            return Err(Error::PermissionDenied(format!("{path} has no access rule and is refused")));
+            return Err(Error::PermissionDenied(format!(
+                "{path} has no access rule and is refused"
+            )));
         }
     }
     Ok(Some(principal))

@@ -31,7 +31,9 @@ impl Principal {
         if self.has(permission) {
             Ok(())
         } else {
-            Err(Error::PermissionDenied(format!("this call requires the {permission} permission")))
+            Err(Error::PermissionDenied(format!(
+                "this call requires the {permission} permission"
+            )))
         }
     }
 
@@ -56,7 +58,8 @@ pub struct Authenticator {
 }
 
 /// One message for every refused key, so a caller cannot probe which keys exist.
-const REFUSED: &str = "the API key is not valid: unknown, revoked, expired, or its user is disabled";
+const REFUSED: &str =
+    "the API key is not valid: unknown, revoked, expired, or its user is disabled";
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>) -> Self {
@@ -64,23 +67,30 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
-        let header = authorization
-            .ok_or_else(|| Error::Unauthenticated("missing authorization header; send `authorization: Bearer <api key>`".into()))?;
+        let header = authorization.ok_or_else(|| {
+            Error::Unauthenticated(
+                "missing authorization header; send `authorization: Bearer <api key>`".into(),
+            )
+        })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| Error::Unauthenticated("the authorization header must be `Bearer <api key>`".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthenticated("the authorization header must be `Bearer <api key>`".into())
+            })?;
         let presented = api_key::parse(token).map_err(|e| Error::Unauthenticated(e.to_string()))?;
         let credential = self
             .store
             .credential(presented.key_id)
             .await?
             .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))?;
-        presented.verify(&credential.stored, domain::now()).map_err(|refusal| {
-            tracing::info!(key_id = %presented.key_id, ?refusal, "API key refused");
-            Error::Unauthenticated(REFUSED.into())
-        })?;
+        presented
+            .verify(&credential.stored, domain::now())
+            .map_err(|refusal| {
+                tracing::info!(key_id = %presented.key_id, ?refusal, "API key refused");
+                Error::Unauthenticated(REFUSED.into())
+            })?;
         Ok(Principal {
             user_id: credential.stored.user_id,
             permissions: credential.permissions.into_iter().collect(),

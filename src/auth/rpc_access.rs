@@ -21,53 +21,121 @@ use Access::{Permission, SelfOr};
 
 /// (service, RPCs, access) of every personae RPC.
 const TABLE: &[(&str, &[&str], Access)] = &[
-    ("Users", &["GetUser", "CreateApiKey", "ListApiKeys", "RevokeApiKey"], SelfOr(USER_ADMIN)),
+    (
+        "Users",
+        &["GetUser", "CreateApiKey", "ListApiKeys", "RevokeApiKey"],
+        SelfOr(USER_ADMIN),
+    ),
     ("Users", &["GetUsageMetrics"], Permission(AUDIT)),
     (
         "Users",
         &[
-            "CreateUser", "ListUsers", "UpdateUser", "DisableUser", "EnableUser", "DeleteUser", "MigrateUser",
-            "SetExternalUsername", "ClearExternalUsername", "AddUserAttribute", "RemoveUserAttributeValue",
+            "CreateUser",
+            "ListUsers",
+            "UpdateUser",
+            "DisableUser",
+            "EnableUser",
+            "DeleteUser",
+            "MigrateUser",
+            "SetExternalUsername",
+            "ClearExternalUsername",
+            "AddUserAttribute",
+            "RemoveUserAttributeValue",
         ],
         Permission(USER_ADMIN),
     ),
     (
         "Groups",
         &[
-            "CreateGroup", "GetGroup", "ListGroups", "UpdateGroup", "DeleteGroup", "AddMembers", "RemoveMember",
-            "ListMembers", "AddGroupAttribute", "RemoveGroupAttributeValue",
+            "CreateGroup",
+            "GetGroup",
+            "ListGroups",
+            "UpdateGroup",
+            "DeleteGroup",
+            "AddMembers",
+            "RemoveMember",
+            "ListMembers",
+            "AddGroupAttribute",
+            "RemoveGroupAttributeValue",
         ],
         Permission(USER_ADMIN),
     ),
-    ("Permissions", &["GetEffectivePermissions", "CheckPermission"], SelfOr(FETCH_POLICY_INFO)),
-    ("Permissions", &["BatchCheck"], Permission(FETCH_POLICY_INFO)),
+    (
+        "Permissions",
+        &["GetEffectivePermissions", "CheckPermission"],
+        SelfOr(FETCH_POLICY_INFO),
+    ),
+    (
+        "Permissions",
+        &["BatchCheck"],
+        Permission(FETCH_POLICY_INFO),
+    ),
     (
         "Permissions",
         &[
-            "ListPermissions", "CreatePermission", "DeletePermission", "GrantPermission", "RevokePermission",
-            "CreateRole", "UpdateRole", "DeleteRole", "ListRoles", "AssignRole", "UnassignRole",
-            "ListRoleAssignments", "CreateTenant", "ListTenants", "DeleteTenant",
+            "ListPermissions",
+            "CreatePermission",
+            "DeletePermission",
+            "GrantPermission",
+            "RevokePermission",
+            "CreateRole",
+            "UpdateRole",
+            "DeleteRole",
+            "ListRoles",
+            "AssignRole",
+            "UnassignRole",
+            "ListRoleAssignments",
+            "CreateTenant",
+            "ListTenants",
+            "DeleteTenant",
         ],
         Permission(USER_ADMIN),
     ),
     (
         "IamConfig",
         &[
-            "ListIams", "GetIam", "CreateIam", "UpdateIam", "DeleteIam", "GetSettings", "UpdateSettings",
-            "TestConnection", "TestUserLogin", "SyncUser", "SyncAll",
+            "ListIams",
+            "GetIam",
+            "CreateIam",
+            "UpdateIam",
+            "DeleteIam",
+            "GetSettings",
+            "UpdateSettings",
+            "TestConnection",
+            "TestUserLogin",
+            "SyncUser",
+            "SyncAll",
         ],
         Permission(APPLICATION_ADMIN),
     ),
-    ("Impersonation", &["ListIntegrations", "GetIntegration", "ConfigureIntegration"], Permission(APPLICATION_ADMIN)),
-    ("Impersonation", &["CheckImpersonation", "BeginImpersonation", "EndImpersonation"], Permission(FETCH_POLICY_INFO)),
-    ("Audit", &["ListAuditEvents", "VerifyAuditChain"], Permission(AUDIT)),
+    (
+        "Impersonation",
+        &["ListIntegrations", "GetIntegration", "ConfigureIntegration"],
+        Permission(APPLICATION_ADMIN),
+    ),
+    (
+        "Impersonation",
+        &[
+            "CheckImpersonation",
+            "BeginImpersonation",
+            "EndImpersonation",
+        ],
+        Permission(FETCH_POLICY_INFO),
+    ),
+    (
+        "Audit",
+        &["ListAuditEvents", "VerifyAuditChain"],
+        Permission(AUDIT),
+    ),
 ];
 
 static BY_PATH: LazyLock<HashMap<String, Access>> = LazyLock::new(|| {
     TABLE
         .iter()
         .flat_map(|(service, methods, access)| {
-            methods.iter().map(move |method| (format!("/personae.v1.{service}/{method}"), *access))
+            methods
+                .iter()
+                .map(move |method| (format!("/personae.v1.{service}/{method}"), *access))
         })
         .collect()
 });
@@ -90,23 +158,39 @@ mod tests {
 
     #[test]
     fn every_rpc_has_exactly_one_access_rule() {
-        let fds = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let fds =
+            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
         let mut rpcs = BTreeSet::new();
         for file in &fds.file {
             for service in &file.service {
                 for method in &service.method {
-                    rpcs.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                    rpcs.insert(format!(
+                        "/{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
                 }
             }
         }
-        assert!(rpcs.len() > 60, "expected the whole API, found {} RPCs", rpcs.len());
+        assert!(
+            rpcs.len() > 60,
+            "expected the whole API, found {} RPCs",
+            rpcs.len()
+        );
         let missing: Vec<_> = rpcs.iter().filter(|p| access_for(p).is_none()).collect();
-        assert!(missing.is_empty(), "RPCs without an access rule: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "RPCs without an access rule: {missing:?}"
+        );
         let stale: Vec<_> = BY_PATH.keys().filter(|p| !rpcs.contains(*p)).collect();
         assert!(stale.is_empty(), "access rules naming no RPC: {stale:?}");
         let entries: usize = TABLE.iter().map(|(_, methods, _)| methods.len()).sum();
         assert_eq!(entries, BY_PATH.len(), "an RPC is listed twice");
         assert_eq!(access_for("/personae.v1.Users/NoSuchRpc"), None);
-        assert_eq!(access_for("/grpc.health.v1.Health/Check"), Some(Access::Public));
+        assert_eq!(
+            access_for("/grpc.health.v1.Health/Check"),
+            Some(Access::Public)
+        );
     }
 }

@@ -65,13 +65,21 @@ pub enum MalformedKey {
 
 pub fn parse(token: &str) -> Result<PresentedKey, MalformedKey> {
     let mut parts = token.split('_');
-    let (Some(PREFIX), Some(id), Some(secret), Some(sum), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(PREFIX), Some(id), Some(secret), Some(sum), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(MalformedKey::Shape);
     };
     let is_base62 = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
-    if secret.len() != SECRET_LEN || sum.len() != CHECKSUM_LEN || !is_base62(secret) || !is_base62(sum) {
+    if secret.len() != SECRET_LEN
+        || sum.len() != CHECKSUM_LEN
+        || !is_base62(secret)
+        || !is_base62(sum)
+    {
         return Err(MalformedKey::Shape);
     }
     let key_id = (id.len() == 32)
@@ -173,8 +181,14 @@ mod tests {
         let presented = parse(&key.token).unwrap();
         assert_eq!(presented.key_id, key.key_id);
         let now = super::super::now();
-        assert_eq!(presented.verify(&stored(key.secret_hash.clone()), now), Ok(()));
-        assert_eq!(presented.verify(&stored(vec![0; 32]), now), Err(Refusal::WrongSecret));
+        assert_eq!(
+            presented.verify(&stored(key.secret_hash.clone()), now),
+            Ok(())
+        );
+        assert_eq!(
+            presented.verify(&stored(vec![0; 32]), now),
+            Err(Refusal::WrongSecret)
+        );
         let mut expired = stored(key.secret_hash);
         expired.expire_time = Some(now);
         assert_eq!(presented.verify(&expired, now), Err(Refusal::Expired));
@@ -186,7 +200,10 @@ mod tests {
         let mut typo = key.token.clone().into_bytes();
         let i = 40;
         typo[i] = if typo[i] == b'a' { b'b' } else { b'a' };
-        assert_eq!(parse(&String::from_utf8(typo).unwrap()), Err(MalformedKey::Checksum));
+        assert_eq!(
+            parse(&String::from_utf8(typo).unwrap()),
+            Err(MalformedKey::Checksum)
+        );
         assert_eq!(parse("prs_abc"), Err(MalformedKey::Shape));
         assert_eq!(parse(""), Err(MalformedKey::Shape));
         assert_eq!(parse(&format!("{}_x", key.token)), Err(MalformedKey::Shape));

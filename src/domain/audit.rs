@@ -24,7 +24,12 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(actor_id: Option<Id>, action: &'static str, target_type: &'static str, target_id: impl ToString) -> Self {
+    pub fn new(
+        actor_id: Option<Id>,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+    ) -> Self {
         Self {
             actor_id,
             action,
@@ -61,7 +66,12 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// Seals `record` as the event after `prev` (sequence, hash) in the chain.
-    pub fn seal(record: AuditRecord, prev_sequence: i64, prev_hash: String, time: Timestamp) -> Self {
+    pub fn seal(
+        record: AuditRecord,
+        prev_sequence: i64,
+        prev_hash: String,
+        time: Timestamp,
+    ) -> Self {
         let mut event = Self {
             sequence: prev_sequence + 1,
             id: Id::new(),
@@ -90,12 +100,22 @@ impl AuditEvent {
         field(&self.sequence.to_be_bytes());
         field(self.id.0.as_bytes());
         field(&self.time.timestamp_micros().to_be_bytes());
-        field(self.actor_id.map(|id| id.to_string()).unwrap_or_default().as_bytes());
+        field(
+            self.actor_id
+                .map(|id| id.to_string())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         field(self.action.as_bytes());
         field(self.target_type.as_bytes());
         field(self.target_id.as_bytes());
         field(&[u8::from(self.success)]);
-        field(self.impersonation_user.as_deref().unwrap_or_default().as_bytes());
+        field(
+            self.impersonation_user
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes(),
+        );
         field(self.details.as_bytes());
         field(self.prev_hash.as_bytes());
         hex::encode(hasher.finalize())
@@ -109,7 +129,12 @@ pub fn canonical_json(value: &Value) -> String {
             Value::Object(map) => {
                 let mut entries: Vec<_> = map.iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
-                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
@@ -148,7 +173,9 @@ impl ChainVerifier {
             )));
         }
         if event.prev_hash != self.last_hash {
-            return Err(broken("prev_hash does not match the previous event's hash".into()));
+            return Err(broken(
+                "prev_hash does not match the previous event's hash".into(),
+            ));
         }
         if event.compute_hash() != event.hash {
             return Err(broken("the event's content does not match its hash".into()));
@@ -179,8 +206,12 @@ mod tests {
     fn chain(n: usize) -> Vec<AuditEvent> {
         let mut events: Vec<AuditEvent> = Vec::new();
         for i in 0..n {
-            let (seq, hash) = events.last().map(|e| (e.sequence, e.hash.clone())).unwrap_or_default();
-            let record = AuditRecord::new(None, "CreateUser", "user", i).with_details(json!({"b": 1, "a": [{"z": 1, "y": 2}]}));
+            let (seq, hash) = events
+                .last()
+                .map(|e| (e.sequence, e.hash.clone()))
+                .unwrap_or_default();
+            let record = AuditRecord::new(None, "CreateUser", "user", i)
+                .with_details(json!({"b": 1, "a": [{"z": 1, "y": 2}]}));
             events.push(AuditEvent::seal(record, seq, hash, super::super::now()));
         }
         events
@@ -188,7 +219,10 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys() {
-        assert_eq!(canonical_json(&json!({"b": 1, "a": {"d": 1, "c": 2}})), r#"{"a":{"c":2,"d":1},"b":1}"#);
+        assert_eq!(
+            canonical_json(&json!({"b": 1, "a": {"d": 1, "c": 2}})),
+            r#"{"a":{"c":2,"d":1},"b":1}"#
+        );
     }
 
     #[test]

@@ -81,10 +81,15 @@ impl AwsUserType {
     }
 
     pub fn from_db(text: &str) -> Result<Self> {
-        [Self::None, Self::IamUser, Self::IamRole, Self::IdentityCenterUser]
-            .into_iter()
-            .find(|t| t.as_str() == text)
-            .ok_or_else(|| Error::internal(format!("unknown AWS user type {text:?} in the store")))
+        [
+            Self::None,
+            Self::IamUser,
+            Self::IamRole,
+            Self::IdentityCenterUser,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+        .ok_or_else(|| Error::internal(format!("unknown AWS user type {text:?} in the store")))
     }
 }
 
@@ -99,7 +104,11 @@ pub struct ExternalUsername {
 }
 
 impl ExternalUsername {
-    pub fn new(platform: Platform, username: &str, aws_user_type: Option<AwsUserType>) -> Result<Self> {
+    pub fn new(
+        platform: Platform,
+        username: &str,
+        aws_user_type: Option<AwsUserType>,
+    ) -> Result<Self> {
         let username = bounded_text("username", username, MAX_TEXT_CHARS)?;
         let aws_user_type = match (platform, aws_user_type) {
             (Platform::S3, kind) => Some(kind.unwrap_or(AwsUserType::None)),
@@ -143,10 +152,18 @@ mod tests {
 
     #[test]
     fn aws_types_only_on_s3() {
-        assert!(ExternalUsername::new(Platform::Snowflake, "ADA", Some(AwsUserType::IamRole)).is_err());
+        assert!(
+            ExternalUsername::new(Platform::Snowflake, "ADA", Some(AwsUserType::IamRole)).is_err()
+        );
         let s3 = ExternalUsername::new(Platform::S3, "role-a", None).unwrap();
         assert_eq!(s3.aws_user_type, Some(AwsUserType::None));
-        assert!(ExternalUsername::new(Platform::S3, "ada", Some(AwsUserType::IdentityCenterUser)).is_err());
-        assert!(ExternalUsername::new(Platform::S3, "1234", Some(AwsUserType::IdentityCenterUser)).is_ok());
+        assert!(
+            ExternalUsername::new(Platform::S3, "ada", Some(AwsUserType::IdentityCenterUser))
+                .is_err()
+        );
+        assert!(
+            ExternalUsername::new(Platform::S3, "1234", Some(AwsUserType::IdentityCenterUser))
+                .is_ok()
+        );
     }
 }

@@ -81,14 +81,19 @@ impl Version {
     /// Parses an etag as sent back by a caller.
     pub fn parse_etag(field: &str, etag: &str) -> Result<Self> {
         if etag.is_empty() {
-            return Err(Error::invalid(field, "is required; send the etag of the last read"));
+            return Err(Error::invalid(
+                field,
+                "is required; send the etag of the last read",
+            ));
         }
         etag.trim_matches('"')
             .parse::<i64>()
             .ok()
             .filter(|v| *v > 0)
             .map(Self)
-            .ok_or_else(|| Error::invalid(field, format!("{etag:?} is not an etag of this service")))
+            .ok_or_else(|| {
+                Error::invalid(field, format!("{etag:?} is not an etag of this service"))
+            })
     }
 }
 
@@ -120,7 +125,10 @@ mod tests {
 
     #[test]
     fn etag_round_trips_and_rejects_garbage() {
-        assert_eq!(Version::parse_etag("etag", &Version(7).etag()).unwrap(), Version(7));
+        assert_eq!(
+            Version::parse_etag("etag", &Version(7).etag()).unwrap(),
+            Version(7)
+        );
         assert!(Version::parse_etag("etag", "").is_err());
         assert!(Version::parse_etag("etag", "abc").is_err());
         assert!(Version::parse_etag("etag", "\"0\"").is_err());

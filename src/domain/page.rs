@@ -16,7 +16,13 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// `filter` is every request field other than the paging ones, in a fixed textual form.
-    pub fn parse(page_size: i32, page_token: &str, default: usize, max: usize, filter: &str) -> Result<Self> {
+    pub fn parse(
+        page_size: i32,
+        page_token: &str,
+        default: usize,
+        max: usize,
+        filter: &str,
+    ) -> Result<Self> {
         let size = match page_size {
             n if n < 0 => return Err(Error::invalid("page_size", "must not be negative")),
             0 => default,
@@ -38,7 +44,11 @@ impl PageRequest {
             }
             Some(after.to_owned())
         };
-        Ok(Self { size, after, filter })
+        Ok(Self {
+            size,
+            after,
+            filter,
+        })
     }
 
     /// The token for the page after the one ending at `last_key`.
@@ -50,7 +60,10 @@ impl PageRequest {
     pub fn finish<T>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> String) -> String {
         if items.len() > self.size {
             items.truncate(self.size);
-            items.last().map(|last| self.next_token(&key(last))).unwrap_or_default()
+            items
+                .last()
+                .map(|last| self.next_token(&key(last)))
+                .unwrap_or_default()
         } else {
             String::new()
         }
@@ -71,10 +84,15 @@ mod tests {
         let token = first.next_token("k2");
         let second = PageRequest::parse(2, &token, 50, 1000, "q=a").unwrap();
         assert_eq!(second.after.as_deref(), Some("k2"));
-        let err = PageRequest::parse(2, &token, 50, 1000, "q=b").unwrap_err().to_string();
+        let err = PageRequest::parse(2, &token, 50, 1000, "q=b")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("page_token:"), "{err}");
         assert!(PageRequest::parse(2, "%%%", 50, 1000, "").is_err());
         assert!(PageRequest::parse(-1, "", 50, 1000, "").is_err());
-        assert_eq!(PageRequest::parse(5000, "", 50, 1000, "").unwrap().size, 1000);
+        assert_eq!(
+            PageRequest::parse(5000, "", 50, 1000, "").unwrap().size,
+            1000
+        );
     }
 }

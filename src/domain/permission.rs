@@ -40,7 +40,9 @@ pub fn name(field: &str, text: &str) -> Result<String> {
         && text.starts_with(|c: char| c.is_ascii_uppercase())
         && !text.ends_with('_')
         && !text.contains("__")
-        && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if valid {
         Ok(text.to_owned())
     } else if text.is_empty() {

@@ -15,7 +15,12 @@ impl Email {
         if text.is_empty() {
             return Err(Error::invalid(field, "is required"));
         }
-        let invalid = |why: &str| Error::invalid(field, format!("{text:?} is not a valid email address: {why}"));
+        let invalid = |why: &str| {
+            Error::invalid(
+                field,
+                format!("{text:?} is not a valid email address: {why}"),
+            )
+        };
         if text.len() > 254 {
             return Err(invalid("longer than 254 characters"));
         }
@@ -24,7 +29,9 @@ impl Email {
             return Err(invalid("the part before @ must have 1 to 64 characters"));
         }
         if local.contains('@') || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("it contains spaces, control characters or a second @"));
+            return Err(invalid(
+                "it contains spaces, control characters or a second @",
+            ));
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |l: &&str| {
@@ -35,7 +42,9 @@ impl Email {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(invalid("the domain must be a dotted host name such as example.com"));
+            return Err(invalid(
+                "the domain must be a dotted host name such as example.com",
+            ));
         }
         Ok(Self(text.to_owned()))
     }
@@ -77,7 +86,9 @@ impl UserKind {
         match text {
             "PERSON" => Ok(Self::Person),
             "SERVICE_ACCOUNT" => Ok(Self::ServiceAccount),
-            other => Err(Error::internal(format!("unknown user kind {other:?} in the store"))),
+            other => Err(Error::internal(format!(
+                "unknown user kind {other:?} in the store"
+            ))),
         }
     }
 }
@@ -157,7 +168,17 @@ mod tests {
         for good in ["a@b.co", "Ada.Lovelace+x@Example.COM", "x@sub.example.org"] {
             assert!(Email::parse("email", good).is_ok(), "{good}");
         }
-        for bad in ["", "plain", "@b.co", "a@", "a@b", "a b@c.com", "a@b..com", "a@-b.com", "a@@b.com"] {
+        for bad in [
+            "",
+            "plain",
+            "@b.co",
+            "a@",
+            "a@b",
+            "a b@c.com",
+            "a@b..com",
+            "a@-b.com",
+            "a@@b.com",
+        ] {
             let err = Email::parse("email", bad).unwrap_err().to_string();
             assert!(err.starts_with("email:"), "{bad}: {err}");
         }

@@ -89,28 +89,81 @@ pub trait Store: Send + Sync + 'static {
 
     async fn credential(&self, key_id: Id) -> Result<Option<Credential>>;
 
-    async fn create_user(&self, id: Id, user: NewUser, audit: AuditRecord) -> Result<Committed<User>>;
+    async fn create_user(
+        &self,
+        id: Id,
+        user: NewUser,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
     async fn get_user(&self, key: &UserKey) -> Result<User>;
     /// Returns up to `page.size + 1` users ordered by id, so the caller can tell whether another
     /// page follows.
     async fn list_users(&self, filter: &UserFilter, page: &PageRequest) -> Result<Vec<User>>;
-    async fn update_user(&self, id: Id, etag: Version, changes: UserChanges, audit: AuditRecord) -> Result<Committed<User>>;
-    async fn set_user_disabled(&self, id: Id, disabled: bool, audit: AuditRecord) -> Result<Committed<User>>;
+    async fn update_user(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: UserChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn set_user_disabled(
+        &self,
+        id: Id,
+        disabled: bool,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
     async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
-    async fn add_user_attribute(&self, id: Id, name: &str, values: &[String], audit: AuditRecord) -> Result<Committed<User>>;
-    async fn remove_user_attribute_value(&self, id: Id, name: &str, value: &str, audit: AuditRecord) -> Result<Committed<User>>;
-    async fn set_external_username(&self, id: Id, name: ExternalUsername, audit: AuditRecord) -> Result<Committed<User>>;
-    async fn clear_external_username(&self, id: Id, platform: Platform, audit: AuditRecord) -> Result<Committed<User>>;
-    async fn grant_permission(&self, id: Id, permission: &str, audit: AuditRecord) -> Result<Committed<User>>;
-    async fn revoke_permission(&self, id: Id, permission: &str, audit: AuditRecord) -> Result<Committed<User>>;
+    async fn add_user_attribute(
+        &self,
+        id: Id,
+        name: &str,
+        values: &[String],
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn remove_user_attribute_value(
+        &self,
+        id: Id,
+        name: &str,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn set_external_username(
+        &self,
+        id: Id,
+        name: ExternalUsername,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn clear_external_username(
+        &self,
+        id: Id,
+        platform: Platform,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn grant_permission(
+        &self,
+        id: Id,
+        permission: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
+    async fn revoke_permission(
+        &self,
+        id: Id,
+        permission: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
 
-    async fn create_api_key(&self, key: NewApiKey, audit: AuditRecord) -> Result<Committed<ApiKey>>;
+    async fn create_api_key(&self, key: NewApiKey, audit: AuditRecord)
+    -> Result<Committed<ApiKey>>;
     async fn get_api_key(&self, id: Id) -> Result<ApiKey>;
     async fn list_api_keys(&self, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>>;
 
     /// Up to `page.size + 1` events in sequence order.
-    async fn list_audit_events(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Vec<AuditEvent>>;
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<AuditEvent>>;
     /// Up to `limit` events with a sequence above `after`, in order; for chain verification.
     async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
     /// The sequence and hash of the last event appended, as the chain head records them.

@@ -31,7 +31,9 @@ impl PostgresStore {
         sqlx::migrate!("src/store/migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("applying PostgreSQL migrations")))?;
+            .map_err(|e| {
+                Error::Internal(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
+            })?;
         Ok(Self { pool })
     }
 
@@ -50,21 +52,28 @@ async fn begin(pool: &PgPool) -> Result<Transaction<'static, Db>> {
 fn db_error(error: sqlx::Error) -> Error {
     match &error {
         sqlx::Error::Database(db) => match (db.code().as_deref(), db.kind()) {
-            (Some("23505"), _) | (_, ErrorKind::UniqueViolation) => {
-                Error::AlreadyExists(format!("a conflicting record exists ({})", db.constraint().unwrap_or("unique")))
-            }
-            (Some("23503"), _) | (_, ErrorKind::ForeignKeyViolation) => {
-                Error::NotFound(format!("a referenced record does not exist ({})", db.constraint().unwrap_or("foreign key")))
-            }
+            (Some("23505"), _) | (_, ErrorKind::UniqueViolation) => Error::AlreadyExists(format!(
+                "a conflicting record exists ({})",
+                db.constraint().unwrap_or("unique")
+            )),
+            (Some("23503"), _) | (_, ErrorKind::ForeignKeyViolation) => Error::NotFound(format!(
+                "a referenced record does not exist ({})",
+                db.constraint().unwrap_or("foreign key")
+            )),
             // 40001 serialization_failure, 40P01 deadlock_detected: retryable.
-            (Some("40001" | "40P01"), _) => Error::Aborted("the change conflicted with a concurrent one; retry".into()),
+            (Some("40001" | "40P01"), _) => {
+                Error::Aborted("the change conflicted with a concurrent one; retry".into())
+            }
             // Class 08: connection exceptions; 57P0x: the server is shutting down.
-            (Some(code), _) if code.starts_with("08") || code.starts_with("57P0") => Error::Unavailable(error.to_string()),
+            (Some(code), _) if code.starts_with("08") || code.starts_with("57P0") => {
+                Error::Unavailable(error.to_string())
+            }
             _ => Error::Internal(anyhow::Error::new(error)),
         },
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            Error::Unavailable(error.to_string())
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => Error::Unavailable(error.to_string()),
         _ => Error::Internal(anyhow::Error::new(error)),
     }
 }

@@ -157,12 +157,20 @@ impl UserDetails {
         }
         for row in self.attributes {
             if let Some(i) = user(&row.user_id) {
-                users[i].attributes.entry(row.name).or_default().push(row.value);
+                users[i]
+                    .attributes
+                    .entry(row.name)
+                    .or_default()
+                    .push(row.value);
             }
         }
         for row in self.authorizations {
             if let Some(i) = user(&row.user_id) {
-                users[i].authorizations.entry(row.name).or_default().push(row.value);
+                users[i]
+                    .authorizations
+                    .entry(row.name)
+                    .or_default()
+                    .push(row.value);
             }
         }
         for row in self.external_usernames {
@@ -170,7 +178,11 @@ impl UserDetails {
                 users[i].external_usernames.push(ExternalUsername {
                     platform: Platform::from_db(&row.platform)?,
                     username: row.username,
-                    aws_user_type: row.aws_user_type.as_deref().map(AwsUserType::from_db).transpose()?,
+                    aws_user_type: row
+                        .aws_user_type
+                        .as_deref()
+                        .map(AwsUserType::from_db)
+                        .transpose()?,
                 });
             }
         }

@@ -7,11 +7,10 @@ use sqlx::{
     encode::IsNull,
     error::{BoxDynError, ErrorKind},
     sqlite::{
-        SqliteArgumentsBuffer, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-        SqliteSynchronous, SqliteTypeInfo, SqliteValueRef,
+        SqliteArgumentsBuffer, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
+        SqlitePoolOptions, SqliteSynchronous, SqliteTypeInfo, SqliteValueRef,
     },
 };
-
 
 type Db = Sqlite;
 
@@ -41,7 +40,9 @@ impl SqliteStore {
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&pool)
             .await
-            .map_err(|e| Error::Internal(anyhow::Error::new(e).context("applying SQLite migrations")))?;
+            .map_err(|e| {
+                Error::Internal(anyhow::Error::new(e).context("applying SQLite migrations"))
+            })?;
         Ok(Self { pool })
     }
 
@@ -66,14 +67,17 @@ fn db_error(error: sqlx::Error) -> Error {
                 Error::AlreadyExists(format!("a conflicting record exists ({})", db.message()))
             }
             // 787 SQLITE_CONSTRAINT_FOREIGNKEY
-            (Some("787"), _) | (_, ErrorKind::ForeignKeyViolation) => {
-                Error::NotFound(format!("a referenced record does not exist ({})", db.message()))
-            }
+            (Some("787"), _) | (_, ErrorKind::ForeignKeyViolation) => Error::NotFound(format!(
+                "a referenced record does not exist ({})",
+                db.message()
+            )),
             // 5 SQLITE_BUSY, 6 SQLITE_LOCKED: the write lock was not had in time.
             (Some("5" | "6" | "517" | "262"), _) => Error::Unavailable(error.to_string()),
             _ => Error::Internal(anyhow::Error::new(error)),
         },
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => Error::Unavailable(error.to_string()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable(error.to_string())
+        }
         _ => Error::Internal(anyhow::Error::new(error)),
     }
 }

@@ -6,8 +6,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use personae::{
     domain::api_key,
     proto::{
-        audit_client::AuditClient, groups_client::GroupsClient, permissions_client::PermissionsClient,
-        users_client::UsersClient,
+        audit_client::AuditClient, groups_client::GroupsClient,
+        permissions_client::PermissionsClient, users_client::UsersClient,
     },
     server::{self, ServeOptions},
     store::{PostgresStore, SqliteStore, Store},
@@ -15,7 +15,10 @@ use personae::{
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::{Request, Status, service::Interceptor, service::interceptor::InterceptedService, transport::Channel};
+use tonic::{
+    Request, Status, service::Interceptor, service::interceptor::InterceptedService,
+    transport::Channel,
+};
 
 /// A fresh, migrated store, with raw access for tests that must reach under the API.
 pub struct TestStore {
@@ -34,10 +37,16 @@ impl TestStore {
     pub async fn execute_raw(&self, sql: &str) {
         match &self.raw {
             Raw::Sqlite(s) => {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(s.pool()).await.expect("raw SQL on SQLite");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(s.pool())
+                    .await
+                    .expect("raw SQL on SQLite");
             }
             Raw::Postgres(s) => {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(s.pool()).await.expect("raw SQL on PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(s.pool())
+                    .await
+                    .expect("raw SQL on PostgreSQL");
             }
         }
     }
@@ -74,7 +83,11 @@ pub async fn postgres_store() -> TestStore {
         .await
         .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-    let store = Arc::new(PostgresStore::open(&format!("{base}/{name}")).await.expect("open PostgreSQL store"));
+    let store = Arc::new(
+        PostgresStore::open(&format!("{base}/{name}"))
+            .await
+            .expect("open PostgreSQL store"),
+    );
     TestStore {
         store: store.clone(),
         raw: Raw::Postgres(store),
@@ -124,9 +137,12 @@ impl Authorization {
 impl Interceptor for Authorization {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.parse().map_err(|_| Status::internal("bad test header"))?);
+            request.metadata_mut().insert(
+                "authorization",
+                value
+                    .parse()
+                    .map_err(|_| Status::internal("bad test header"))?,
+            );
         }
         Ok(request)
     }
@@ -152,7 +168,9 @@ impl TestServer {
 
     pub async fn start_with(store: TestStore, max_concurrent_requests: usize) -> Self {
         let admin_token = api_key::generate().token;
-        server::bootstrap(store.store.as_ref(), Some(&admin_token)).await.expect("bootstrap");
+        server::bootstrap(store.store.as_ref(), Some(&admin_token))
+            .await
+            .expect("bootstrap");
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (addr, metrics_addr) = (grpc.local_addr().unwrap(), metrics.local_addr().unwrap());
@@ -161,10 +179,20 @@ impl TestServer {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests,
         };
-        let task = tokio::spawn(server::serve(store.store.clone(), grpc, metrics, options, async {
-            let _ = rx.await;
-        }));
-        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect");
+        let task = tokio::spawn(server::serve(
+            store.store.clone(),
+            grpc,
+            metrics,
+            options,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect");
         Self {
             addr,
             metrics_addr,
