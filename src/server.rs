@@ -151,14 +151,16 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(
-            GroupsServer::new(GroupsApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+            GroupsServer::new(GroupsApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(
             PermissionsServer::new(PermissionsApi::new(context.clone()))
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(
-            IamConfigServer::new(IamConfigApi).max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+            IamConfigServer::new(IamConfigApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(
             ImpersonationServer::new(ImpersonationApi)

@@ -5,10 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use prost_types::{Struct, Timestamp as ProtoTimestamp, value::Kind};
 
 use crate::domain::{
-    Timestamp,
+    Id, Timestamp,
     api_key::ApiKey,
     audit::AuditEvent,
     external::{AwsUserType, ExternalUsername, Platform},
+    group::Group,
+    policy::Source,
+    role::{Grantee, PermissionInfo, Role, RoleAssignment, Settings, Tenant},
     user::{User, UserKind},
 };
 use crate::error::{Error, Result};
@@ -202,4 +205,113 @@ fn json_value(value: serde_json::Value) -> prost_types::Value {
         }),
     };
     prost_types::Value { kind: Some(kind) }
+}
+
+pub fn group(group: Group) -> proto::Group {
+    proto::Group {
+        id: group.id.to_string(),
+        name: group.name,
+        description: group.description,
+        email: group.email.unwrap_or_default(),
+        member_count: group.member_count,
+        attributes: attribute_map(group.attributes),
+        create_time: Some(timestamp(group.create_time)),
+        update_time: Some(timestamp(group.update_time)),
+        etag: group.version.etag(),
+    }
+}
+
+pub fn permission(permission: PermissionInfo) -> proto::Permission {
+    proto::Permission {
+        name: permission.name,
+        description: permission.description,
+        built_in: permission.built_in,
+    }
+}
+
+pub fn role(role: Role) -> proto::Role {
+    proto::Role {
+        id: role.id.to_string(),
+        name: role.name,
+        description: role.description,
+        permissions: role.permissions,
+        built_in: role.built_in,
+        create_time: Some(timestamp(role.create_time)),
+        update_time: Some(timestamp(role.update_time)),
+        etag: role.version.etag(),
+    }
+}
+
+pub fn tenant(tenant: Tenant) -> proto::Tenant {
+    proto::Tenant {
+        id: tenant.id.to_string(),
+        name: tenant.name,
+        description: tenant.description,
+        create_time: Some(timestamp(tenant.create_time)),
+    }
+}
+
+pub fn role_assignment(assignment: RoleAssignment) -> proto::RoleAssignment {
+    use proto::role_assignment::Principal;
+    proto::RoleAssignment {
+        id: assignment.id.to_string(),
+        principal: Some(match assignment.key.grantee {
+            Grantee::User(id) => Principal::UserId(id.to_string()),
+            Grantee::Group(id) => Principal::GroupId(id.to_string()),
+        }),
+        role_id: assignment.key.role_id.to_string(),
+        tenant_id: assignment
+            .key
+            .tenant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        create_time: Some(timestamp(assignment.create_time)),
+    }
+}
+
+pub fn settings(settings: Settings) -> proto::Settings {
+    proto::Settings {
+        default_permissions: settings.default_permissions,
+        admins_and_governors_mutually_exclusive: settings.admins_and_governors_mutually_exclusive,
+        etag: settings.version.etag(),
+    }
+}
+
+pub fn permission_source(source: Source) -> proto::PermissionSource {
+    use proto::PermissionSourceKind as Kind;
+    let text = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
+    match source {
+        Source::Direct => proto::PermissionSource {
+            kind: Kind::Direct as i32,
+            ..Default::default()
+        },
+        Source::Role { role_id, tenant_id } => proto::PermissionSource {
+            kind: Kind::Role as i32,
+            role_id: role_id.to_string(),
+            group_id: String::new(),
+            tenant_id: text(tenant_id),
+        },
+        Source::Group {
+            group_id,
+            role_id,
+            tenant_id,
+        } => proto::PermissionSource {
+            kind: Kind::Group as i32,
+            role_id: role_id.to_string(),
+            group_id: group_id.to_string(),
+            tenant_id: text(tenant_id),
+        },
+    }
+}
+
+/// A grantee from a request's `principal` oneof, naming the field in errors.
+pub fn grantee(user_id: Option<&str>, group_id: Option<&str>) -> Result<Grantee> {
+    match (user_id, group_id) {
+        (Some(user), None) => Id::parse("user_id", user).map(Grantee::User),
+        (None, Some(group)) => Id::parse("group_id", group).map(Grantee::Group),
+        _ => Err(Error::invalid(
+            "user_id",
+            "a user_id or a group_id is required",
+        )),
+    }
 }

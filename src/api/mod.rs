@@ -3,6 +3,8 @@
 
 mod audit;
 mod convert;
+mod groups;
+mod iam;
 mod permissions;
 mod unimplemented;
 mod users;
@@ -10,8 +12,10 @@ mod users;
 use std::sync::Arc;
 
 pub use audit::AuditApi;
+pub use groups::GroupsApi;
+pub use iam::IamConfigApi;
 pub use permissions::PermissionsApi;
-pub use unimplemented::{GroupsApi, IamConfigApi, ImpersonationApi};
+pub use unimplemented::ImpersonationApi;
 pub use users::UsersApi;
 
 use tonic::{Request, Response, metadata::MetadataValue};

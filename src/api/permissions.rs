@@ -1,12 +1,25 @@
-//! The Permissions service: direct grants so far; roles, tenants and checks answer
-//! UNIMPLEMENTED until their issue lands.
+//! The Permissions service: permissions, grants, roles, tenants, assignments and checks.
 
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use super::{Context, committed, convert, principal};
-use crate::domain::{Id, audit::AuditRecord, permission};
+use crate::domain::{
+    Id, MAX_TEXT_CHARS, Version,
+    audit::AuditRecord,
+    bounded_text,
+    group::description,
+    page::PageRequest,
+    permission::{self, FETCH_POLICY_INFO},
+    policy,
+    role::{AssignmentFilter, AssignmentKey, NewRole, RoleChanges},
+};
+use crate::error::{Error, Result};
 use crate::proto::{self, permissions_server::Permissions};
+use crate::store::Store;
+
+/// The most questions one BatchCheck takes.
+const MAX_BATCH_ITEMS: usize = 100;
 
 pub struct PermissionsApi {
     context: Context,
@@ -18,8 +31,112 @@ impl PermissionsApi {
     }
 }
 
+fn audit(
+    actor: Id,
+    action: &'static str,
+    target_type: &'static str,
+    target: impl ToString,
+) -> AuditRecord {
+    AuditRecord::new(Some(actor), action, target_type, target)
+}
+
+/// Checks the consistency requirement's form. Answers come from the store itself, so every
+/// answer is fully consistent and any well-formed requirement is met.
+fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
+    use proto::consistency::Requirement;
+    if let Some(Requirement::AtLeastAsFresh(token)) =
+        consistency.and_then(|c| c.requirement.as_ref())
+        && token.parse::<u64>().is_err()
+    {
+        return Err(Error::invalid(
+            "consistency.at_least_as_fresh",
+            format!("{token:?} is not a personae-consistency-token value"),
+        ));
+    }
+    Ok(())
+}
+
+/// Sorted, de-duplicated, well-formed permission names.
+fn permission_names(field: &str, names: &[String]) -> Result<Vec<String>> {
+    let mut names = names
+        .iter()
+        .map(|n| permission::name(field, n))
+        .collect::<Result<Vec<_>>>()?;
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+fn role_name(field: &str, text: &str) -> Result<String> {
+    bounded_text(field, text, MAX_TEXT_CHARS)
+}
+
+fn assignment_key(
+    principal: Option<(Option<&str>, Option<&str>)>,
+    role_id: &str,
+    tenant_id: &str,
+) -> Result<AssignmentKey> {
+    let (user, group) = principal.unwrap_or((None, None));
+    Ok(AssignmentKey {
+        grantee: convert::grantee(user, group)?,
+        role_id: Id::parse("role_id", role_id)?,
+        tenant_id: Id::parse_optional("tenant_id", tenant_id)?,
+    })
+}
+
+/// Whether `user` holds `permission` (globally, or in `tenant` too).
+async fn check(store: &dyn Store, user: Id, permission: &str, tenant: Option<Id>) -> Result<bool> {
+    let name = permission::name("permission", permission)?;
+    store.ensure_permission(&name).await?;
+    let grants = store.effective_permissions(user, tenant).await?;
+    Ok(grants.iter().any(|g| g.permission == name))
+}
+
 #[tonic::async_trait]
 impl Permissions for PermissionsApi {
+    async fn list_permissions(
+        &self,
+        request: Request<proto::ListPermissionsRequest>,
+    ) -> Result<Response<proto::ListPermissionsResponse>, Status> {
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 1000, "")?;
+        let mut permissions = self.context.store.list_permissions(&page).await?;
+        let next_page_token = page.finish(&mut permissions, |p| p.name.clone());
+        Ok(Response::new(proto::ListPermissionsResponse {
+            permissions: permissions.into_iter().map(convert::permission).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_permission(
+        &self,
+        request: Request<proto::CreatePermissionRequest>,
+    ) -> Result<Response<proto::Permission>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let name = permission::name("name", &request.name)?;
+        let description = description("description", &request.description)?;
+        let record = audit(actor.user_id, "CreatePermission", "permission", &name)
+            .with_details(json!({ "description": description }));
+        let created = self
+            .context
+            .store
+            .create_permission(&name, &description, record)
+            .await?;
+        Ok(committed(created, convert::permission))
+    }
+
+    async fn delete_permission(
+        &self,
+        request: Request<proto::DeletePermissionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let name = permission::name("name", &request.get_ref().name)?;
+        let record = audit(actor.user_id, "DeletePermission", "permission", &name);
+        let deleted = self.context.store.delete_permission(&name, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
     async fn grant_permission(
         &self,
         request: Request<proto::GrantPermissionRequest>,
@@ -28,7 +145,7 @@ impl Permissions for PermissionsApi {
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
         let name = permission::name("permission", &request.permission)?;
-        let record = AuditRecord::new(Some(actor.user_id), "GrantPermission", "user", id)
+        let record = audit(actor.user_id, "GrantPermission", "user", id)
             .with_details(json!({ "permission": name }));
         let changed = self
             .context
@@ -46,7 +163,7 @@ impl Permissions for PermissionsApi {
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
         let name = permission::name("permission", &request.permission)?;
-        let record = AuditRecord::new(Some(actor.user_id), "RevokePermission", "user", id)
+        let record = audit(actor.user_id, "RevokePermission", "user", id)
             .with_details(json!({ "permission": name }));
         let changed = self
             .context
@@ -55,4 +172,357 @@ impl Permissions for PermissionsApi {
             .await?;
         Ok(committed(changed, convert::user))
     }
+
+    async fn create_role(
+        &self,
+        request: Request<proto::CreateRoleRequest>,
+    ) -> Result<Response<proto::Role>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let role = NewRole {
+            name: role_name("name", &request.name)?,
+            description: description("description", &request.description)?,
+            permissions: permission_names("permissions", &request.permissions)?,
+        };
+        let id = Id::new();
+        let record = audit(actor.user_id, "CreateRole", "role", id).with_details(json!({
+            "name": role.name,
+            "description": role.description,
+            "permissions": role.permissions,
+        }));
+        let created = self.context.store.create_role(id, role, record).await?;
+        Ok(committed(created, convert::role))
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<proto::UpdateRoleRequest>,
+    ) -> Result<Response<proto::Role>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let role = request
+            .role
+            .ok_or_else(|| Error::invalid("role", "is required"))?;
+        let id = Id::parse("role.id", &role.id)?;
+        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(Error::invalid(
+                "update_mask",
+                "must name at least one field: name, description, permissions",
+            )
+            .into());
+        }
+        let mut changes = RoleChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "name" => changes.name = Some(role_name("role.name", &role.name)?),
+                "description" => {
+                    changes.description = Some(description("role.description", &role.description)?)
+                }
+                "permissions" => {
+                    changes.permissions =
+                        Some(permission_names("role.permissions", &role.permissions)?)
+                }
+                other => {
+                    return Err(Error::invalid(
+                        "update_mask",
+                        format!("{other:?} cannot be updated; the updatable fields are name, description and permissions"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let etag = if request.etag.is_empty() {
+            &role.etag
+        } else {
+            &request.etag
+        };
+        let etag = Version::parse_etag("etag", etag)?;
+        let record = audit(actor.user_id, "UpdateRole", "role", id).with_details(json!({
+            "update_mask": paths,
+            "name": changes.name,
+            "description": changes.description,
+            "permissions": changes.permissions,
+        }));
+        let updated = self
+            .context
+            .store
+            .update_role(id, etag, changes, record)
+            .await?;
+        Ok(committed(updated, convert::role))
+    }
+
+    async fn delete_role(
+        &self,
+        request: Request<proto::DeleteRoleRequest>,
+    ) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let role = self.context.store.get_role(id).await?;
+        let record = audit(actor.user_id, "DeleteRole", "role", id)
+            .with_details(json!({ "name": role.name, "permissions": role.permissions }));
+        let deleted = self.context.store.delete_role(id, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<proto::ListRolesRequest>,
+    ) -> Result<Response<proto::ListRolesResponse>, Status> {
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, "")?;
+        let mut roles = self.context.store.list_roles(&page).await?;
+        let next_page_token = page.finish(&mut roles, |r| r.id.to_string());
+        Ok(Response::new(proto::ListRolesResponse {
+            roles: roles.into_iter().map(convert::role).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn assign_role(
+        &self,
+        request: Request<proto::AssignRoleRequest>,
+    ) -> Result<Response<proto::RoleAssignment>, Status> {
+        use proto::assign_role_request::Principal;
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let grantee = request.principal.as_ref().map(|p| match p {
+            Principal::UserId(id) => (Some(id.as_str()), None),
+            Principal::GroupId(id) => (None, Some(id.as_str())),
+        });
+        let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
+        let id = Id::new();
+        let record = audit(actor.user_id, "AssignRole", "role", key.role_id)
+            .with_details(assignment_details(&key));
+        let assigned = self.context.store.assign_role(id, key, record).await?;
+        Ok(committed(assigned, convert::role_assignment))
+    }
+
+    async fn unassign_role(
+        &self,
+        request: Request<proto::UnassignRoleRequest>,
+    ) -> Result<Response<proto::RoleAssignment>, Status> {
+        use proto::unassign_role_request::Principal;
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let grantee = request.principal.as_ref().map(|p| match p {
+            Principal::UserId(id) => (Some(id.as_str()), None),
+            Principal::GroupId(id) => (None, Some(id.as_str())),
+        });
+        let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
+        let record = audit(actor.user_id, "UnassignRole", "role", key.role_id)
+            .with_details(assignment_details(&key));
+        let removed = self.context.store.unassign_role(key, record).await?;
+        Ok(committed(removed, convert::role_assignment))
+    }
+
+    async fn list_role_assignments(
+        &self,
+        request: Request<proto::ListRoleAssignmentsRequest>,
+    ) -> Result<Response<proto::ListRoleAssignmentsResponse>, Status> {
+        use proto::list_role_assignments_request::Principal;
+        let request = request.into_inner();
+        let filter = AssignmentFilter {
+            grantee: request
+                .principal
+                .as_ref()
+                .map(|p| match p {
+                    Principal::UserId(id) => convert::grantee(Some(id), None),
+                    Principal::GroupId(id) => convert::grantee(None, Some(id)),
+                })
+                .transpose()?,
+            role_id: Id::parse_optional("role_id", &request.role_id)?,
+            tenant_id: Id::parse_optional("tenant_id", &request.tenant_id)?,
+        };
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            50,
+            1000,
+            &format!("{filter:?}"),
+        )?;
+        let mut assignments = self
+            .context
+            .store
+            .list_role_assignments(&filter, &page)
+            .await?;
+        let next_page_token = page.finish(&mut assignments, |a| a.id.to_string());
+        Ok(Response::new(proto::ListRoleAssignmentsResponse {
+            role_assignments: assignments
+                .into_iter()
+                .map(convert::role_assignment)
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_tenant(
+        &self,
+        request: Request<proto::CreateTenantRequest>,
+    ) -> Result<Response<proto::Tenant>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let name = bounded_text("name", &request.name, MAX_TEXT_CHARS)?;
+        let description = description("description", &request.description)?;
+        let id = Id::new();
+        let record = audit(actor.user_id, "CreateTenant", "tenant", id)
+            .with_details(json!({ "name": name, "description": description }));
+        let created = self
+            .context
+            .store
+            .create_tenant(id, &name, &description, record)
+            .await?;
+        Ok(committed(created, convert::tenant))
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<proto::ListTenantsRequest>,
+    ) -> Result<Response<proto::ListTenantsResponse>, Status> {
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, "")?;
+        let mut tenants = self.context.store.list_tenants(&page).await?;
+        let next_page_token = page.finish(&mut tenants, |t| t.id.to_string());
+        Ok(Response::new(proto::ListTenantsResponse {
+            tenants: tenants.into_iter().map(convert::tenant).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn delete_tenant(
+        &self,
+        request: Request<proto::DeleteTenantRequest>,
+    ) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let record = audit(actor.user_id, "DeleteTenant", "tenant", id);
+        let deleted = self.context.store.delete_tenant(id, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
+    async fn get_effective_permissions(
+        &self,
+        request: Request<proto::GetEffectivePermissionsRequest>,
+    ) -> Result<Response<proto::GetEffectivePermissionsResponse>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let user = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
+        actor.require_self_or(user, FETCH_POLICY_INFO)?;
+        let tenant = Id::parse_optional("tenant_id", &request.tenant_id)?;
+        check_consistency(request.consistency.as_ref())?;
+        let grants = self
+            .context
+            .store
+            .effective_permissions(user, tenant)
+            .await?;
+        Ok(Response::new(proto::GetEffectivePermissionsResponse {
+            user_id: user.to_string(),
+            permissions: policy::by_permission(grants)
+                .into_iter()
+                .map(|(permission, sources)| proto::EffectivePermission {
+                    permission,
+                    sources: sources
+                        .into_iter()
+                        .map(convert::permission_source)
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn check_permission(
+        &self,
+        request: Request<proto::CheckPermissionRequest>,
+    ) -> Result<Response<proto::CheckPermissionResponse>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let user = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
+        actor.require_self_or(user, FETCH_POLICY_INFO)?;
+        let tenant = Id::parse_optional("tenant_id", &request.tenant_id)?;
+        check_consistency(request.consistency.as_ref())?;
+        let allowed = check(
+            self.context.store.as_ref(),
+            user,
+            &request.permission,
+            tenant,
+        )
+        .await?;
+        Ok(Response::new(proto::CheckPermissionResponse { allowed }))
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<proto::BatchCheckRequest>,
+    ) -> Result<Response<proto::BatchCheckResponse>, Status> {
+        use proto::batch_check_item::Check;
+        let request = request.into_inner();
+        if request.items.is_empty() || request.items.len() > MAX_BATCH_ITEMS {
+            return Err(Error::invalid(
+                "items",
+                format!(
+                    "takes 1 to {MAX_BATCH_ITEMS} questions, not {}",
+                    request.items.len()
+                ),
+            )
+            .into());
+        }
+        check_consistency(request.consistency.as_ref())?;
+        let mut results = Vec::with_capacity(request.items.len());
+        for (index, item) in request.items.into_iter().enumerate() {
+            let answer = match item.check {
+                Some(Check::Permission(question)) => {
+                    async {
+                        let user = Id::parse("user_id", &question.user_id)?;
+                        let tenant = Id::parse_optional("tenant_id", &question.tenant_id)?;
+                        check(
+                            self.context.store.as_ref(),
+                            user,
+                            &question.permission,
+                            tenant,
+                        )
+                        .await
+                    }
+                    .await
+                }
+                Some(Check::Impersonation(_)) => Err(Error::Unimplemented(
+                    "impersonation checks are not available yet".into(),
+                )),
+                None => Err(Error::invalid(
+                    "check",
+                    "each item needs a permission or an impersonation question",
+                )),
+            };
+            results.push(match answer {
+                Ok(allowed) => proto::BatchCheckResult {
+                    allowed,
+                    ..Default::default()
+                },
+                Err(error) => {
+                    let status = Status::from(error);
+                    proto::BatchCheckResult {
+                        allowed: false,
+                        reason: String::new(),
+                        error: Some(proto::BatchCheckError {
+                            code: status.code() as i32,
+                            message: format!("items[{index}].{}", status.message()),
+                        }),
+                    }
+                }
+            });
+        }
+        Ok(Response::new(proto::BatchCheckResponse { results }))
+    }
+}
+
+fn assignment_details(key: &AssignmentKey) -> serde_json::Value {
+    use crate::domain::role::Grantee;
+    let (kind, id) = match key.grantee {
+        Grantee::User(id) => ("user_id", id),
+        Grantee::Group(id) => ("group_id", id),
+    };
+    json!({
+        kind: id.to_string(),
+        "role_id": key.role_id.to_string(),
+        "tenant_id": key.tenant_id.map(|t| t.to_string()),
+    })
 }

@@ -3,8 +3,11 @@
 pub mod api_key;
 pub mod audit;
 pub mod external;
+pub mod group;
 pub mod page;
 pub mod permission;
+pub mod policy;
+pub mod role;
 pub mod user;
 
 use std::fmt;

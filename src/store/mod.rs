@@ -21,7 +21,13 @@ use crate::domain::{
     api_key::{ApiKey, StoredCredential},
     audit::{AuditEvent, AuditRecord},
     external::{ExternalUsername, Platform},
+    group::{Group, GroupChanges, NewGroup},
     page::PageRequest,
+    policy::Grant,
+    role::{
+        AssignmentFilter, AssignmentKey, NewRole, PermissionInfo, Role, RoleAssignment,
+        RoleChanges, Settings, SettingsChanges, Tenant,
+    },
     user::{NewUser, User, UserChanges},
 };
 use crate::error::{Error, Result};
@@ -78,8 +84,10 @@ pub struct Credential {
     pub permissions: Vec<String>,
 }
 
+/// Users, their keys and direct grants, and the audit log; groups and policy are in the
+/// supertraits.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: GroupStore + PolicyStore + Send + Sync + 'static {
     /// Fails when the database cannot be reached.
     async fn ping(&self) -> Result<()>;
 
@@ -168,6 +176,143 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
     /// The sequence and hash of the last event appended, as the chain head records them.
     async fn audit_head(&self) -> Result<(i64, String)>;
+}
+
+#[async_trait]
+pub trait GroupStore {
+    async fn create_group(
+        &self,
+        id: Id,
+        group: NewGroup,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+    async fn get_group(&self, id: Id) -> Result<Group>;
+    /// Up to `page.size + 1` groups ordered by id whose name or email contains `query`
+    /// (lower-cased).
+    async fn list_groups(&self, query: Option<&str>, page: &PageRequest) -> Result<Vec<Group>>;
+    async fn update_group(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: GroupChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+    /// Deletes the group with its memberships, attributes and role assignments.
+    async fn delete_group(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+    /// Adds every user or none: an unknown id refuses the call and is named. Existing members
+    /// are left as they are.
+    async fn add_members(
+        &self,
+        id: Id,
+        user_ids: &[Id],
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+    async fn remove_member(
+        &self,
+        id: Id,
+        user_id: Id,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+    /// Up to `page.size + 1` members (disabled ones too) ordered by id.
+    async fn list_members(
+        &self,
+        id: Id,
+        query: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<User>>;
+    async fn add_group_attribute(
+        &self,
+        id: Id,
+        name: &str,
+        values: &[String],
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+    async fn remove_group_attribute_value(
+        &self,
+        id: Id,
+        name: &str,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>>;
+}
+
+/// Permissions, roles, tenants, assignments, effective permissions and settings.
+#[async_trait]
+pub trait PolicyStore {
+    /// Up to `page.size + 1` permissions ordered by name.
+    async fn list_permissions(&self, page: &PageRequest) -> Result<Vec<PermissionInfo>>;
+    async fn create_permission(
+        &self,
+        name: &str,
+        description: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<PermissionInfo>>;
+    /// Deletes a custom permission and every grant of it.
+    async fn delete_permission(&self, name: &str, audit: AuditRecord) -> Result<Committed<()>>;
+
+    async fn create_role(
+        &self,
+        id: Id,
+        role: NewRole,
+        audit: AuditRecord,
+    ) -> Result<Committed<Role>>;
+    async fn get_role(&self, id: Id) -> Result<Role>;
+    async fn update_role(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: RoleChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Role>>;
+    async fn delete_role(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+    /// Up to `page.size + 1` roles ordered by id.
+    async fn list_roles(&self, page: &PageRequest) -> Result<Vec<Role>>;
+
+    /// Binds the role; an existing identical binding is returned as it is.
+    async fn assign_role(
+        &self,
+        id: Id,
+        key: AssignmentKey,
+        audit: AuditRecord,
+    ) -> Result<Committed<RoleAssignment>>;
+    async fn unassign_role(
+        &self,
+        key: AssignmentKey,
+        audit: AuditRecord,
+    ) -> Result<Committed<RoleAssignment>>;
+    /// Up to `page.size + 1` assignments ordered by id.
+    async fn list_role_assignments(
+        &self,
+        filter: &AssignmentFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<RoleAssignment>>;
+
+    async fn create_tenant(
+        &self,
+        id: Id,
+        name: &str,
+        description: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<Tenant>>;
+    /// Up to `page.size + 1` tenants ordered by id.
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Vec<Tenant>>;
+    /// Deletes the tenant and the assignments scoped to it.
+    async fn delete_tenant(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+
+    /// Every path by which the user holds a permission, globally and, when given, within the
+    /// tenant. A disabled user holds nothing.
+    async fn effective_permissions(&self, user_id: Id, tenant_id: Option<Id>)
+    -> Result<Vec<Grant>>;
+    /// Fails with InvalidArgument when `name` is no permission.
+    async fn ensure_permission(&self, name: &str) -> Result<()>;
+
+    async fn get_settings(&self) -> Result<Settings>;
+    async fn update_settings(
+        &self,
+        etag: Version,
+        changes: SettingsChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Settings>>;
 }
 
 /// Opens the store a database URL names (`sqlite:` or `postgres:`) and applies its migrations.

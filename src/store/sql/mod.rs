@@ -4,6 +4,11 @@
 //! which each expand [`sql_store!`] with their own `Db`, `begin`, `LOCK_AUDIT_HEAD` and
 //! `db_error` in scope.
 
+#[macro_use]
+pub(super) mod groups;
+#[macro_use]
+pub(super) mod policy;
+
 use std::collections::HashMap;
 
 use crate::domain::{
@@ -247,7 +252,7 @@ macro_rules! sql_store {
             audit::{AuditEvent, AuditRecord},
             external::{ExternalUsername, Platform},
             page::PageRequest,
-            permission,
+            permission, policy,
             user::{NewUser, User, UserChanges},
         };
         use $crate::error::{Error, Result};
@@ -264,6 +269,8 @@ macro_rules! sql_store {
             tx: Transaction<'static, Db>,
             sequence: i64,
             hash: String,
+            /// The enabled users holding USER_ADMIN when the transaction began (a few of them).
+            user_admins_before: Vec<(Id, String)>,
         }
 
         impl $store {
@@ -271,11 +278,69 @@ macro_rules! sql_store {
                 let mut tx = begin(&self.pool).await?;
                 let (sequence, hash): (i64, String) =
                     sqlx::query_as(LOCK_AUDIT_HEAD).fetch_one(&mut *tx).await.map_err(db_error)?;
-                Ok(Write { tx, sequence, hash })
+                let user_admins_before = Self::enabled_user_admins(&mut tx, 3).await?;
+                Ok(Write {
+                    tx,
+                    sequence,
+                    hash,
+                    user_admins_before,
+                })
+            }
+
+            /// Up to `limit` enabled users holding USER_ADMIN everywhere, by any path.
+            async fn enabled_user_admins(conn: &mut Conn, limit: i64) -> Result<Vec<(Id, String)>> {
+                sqlx::query_as(
+                    "SELECT u.id, u.username FROM users u WHERE NOT u.disabled AND u.id IN ( \
+                       SELECT user_id FROM user_permissions WHERE permission = $1 \
+                       UNION SELECT ra.user_id FROM role_permissions rp \
+                         JOIN role_assignments ra ON ra.role_id = rp.role_id \
+                         WHERE rp.permission = $1 AND ra.tenant_id IS NULL AND ra.user_id IS NOT NULL \
+                       UNION SELECT gm.user_id FROM role_permissions rp \
+                         JOIN role_assignments ra ON ra.role_id = rp.role_id \
+                         JOIN group_members gm ON gm.group_id = ra.group_id \
+                         WHERE rp.permission = $1 AND ra.tenant_id IS NULL) \
+                     ORDER BY u.id LIMIT $2",
+                )
+                .bind(permission::USER_ADMIN)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)
+            }
+
+            /// The rules no change may break, checked after the change and before it commits,
+            /// so they hold whichever path (grant, role, group, deletion) the change took.
+            async fn check_policy_rules(write: &mut Write) -> Result<()> {
+                if !write.user_admins_before.is_empty() && Self::enabled_user_admins(&mut write.tx, 1).await?.is_empty() {
+                    return Err(Error::FailedPrecondition(policy::last_user_admin_message(&write.user_admins_before)));
+                }
+                let (exclusive,): (bool,) =
+                    sqlx::query_as("SELECT admins_and_governors_mutually_exclusive FROM settings")
+                        .fetch_one(&mut *write.tx)
+                        .await
+                        .map_err(db_error)?;
+                if exclusive {
+                    let grants = Self::admin_and_governor_grants(&mut write.tx).await?;
+                    let conflicts = policy::admin_governor_conflicts(&grants);
+                    if !conflicts.is_empty() {
+                        let mut names = Vec::with_capacity(conflicts.len());
+                        for id in conflicts {
+                            let user = Self::load_user(&mut write.tx, &UserKey::Id(id)).await?;
+                            names.push(format!("{} ({id})", user.username));
+                        }
+                        return Err(Error::FailedPrecondition(format!(
+                            "admins and governors are mutually exclusive, and these users would hold both \
+                             APPLICATION_ADMIN and GOVERNANCE: {}",
+                            names.join(", ")
+                        )));
+                    }
+                }
+                Ok(())
             }
 
             /// Appends the audit event and commits; the event's sequence is the revision.
             async fn commit(mut write: Write, record: AuditRecord) -> Result<Revision> {
+                Self::check_policy_rules(&mut write).await?;
                 let event = AuditEvent::seal(record, write.sequence, write.hash, domain::now());
                 sqlx::query(
                     "INSERT INTO audit_events (sequence, id, time, actor_id, action, target_type, target_id, \
@@ -410,30 +475,6 @@ macro_rules! sql_store {
                 found.map(|_| ()).ok_or_else(|| user_not_found(id))
             }
 
-            /// Refuses a change that would leave no enabled user holding USER_ADMIN, when `id`
-            /// is currently one of them.
-            async fn guard_last_user_admin(conn: &mut Conn, id: Id, change: &str) -> Result<()> {
-                let (target, others): (i64, i64) = sqlx::query_as(
-                    "SELECT \
-                       count(CASE WHEN u.id = $1 THEN 1 END), \
-                       count(CASE WHEN u.id <> $1 THEN 1 END) \
-                     FROM users u JOIN user_permissions p ON p.user_id = u.id \
-                     WHERE p.permission = $2 AND NOT u.disabled",
-                )
-                .bind(id)
-                .bind(permission::USER_ADMIN)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_error)?;
-                if target > 0 && others == 0 {
-                    return Err(Error::FailedPrecondition(format!(
-                        "user {id} is the last enabled user with USER_ADMIN and cannot be {change}; \
-                         grant USER_ADMIN to another enabled user first"
-                    )));
-                }
-                Ok(())
-            }
-
             async fn ensure_permission_exists(conn: &mut Conn, name: &str) -> Result<()> {
                 let known: Option<(String,)> = sqlx::query_as("SELECT name FROM permissions WHERE name = $1")
                     .bind(name)
@@ -463,7 +504,7 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn insert_user(conn: &mut Conn, id: Id, user: &NewUser, permissions: &[&str]) -> Result<()> {
+            async fn insert_user(conn: &mut Conn, id: Id, user: &NewUser) -> Result<()> {
                 let now = DbTime(domain::now());
                 sqlx::query(
                     "INSERT INTO users (id, username, email, full_name, kind, iam_id, disabled, create_time, update_time, version) \
@@ -478,14 +519,6 @@ macro_rules! sql_store {
                 .execute(&mut *conn)
                 .await
                 .map_err(db_error)?;
-                for name in permissions {
-                    sqlx::query("INSERT INTO user_permissions (user_id, permission) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(*name)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                }
                 Ok(())
             }
 
@@ -539,7 +572,12 @@ macro_rules! sql_store {
                 if users > 0 {
                     return Ok(false);
                 }
-                Self::insert_user(&mut write.tx, key.user_id, &admin, &permission::BUILT_IN).await?;
+                Self::insert_user(&mut write.tx, key.user_id, &admin).await?;
+                sqlx::query("INSERT INTO user_permissions (user_id, permission) SELECT $1, name FROM permissions WHERE built_in")
+                    .bind(key.user_id)
+                    .execute(&mut *write.tx)
+                    .await
+                    .map_err(db_error)?;
                 Self::insert_api_key(&mut write.tx, &key).await?;
                 let audit = AuditRecord::new(None, "Bootstrap", "user", key.user_id)
                     .with_details(serde_json::json!({ "username": admin.email.as_str(), "api_key_id": key.id.to_string() }));
@@ -558,12 +596,20 @@ macro_rules! sql_store {
                 .await
                 .map_err(db_error)?;
                 let Some(row) = row else { return Ok(None) };
-                let permissions: Vec<(String,)> =
-                    sqlx::query_as("SELECT permission FROM user_permissions WHERE user_id = $1")
-                        .bind(row.user_id)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
+                let permissions: Vec<(String,)> = sqlx::query_as(
+                    "SELECT permission FROM user_permissions WHERE user_id = $1 \
+                     UNION SELECT rp.permission FROM role_assignments ra \
+                       JOIN role_permissions rp ON rp.role_id = ra.role_id \
+                       WHERE ra.user_id = $1 AND ra.tenant_id IS NULL \
+                     UNION SELECT rp.permission FROM group_members gm \
+                       JOIN role_assignments ra ON ra.group_id = gm.group_id \
+                       JOIN role_permissions rp ON rp.role_id = ra.role_id \
+                       WHERE gm.user_id = $1 AND ra.tenant_id IS NULL",
+                )
+                .bind(row.user_id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)?;
                 Ok(Some(Credential {
                     stored: domain::api_key::StoredCredential {
                         secret_hash: row.secret_hash,
@@ -587,7 +633,12 @@ macro_rules! sql_store {
                 if iam.is_none() {
                     return Err(Error::NotFound(format!("iam_id: IAM {} does not exist", user.iam_id)));
                 }
-                Self::insert_user(&mut write.tx, id, &user, &permission::DEFAULT_FOR_NEW_USERS).await?;
+                Self::insert_user(&mut write.tx, id, &user).await?;
+                sqlx::query("INSERT INTO user_permissions (user_id, permission) SELECT $1, permission FROM default_permissions")
+                    .bind(id)
+                    .execute(&mut *write.tx)
+                    .await
+                    .map_err(db_error)?;
                 let created = Self::load_user(&mut write.tx, &UserKey::Id(id)).await?;
                 let revision = Self::commit(write, audit).await?;
                 Ok(Committed { value: created, revision })
@@ -671,9 +722,6 @@ macro_rules! sql_store {
             async fn set_user_disabled(&self, id: Id, disabled: bool, audit: AuditRecord) -> Result<Committed<User>> {
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
-                        if disabled {
-                            Self::guard_last_user_admin(conn, id, "disabled").await?;
-                        }
                         // The disable time marks when the user was first disabled; disabling
                         // again keeps it.
                         sqlx::query(
@@ -696,7 +744,6 @@ macro_rules! sql_store {
             async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
                 let mut write = self.write().await?;
                 Self::ensure_user_exists(&mut write.tx, id).await?;
-                Self::guard_last_user_admin(&mut write.tx, id, "deleted").await?;
                 // Everything the user owns goes with it through ON DELETE CASCADE.
                 sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
@@ -833,9 +880,6 @@ macro_rules! sql_store {
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
                         Self::ensure_permission_exists(conn, &permission).await?;
-                        if permission == permission::USER_ADMIN {
-                            Self::guard_last_user_admin(conn, id, "demoted").await?;
-                        }
                         sqlx::query("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2")
                             .bind(id)
                             .bind(&permission)
@@ -949,5 +993,8 @@ macro_rules! sql_store {
                     .map_err(db_error)
             }
         }
+
+        sql_group_store!($store);
+        sql_policy_store!($store);
     };
 }

@@ -1,0 +1,289 @@
+//! The Groups service.
+
+use serde_json::json;
+use tonic::{Request, Response, Status};
+
+use super::{Context, committed, convert, principal};
+use crate::domain::{
+    Id, MAX_TEXT_CHARS, Version,
+    audit::AuditRecord,
+    bounded_text,
+    group::{self, GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup},
+    page::PageRequest,
+    user::{attribute_name, attribute_values},
+};
+use crate::error::{Error, Result};
+use crate::proto::{self, groups_server::Groups};
+
+pub struct GroupsApi {
+    context: Context,
+}
+
+impl GroupsApi {
+    pub fn new(context: Context) -> Self {
+        Self { context }
+    }
+}
+
+fn audit(actor: Id, action: &'static str, group: Id) -> AuditRecord {
+    AuditRecord::new(Some(actor), action, "group", group)
+}
+
+/// A lower-cased search query, or none.
+pub(super) fn query(text: &str) -> Result<Option<String>> {
+    let text = text.trim();
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::invalid(
+            "query",
+            format!("is longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok((!text.is_empty()).then(|| text.to_lowercase()))
+}
+
+#[tonic::async_trait]
+impl Groups for GroupsApi {
+    async fn create_group(
+        &self,
+        request: Request<proto::CreateGroupRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let new = NewGroup {
+            name: group::name("name", &request.name)?,
+            description: group::description("description", &request.description)?,
+            email: group::optional_email("email", &request.email)?,
+        };
+        let id = Id::new();
+        let record = audit(actor.user_id, "CreateGroup", id).with_details(json!({
+            "name": new.name,
+            "description": new.description,
+            "email": new.email.as_ref().map(|e| e.as_str()),
+        }));
+        let created = self.context.store.create_group(id, new, record).await?;
+        Ok(committed(created, convert::group))
+    }
+
+    async fn get_group(
+        &self,
+        request: Request<proto::GetGroupRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let id = Id::parse("id", &request.get_ref().id)?;
+        Ok(Response::new(convert::group(
+            self.context.store.get_group(id).await?,
+        )))
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<proto::ListGroupsRequest>,
+    ) -> Result<Response<proto::ListGroupsResponse>, Status> {
+        let request = request.into_inner();
+        let query = query(&request.query)?;
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            50,
+            1000,
+            &format!("{query:?}"),
+        )?;
+        let mut groups = self
+            .context
+            .store
+            .list_groups(query.as_deref(), &page)
+            .await?;
+        let next_page_token = page.finish(&mut groups, |g| g.id.to_string());
+        Ok(Response::new(proto::ListGroupsResponse {
+            groups: groups.into_iter().map(convert::group).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_group(
+        &self,
+        request: Request<proto::UpdateGroupRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let group = request
+            .group
+            .ok_or_else(|| Error::invalid("group", "is required"))?;
+        let id = Id::parse("group.id", &group.id)?;
+        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(Error::invalid(
+                "update_mask",
+                "must name at least one field: name, description, email",
+            )
+            .into());
+        }
+        let mut changes = GroupChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "name" => changes.name = Some(group::name("group.name", &group.name)?),
+                "description" => {
+                    changes.description =
+                        Some(group::description("group.description", &group.description)?)
+                }
+                "email" => {
+                    changes.email = Some(group::optional_email("group.email", &group.email)?)
+                }
+                other => {
+                    return Err(Error::invalid(
+                        "update_mask",
+                        format!("{other:?} cannot be updated; the updatable fields are name, description and email"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let etag = if request.etag.is_empty() {
+            &group.etag
+        } else {
+            &request.etag
+        };
+        let etag = Version::parse_etag("etag", etag)?;
+        let record = audit(actor.user_id, "UpdateGroup", id).with_details(json!({
+            "update_mask": paths,
+            "name": changes.name,
+            "description": changes.description,
+            "email": changes.email.as_ref().map(|e| e.as_ref().map(|e| e.as_str())),
+        }));
+        let updated = self
+            .context
+            .store
+            .update_group(id, etag, changes, record)
+            .await?;
+        Ok(committed(updated, convert::group))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<proto::DeleteGroupRequest>,
+    ) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let group = self.context.store.get_group(id).await?;
+        let record = audit(actor.user_id, "DeleteGroup", id)
+            .with_details(json!({ "name": group.name, "member_count": group.member_count }));
+        let deleted = self.context.store.delete_group(id, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
+    async fn add_members(
+        &self,
+        request: Request<proto::AddMembersRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("group_id", &request.group_id)?;
+        if request.user_ids.is_empty() {
+            return Err(Error::invalid("user_ids", "needs at least one user id").into());
+        }
+        if request.user_ids.len() > MAX_MEMBERS_PER_CALL {
+            return Err(Error::invalid(
+                "user_ids",
+                format!("takes at most {MAX_MEMBERS_PER_CALL} ids per call"),
+            )
+            .into());
+        }
+        let mut user_ids = request
+            .user_ids
+            .iter()
+            .map(|u| Id::parse("user_ids", u))
+            .collect::<Result<Vec<_>>>()?;
+        user_ids.sort();
+        user_ids.dedup();
+        let record = audit(actor.user_id, "AddMembers", id).with_details(
+            json!({ "user_ids": user_ids.iter().map(Id::to_string).collect::<Vec<_>>() }),
+        );
+        let changed = self
+            .context
+            .store
+            .add_members(id, &user_ids, record)
+            .await?;
+        Ok(committed(changed, convert::group))
+    }
+
+    async fn remove_member(
+        &self,
+        request: Request<proto::RemoveMemberRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("group_id", &request.group_id)?;
+        let user_id = Id::parse("user_id", &request.user_id)?;
+        let record = audit(actor.user_id, "RemoveMember", id)
+            .with_details(json!({ "user_id": user_id.to_string() }));
+        let changed = self
+            .context
+            .store
+            .remove_member(id, user_id, record)
+            .await?;
+        Ok(committed(changed, convert::group))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<proto::ListMembersRequest>,
+    ) -> Result<Response<proto::ListMembersResponse>, Status> {
+        let request = request.into_inner();
+        let id = Id::parse("group_id", &request.group_id)?;
+        let query = query(&request.query)?;
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            50,
+            1000,
+            &format!("{id}|{query:?}"),
+        )?;
+        let mut users = self
+            .context
+            .store
+            .list_members(id, query.as_deref(), &page)
+            .await?;
+        let next_page_token = page.finish(&mut users, |u| u.id.to_string());
+        Ok(Response::new(proto::ListMembersResponse {
+            users: users.into_iter().map(convert::user).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn add_group_attribute(
+        &self,
+        request: Request<proto::AddGroupAttributeRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("group_id", &request.group_id)?;
+        let name = attribute_name("attribute", &request.attribute)?;
+        let values = attribute_values("values", &request.values)?;
+        let record = audit(actor.user_id, "AddGroupAttribute", id)
+            .with_details(json!({ "attribute": name, "values": values }));
+        let changed = self
+            .context
+            .store
+            .add_group_attribute(id, &name, &values, record)
+            .await?;
+        Ok(committed(changed, convert::group))
+    }
+
+    async fn remove_group_attribute_value(
+        &self,
+        request: Request<proto::RemoveGroupAttributeValueRequest>,
+    ) -> Result<Response<proto::Group>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("group_id", &request.group_id)?;
+        let name = attribute_name("attribute", &request.attribute)?;
+        let value = bounded_text("value", &request.value, MAX_TEXT_CHARS)?;
+        let record = audit(actor.user_id, "RemoveGroupAttributeValue", id)
+            .with_details(json!({ "attribute": name, "value": value }));
+        let changed = self
+            .context
+            .store
+            .remove_group_attribute_value(id, &name, &value, record)
+            .await?;
+        Ok(committed(changed, convert::group))
+    }
+}

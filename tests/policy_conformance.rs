@@ -1,0 +1,966 @@
+//! The Store conformance suite for groups, permissions, roles, tenants and settings: the same
+//! cases on every backend.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::TestStore;
+use personae::{
+    domain::{
+        BUILT_IN_IAM_ID, Id, Version, api_key,
+        audit::AuditRecord,
+        group::{GroupChanges, NewGroup},
+        page::PageRequest,
+        permission::{APPLICATION_ADMIN, AUDIT, CREATE_PROJECT, GOVERNANCE, USER_ADMIN},
+        policy::Source,
+        role::{AssignmentFilter, AssignmentKey, Grantee, NewRole, RoleChanges, SettingsChanges},
+        user::{Email, FullName, NewUser, UserKind},
+    },
+    error::Error,
+    store::{NewApiKey, Store, UserKey},
+};
+
+fn record(action: &'static str) -> AuditRecord {
+    AuditRecord::new(None, action, "test", "x")
+}
+
+fn page(size: i32) -> PageRequest {
+    PageRequest::parse(size, "", 50, 1000, "").unwrap()
+}
+
+async fn user(store: &dyn Store, email: &str) -> Id {
+    let id = Id::new();
+    let new = NewUser {
+        email: Email::parse("email", email).unwrap(),
+        full_name: FullName::parse("full_name", email).unwrap(),
+        kind: UserKind::Person,
+        iam_id: BUILT_IN_IAM_ID,
+    };
+    store
+        .create_user(id, new, record("CreateUser"))
+        .await
+        .unwrap();
+    id
+}
+
+async fn group(store: &dyn Store, name: &str) -> Id {
+    let id = Id::new();
+    let new = NewGroup {
+        name: name.into(),
+        description: String::new(),
+        email: None,
+    };
+    store
+        .create_group(id, new, record("CreateGroup"))
+        .await
+        .unwrap();
+    id
+}
+
+async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
+    let id = Id::new();
+    let new = NewRole {
+        name: name.into(),
+        description: String::new(),
+        permissions: permissions.iter().map(|p| p.to_string()).collect(),
+    };
+    store
+        .create_role(id, new, record("CreateRole"))
+        .await
+        .unwrap();
+    id
+}
+
+async fn assign(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Option<Id>) {
+    let key = AssignmentKey {
+        grantee,
+        role_id,
+        tenant_id,
+    };
+    store
+        .assign_role(Id::new(), key, record("AssignRole"))
+        .await
+        .unwrap();
+}
+
+async fn holds(store: &dyn Store, user: Id, tenant: Option<Id>) -> BTreeSet<String> {
+    store
+        .effective_permissions(user, tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.permission)
+        .collect()
+}
+
+async fn head(store: &dyn Store) -> i64 {
+    store.audit_head().await.unwrap().0
+}
+
+#[track_caller]
+fn assert_precondition(err: Error, needle: &str) {
+    assert!(
+        matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
+        "{err:?}"
+    );
+}
+
+async fn groups_have_unique_names_and_etags(t: TestStore) {
+    let store = t.store.as_ref();
+    let id = group(store, "Accountants").await;
+    let err = store
+        .create_group(
+            Id::new(),
+            NewGroup {
+                name: "ACCOUNTANTS".into(),
+                description: String::new(),
+                email: None,
+            },
+            record("CreateGroup"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists(ref m) if m.starts_with("name:")),
+        "{err:?}"
+    );
+    group(store, "Auditors").await;
+
+    let found = store.list_groups(Some("count"), &page(10)).await.unwrap();
+    assert_eq!(found.iter().map(|g| g.id).collect::<Vec<_>>(), [id]);
+    let mut all = store.list_groups(None, &page(1)).await.unwrap();
+    assert_eq!(all.len(), 2, "one page plus the probe for the next");
+    let token = page(1).finish(&mut all, |g| g.id.to_string());
+    let next = store
+        .list_groups(None, &PageRequest::parse(1, &token, 50, 1000, "").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0].id, all[0].id);
+
+    let changes = || GroupChanges {
+        description: Some("Counts things".into()),
+        email: Some(Some(Email::parse("email", "acc@example.com").unwrap())),
+        ..Default::default()
+    };
+    let updated = store
+        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(updated.description, "Counts things");
+    assert_eq!(updated.email.as_deref(), Some("acc@example.com"));
+    assert_eq!(updated.version, Version(2));
+    let stale = store
+        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
+    let rename = GroupChanges {
+        name: Some("auditors".into()),
+        ..Default::default()
+    };
+    let taken = store
+        .update_group(id, Version(2), rename, record("UpdateGroup"))
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, Error::AlreadyExists(_)), "{taken:?}");
+    assert!(matches!(
+        store.get_group(Id::new()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+async fn adding_members_is_all_or_nothing(t: TestStore) {
+    let store = t.store.as_ref();
+    let g = group(store, "Accountants").await;
+    let (ada, bob) = (
+        user(store, "ada@example.com").await,
+        user(store, "bob@example.com").await,
+    );
+    let before = head(store).await;
+    let ghost = Id::new();
+    let err = store
+        .add_members(g, &[ada, ghost, bob], record("AddMembers"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound(ref m) if m.contains(&ghost.to_string())),
+        "{err:?}"
+    );
+    assert_eq!(store.get_group(g).await.unwrap().member_count, 0);
+    assert_eq!(head(store).await, before);
+
+    let added = store
+        .add_members(g, &[ada, bob], record("AddMembers"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(added.member_count, 2);
+    let again = store
+        .add_members(g, &[ada], record("AddMembers"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        again.member_count, 2,
+        "adding an existing member is a no-op"
+    );
+    let ada_user = store.get_user(&UserKey::Id(ada)).await.unwrap();
+    assert_eq!(ada_user.group_ids, [g]);
+
+    let members = store.list_members(g, Some("bob"), &page(10)).await.unwrap();
+    assert_eq!(members.iter().map(|u| u.id).collect::<Vec<_>>(), [bob]);
+    let removed = store
+        .remove_member(g, ada, record("RemoveMember"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(removed.member_count, 1);
+    let err = store
+        .remove_member(g, ada, record("RemoveMember"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound(ref m) if m.starts_with("user_id:")),
+        "{err:?}"
+    );
+    assert!(matches!(
+        store.list_members(Id::new(), None, &page(10)).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
+    let store = t.store.as_ref();
+    let g = group(store, "Auditors").await;
+    let ada = user(store, "ada@example.com").await;
+    store
+        .add_members(g, &[ada], record("AddMembers"))
+        .await
+        .unwrap();
+    let auditor = role(store, "Auditor", &[AUDIT]).await;
+    assign(store, Grantee::Group(g), auditor, None).await;
+    assert!(holds(store, ada, None).await.contains(AUDIT));
+    store
+        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .await
+        .unwrap();
+
+    store.delete_group(g, record("DeleteGroup")).await.unwrap();
+    assert!(!holds(store, ada, None).await.contains(AUDIT));
+    assert!(
+        store
+            .get_user(&UserKey::Id(ada))
+            .await
+            .unwrap()
+            .group_ids
+            .is_empty()
+    );
+    let filter = AssignmentFilter {
+        role_id: Some(auditor),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .list_role_assignments(&filter, &page(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.delete_group(g, record("DeleteGroup")).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+async fn group_attributes_are_sets(t: TestStore) {
+    let store = t.store.as_ref();
+    let g = group(store, "Sales").await;
+    store
+        .add_group_attribute(
+            g,
+            "region",
+            &["EMEA".into(), "APAC".into()],
+            record("AddGroupAttribute"),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(again.attributes["region"], ["APAC", "EMEA"]);
+    let removed = store
+        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(removed.attributes["region"], ["APAC"]);
+    let err = store
+        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+}
+
+async fn concurrent_membership_changes_add_up(t: TestStore) {
+    let store = t.store.clone();
+    let g = group(&*store, "Crowd").await;
+    let mut users = Vec::new();
+    for i in 0..20 {
+        users.push(user(&*store, &format!("u{i}@example.com")).await);
+    }
+    // Everyone is added, from many tasks at once, then the even ones are removed at once.
+    let adds: Vec<_> = users
+        .chunks(2)
+        .map(|pair| {
+            let (store, pair) = (store.clone(), pair.to_vec());
+            tokio::spawn(async move {
+                store
+                    .add_members(g, &pair, record("AddMembers"))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .chain(users.iter().map(|&u| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .add_members(g, &[u], record("AddMembers"))
+                    .await
+                    .map(|_| ())
+            })
+        }))
+        .collect();
+    for task in adds {
+        task.await.unwrap().unwrap();
+    }
+    let removes: Vec<_> = users
+        .iter()
+        .step_by(2)
+        .map(|&u| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .remove_member(g, u, record("RemoveMember"))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    for task in removes {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.get_group(g).await.unwrap().member_count, 10);
+    let members: BTreeSet<Id> = store
+        .list_members(g, None, &page(100))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let expected: BTreeSet<Id> = users.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(members, expected);
+    for (i, u) in users.iter().enumerate() {
+        let groups = store.get_user(&UserKey::Id(*u)).await.unwrap().group_ids;
+        assert_eq!(groups.len(), i % 2, "user {i}");
+    }
+}
+
+async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
+    let store = t.store.as_ref();
+    let all = store.list_permissions(&page(100)).await.unwrap();
+    assert_eq!(all.len(), 11);
+    assert!(all.iter().all(|p| p.built_in && !p.description.is_empty()));
+
+    let created = store
+        .create_permission("EXPORT_DATA", "Export data", record("CreatePermission"))
+        .await
+        .unwrap()
+        .value;
+    assert!(!created.built_in);
+    for name in ["EXPORT_DATA", USER_ADMIN] {
+        let err = store
+            .create_permission(name, "", record("CreatePermission"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::AlreadyExists(ref m) if m.contains(name)),
+            "{err:?}"
+        );
+    }
+    let ada = user(store, "ada@example.com").await;
+    store
+        .grant_permission(ada, "EXPORT_DATA", record("GrantPermission"))
+        .await
+        .unwrap();
+    let exporter = role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
+    let settings = store.get_settings().await.unwrap();
+    store
+        .update_settings(
+            settings.version,
+            SettingsChanges {
+                default_permissions: Some(vec!["EXPORT_DATA".into(), CREATE_PROJECT.into()]),
+                ..Default::default()
+            },
+            record("UpdateSettings"),
+        )
+        .await
+        .unwrap();
+
+    assert_precondition(
+        store
+            .delete_permission(USER_ADMIN, record("DeletePermission"))
+            .await
+            .unwrap_err(),
+        "built-in",
+    );
+    store
+        .delete_permission("EXPORT_DATA", record("DeletePermission"))
+        .await
+        .unwrap();
+    assert!(!holds(store, ada, None).await.contains("EXPORT_DATA"));
+    assert_eq!(store.get_role(exporter).await.unwrap().permissions, [AUDIT]);
+    assert_eq!(
+        store.get_settings().await.unwrap().default_permissions,
+        [CREATE_PROJECT]
+    );
+    assert!(matches!(
+        store
+            .delete_permission("EXPORT_DATA", record("DeletePermission"))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+async fn roles_bundle_permissions(t: TestStore) {
+    let store = t.store.as_ref();
+    let roles = store.list_roles(&page(100)).await.unwrap();
+    let built_in: Vec<(&str, &[String])> = roles
+        .iter()
+        .filter(|r| r.built_in)
+        .map(|r| (r.name.as_str(), r.permissions.as_slice()))
+        .collect();
+    assert_eq!(
+        built_in,
+        [
+            ("Application admin", &[APPLICATION_ADMIN.to_string()][..]),
+            ("Governor", &[GOVERNANCE.to_string()][..]),
+            ("User admin", &[USER_ADMIN.to_string()][..]),
+            ("Data owner", &["CREATE_DATA_SOURCE".to_string()][..]),
+            ("Project manager", &["PROJECT_MANAGEMENT".to_string()][..]),
+            ("Data user", &[][..]),
+        ]
+    );
+    let governor = roles.iter().find(|r| r.name == "Governor").unwrap();
+    for err in [
+        store
+            .update_role(
+                governor.id,
+                governor.version,
+                RoleChanges {
+                    description: Some("x".into()),
+                    ..Default::default()
+                },
+                record("UpdateRole"),
+            )
+            .await
+            .unwrap_err(),
+        store
+            .delete_role(governor.id, record("DeleteRole"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_precondition(err, "built in");
+    }
+
+    let technician = role(store, "Technician", &[CREATE_PROJECT]).await;
+    let err = store
+        .create_role(
+            Id::new(),
+            NewRole {
+                name: "technician".into(),
+                description: String::new(),
+                permissions: vec![],
+            },
+            record("CreateRole"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    let err = store
+        .create_role(
+            Id::new(),
+            NewRole {
+                name: "Ghost".into(),
+                description: String::new(),
+                permissions: vec!["NO_SUCH".into()],
+            },
+            record("CreateRole"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref field, .. } if field == "permissions"),
+        "{err:?}"
+    );
+
+    let updated = store
+        .update_role(
+            technician,
+            Version(1),
+            RoleChanges {
+                permissions: Some(vec![AUDIT.into(), CREATE_PROJECT.into()]),
+                ..Default::default()
+            },
+            record("UpdateRole"),
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(updated.permissions, [AUDIT, CREATE_PROJECT]);
+    assert_eq!(updated.version, Version(2));
+    let stale = store
+        .update_role(
+            technician,
+            Version(1),
+            RoleChanges::default(),
+            record("UpdateRole"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
+
+    let ada = user(store, "ada@example.com").await;
+    assign(store, Grantee::User(ada), technician, None).await;
+    assert!(holds(store, ada, None).await.contains(AUDIT));
+    store
+        .delete_role(technician, record("DeleteRole"))
+        .await
+        .unwrap();
+    assert!(!holds(store, ada, None).await.contains(AUDIT));
+}
+
+async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
+    let store = t.store.as_ref();
+    let ada = user(store, "ada@example.com").await;
+    let g = group(store, "Auditors").await;
+    store
+        .add_members(g, &[ada], record("AddMembers"))
+        .await
+        .unwrap();
+    let auditor = role(store, "Auditor", &[AUDIT]).await;
+    let technician = role(store, "Technician", &["CREATE_FILTER"]).await;
+    let read_only = role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
+    let emea = Id::new();
+    store
+        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .await
+        .unwrap();
+    let apac = Id::new();
+    store
+        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_tenant(Id::new(), "emea", "", record("CreateTenant"))
+            .await,
+        Err(Error::AlreadyExists(_))
+    ));
+
+    assign(store, Grantee::Group(g), auditor, None).await;
+    assign(store, Grantee::User(ada), auditor, None).await;
+    assign(store, Grantee::User(ada), technician, Some(emea)).await;
+    assign(store, Grantee::Group(g), read_only, Some(apac)).await;
+    // Assigning again returns the same assignment.
+    let key = AssignmentKey {
+        grantee: Grantee::User(ada),
+        role_id: technician,
+        tenant_id: Some(emea),
+    };
+    let first = store
+        .assign_role(Id::new(), key, record("AssignRole"))
+        .await
+        .unwrap()
+        .value;
+    let second = store
+        .assign_role(Id::new(), key, record("AssignRole"))
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(first.id, second.id);
+
+    let grants = store.effective_permissions(ada, None).await.unwrap();
+    let audit_sources: BTreeSet<Source> = grants
+        .iter()
+        .filter(|g| g.permission == AUDIT)
+        .map(|g| g.source)
+        .collect();
+    assert_eq!(
+        audit_sources,
+        BTreeSet::from([
+            Source::Role {
+                role_id: auditor,
+                tenant_id: None
+            },
+            Source::Group {
+                group_id: g,
+                role_id: auditor,
+                tenant_id: None
+            },
+        ])
+    );
+    let global = holds(store, ada, None).await;
+    assert!(
+        global.contains(CREATE_PROJECT),
+        "default permissions are direct grants"
+    );
+    assert!(!global.contains("CREATE_FILTER") && !global.contains("FETCH_POLICY_INFO"));
+    let in_emea = holds(store, ada, Some(emea)).await;
+    assert!(in_emea.contains("CREATE_FILTER") && !in_emea.contains("FETCH_POLICY_INFO"));
+    let in_apac = holds(store, ada, Some(apac)).await;
+    assert!(in_apac.contains("FETCH_POLICY_INFO") && !in_apac.contains("CREATE_FILTER"));
+    assert!(matches!(
+        store.effective_permissions(ada, Some(Id::new())).await,
+        Err(Error::NotFound(_))
+    ));
+
+    store
+        .set_user_disabled(ada, true, record("DisableUser"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .effective_permissions(ada, Some(emea))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .set_user_disabled(ada, false, record("EnableUser"))
+        .await
+        .unwrap();
+
+    store
+        .unassign_role(key, record("UnassignRole"))
+        .await
+        .unwrap();
+    assert!(
+        !holds(store, ada, Some(emea))
+            .await
+            .contains("CREATE_FILTER")
+    );
+    assert!(matches!(
+        store.unassign_role(key, record("UnassignRole")).await,
+        Err(Error::NotFound(_))
+    ));
+    store
+        .delete_tenant(apac, record("DeleteTenant"))
+        .await
+        .unwrap();
+    let filter = AssignmentFilter {
+        grantee: Some(Grantee::Group(g)),
+        ..Default::default()
+    };
+    let left = store
+        .list_role_assignments(&filter, &page(10))
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "the APAC assignment went with its tenant");
+    assert_eq!(left[0].key.role_id, auditor);
+}
+
+async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
+    let store = t.store.as_ref();
+    let ada = user(store, "ada@example.com").await;
+    let g = group(store, "Admins").await;
+    store
+        .add_members(g, &[ada], record("AddMembers"))
+        .await
+        .unwrap();
+    let roles = store.list_roles(&page(100)).await.unwrap();
+    let user_admin = roles.iter().find(|r| r.name == "User admin").unwrap().id;
+    assign(store, Grantee::Group(g), user_admin, None).await;
+    let key = api_key::generate();
+    store
+        .create_api_key(
+            NewApiKey {
+                id: key.key_id,
+                user_id: ada,
+                display_name: String::new(),
+                secret_hash: key.secret_hash,
+                expire_time: None,
+            },
+            record("CreateApiKey"),
+        )
+        .await
+        .unwrap();
+    let credential = store.credential(key.key_id).await.unwrap().unwrap();
+    assert!(credential.permissions.contains(&USER_ADMIN.to_string()));
+    assert!(credential.permissions.contains(&CREATE_PROJECT.to_string()));
+}
+
+async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
+    let store = t.store.as_ref();
+    let ada = user(store, "ada@example.com").await;
+    let g = group(store, "Admins").await;
+    let admins = role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
+    let before = head(store).await;
+
+    // Through a role assigned to a group Ada is in: the only path to USER_ADMIN.
+    store
+        .add_members(g, &[ada], record("AddMembers"))
+        .await
+        .unwrap();
+    assign(store, Grantee::Group(g), admins, None).await;
+    let checkpoint = head(store).await;
+    assert_eq!(checkpoint, before + 2);
+    let group_key = AssignmentKey {
+        grantee: Grantee::Group(g),
+        role_id: admins,
+        tenant_id: None,
+    };
+    for err in [
+        store
+            .remove_member(g, ada, record("RemoveMember"))
+            .await
+            .unwrap_err(),
+        store
+            .delete_group(g, record("DeleteGroup"))
+            .await
+            .unwrap_err(),
+        store
+            .delete_role(admins, record("DeleteRole"))
+            .await
+            .unwrap_err(),
+        store
+            .unassign_role(group_key, record("UnassignRole"))
+            .await
+            .unwrap_err(),
+        store
+            .update_role(
+                admins,
+                Version(1),
+                RoleChanges {
+                    permissions: Some(vec![AUDIT.into()]),
+                    ..Default::default()
+                },
+                record("UpdateRole"),
+            )
+            .await
+            .unwrap_err(),
+        store
+            .set_user_disabled(ada, true, record("DisableUser"))
+            .await
+            .unwrap_err(),
+        store
+            .delete_user(ada, record("DeleteUser"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_precondition(err, "last enabled user with USER_ADMIN");
+    }
+    assert_eq!(
+        head(store).await,
+        checkpoint,
+        "refused changes leave no trace"
+    );
+    assert!(holds(store, ada, None).await.contains(USER_ADMIN));
+
+    // A tenant-scoped USER_ADMIN does not count as an administrator of users.
+    let bob = user(store, "bob@example.com").await;
+    let tenant = Id::new();
+    store
+        .create_tenant(tenant, "EMEA", "", record("CreateTenant"))
+        .await
+        .unwrap();
+    assign(store, Grantee::User(bob), admins, Some(tenant)).await;
+    assert_precondition(
+        store
+            .remove_member(g, ada, record("RemoveMember"))
+            .await
+            .unwrap_err(),
+        "USER_ADMIN",
+    );
+    // A second global one does.
+    assign(store, Grantee::User(bob), admins, None).await;
+    store
+        .remove_member(g, ada, record("RemoveMember"))
+        .await
+        .unwrap();
+    assert!(!holds(store, ada, None).await.contains(USER_ADMIN));
+}
+
+async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
+    let store = t.store.as_ref();
+    let ada = user(store, "ada@example.com").await;
+    let bob = user(store, "bob@example.com").await;
+    store
+        .grant_permission(ada, APPLICATION_ADMIN, record("GrantPermission"))
+        .await
+        .unwrap();
+    store
+        .grant_permission(ada, GOVERNANCE, record("GrantPermission"))
+        .await
+        .unwrap();
+    store
+        .grant_permission(bob, GOVERNANCE, record("GrantPermission"))
+        .await
+        .unwrap();
+
+    let exclusive = |on: bool| SettingsChanges {
+        admins_and_governors_mutually_exclusive: Some(on),
+        ..Default::default()
+    };
+    let settings = store.get_settings().await.unwrap();
+    assert!(!settings.admins_and_governors_mutually_exclusive);
+    let err = store
+        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .await
+        .unwrap_err();
+    assert_precondition(err, "ada@example.com");
+    assert!(
+        !store
+            .get_settings()
+            .await
+            .unwrap()
+            .admins_and_governors_mutually_exclusive
+    );
+
+    store
+        .revoke_permission(ada, GOVERNANCE, record("RevokePermission"))
+        .await
+        .unwrap();
+    let on = store
+        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .await
+        .unwrap()
+        .value;
+    assert!(on.admins_and_governors_mutually_exclusive);
+    let stale = store
+        .update_settings(settings.version, exclusive(false), record("UpdateSettings"))
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
+
+    // Every path to holding both is refused, naming the user.
+    assert_precondition(
+        store
+            .grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission"))
+            .await
+            .unwrap_err(),
+        "bob@example.com",
+    );
+    let roles = store.list_roles(&page(100)).await.unwrap();
+    let app_admin = roles
+        .iter()
+        .find(|r| r.name == "Application admin")
+        .unwrap()
+        .id;
+    let key = AssignmentKey {
+        grantee: Grantee::User(bob),
+        role_id: app_admin,
+        tenant_id: None,
+    };
+    assert_precondition(
+        store
+            .assign_role(Id::new(), key, record("AssignRole"))
+            .await
+            .unwrap_err(),
+        "bob@example.com",
+    );
+    let g = group(store, "Admins").await;
+    assign(store, Grantee::Group(g), app_admin, None).await;
+    assert_precondition(
+        store
+            .add_members(g, &[bob], record("AddMembers"))
+            .await
+            .unwrap_err(),
+        "APPLICATION_ADMIN and GOVERNANCE",
+    );
+    // In a tenant, only overlapping scopes conflict.
+    let (emea, apac) = (Id::new(), Id::new());
+    store
+        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .await
+        .unwrap();
+    store
+        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .await
+        .unwrap();
+    let carol = user(store, "carol@example.com").await;
+    let governor = roles.iter().find(|r| r.name == "Governor").unwrap().id;
+    assign(store, Grantee::User(carol), governor, Some(emea)).await;
+    assign(store, Grantee::User(carol), app_admin, Some(apac)).await;
+    let overlapping = AssignmentKey {
+        grantee: Grantee::User(carol),
+        role_id: app_admin,
+        tenant_id: Some(emea),
+    };
+    assert_precondition(
+        store
+            .assign_role(Id::new(), overlapping, record("AssignRole"))
+            .await
+            .unwrap_err(),
+        "carol@example.com",
+    );
+}
+
+async fn default_permissions_apply_to_new_users(t: TestStore) {
+    let store = t.store.as_ref();
+    let settings = store.get_settings().await.unwrap();
+    assert_eq!(
+        settings.default_permissions,
+        ["CREATE_DATA_SOURCE_IN_PROJECT", CREATE_PROJECT]
+    );
+    let err = store
+        .update_settings(
+            settings.version,
+            SettingsChanges {
+                default_permissions: Some(vec!["NO_SUCH".into()]),
+                ..Default::default()
+            },
+            record("UpdateSettings"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { ref field, .. } if field == "settings.default_permissions"),
+        "{err:?}"
+    );
+    store
+        .update_settings(
+            settings.version,
+            SettingsChanges {
+                default_permissions: Some(vec![AUDIT.into()]),
+                ..Default::default()
+            },
+            record("UpdateSettings"),
+        )
+        .await
+        .unwrap();
+    let ada = user(store, "ada@example.com").await;
+    assert_eq!(
+        store.get_user(&UserKey::Id(ada)).await.unwrap().permissions,
+        [AUDIT]
+    );
+}
+
+on_both_stores!(
+    groups_have_unique_names_and_etags,
+    adding_members_is_all_or_nothing,
+    deleting_a_group_takes_its_memberships_and_roles,
+    group_attributes_are_sets,
+    concurrent_membership_changes_add_up,
+    custom_permissions_come_and_go_with_their_grants,
+    roles_bundle_permissions,
+    effective_permissions_follow_roles_groups_and_tenants,
+    roles_and_groups_grant_authentication_permissions,
+    the_last_user_admin_holds_through_every_path,
+    admins_and_governors_can_be_made_exclusive,
+    default_permissions_apply_to_new_users,
+);
