@@ -90,10 +90,11 @@ async fn users_are_created_with_default_permissions(t: TestStore) {
     assert_eq!(user.kind, UserKind::Person);
     assert!(!user.disabled);
     assert_eq!(user.version, Version(1));
-    let expected: BTreeSet<_> = permission::DEFAULT_FOR_NEW_USERS
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    // The defaults of a new store: CREATE_PROJECT and CREATE_DATA_SOURCE_IN_PROJECT.
+    let expected = BTreeSet::from([
+        permission::CREATE_DATA_SOURCE_IN_PROJECT.to_string(),
+        permission::CREATE_PROJECT.to_string(),
+    ]);
     assert_eq!(
         user.permissions.iter().cloned().collect::<BTreeSet<_>>(),
         expected

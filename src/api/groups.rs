@@ -3,9 +3,9 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, committed, convert, principal};
+use super::{Context, UpdateMask, committed, convert, principal, update_etag};
 use crate::domain::{
-    Id, MAX_TEXT_CHARS, Version,
+    Id, MAX_TEXT_CHARS,
     audit::AuditRecord,
     bounded_text,
     group::{self, GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup},
@@ -109,42 +109,19 @@ impl Groups for GroupsApi {
             .group
             .ok_or_else(|| Error::invalid("group", "is required"))?;
         let id = Id::parse("group.id", &group.id)?;
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        if paths.is_empty() {
-            return Err(Error::invalid(
-                "update_mask",
-                "must name at least one field: name, description, email",
-            )
-            .into());
-        }
-        let mut changes = GroupChanges::default();
-        for path in &paths {
-            match path.as_str() {
-                "name" => changes.name = Some(group::name("group.name", &group.name)?),
-                "description" => {
-                    changes.description =
-                        Some(group::description("group.description", &group.description)?)
-                }
-                "email" => {
-                    changes.email = Some(group::optional_email("group.email", &group.email)?)
-                }
-                other => {
-                    return Err(Error::invalid(
-                        "update_mask",
-                        format!("{other:?} cannot be updated; the updatable fields are name, description and email"),
-                    )
-                    .into());
-                }
-            }
-        }
-        let etag = if request.etag.is_empty() {
-            &group.etag
-        } else {
-            &request.etag
+        let mask = UpdateMask::parse(request.update_mask, &["name", "description", "email"])?;
+        let changes = GroupChanges {
+            name: mask.field("name", || group::name("group.name", &group.name))?,
+            description: mask.field("description", || {
+                group::description("group.description", &group.description)
+            })?,
+            email: mask.field("email", || {
+                group::optional_email("group.email", &group.email)
+            })?,
         };
-        let etag = Version::parse_etag("etag", etag)?;
+        let etag = update_etag(&request.etag, &group.etag)?;
         let record = audit(actor.user_id, "UpdateGroup", id).with_details(json!({
-            "update_mask": paths,
+            "update_mask": mask.paths(),
             "name": changes.name,
             "description": changes.description,
             "email": changes.email.as_ref().map(|e| e.as_ref().map(|e| e.as_str())),

@@ -4,9 +4,9 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, committed, convert, principal};
-use crate::domain::{Version, audit::AuditRecord, permission, role::SettingsChanges};
-use crate::error::{Error, Result};
+use super::{Context, UpdateMask, committed, convert, principal, update_etag};
+use crate::domain::{audit::AuditRecord, permission, role::SettingsChanges};
+use crate::error::Error;
 use crate::proto::{self, iam_config_server::IamConfig};
 
 pub struct IamConfigApi {
@@ -39,51 +39,28 @@ impl IamConfig for IamConfigApi {
         let settings = request
             .settings
             .ok_or_else(|| Error::invalid("settings", "is required"))?;
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        if paths.is_empty() {
-            return Err(Error::invalid(
-                "update_mask",
-                "must name at least one field: default_permissions, admins_and_governors_mutually_exclusive",
-            )
-            .into());
-        }
-        let mut changes = SettingsChanges::default();
-        for path in &paths {
-            match path.as_str() {
-                "default_permissions" => {
-                    let mut names = settings
-                        .default_permissions
-                        .iter()
-                        .map(|n| permission::name("settings.default_permissions", n))
-                        .collect::<Result<Vec<_>>>()?;
-                    names.sort();
-                    names.dedup();
-                    changes.default_permissions = Some(names);
-                }
-                "admins_and_governors_mutually_exclusive" => {
-                    changes.admins_and_governors_mutually_exclusive =
-                        Some(settings.admins_and_governors_mutually_exclusive);
-                }
-                other => {
-                    return Err(Error::invalid(
-                        "update_mask",
-                        format!(
-                            "{other:?} cannot be updated; the updatable fields are default_permissions and \
-                             admins_and_governors_mutually_exclusive"
-                        ),
-                    )
-                    .into());
-                }
-            }
-        }
-        let etag = if request.etag.is_empty() {
-            &settings.etag
-        } else {
-            &request.etag
+        let mask = UpdateMask::parse(
+            request.update_mask,
+            &[
+                "default_permissions",
+                "admins_and_governors_mutually_exclusive",
+            ],
+        )?;
+        let changes = SettingsChanges {
+            default_permissions: mask.field("default_permissions", || {
+                permission::names(
+                    "settings.default_permissions",
+                    &settings.default_permissions,
+                )
+            })?,
+            admins_and_governors_mutually_exclusive: mask
+                .field("admins_and_governors_mutually_exclusive", || {
+                    Ok(settings.admins_and_governors_mutually_exclusive)
+                })?,
         };
-        let etag = Version::parse_etag("etag", etag)?;
+        let etag = update_etag(&request.etag, &settings.etag)?;
         let record = AuditRecord::new(Some(actor.user_id), "UpdateSettings", "settings", "settings").with_details(json!({
-            "update_mask": paths,
+            "update_mask": mask.paths(),
             "default_permissions": changes.default_permissions,
             "admins_and_governors_mutually_exclusive": changes.admins_and_governors_mutually_exclusive,
         }));

@@ -21,7 +21,7 @@ pub use users::UsersApi;
 use tonic::{Request, Response, metadata::MetadataValue};
 
 use crate::auth::Principal;
-use crate::domain::Revision;
+use crate::domain::{Revision, Version};
 use crate::error::{Error, Result};
 use crate::store::{Committed, Store};
 
@@ -57,4 +57,51 @@ fn committed<D, P>(committed: Committed<D>, convert: impl FnOnce(D) -> P) -> Res
 
 fn revision_header(revision: Revision) -> MetadataValue<tonic::metadata::Ascii> {
     MetadataValue::from(revision.0)
+}
+
+/// The validated paths of an Update call's `update_mask`.
+struct UpdateMask(Vec<String>);
+
+impl UpdateMask {
+    /// Requires at least one path, each one of `updatable`.
+    fn parse(mask: Option<prost_types::FieldMask>, updatable: &[&str]) -> Result<Self> {
+        let paths = mask.map(|m| m.paths).unwrap_or_default();
+        let listed = updatable.join(", ");
+        if paths.is_empty() {
+            return Err(Error::invalid(
+                "update_mask",
+                format!("must name at least one field: {listed}"),
+            ));
+        }
+        if let Some(unknown) = paths.iter().find(|p| !updatable.contains(&p.as_str())) {
+            return Err(Error::invalid(
+                "update_mask",
+                format!("{unknown:?} cannot be updated; the updatable fields are {listed}"),
+            ));
+        }
+        Ok(Self(paths))
+    }
+
+    fn has(&self, path: &str) -> bool {
+        self.0.iter().any(|p| p == path)
+    }
+
+    /// Validates the field at `path` when the mask names it.
+    fn field<T>(&self, path: &str, parse: impl FnOnce() -> Result<T>) -> Result<Option<T>> {
+        self.has(path).then(parse).transpose()
+    }
+
+    fn paths(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// The etag an Update call sends: the request's, else the one inside the resource.
+fn update_etag(request_etag: &str, resource_etag: &str) -> Result<Version> {
+    let etag = if request_etag.is_empty() {
+        resource_etag
+    } else {
+        request_etag
+    };
+    Version::parse_etag("etag", etag)
 }

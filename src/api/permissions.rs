@@ -3,9 +3,9 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, committed, convert, principal};
+use super::{Context, UpdateMask, committed, convert, principal, update_etag};
 use crate::domain::{
-    Id, MAX_TEXT_CHARS, Version,
+    Id, MAX_TEXT_CHARS,
     audit::AuditRecord,
     bounded_text,
     group::description,
@@ -54,17 +54,6 @@ fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Sorted, de-duplicated, well-formed permission names.
-fn permission_names(field: &str, names: &[String]) -> Result<Vec<String>> {
-    let mut names = names
-        .iter()
-        .map(|n| permission::name(field, n))
-        .collect::<Result<Vec<_>>>()?;
-    names.sort();
-    names.dedup();
-    Ok(names)
 }
 
 fn role_name(field: &str, text: &str) -> Result<String> {
@@ -182,7 +171,7 @@ impl Permissions for PermissionsApi {
         let role = NewRole {
             name: role_name("name", &request.name)?,
             description: description("description", &request.description)?,
-            permissions: permission_names("permissions", &request.permissions)?,
+            permissions: permission::names("permissions", &request.permissions)?,
         };
         let id = Id::new();
         let record = audit(actor.user_id, "CreateRole", "role", id).with_details(json!({
@@ -204,42 +193,19 @@ impl Permissions for PermissionsApi {
             .role
             .ok_or_else(|| Error::invalid("role", "is required"))?;
         let id = Id::parse("role.id", &role.id)?;
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        if paths.is_empty() {
-            return Err(Error::invalid(
-                "update_mask",
-                "must name at least one field: name, description, permissions",
-            )
-            .into());
-        }
-        let mut changes = RoleChanges::default();
-        for path in &paths {
-            match path.as_str() {
-                "name" => changes.name = Some(role_name("role.name", &role.name)?),
-                "description" => {
-                    changes.description = Some(description("role.description", &role.description)?)
-                }
-                "permissions" => {
-                    changes.permissions =
-                        Some(permission_names("role.permissions", &role.permissions)?)
-                }
-                other => {
-                    return Err(Error::invalid(
-                        "update_mask",
-                        format!("{other:?} cannot be updated; the updatable fields are name, description and permissions"),
-                    )
-                    .into());
-                }
-            }
-        }
-        let etag = if request.etag.is_empty() {
-            &role.etag
-        } else {
-            &request.etag
+        let mask = UpdateMask::parse(request.update_mask, &["name", "description", "permissions"])?;
+        let changes = RoleChanges {
+            name: mask.field("name", || role_name("role.name", &role.name))?,
+            description: mask.field("description", || {
+                description("role.description", &role.description)
+            })?,
+            permissions: mask.field("permissions", || {
+                permission::names("role.permissions", &role.permissions)
+            })?,
         };
-        let etag = Version::parse_etag("etag", etag)?;
+        let etag = update_etag(&request.etag, &role.etag)?;
         let record = audit(actor.user_id, "UpdateRole", "role", id).with_details(json!({
-            "update_mask": paths,
+            "update_mask": mask.paths(),
             "name": changes.name,
             "description": changes.description,
             "permissions": changes.permissions,

@@ -3,9 +3,9 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, committed, convert, principal};
+use super::{Context, UpdateMask, committed, convert, principal, update_etag};
 use crate::domain::{
-    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, Version, api_key,
+    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key,
     audit::AuditRecord,
     bounded_text,
     external::ExternalUsername,
@@ -138,38 +138,16 @@ impl Users for UsersApi {
             .user
             .ok_or_else(|| Error::invalid("user", "is required"))?;
         let id = Id::parse("user.id", &user.id)?;
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        if paths.is_empty() {
-            return Err(Error::invalid(
-                "update_mask",
-                "must name at least one field: full_name, email",
-            )
-            .into());
-        }
-        let mut changes = UserChanges::default();
-        for path in &paths {
-            match path.as_str() {
-                "full_name" => {
-                    changes.full_name = Some(FullName::parse("user.full_name", &user.full_name)?)
-                }
-                "email" => changes.email = Some(Email::parse("user.email", &user.email)?),
-                other => {
-                    return Err(Error::invalid(
-                        "update_mask",
-                        format!("{other:?} cannot be updated; the updatable fields are full_name and email"),
-                    )
-                    .into());
-                }
-            }
-        }
-        let etag = if request.etag.is_empty() {
-            &user.etag
-        } else {
-            &request.etag
+        let mask = UpdateMask::parse(request.update_mask, &["full_name", "email"])?;
+        let changes = UserChanges {
+            full_name: mask.field("full_name", || {
+                FullName::parse("user.full_name", &user.full_name)
+            })?,
+            email: mask.field("email", || Email::parse("user.email", &user.email))?,
         };
-        let etag = Version::parse_etag("etag", etag)?;
+        let etag = update_etag(&request.etag, &user.etag)?;
         let record = audit(actor.user_id, "UpdateUser", "user", id).with_details(json!({
-            "update_mask": paths,
+            "update_mask": mask.paths(),
             "full_name": changes.full_name.as_ref().map(FullName::as_str),
             "email": changes.email.as_ref().map(Email::as_str),
         }));

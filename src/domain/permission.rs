@@ -29,9 +29,6 @@ pub const BUILT_IN: [&str; 11] = [
     USER_ADMIN,
 ];
 
-/// What new users are granted until settings say otherwise.
-pub const DEFAULT_FOR_NEW_USERS: [&str; 2] = [CREATE_PROJECT, CREATE_DATA_SOURCE_IN_PROJECT];
-
 /// A permission name: UPPER_SNAKE_CASE, 1 to 64 characters. Whether it exists is the store's
 /// business.
 pub fn name(field: &str, text: &str) -> Result<String> {
@@ -53,6 +50,17 @@ pub fn name(field: &str, text: &str) -> Result<String> {
             format!("{text:?} is not a permission name (UPPER_SNAKE_CASE, at most 64 characters)"),
         ))
     }
+}
+
+/// Well-formed permission names, sorted and without duplicates.
+pub fn names(field: &str, texts: &[String]) -> Result<Vec<String>> {
+    let mut names = texts
+        .iter()
+        .map(|t| name(field, t))
+        .collect::<Result<Vec<_>>>()?;
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 #[cfg(test)]
