@@ -1069,6 +1069,55 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
     server.stop().await;
 }
 
+/// Beyond the concurrency limit calls are refused at once; on shutdown, calls in flight finish.
+async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
+    let server = TestServer::start_with(t, 1).await;
+    let lock = server.store.hold_write_lock().await;
+    let mut users = server.users(server.admin());
+    let in_flight = tokio::spawn(async move {
+        users
+            .create_user(proto::CreateUserRequest {
+                email: "patient@example.com".into(),
+                full_name: "Patient".into(),
+                ..Default::default()
+            })
+            .await
+    });
+    // The call takes the only slot and waits for the store's write lock.
+    let mut shed = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        match server
+            .users(server.admin())
+            .list_users(proto::ListUsersRequest::default())
+            .await
+        {
+            Err(status) if status.code() == Code::Unavailable => {
+                shed = Some(status);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let shed = shed.expect("a second call beyond the limit is refused");
+    assert!(shed.message().contains("concurrency limit"), "{shed:?}");
+
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !stopping.is_finished(),
+        "shutdown waits for the call in flight"
+    );
+    drop(lock);
+    let created = in_flight
+        .await
+        .unwrap()
+        .expect("the call in flight completes")
+        .into_inner();
+    assert_eq!(created.email, "patient@example.com");
+    stopping.await.unwrap();
+}
+
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -1093,4 +1142,5 @@ on_both_stores!(
     listing_pages_and_tokens_bind_filters,
     unimplemented_rpcs_say_so,
     health_and_metrics_need_no_key,
+    overload_is_shed_and_shutdown_drains,
 );

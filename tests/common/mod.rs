@@ -27,6 +27,12 @@ pub struct TestStore {
     _dir: Option<TempDir>,
 }
 
+/// Held write lock; released (rolled back) on drop.
+pub enum WriteLock {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
 pub enum Raw {
     Sqlite(Arc<SqliteStore>),
     Postgres(Arc<PostgresStore>),
@@ -47,6 +53,27 @@ impl TestStore {
                     .execute(s.pool())
                     .await
                     .expect("raw SQL on PostgreSQL");
+            }
+        }
+    }
+
+    /// Takes the store's write lock (the audit head) until the guard is dropped, so that a
+    /// mutation sent meanwhile waits inside the server.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        match &self.raw {
+            Raw::Sqlite(s) => WriteLock::Sqlite(
+                s.pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .expect("SQLite write lock"),
+            ),
+            Raw::Postgres(s) => {
+                let mut tx = s.pool().begin().await.expect("begin");
+                sqlx::query("SELECT sequence FROM audit_head FOR UPDATE")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("lock the audit head");
+                WriteLock::Postgres(tx)
             }
         }
     }
