@@ -149,3 +149,41 @@ pub fn bootstrap_token(file: Option<String>) -> Option<String> {
         .filter(|t| !t.is_empty())
         .or(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:6000"
+            database_url = "postgres://db/personae"
+            request_timeout_secs = 5
+            "#,
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Default::default()
+        };
+        let config = ServerConfig::resolve(args, file).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(config.database_url, "postgres://db/personae");
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.metrics_listen, "127.0.0.1:9464".parse().unwrap());
+        assert_eq!(config.max_concurrent_requests, 1024);
+
+        let defaults = ServerConfig::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(defaults.listen, "127.0.0.1:50051".parse().unwrap());
+        assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn the_file_refuses_unknown_keys_and_zero_limits() {
+        assert!(toml::from_str::<FileConfig>("listn = \"127.0.0.1:1\"").is_err());
+        let zero: FileConfig = toml::from_str("max_concurrent_requests = 0").unwrap();
+        assert!(ServerConfig::resolve(ServeArgs::default(), zero).is_err());
+    }
+}
