@@ -2,7 +2,8 @@
 //! `ON CONFLICT`, which PostgreSQL and SQLite both understand; what differs (connecting, taking
 //! the write lock, mapping database errors, column types) lives in `postgres.rs` and `sqlite.rs`,
 //! which each expand [`sql_store!`] with their own `Db`, `begin`, `LOCK_AUDIT_HEAD` and
-//! `db_error` in scope.
+//! `db_error` in scope. Users, keys and the audit log are here; `groups.rs` and `policy.rs` hold
+//! the rest, expanded by the same macro.
 
 #[macro_use]
 pub(super) mod groups;
@@ -237,7 +238,8 @@ macro_rules! user_columns {
     };
 }
 
-/// Implements [`super::Store`] for `$store`, whose module defines `Db` (the sqlx database),
+/// Implements [`super::Store`], [`super::GroupStore`] and [`super::PolicyStore`] for `$store`,
+/// whose module defines `Db` (the sqlx database),
 /// `begin` (opens a write transaction), `LOCK_AUDIT_HEAD` (reads the chain head, locking it)
 /// and `db_error` (maps its database's errors to domain errors). The expansion brings the
 /// imports both backends share (`Error`, `Result`, `Transaction`, `DbTime`, ...).
