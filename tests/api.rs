@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::str::FromStr;
+
 use common::{Authorization, TestServer, TestStore};
 use personae::{
     api::CONSISTENCY_TOKEN_HEADER,
@@ -1064,6 +1066,29 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
     );
     assert!(
         metrics.contains("grpc_server_handling_seconds_bucket"),
+        "{metrics}"
+    );
+
+    // Paths that name no RPC share one label, however many a caller invents.
+    let mut grpc = tonic::client::Grpc::new(server.channel());
+    for i in 0..3 {
+        grpc.ready().await.unwrap();
+        let path =
+            http::uri::PathAndQuery::from_str(&format!("/invented.Service/Method{i}")).unwrap();
+        let _ = grpc
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                path,
+                tonic_prost::ProstCodec::default(),
+            )
+            .await;
+    }
+    let metrics = http_get(server.metrics_addr, "/metrics").await;
+    assert!(!metrics.contains("invented"), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNAUTHENTICATED"} 3"#
+        ),
         "{metrics}"
     );
     server.stop().await;
