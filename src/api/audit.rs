@@ -60,7 +60,6 @@ impl Audit for AuditApi {
             request.page_size,
             &request.page_token,
             100,
-            1000,
             &format!("{filter:?}"),
         )?;
         let mut events = self.context.store.list_audit_events(&filter, &page).await?;

@@ -84,7 +84,6 @@ impl Groups for GroupsApi {
             request.page_size,
             &request.page_token,
             50,
-            1000,
             &format!("{query:?}"),
         )?;
         let mut groups = self
@@ -211,7 +210,6 @@ impl Groups for GroupsApi {
             request.page_size,
             &request.page_token,
             50,
-            1000,
             &format!("{id}|{query:?}"),
         )?;
         let mut users = self

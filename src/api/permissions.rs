@@ -88,7 +88,7 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListPermissionsRequest>,
     ) -> Result<Response<proto::ListPermissionsResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 100, 1000, "")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 100, "")?;
         let mut permissions = self.context.store.list_permissions(&page).await?;
         let next_page_token = page.finish(&mut permissions, |p| p.name.clone());
         Ok(Response::new(proto::ListPermissionsResponse {
@@ -236,7 +236,7 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListRolesRequest>,
     ) -> Result<Response<proto::ListRolesResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, "")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
         let mut roles = self.context.store.list_roles(&page).await?;
         let next_page_token = page.finish(&mut roles, |r| r.id.to_string());
         Ok(Response::new(proto::ListRolesResponse {
@@ -304,7 +304,6 @@ impl Permissions for PermissionsApi {
             request.page_size,
             &request.page_token,
             50,
-            1000,
             &format!("{filter:?}"),
         )?;
         let mut assignments = self
@@ -346,7 +345,7 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListTenantsRequest>,
     ) -> Result<Response<proto::ListTenantsResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, 1000, "")?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
         let mut tenants = self.context.store.list_tenants(&page).await?;
         let next_page_token = page.finish(&mut tenants, |t| t.id.to_string());
         Ok(Response::new(proto::ListTenantsResponse {

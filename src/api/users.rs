@@ -113,13 +113,7 @@ impl Users for UsersApi {
             iam_id: Id::parse_optional("iam_id", &request.iam_id)?,
         };
         let fingerprint = format!("{filter:?}");
-        let page = PageRequest::parse(
-            request.page_size,
-            &request.page_token,
-            50,
-            1000,
-            &fingerprint,
-        )?;
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, &fingerprint)?;
         let mut users = self.context.store.list_users(&filter, &page).await?;
         let next_page_token = page.finish(&mut users, |u| u.id.to_string());
         Ok(Response::new(proto::ListUsersResponse {

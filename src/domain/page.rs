@@ -6,6 +6,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// The most items one page holds, whatever the caller asks for.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
 /// A validated page request: how many items, after which key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
@@ -16,17 +19,12 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// `filter` is every request field other than the paging ones, in a fixed textual form.
-    pub fn parse(
-        page_size: i32,
-        page_token: &str,
-        default: usize,
-        max: usize,
-        filter: &str,
-    ) -> Result<Self> {
+    /// A page size of zero means `default`; one above [`MAX_PAGE_SIZE`] means that.
+    pub fn parse(page_size: i32, page_token: &str, default: usize, filter: &str) -> Result<Self> {
         let size = match page_size {
             n if n < 0 => return Err(Error::invalid("page_size", "must not be negative")),
             0 => default,
-            n => (n as usize).min(max),
+            n => (n as usize).min(MAX_PAGE_SIZE),
         };
         let filter = fingerprint(filter);
         let after = if page_token.is_empty() {
@@ -80,19 +78,16 @@ mod tests {
 
     #[test]
     fn tokens_are_bound_to_filters() {
-        let first = PageRequest::parse(2, "", 50, 1000, "q=a").unwrap();
+        let first = PageRequest::parse(2, "", 50, "q=a").unwrap();
         let token = first.next_token("k2");
-        let second = PageRequest::parse(2, &token, 50, 1000, "q=a").unwrap();
+        let second = PageRequest::parse(2, &token, 50, "q=a").unwrap();
         assert_eq!(second.after.as_deref(), Some("k2"));
-        let err = PageRequest::parse(2, &token, 50, 1000, "q=b")
+        let err = PageRequest::parse(2, &token, 50, "q=b")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("page_token:"), "{err}");
-        assert!(PageRequest::parse(2, "%%%", 50, 1000, "").is_err());
-        assert!(PageRequest::parse(-1, "", 50, 1000, "").is_err());
-        assert_eq!(
-            PageRequest::parse(5000, "", 50, 1000, "").unwrap().size,
-            1000
-        );
+        assert!(PageRequest::parse(2, "%%%", 50, "").is_err());
+        assert!(PageRequest::parse(-1, "", 50, "").is_err());
+        assert_eq!(PageRequest::parse(5000, "", 50, "").unwrap().size, 1000);
     }
 }
