@@ -81,6 +81,20 @@ impl Version {
         format!("\"{}\"", self.0)
     }
 
+    /// Refuses a change made on a stale read: `self` is the version the caller read, `current`
+    /// the stored one, `what` names the resource ("user 0193…").
+    pub fn ensure_current(self, current: Version, what: &str) -> Result<()> {
+        if self == current {
+            return Ok(());
+        }
+        Err(Error::Aborted(format!(
+            "etag: {} is stale; {what} has changed since it was read (the current etag is {}); \
+             read it again and retry",
+            self.etag(),
+            current.etag()
+        )))
+    }
+
     /// Parses an etag as sent back by a caller.
     pub fn parse_etag(field: &str, etag: &str) -> Result<Self> {
         if etag.is_empty() {
@@ -135,6 +149,12 @@ mod tests {
         assert!(Version::parse_etag("etag", "").is_err());
         assert!(Version::parse_etag("etag", "abc").is_err());
         assert!(Version::parse_etag("etag", "\"0\"").is_err());
+        assert!(Version(2).ensure_current(Version(2), "user x").is_ok());
+        let stale = Version(1).ensure_current(Version(2), "user x").unwrap_err();
+        assert!(
+            matches!(stale, Error::Aborted(ref m) if m.starts_with("etag:")),
+            "{stale:?}"
+        );
     }
 
     #[test]
