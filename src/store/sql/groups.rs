@@ -102,21 +102,6 @@ macro_rules! sql_group_store {
                 Ok(Self::load_groups(conn, vec![row]).await?.remove(0))
             }
 
-            async fn ensure_group_name_free(conn: &mut Conn, field: &str, name: &str, except: Option<Id>) -> Result<()> {
-                let taken: Option<(Id,)> = sqlx::query_as(
-                    "SELECT id FROM groups WHERE lower(name) = lower($1) AND ($2 IS NULL OR id <> $2)",
-                )
-                .bind(name)
-                .bind(except)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
-                match taken {
-                    Some((owner,)) => Err(Error::AlreadyExists(format!("{field}: group {owner} is already named {name:?}"))),
-                    None => Ok(()),
-                }
-            }
-
             /// Runs `change` on group `id` in a write transaction, bumps its version, audits
             /// and commits, returning the group as changed.
             async fn change_group<F>(&self, id: Id, audit: AuditRecord, change: F) -> Result<Committed<Group>>
@@ -142,7 +127,7 @@ macro_rules! sql_group_store {
         impl GroupStore for $store {
             async fn create_group(&self, id: Id, group: NewGroup, audit: AuditRecord) -> Result<Committed<Group>> {
                 let mut write = self.write().await?;
-                Self::ensure_group_name_free(&mut write.tx, "name", &group.name, None).await?;
+                Self::ensure_name_free(&mut write.tx, Named::Group, "name", &group.name, None).await?;
                 let now = DbTime(domain::now());
                 sqlx::query(
                     "INSERT INTO groups (id, name, description, email, create_time, update_time, version) \
@@ -192,16 +177,9 @@ macro_rules! sql_group_store {
                             .fetch_one(&mut *conn)
                             .await
                             .map_err(db_error)?;
-                        if version != etag.0 {
-                            return Err(Error::Aborted(format!(
-                                "etag: group {id} changed since it was read (etag {} is stale, the current one is {}); \
-                                 read it again and retry",
-                                etag.etag(),
-                                Version(version).etag()
-                            )));
-                        }
+                        etag.ensure_current(Version(version), &format!("group {id}"))?;
                         if let Some(name) = &changes.name {
-                            Self::ensure_group_name_free(conn, "group.name", name, Some(id)).await?;
+                            Self::ensure_name_free(conn, Named::Group, "group.name", name, Some(id)).await?;
                             sqlx::query("UPDATE groups SET name = $2 WHERE id = $1")
                                 .bind(id)
                                 .bind(name)
@@ -306,19 +284,7 @@ macro_rules! sql_group_store {
                 let (name, values) = (name.to_owned(), values.to_vec());
                 self.change_group(id, audit, move |conn| {
                     Box::pin(async move {
-                        for value in &values {
-                            sqlx::query(
-                                "INSERT INTO group_attributes (group_id, name, value) VALUES ($1, $2, $3) \
-                                 ON CONFLICT DO NOTHING",
-                            )
-                            .bind(id)
-                            .bind(&name)
-                            .bind(value)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        }
-                        Ok(())
+                        Self::add_attribute_values(conn, AttributeOwner::Group, id, &name, &values).await
                     })
                 })
                 .await
@@ -328,19 +294,7 @@ macro_rules! sql_group_store {
                 let (name, value) = (name.to_owned(), value.to_owned());
                 self.change_group(id, audit, move |conn| {
                     Box::pin(async move {
-                        let removed = sqlx::query("DELETE FROM group_attributes WHERE group_id = $1 AND name = $2 AND value = $3")
-                            .bind(id)
-                            .bind(&name)
-                            .bind(&value)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        if removed.rows_affected() == 0 {
-                            return Err(Error::NotFound(format!(
-                                "value: group {id} has no value {value:?} in attribute {name:?}"
-                            )));
-                        }
-                        Ok(())
+                        Self::remove_attribute_value(conn, AttributeOwner::Group, id, &name, &value).await
                     })
                 })
                 .await

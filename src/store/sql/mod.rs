@@ -217,6 +217,77 @@ fn user_from_row(row: UserRow) -> Result<User> {
     })
 }
 
+/// The resources whose names are unique ignoring case.
+#[derive(Clone, Copy)]
+pub(super) enum Named {
+    Group,
+    Role,
+    Tenant,
+}
+
+impl Named {
+    /// Selects the id of another row with the name `$1`, except row `$2` (when not NULL).
+    pub fn owner_sql(self) -> &'static str {
+        match self {
+            Self::Group => {
+                "SELECT id FROM groups WHERE lower(name) = lower($1) AND ($2 IS NULL OR id <> $2)"
+            }
+            Self::Role => {
+                "SELECT id FROM roles WHERE lower(name) = lower($1) AND ($2 IS NULL OR id <> $2)"
+            }
+            Self::Tenant => {
+                "SELECT id FROM tenants WHERE lower(name) = lower($1) AND ($2 IS NULL OR id <> $2)"
+            }
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Group => "group",
+            Self::Role => "role",
+            Self::Tenant => "tenant",
+        }
+    }
+}
+
+/// The resources that carry attributes (sets of values per name).
+#[derive(Clone, Copy)]
+pub(super) enum AttributeOwner {
+    User,
+    Group,
+}
+
+impl AttributeOwner {
+    pub fn insert_sql(self) -> &'static str {
+        match self {
+            Self::User => {
+                "INSERT INTO user_attributes (user_id, name, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            }
+            Self::Group => {
+                "INSERT INTO group_attributes (group_id, name, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            }
+        }
+    }
+
+    pub fn delete_sql(self) -> &'static str {
+        match self {
+            Self::User => {
+                "DELETE FROM user_attributes WHERE user_id = $1 AND name = $2 AND value = $3"
+            }
+            Self::Group => {
+                "DELETE FROM group_attributes WHERE group_id = $1 AND name = $2 AND value = $3"
+            }
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Group => "group",
+        }
+    }
+}
+
 /// `%text%` for LIKE with `\` as the escape character.
 pub(super) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -259,7 +330,7 @@ macro_rules! sql_store {
         };
         use $crate::error::{Error, Result};
         use $crate::store::sql::{
-            ApiKeyRow, AuditRow, CredentialRow, DbTime, ExternalUsernameRow, UserAttributeRow,
+            ApiKeyRow, AttributeOwner, AuditRow, CredentialRow, DbTime, ExternalUsernameRow, Named, UserAttributeRow,
             UserDetails, UserGroupRow, UserRow, UserValueRow, contains_pattern,
         };
         use $crate::store::{AuditFilter, Committed, Credential, NewApiKey, Store, UserFilter, UserKey, user_not_found};
@@ -477,6 +548,54 @@ macro_rules! sql_store {
                 found.map(|_| ()).ok_or_else(|| user_not_found(id))
             }
 
+            /// Adds values to an attribute; values already there stay as they are.
+            async fn add_attribute_values(conn: &mut Conn, owner: AttributeOwner, id: Id, name: &str, values: &[String]) -> Result<()> {
+                for value in values {
+                    sqlx::query(owner.insert_sql())
+                        .bind(id)
+                        .bind(name)
+                        .bind(value)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                }
+                Ok(())
+            }
+
+            async fn remove_attribute_value(conn: &mut Conn, owner: AttributeOwner, id: Id, name: &str, value: &str) -> Result<()> {
+                let removed = sqlx::query(owner.delete_sql())
+                    .bind(id)
+                    .bind(name)
+                    .bind(value)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                if removed.rows_affected() == 0 {
+                    return Err(Error::NotFound(format!(
+                        "value: {} {id} has no value {value:?} in attribute {name:?}",
+                        owner.noun()
+                    )));
+                }
+                Ok(())
+            }
+
+            /// Refuses `name` for a `kind` when another one (not `except`) has it, ignoring case.
+            async fn ensure_name_free(conn: &mut Conn, kind: Named, field: &str, name: &str, except: Option<Id>) -> Result<()> {
+                let taken: Option<(Id,)> = sqlx::query_as(kind.owner_sql())
+                    .bind(name)
+                    .bind(except)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                match taken {
+                    Some((owner,)) => Err(Error::AlreadyExists(format!(
+                        "{field}: {} {owner} is already named {name:?}",
+                        kind.noun()
+                    ))),
+                    None => Ok(()),
+                }
+            }
+
             async fn ensure_permission_exists(conn: &mut Conn, name: &str) -> Result<()> {
                 let known: Option<(String,)> = sqlx::query_as("SELECT name FROM permissions WHERE name = $1")
                     .bind(name)
@@ -690,14 +809,7 @@ macro_rules! sql_store {
                             .fetch_one(&mut *conn)
                             .await
                             .map_err(db_error)?;
-                        if version != etag.0 {
-                            return Err(Error::Aborted(format!(
-                                "etag: user {id} changed since it was read (etag {} is stale, the current one is {}); \
-                                 read it again and retry",
-                                etag.etag(),
-                                Version(version).etag()
-                            )));
-                        }
+                        etag.ensure_current(Version(version), &format!("user {id}"))?;
                         if let Some(email) = &changes.email {
                             Self::ensure_username_free(conn, "user.email", email.as_str(), Some(id)).await?;
                             sqlx::query("UPDATE users SET email = $2, username = $2 WHERE id = $1")
@@ -760,19 +872,7 @@ macro_rules! sql_store {
                 let (name, values) = (name.to_owned(), values.to_vec());
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
-                        for value in &values {
-                            sqlx::query(
-                                "INSERT INTO user_attributes (user_id, name, value) VALUES ($1, $2, $3) \
-                                 ON CONFLICT DO NOTHING",
-                            )
-                            .bind(id)
-                            .bind(&name)
-                            .bind(value)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        }
-                        Ok(())
+                        Self::add_attribute_values(conn, AttributeOwner::User, id, &name, &values).await
                     })
                 })
                 .await
@@ -782,19 +882,7 @@ macro_rules! sql_store {
                 let (name, value) = (name.to_owned(), value.to_owned());
                 self.change_user(id, audit, move |conn| {
                     Box::pin(async move {
-                        let removed = sqlx::query("DELETE FROM user_attributes WHERE user_id = $1 AND name = $2 AND value = $3")
-                            .bind(id)
-                            .bind(&name)
-                            .bind(&value)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db_error)?;
-                        if removed.rows_affected() == 0 {
-                            return Err(Error::NotFound(format!(
-                                "value: user {id} has no value {value:?} in attribute {name:?}"
-                            )));
-                        }
-                        Ok(())
+                        Self::remove_attribute_value(conn, AttributeOwner::User, id, &name, &value).await
                     })
                 })
                 .await

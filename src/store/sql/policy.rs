@@ -286,20 +286,6 @@ macro_rules! sql_policy_store {
                 Ok(Self::load_roles(conn, vec![row]).await?.remove(0))
             }
 
-            async fn ensure_role_name_free(conn: &mut Conn, field: &str, name: &str, except: Option<Id>) -> Result<()> {
-                let taken: Option<(Id,)> =
-                    sqlx::query_as("SELECT id FROM roles WHERE lower(name) = lower($1) AND ($2 IS NULL OR id <> $2)")
-                        .bind(name)
-                        .bind(except)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                match taken {
-                    Some((owner,)) => Err(Error::AlreadyExists(format!("{field}: role {owner} is already named {name:?}"))),
-                    None => Ok(()),
-                }
-            }
-
             async fn set_role_permissions(conn: &mut Conn, id: Id, permissions: &[String]) -> Result<()> {
                 sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
                     .bind(id)
@@ -451,7 +437,7 @@ macro_rules! sql_policy_store {
 
             async fn create_role(&self, id: Id, role: NewRole, audit: AuditRecord) -> Result<Committed<Role>> {
                 let mut write = self.write().await?;
-                Self::ensure_role_name_free(&mut write.tx, "name", &role.name, None).await?;
+                Self::ensure_name_free(&mut write.tx, Named::Role, "name", &role.name, None).await?;
                 let now = DbTime(domain::now());
                 sqlx::query(
                     "INSERT INTO roles (id, name, description, built_in, create_time, update_time, version) \
@@ -478,16 +464,9 @@ macro_rules! sql_policy_store {
             async fn update_role(&self, id: Id, etag: Version, changes: RoleChanges, audit: AuditRecord) -> Result<Committed<Role>> {
                 let mut write = self.write().await?;
                 let role = Self::refuse_built_in_role(&mut write.tx, id, "changed").await?;
-                if role.version != etag {
-                    return Err(Error::Aborted(format!(
-                        "etag: role {id} changed since it was read (etag {} is stale, the current one is {}); \
-                         read it again and retry",
-                        etag.etag(),
-                        role.version.etag()
-                    )));
-                }
+                etag.ensure_current(role.version, &format!("role {id}"))?;
                 if let Some(name) = &changes.name {
-                    Self::ensure_role_name_free(&mut write.tx, "role.name", name, Some(id)).await?;
+                    Self::ensure_name_free(&mut write.tx, Named::Role, "role.name", name, Some(id)).await?;
                 }
                 sqlx::query(
                     "UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description), \
@@ -624,14 +603,7 @@ macro_rules! sql_policy_store {
 
             async fn create_tenant(&self, id: Id, name: &str, description: &str, audit: AuditRecord) -> Result<Committed<Tenant>> {
                 let mut write = self.write().await?;
-                let taken: Option<(Id,)> = sqlx::query_as("SELECT id FROM tenants WHERE lower(name) = lower($1)")
-                    .bind(name)
-                    .fetch_optional(&mut *write.tx)
-                    .await
-                    .map_err(db_error)?;
-                if let Some((owner,)) = taken {
-                    return Err(Error::AlreadyExists(format!("name: tenant {owner} is already named {name:?}")));
-                }
+                Self::ensure_name_free(&mut write.tx, Named::Tenant, "name", name, None).await?;
                 let row: TenantRow = sqlx::query_as(
                     "INSERT INTO tenants (id, name, description, create_time) VALUES ($1, $2, $3, $4) \
                      RETURNING id, name, description, create_time",
@@ -706,14 +678,7 @@ macro_rules! sql_policy_store {
             async fn update_settings(&self, etag: Version, changes: SettingsChanges, audit: AuditRecord) -> Result<Committed<Settings>> {
                 let mut write = self.write().await?;
                 let current = Self::load_settings(&mut write.tx).await?;
-                if current.version != etag {
-                    return Err(Error::Aborted(format!(
-                        "etag: the settings changed since they were read (etag {} is stale, the current one is {}); \
-                         read them again and retry",
-                        etag.etag(),
-                        current.version.etag()
-                    )));
-                }
+                etag.ensure_current(current.version, "the settings")?;
                 if let Some(permissions) = &changes.default_permissions {
                     sqlx::query("DELETE FROM default_permissions")
                         .execute(&mut *write.tx)
