@@ -649,18 +649,25 @@ macro_rules! sql_policy_store {
 
             async fn effective_permissions(&self, user_id: Id, tenant_id: Option<Id>) -> Result<Vec<Grant>> {
                 let mut conn = self.pool.acquire().await.map_err(db_error)?;
-                let user = Self::load_user(&mut conn, &UserKey::Id(user_id)).await?;
+                // Only what the answer needs: checks are the hot path, so no full user load.
+                let disabled: Option<(bool,)> = sqlx::query_as("SELECT disabled FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+                let (disabled,) = disabled.ok_or_else(|| user_not_found(user_id))?;
                 if let Some(tenant) = tenant_id {
                     Self::ensure_tenant_exists(&mut conn, "tenant_id", tenant).await?;
                 }
-                if user.disabled {
+                if disabled {
                     return Ok(Vec::new());
                 }
-                let direct = user
-                    .permissions
-                    .into_iter()
-                    .map(|permission| DirectGrantRow { user_id, permission })
-                    .collect();
+                let direct: Vec<DirectGrantRow> =
+                    sqlx::query_as("SELECT user_id, permission FROM user_permissions WHERE user_id = $1")
+                        .bind(user_id)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
                 let through_roles = Self::role_grants(&mut conn, Some(user_id), None, tenant_id, false).await?;
                 Ok(grants(direct, through_roles).into_iter().map(|g| g.grant).collect())
             }
