@@ -3,7 +3,7 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, update_etag};
+use super::{Context, UpdateMask, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
     Id, MAX_TEXT_CHARS,
     audit::AuditRecord,
@@ -27,18 +27,6 @@ impl GroupsApi {
 
 fn audit(actor: Id, action: &'static str, group: Id) -> AuditRecord {
     AuditRecord::new(Some(actor), action, "group", group)
-}
-
-/// A lower-cased search query, or none.
-pub(super) fn query(text: &str) -> Result<Option<String>> {
-    let text = text.trim();
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(Error::invalid(
-            "query",
-            format!("is longer than {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok((!text.is_empty()).then(|| text.to_lowercase()))
 }
 
 #[tonic::async_trait]
@@ -79,7 +67,7 @@ impl Groups for GroupsApi {
         request: Request<proto::ListGroupsRequest>,
     ) -> Result<Response<proto::ListGroupsResponse>, Status> {
         let request = request.into_inner();
-        let query = query(&request.query)?;
+        let query = search_query(&request.query)?;
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
@@ -205,7 +193,7 @@ impl Groups for GroupsApi {
     ) -> Result<Response<proto::ListMembersResponse>, Status> {
         let request = request.into_inner();
         let id = Id::parse("group_id", &request.group_id)?;
-        let query = query(&request.query)?;
+        let query = search_query(&request.query)?;
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,

@@ -59,6 +59,21 @@ fn revision_header(revision: Revision) -> MetadataValue<tonic::metadata::Ascii> 
     MetadataValue::from(revision.0)
 }
 
+/// A List call's `query`: trimmed and lower-cased, `None` when empty.
+fn search_query(text: &str) -> Result<Option<String>> {
+    let text = text.trim();
+    if text.chars().count() > crate::domain::MAX_TEXT_CHARS {
+        return Err(Error::invalid(
+            "query",
+            format!(
+                "is longer than {} characters",
+                crate::domain::MAX_TEXT_CHARS
+            ),
+        ));
+    }
+    Ok((!text.is_empty()).then(|| text.to_lowercase()))
+}
+
 /// The validated paths of an Update call's `update_mask`.
 struct UpdateMask(Vec<String>);
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, update_etag};
+use super::{Context, UpdateMask, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
     BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key,
     audit::AuditRecord,
@@ -95,16 +95,8 @@ impl Users for UsersApi {
         request: Request<proto::ListUsersRequest>,
     ) -> Result<Response<proto::ListUsersResponse>, Status> {
         let request = request.into_inner();
-        let query = request.query.trim();
-        if query.chars().count() > MAX_TEXT_CHARS {
-            return Err(Error::invalid(
-                "query",
-                format!("is longer than {MAX_TEXT_CHARS} characters"),
-            )
-            .into());
-        }
         let filter = UserFilter {
-            query: (!query.is_empty()).then(|| query.to_lowercase()),
+            query: search_query(&request.query)?,
             include_disabled: request.include_disabled,
             group_id: Id::parse_optional("group_id", &request.group_id)?,
             permission: (!request.permission.is_empty())
