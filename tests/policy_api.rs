@@ -914,6 +914,142 @@ async fn bad_policy_input_changes_nothing(t: TestStore) {
         NotFound,
         &unknown,
     );
+    // Every other new RPC refuses a malformed id, naming the field.
+    let bad_token = || "not-a-token".to_string();
+    assert_refused(
+        groups
+            .get_group(proto::GetGroupRequest { id: "x".into() })
+            .await,
+        InvalidArgument,
+        "id",
+    );
+    assert_refused(
+        groups
+            .delete_group(proto::DeleteGroupRequest { id: "x".into() })
+            .await,
+        InvalidArgument,
+        "id",
+    );
+    assert_refused(
+        groups
+            .list_members(proto::ListMembersRequest {
+                group_id: "x".into(),
+                ..Default::default()
+            })
+            .await,
+        InvalidArgument,
+        "group_id",
+    );
+    assert_refused(
+        groups
+            .add_group_attribute(proto::AddGroupAttributeRequest {
+                group_id: unknown.clone(),
+                attribute: "has space".into(),
+                values: vec!["v".into()],
+            })
+            .await,
+        InvalidArgument,
+        "attribute",
+    );
+    assert_refused(
+        groups
+            .remove_group_attribute_value(proto::RemoveGroupAttributeValueRequest {
+                group_id: unknown.clone(),
+                attribute: "region".into(),
+                value: String::new(),
+            })
+            .await,
+        InvalidArgument,
+        "value",
+    );
+    assert_refused(
+        permissions
+            .update_role(proto::UpdateRoleRequest {
+                role: Some(proto::Role {
+                    id: governor.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["built_in".into()],
+                }),
+                etag: "\"1\"".into(),
+            })
+            .await,
+        InvalidArgument,
+        "update_mask",
+    );
+    assert_refused(
+        permissions
+            .unassign_role(proto::UnassignRoleRequest {
+                principal: Some(proto::unassign_role_request::Principal::UserId(
+                    unknown.clone(),
+                )),
+                role_id: governor.into(),
+                tenant_id: "t".into(),
+            })
+            .await,
+        InvalidArgument,
+        "tenant_id",
+    );
+    assert_refused(
+        permissions
+            .list_role_assignments(proto::ListRoleAssignmentsRequest {
+                role_id: "r".into(),
+                ..Default::default()
+            })
+            .await,
+        InvalidArgument,
+        "role_id",
+    );
+    assert_refused(
+        permissions
+            .delete_tenant(proto::DeleteTenantRequest {
+                id: unknown.clone(),
+            })
+            .await,
+        NotFound,
+        &unknown,
+    );
+    assert_refused(
+        permissions
+            .list_tenants(proto::ListTenantsRequest {
+                page_token: bad_token(),
+                ..Default::default()
+            })
+            .await,
+        InvalidArgument,
+        "page_token",
+    );
+    assert_refused(
+        permissions
+            .list_permissions(proto::ListPermissionsRequest {
+                page_token: bad_token(),
+                ..Default::default()
+            })
+            .await,
+        InvalidArgument,
+        "page_token",
+    );
+    assert_refused(
+        permissions
+            .get_effective_permissions(proto::GetEffectivePermissionsRequest {
+                user_id: "u".into(),
+                ..Default::default()
+            })
+            .await,
+        InvalidArgument,
+        "user_id",
+    );
+    assert_refused(
+        permissions
+            .get_effective_permissions(proto::GetEffectivePermissionsRequest {
+                tenant_id: unknown.clone(),
+                ..Default::default()
+            })
+            .await,
+        NotFound,
+        "tenant_id",
+    );
     assert_eq!(
         server.store.store.audit_head().await.unwrap(),
         head,
