@@ -1057,13 +1057,11 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
         .users(server.admin())
         .create_user(proto::CreateUserRequest::default())
         .await;
-    let metrics = http_get(server.metrics_addr, "/metrics").await;
-    assert!(
-        metrics.contains(
-            r#"grpc_server_handled_total{grpc_service="personae.v1.Users",grpc_method="CreateUser",grpc_code="INVALID_ARGUMENT"} 1"#
-        ),
-        "{metrics}"
-    );
+    let metrics = metrics_containing(
+        &server,
+        r#"grpc_server_handled_total{grpc_service="personae.v1.Users",grpc_method="CreateUser",grpc_code="INVALID_ARGUMENT"} 1"#,
+    )
+    .await;
     assert!(
         metrics.contains("grpc_server_handling_seconds_bucket"),
         "{metrics}"
@@ -1083,14 +1081,12 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
             )
             .await;
     }
-    let metrics = http_get(server.metrics_addr, "/metrics").await;
+    let metrics = metrics_containing(
+        &server,
+        r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNAUTHENTICATED"} 3"#,
+    )
+    .await;
     assert!(!metrics.contains("invented"), "{metrics}");
-    assert!(
-        metrics.contains(
-            r#"grpc_service="unknown",grpc_method="unknown",grpc_code="UNAUTHENTICATED"} 3"#
-        ),
-        "{metrics}"
-    );
     server.stop().await;
 }
 
@@ -1099,19 +1095,31 @@ async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
     let server = TestServer::start_with(t, 1).await;
     let lock = server.store.hold_write_lock().await;
     let mut users = server.users(server.admin());
+    // This call takes the only slot and waits there for the store's write lock. Like any client
+    // told UNAVAILABLE, it retries while a probe below holds the slot.
     let in_flight = tokio::spawn(async move {
-        users
-            .create_user(proto::CreateUserRequest {
-                email: "patient@example.com".into(),
-                full_name: "Patient".into(),
-                ..Default::default()
-            })
-            .await
+        let request = proto::CreateUserRequest {
+            email: "patient@example.com".into(),
+            full_name: "Patient".into(),
+            ..Default::default()
+        };
+        loop {
+            match users.create_user(request.clone()).await {
+                Err(status) if status.code() == Code::Unavailable => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await
+                }
+                other => return other,
+            }
+        }
     });
-    // The call takes the only slot and waits for the store's write lock.
+    // Probe until a call is shed, which happens once that call holds the slot.
     let mut shed = None;
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for _ in 0..500 {
+        assert!(
+            !in_flight.is_finished(),
+            "the call should wait for the write lock: {:?}",
+            in_flight.await
+        );
         match server
             .users(server.admin())
             .list_users(proto::ListUsersRequest::default())
@@ -1121,7 +1129,7 @@ async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
                 shed = Some(status);
                 break;
             }
-            _ => {}
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
         }
     }
     let shed = shed.expect("a second call beyond the limit is refused");
@@ -1141,6 +1149,20 @@ async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
         .into_inner();
     assert_eq!(created.email, "patient@example.com");
     stopping.await.unwrap();
+}
+
+/// The metrics page once it contains `needle`. A call is recorded when the server has finished
+/// with its response, which may be a moment after the client has read it.
+async fn metrics_containing(server: &TestServer, needle: &str) -> String {
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http_get(server.metrics_addr, "/metrics").await;
+        if metrics.contains(needle) {
+            return metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the metrics never showed {needle}:\n{metrics}");
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
