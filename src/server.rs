@@ -32,7 +32,7 @@ use crate::telemetry::{Metrics, MetricsLayer, RequestIdLayer, serve_metrics};
 /// Largest request message accepted; personae's requests are small, so a large one is abuse.
 const MAX_DECODING_MESSAGE_SIZE: usize = 1024 * 1024;
 /// How often health re-checks the store.
-const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What `serve` needs beyond the store and listeners.
 #[derive(Clone, Debug)]

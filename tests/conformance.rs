@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::values::*;
+
 use std::{collections::BTreeSet, sync::Arc};
 
 use common::TestStore;
@@ -43,7 +45,11 @@ async fn create(store: &dyn Store, email: &str) -> Id {
 async fn make_admin(store: &dyn Store, email: &str) -> Id {
     let id = create(store, email).await;
     store
-        .grant_permission(id, permission::USER_ADMIN, record("GrantPermission", id))
+        .grant_permission(
+            id,
+            &perm(permission::USER_ADMIN),
+            record("GrantPermission", id),
+        )
         .await
         .unwrap();
     id
@@ -215,11 +221,15 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
     assert!(found[0].disabled);
 
     store
-        .grant_permission(ids[5], permission::AUDIT, record("GrantPermission", ids[5]))
+        .grant_permission(
+            ids[5],
+            &perm(permission::AUDIT),
+            record("GrantPermission", ids[5]),
+        )
         .await
         .unwrap();
     let auditors = UserFilter {
-        permission: Some(permission::AUDIT.into()),
+        permission: Some(perm(permission::AUDIT)),
         ..Default::default()
     };
     let found = store.list_users(&auditors, &page(50)).await.unwrap();
@@ -327,7 +337,7 @@ async fn the_last_user_admin_stays(t: TestStore) {
         store
             .revoke_permission(
                 admin,
-                permission::USER_ADMIN,
+                &perm(permission::USER_ADMIN),
                 record("RevokePermission", admin),
             )
             .await
@@ -359,7 +369,7 @@ async fn the_last_user_admin_stays(t: TestStore) {
     store
         .revoke_permission(
             admin,
-            permission::USER_ADMIN,
+            &perm(permission::USER_ADMIN),
             record("RevokePermission", admin),
         )
         .await
@@ -413,7 +423,7 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
     store
         .add_user_attribute(
             id,
-            "region",
+            &attr("region"),
             &["EMEA".into()],
             record("AddUserAttribute", id),
         )
@@ -485,7 +495,7 @@ async fn attributes_are_sets(t: TestStore) {
     store
         .add_user_attribute(
             id,
-            "region",
+            &attr("region"),
             &["EMEA".into(), "APAC".into()],
             record("AddUserAttribute", id),
         )
@@ -494,7 +504,7 @@ async fn attributes_are_sets(t: TestStore) {
     let user = store
         .add_user_attribute(
             id,
-            "region",
+            &attr("region"),
             &["EMEA".into()],
             record("AddUserAttribute", id),
         )
@@ -503,14 +513,24 @@ async fn attributes_are_sets(t: TestStore) {
         .value;
     assert_eq!(user.attributes["region"], ["APAC", "EMEA"]);
     let user = store
-        .remove_user_attribute_value(id, "region", "APAC", record("RemoveUserAttributeValue", id))
+        .remove_user_attribute_value(
+            id,
+            &attr("region"),
+            "APAC",
+            record("RemoveUserAttributeValue", id),
+        )
         .await
         .unwrap()
         .value;
     assert_eq!(user.attributes["region"], ["EMEA"]);
     let before = head(store).await;
     let err = store
-        .remove_user_attribute_value(id, "region", "APAC", record("RemoveUserAttributeValue", id))
+        .remove_user_attribute_value(
+            id,
+            &attr("region"),
+            "APAC",
+            record("RemoveUserAttributeValue", id),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -602,11 +622,11 @@ async fn grants_are_idempotent_and_checked(t: TestStore) {
     let store = t.store.as_ref();
     let id = create(store, "ada@example.com").await;
     store
-        .grant_permission(id, permission::AUDIT, record("GrantPermission", id))
+        .grant_permission(id, &perm(permission::AUDIT), record("GrantPermission", id))
         .await
         .unwrap();
     let user = store
-        .grant_permission(id, permission::AUDIT, record("GrantPermission", id))
+        .grant_permission(id, &perm(permission::AUDIT), record("GrantPermission", id))
         .await
         .unwrap()
         .value;
@@ -619,7 +639,11 @@ async fn grants_are_idempotent_and_checked(t: TestStore) {
     );
     let before = head(store).await;
     let err = store
-        .grant_permission(id, "NO_SUCH_PERMISSION", record("GrantPermission", id))
+        .grant_permission(
+            id,
+            &perm("NO_SUCH_PERMISSION"),
+            record("GrantPermission", id),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -627,7 +651,11 @@ async fn grants_are_idempotent_and_checked(t: TestStore) {
         "{err:?}"
     );
     let err = store
-        .revoke_permission(id, "NO_SUCH_PERMISSION", record("RevokePermission", id))
+        .revoke_permission(
+            id,
+            &perm("NO_SUCH_PERMISSION"),
+            record("RevokePermission", id),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -636,13 +664,17 @@ async fn grants_are_idempotent_and_checked(t: TestStore) {
     );
     assert_eq!(head(store).await, before);
     let user = store
-        .revoke_permission(id, permission::AUDIT, record("RevokePermission", id))
+        .revoke_permission(id, &perm(permission::AUDIT), record("RevokePermission", id))
         .await
         .unwrap()
         .value;
     assert!(!user.permissions.contains(&permission::AUDIT.to_string()));
     let err = store
-        .grant_permission(Id::new(), permission::AUDIT, record("GrantPermission", id))
+        .grant_permission(
+            Id::new(),
+            &perm(permission::AUDIT),
+            record("GrantPermission", id),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -805,11 +837,11 @@ async fn the_audit_log_is_append_only(t: TestStore) {
     create(store, "ada@example.com").await;
     let update = match &t.raw {
         common::Raw::Sqlite(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
-            .execute(s.pool())
+            .execute(s)
             .await
             .err(),
         common::Raw::Postgres(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
-            .execute(s.pool())
+            .execute(s)
             .await
             .err(),
     };

@@ -2,14 +2,13 @@
 
 mod common;
 
-use std::{collections::BTreeSet, str::FromStr};
+use std::collections::BTreeSet;
 
-use common::{Authorization, TestServer, TestStore};
+use common::{Authorization, TestServer, TestStore, call_empty, every_rpc};
 use personae::{
     auth::{Access, access_for},
     proto::{self, assign_role_request::Principal as AssignTo},
 };
-use prost::Message;
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 
@@ -59,42 +58,6 @@ fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, fie
         "{:?} must name {field:?}",
         status.message()
     );
-}
-
-/// Calls `path` with an empty request, as any client of any language could.
-async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(server.channel());
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unknown(e.to_string()))?;
-    let mut request = tonic::Request::new(());
-    if let Some(token) = auth {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    let path = http::uri::PathAndQuery::from_str(path).unwrap();
-    grpc.unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
-        .await
-        .map(|_| ())
-}
-
-fn every_rpc() -> Vec<String> {
-    let fds = prost_types::FileDescriptorSet::decode(personae::proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut paths = Vec::new();
-    for file in &fds.file {
-        for service in &file.service {
-            for method in &service.method {
-                paths.push(format!(
-                    "/{}.{}/{}",
-                    file.package(),
-                    service.name(),
-                    method.name()
-                ));
-            }
-        }
-    }
-    paths
 }
 
 /// For each permission the access table uses, a caller holding only that permission reaches

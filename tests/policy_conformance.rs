@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::values::*;
+
 use std::collections::BTreeSet;
 
 use common::TestStore;
@@ -47,8 +49,8 @@ async fn user(store: &dyn Store, email: &str) -> Id {
 async fn group(store: &dyn Store, name: &str) -> Id {
     let id = Id::new();
     let new = NewGroup {
-        name: name.into(),
-        description: String::new(),
+        name: named(name),
+        description: Default::default(),
         email: None,
     };
     store
@@ -61,9 +63,9 @@ async fn group(store: &dyn Store, name: &str) -> Id {
 async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
     let id = Id::new();
     let new = NewRole {
-        name: name.into(),
-        description: String::new(),
-        permissions: permissions.iter().map(|p| p.to_string()).collect(),
+        name: named(name),
+        description: Default::default(),
+        permissions: perms(permissions),
     };
     store
         .create_role(id, new, record("CreateRole"))
@@ -113,8 +115,8 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         .create_group(
             Id::new(),
             NewGroup {
-                name: "ACCOUNTANTS".into(),
-                description: String::new(),
+                name: named("ACCOUNTANTS"),
+                description: Default::default(),
                 email: None,
             },
             record("CreateGroup"),
@@ -140,7 +142,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
     assert_ne!(next[0].id, all[0].id);
 
     let changes = || GroupChanges {
-        description: Some("Counts things".into()),
+        description: Some(desc("Counts things")),
         email: Some(Some(Email::parse("email", "acc@example.com").unwrap())),
         ..Default::default()
     };
@@ -158,7 +160,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
     let rename = GroupChanges {
-        name: Some("auditors".into()),
+        name: Some(named("auditors")),
         ..Default::default()
     };
     let taken = store
@@ -244,7 +246,12 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
     assign(store, Grantee::Group(g), auditor, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
-        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .add_group_attribute(
+            g,
+            &attr("region"),
+            &["EMEA".into()],
+            record("AddGroupAttribute"),
+        )
         .await
         .unwrap();
 
@@ -281,26 +288,41 @@ async fn group_attributes_are_sets(t: TestStore) {
     store
         .add_group_attribute(
             g,
-            "region",
+            &attr("region"),
             &["EMEA".into(), "APAC".into()],
             record("AddGroupAttribute"),
         )
         .await
         .unwrap();
     let again = store
-        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .add_group_attribute(
+            g,
+            &attr("region"),
+            &["EMEA".into()],
+            record("AddGroupAttribute"),
+        )
         .await
         .unwrap()
         .value;
     assert_eq!(again.attributes["region"], ["APAC", "EMEA"]);
     let removed = store
-        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .remove_group_attribute_value(
+            g,
+            &attr("region"),
+            "EMEA",
+            record("RemoveGroupAttributeValue"),
+        )
         .await
         .unwrap()
         .value;
     assert_eq!(removed.attributes["region"], ["APAC"]);
     let err = store
-        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .remove_group_attribute_value(
+            g,
+            &attr("region"),
+            "EMEA",
+            record("RemoveGroupAttributeValue"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -377,14 +399,18 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     assert!(all.iter().all(|p| p.built_in && !p.description.is_empty()));
 
     let created = store
-        .create_permission("EXPORT_DATA", "Export data", record("CreatePermission"))
+        .create_permission(
+            &perm("EXPORT_DATA"),
+            &desc("Export data"),
+            record("CreatePermission"),
+        )
         .await
         .unwrap()
         .value;
     assert!(!created.built_in);
     for name in ["EXPORT_DATA", USER_ADMIN] {
         let err = store
-            .create_permission(name, "", record("CreatePermission"))
+            .create_permission(&perm(name), &desc(""), record("CreatePermission"))
             .await
             .unwrap_err();
         assert!(
@@ -394,7 +420,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     }
     let ada = user(store, "ada@example.com").await;
     store
-        .grant_permission(ada, "EXPORT_DATA", record("GrantPermission"))
+        .grant_permission(ada, &perm("EXPORT_DATA"), record("GrantPermission"))
         .await
         .unwrap();
     let exporter = role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
@@ -403,7 +429,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
         .update_settings(
             settings.version,
             SettingsChanges {
-                default_permissions: Some(vec!["EXPORT_DATA".into(), CREATE_PROJECT.into()]),
+                default_permissions: Some(perms(&["EXPORT_DATA", CREATE_PROJECT])),
                 ..Default::default()
             },
             record("UpdateSettings"),
@@ -413,13 +439,13 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
 
     assert_precondition(
         store
-            .delete_permission(USER_ADMIN, record("DeletePermission"))
+            .delete_permission(&perm(USER_ADMIN), record("DeletePermission"))
             .await
             .unwrap_err(),
         "built-in",
     );
     store
-        .delete_permission("EXPORT_DATA", record("DeletePermission"))
+        .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains("EXPORT_DATA"));
@@ -430,7 +456,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     );
     assert!(matches!(
         store
-            .delete_permission("EXPORT_DATA", record("DeletePermission"))
+            .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission"))
             .await,
         Err(Error::NotFound(_))
     ));
@@ -462,7 +488,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 governor.id,
                 governor.version,
                 RoleChanges {
-                    description: Some("x".into()),
+                    description: Some(desc("x")),
                     ..Default::default()
                 },
                 record("UpdateRole"),
@@ -482,9 +508,9 @@ async fn roles_bundle_permissions(t: TestStore) {
         .create_role(
             Id::new(),
             NewRole {
-                name: "technician".into(),
-                description: String::new(),
-                permissions: vec![],
+                name: named("technician"),
+                description: Default::default(),
+                permissions: perms(&[]),
             },
             record("CreateRole"),
         )
@@ -495,9 +521,9 @@ async fn roles_bundle_permissions(t: TestStore) {
         .create_role(
             Id::new(),
             NewRole {
-                name: "Ghost".into(),
-                description: String::new(),
-                permissions: vec!["NO_SUCH".into()],
+                name: named("Ghost"),
+                description: Default::default(),
+                permissions: perms(&["NO_SUCH"]),
             },
             record("CreateRole"),
         )
@@ -513,7 +539,7 @@ async fn roles_bundle_permissions(t: TestStore) {
             technician,
             Version(1),
             RoleChanges {
-                permissions: Some(vec![AUDIT.into(), CREATE_PROJECT.into()]),
+                permissions: Some(perms(&[AUDIT, CREATE_PROJECT])),
                 ..Default::default()
             },
             record("UpdateRole"),
@@ -557,17 +583,17 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let read_only = role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
     let emea = Id::new();
     store
-        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .create_tenant(emea, tenant("EMEA"), record("CreateTenant"))
         .await
         .unwrap();
     let apac = Id::new();
     store
-        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .create_tenant(apac, tenant("APAC"), record("CreateTenant"))
         .await
         .unwrap();
     assert!(matches!(
         store
-            .create_tenant(Id::new(), "emea", "", record("CreateTenant"))
+            .create_tenant(Id::new(), tenant("emea"), record("CreateTenant"))
             .await,
         Err(Error::AlreadyExists(_))
     ));
@@ -746,7 +772,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
                 admins,
                 Version(1),
                 RoleChanges {
-                    permissions: Some(vec![AUDIT.into()]),
+                    permissions: Some(perms(&[AUDIT])),
                     ..Default::default()
                 },
                 record("UpdateRole"),
@@ -775,7 +801,11 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     let bob = user(store, "bob@example.com").await;
     let tenant = Id::new();
     store
-        .create_tenant(tenant, "EMEA", "", record("CreateTenant"))
+        .create_tenant(
+            tenant,
+            common::values::tenant("EMEA"),
+            record("CreateTenant"),
+        )
         .await
         .unwrap();
     assign(store, Grantee::User(bob), admins, Some(tenant)).await;
@@ -800,15 +830,15 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let ada = user(store, "ada@example.com").await;
     let bob = user(store, "bob@example.com").await;
     store
-        .grant_permission(ada, APPLICATION_ADMIN, record("GrantPermission"))
+        .grant_permission(ada, &perm(APPLICATION_ADMIN), record("GrantPermission"))
         .await
         .unwrap();
     store
-        .grant_permission(ada, GOVERNANCE, record("GrantPermission"))
+        .grant_permission(ada, &perm(GOVERNANCE), record("GrantPermission"))
         .await
         .unwrap();
     store
-        .grant_permission(bob, GOVERNANCE, record("GrantPermission"))
+        .grant_permission(bob, &perm(GOVERNANCE), record("GrantPermission"))
         .await
         .unwrap();
 
@@ -832,7 +862,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     );
 
     store
-        .revoke_permission(ada, GOVERNANCE, record("RevokePermission"))
+        .revoke_permission(ada, &perm(GOVERNANCE), record("RevokePermission"))
         .await
         .unwrap();
     let on = store
@@ -850,7 +880,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     // Every path to holding both is refused, naming the user.
     assert_precondition(
         store
-            .grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission"))
+            .grant_permission(bob, &perm(APPLICATION_ADMIN), record("GrantPermission"))
             .await
             .unwrap_err(),
         "bob@example.com",
@@ -885,11 +915,11 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     // In a tenant, only overlapping scopes conflict.
     let (emea, apac) = (Id::new(), Id::new());
     store
-        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .create_tenant(emea, tenant("EMEA"), record("CreateTenant"))
         .await
         .unwrap();
     store
-        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .create_tenant(apac, tenant("APAC"), record("CreateTenant"))
         .await
         .unwrap();
     let carol = user(store, "carol@example.com").await;
@@ -921,7 +951,7 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
         .update_settings(
             settings.version,
             SettingsChanges {
-                default_permissions: Some(vec!["NO_SUCH".into()]),
+                default_permissions: Some(perms(&["NO_SUCH"])),
                 ..Default::default()
             },
             record("UpdateSettings"),
@@ -936,7 +966,7 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
         .update_settings(
             settings.version,
             SettingsChanges {
-                default_permissions: Some(vec![AUDIT.into()]),
+                default_permissions: Some(perms(&[AUDIT])),
                 ..Default::default()
             },
             record("UpdateSettings"),

@@ -304,14 +304,32 @@ pub fn permission_source(source: Source) -> proto::PermissionSource {
     }
 }
 
-/// A grantee from a request's `principal` oneof, naming the field in errors.
-pub fn grantee(user_id: Option<&str>, group_id: Option<&str>) -> Result<Grantee> {
-    match (user_id, group_id) {
-        (Some(user), None) => Id::parse("user_id", user).map(Grantee::User),
-        (None, Some(group)) => Id::parse("group_id", group).map(Grantee::Group),
-        _ => Err(Error::invalid(
-            "user_id",
-            "a user_id or a group_id is required",
-        )),
-    }
+/// The `principal` oneof of the three assignment requests, converted once: an unset oneof is
+/// refused naming `user_id`.
+macro_rules! grantee_from_principal {
+    ($($request:ident),+) => {
+        $(
+            impl TryFrom<Option<&proto::$request::Principal>> for Grantee {
+                type Error = Error;
+
+                fn try_from(principal: Option<&proto::$request::Principal>) -> Result<Self> {
+                    match principal {
+                        Some(proto::$request::Principal::UserId(id)) => {
+                            Id::parse("user_id", id).map(Grantee::User)
+                        }
+                        Some(proto::$request::Principal::GroupId(id)) => {
+                            Id::parse("group_id", id).map(Grantee::Group)
+                        }
+                        None => Err(Error::invalid("user_id", "a user_id or a group_id is required")),
+                    }
+                }
+            }
+        )+
+    };
 }
+
+grantee_from_principal!(
+    assign_role_request,
+    unassign_role_request,
+    list_role_assignments_request
+);

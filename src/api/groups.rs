@@ -3,14 +3,13 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, search_query, update_etag};
+use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
-    Id, MAX_TEXT_CHARS,
-    audit::AuditRecord,
-    bounded_text,
-    group::{self, GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup},
+    Id, MAX_TEXT_CHARS, bounded_text,
+    group::{GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup, optional_email},
+    name::{AttributeName, Description, Name},
     page::PageRequest,
-    user::{attribute_name, attribute_values},
+    user::{Email, attribute_values},
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, groups_server::Groups};
@@ -25,10 +24,6 @@ impl GroupsApi {
     }
 }
 
-fn audit(actor: Id, action: &'static str, group: Id) -> AuditRecord {
-    AuditRecord::new(Some(actor), action, "group", group)
-}
-
 #[tonic::async_trait]
 impl Groups for GroupsApi {
     async fn create_group(
@@ -38,15 +33,15 @@ impl Groups for GroupsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let new = NewGroup {
-            name: group::name("name", &request.name)?,
-            description: group::description("description", &request.description)?,
-            email: group::optional_email("email", &request.email)?,
+            name: Name::parse("name", &request.name)?,
+            description: Description::parse("description", &request.description)?,
+            email: optional_email("email", &request.email)?,
         };
         let id = Id::new();
-        let record = audit(actor.user_id, "CreateGroup", id).with_details(json!({
+        let record = audit(&actor, "CreateGroup", "group", id).with_details(json!({
             "name": new.name,
             "description": new.description,
-            "email": new.email.as_ref().map(|e| e.as_str()),
+            "email": new.email.as_ref().map(Email::as_str),
         }));
         let created = self.context.store.create_group(id, new, record).await?;
         Ok(committed(created, convert::group))
@@ -98,16 +93,14 @@ impl Groups for GroupsApi {
         let id = Id::parse("group.id", &group.id)?;
         let mask = UpdateMask::parse(request.update_mask, &["name", "description", "email"])?;
         let changes = GroupChanges {
-            name: mask.field("name", || group::name("group.name", &group.name))?,
+            name: mask.field("name", || Name::parse("group.name", &group.name))?,
             description: mask.field("description", || {
-                group::description("group.description", &group.description)
+                Description::parse("group.description", &group.description)
             })?,
-            email: mask.field("email", || {
-                group::optional_email("group.email", &group.email)
-            })?,
+            email: mask.field("email", || optional_email("group.email", &group.email))?,
         };
         let etag = update_etag(&request.etag, &group.etag)?;
-        let record = audit(actor.user_id, "UpdateGroup", id).with_details(json!({
+        let record = audit(&actor, "UpdateGroup", "group", id).with_details(json!({
             "update_mask": mask.paths(),
             "name": changes.name,
             "description": changes.description,
@@ -128,7 +121,7 @@ impl Groups for GroupsApi {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
         let group = self.context.store.get_group(id).await?;
-        let record = audit(actor.user_id, "DeleteGroup", id)
+        let record = audit(&actor, "DeleteGroup", "group", id)
             .with_details(json!({ "name": group.name, "member_count": group.member_count }));
         let deleted = self.context.store.delete_group(id, record).await?;
         Ok(committed(deleted, |()| ()))
@@ -158,7 +151,7 @@ impl Groups for GroupsApi {
             .collect::<Result<Vec<_>>>()?;
         user_ids.sort();
         user_ids.dedup();
-        let record = audit(actor.user_id, "AddMembers", id).with_details(
+        let record = audit(&actor, "AddMembers", "group", id).with_details(
             json!({ "user_ids": user_ids.iter().map(Id::to_string).collect::<Vec<_>>() }),
         );
         let changed = self
@@ -177,7 +170,7 @@ impl Groups for GroupsApi {
         let request = request.into_inner();
         let id = Id::parse("group_id", &request.group_id)?;
         let user_id = Id::parse("user_id", &request.user_id)?;
-        let record = audit(actor.user_id, "RemoveMember", id)
+        let record = audit(&actor, "RemoveMember", "group", id)
             .with_details(json!({ "user_id": user_id.to_string() }));
         let changed = self
             .context
@@ -219,9 +212,9 @@ impl Groups for GroupsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("group_id", &request.group_id)?;
-        let name = attribute_name("attribute", &request.attribute)?;
+        let name = AttributeName::parse("attribute", &request.attribute)?;
         let values = attribute_values("values", &request.values)?;
-        let record = audit(actor.user_id, "AddGroupAttribute", id)
+        let record = audit(&actor, "AddGroupAttribute", "group", id)
             .with_details(json!({ "attribute": name, "values": values }));
         let changed = self
             .context
@@ -238,9 +231,9 @@ impl Groups for GroupsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("group_id", &request.group_id)?;
-        let name = attribute_name("attribute", &request.attribute)?;
+        let name = AttributeName::parse("attribute", &request.attribute)?;
         let value = bounded_text("value", &request.value, MAX_TEXT_CHARS)?;
-        let record = audit(actor.user_id, "RemoveGroupAttributeValue", id)
+        let record = audit(&actor, "RemoveGroupAttributeValue", "group", id)
             .with_details(json!({ "attribute": name, "value": value }));
         let changed = self
             .context

@@ -4,8 +4,8 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, update_etag};
-use crate::domain::{audit::AuditRecord, permission, role::SettingsChanges};
+use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
+use crate::domain::{permission::PermissionName, role::SettingsChanges};
 use crate::error::Error;
 use crate::proto::{self, iam_config_server::IamConfig};
 
@@ -48,7 +48,7 @@ impl IamConfig for IamConfigApi {
         )?;
         let changes = SettingsChanges {
             default_permissions: mask.field("default_permissions", || {
-                permission::names(
+                PermissionName::parse_all(
                     "settings.default_permissions",
                     &settings.default_permissions,
                 )
@@ -59,7 +59,7 @@ impl IamConfig for IamConfigApi {
                 })?,
         };
         let etag = update_etag(&request.etag, &settings.etag)?;
-        let record = AuditRecord::new(Some(actor.user_id), "UpdateSettings", "settings", "settings").with_details(json!({
+        let record = audit(&actor, "UpdateSettings", "settings", "settings").with_details(json!({
             "update_mask": mask.paths(),
             "default_permissions": changes.default_permissions,
             "admins_and_governors_mutually_exclusive": changes.admins_and_governors_mutually_exclusive,

@@ -21,7 +21,7 @@ pub use users::UsersApi;
 use tonic::{Request, Response, metadata::MetadataValue};
 
 use crate::auth::Principal;
-use crate::domain::{Revision, Version};
+use crate::domain::{Revision, Version, audit::AuditRecord, name::comparison_key};
 use crate::error::{Error, Result};
 use crate::store::{Committed, Store};
 
@@ -45,6 +45,16 @@ fn principal<T>(request: &Request<T>) -> Result<Principal> {
         })
 }
 
+/// What a mutation by `actor` records about itself in the audit log.
+fn audit(
+    actor: &Principal,
+    action: &'static str,
+    target_type: &'static str,
+    target: impl ToString,
+) -> AuditRecord {
+    AuditRecord::new(Some(actor.user_id), action, target_type, target)
+}
+
 /// The response to a mutation: its value, with the revision in the consistency-token header.
 fn committed<D, P>(committed: Committed<D>, convert: impl FnOnce(D) -> P) -> Response<P> {
     let mut response = Response::new(convert(committed.value));
@@ -59,7 +69,8 @@ fn revision_header(revision: Revision) -> MetadataValue<tonic::metadata::Ascii> 
     MetadataValue::from(revision.0)
 }
 
-/// A List call's `query`: trimmed and lower-cased, `None` when empty.
+/// A List call's `query`: trimmed, as a comparison key (so matched ignoring case), `None` when
+/// empty.
 fn search_query(text: &str) -> Result<Option<String>> {
     let text = text.trim();
     if text.chars().count() > crate::domain::MAX_TEXT_CHARS {
@@ -71,7 +82,7 @@ fn search_query(text: &str) -> Result<Option<String>> {
             ),
         ));
     }
-    Ok((!text.is_empty()).then(|| text.to_lowercase()))
+    Ok((!text.is_empty()).then(|| comparison_key(text)))
 }
 
 /// The validated paths of an Update call's `update_mask`.

@@ -3,16 +3,14 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, update_etag};
+use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
 use crate::domain::{
-    Id, MAX_TEXT_CHARS,
-    audit::AuditRecord,
-    bounded_text,
-    group::description,
+    Id,
+    name::{Description, Name},
     page::PageRequest,
-    permission::{self, FETCH_POLICY_INFO},
+    permission::{FETCH_POLICY_INFO, PermissionName},
     policy,
-    role::{AssignmentFilter, AssignmentKey, NewRole, RoleChanges},
+    role::{AssignmentFilter, AssignmentKey, Grantee, NewRole, NewTenant, RoleChanges},
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, permissions_server::Permissions};
@@ -31,15 +29,6 @@ impl PermissionsApi {
     }
 }
 
-fn audit(
-    actor: Id,
-    action: &'static str,
-    target_type: &'static str,
-    target: impl ToString,
-) -> AuditRecord {
-    AuditRecord::new(Some(actor), action, target_type, target)
-}
-
 /// Checks the consistency requirement's form. Answers come from the store itself, so every
 /// answer is fully consistent and any well-formed requirement is met.
 fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
@@ -56,18 +45,13 @@ fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
     Ok(())
 }
 
-fn role_name(field: &str, text: &str) -> Result<String> {
-    bounded_text(field, text, MAX_TEXT_CHARS)
-}
-
 fn assignment_key(
-    principal: Option<(Option<&str>, Option<&str>)>,
+    grantee: Result<Grantee>,
     role_id: &str,
     tenant_id: &str,
 ) -> Result<AssignmentKey> {
-    let (user, group) = principal.unwrap_or((None, None));
     Ok(AssignmentKey {
-        grantee: convert::grantee(user, group)?,
+        grantee: grantee?,
         role_id: Id::parse("role_id", role_id)?,
         tenant_id: Id::parse_optional("tenant_id", tenant_id)?,
     })
@@ -75,10 +59,10 @@ fn assignment_key(
 
 /// Whether `user` holds `permission` (globally, or in `tenant` too).
 async fn check(store: &dyn Store, user: Id, permission: &str, tenant: Option<Id>) -> Result<bool> {
-    let name = permission::name("permission", permission)?;
+    let name = PermissionName::parse("permission", permission)?;
     store.ensure_permission(&name).await?;
     let grants = store.effective_permissions(user, tenant).await?;
-    Ok(grants.iter().any(|g| g.permission == name))
+    Ok(grants.iter().any(|g| g.permission == name.as_str()))
 }
 
 #[tonic::async_trait]
@@ -103,9 +87,9 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::Permission>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let name = permission::name("name", &request.name)?;
-        let description = description("description", &request.description)?;
-        let record = audit(actor.user_id, "CreatePermission", "permission", &name)
+        let name = PermissionName::parse("name", &request.name)?;
+        let description = Description::parse("description", &request.description)?;
+        let record = audit(&actor, "CreatePermission", "permission", &name)
             .with_details(json!({ "description": description }));
         let created = self
             .context
@@ -120,8 +104,8 @@ impl Permissions for PermissionsApi {
         request: Request<proto::DeletePermissionRequest>,
     ) -> Result<Response<()>, Status> {
         let actor = principal(&request)?;
-        let name = permission::name("name", &request.get_ref().name)?;
-        let record = audit(actor.user_id, "DeletePermission", "permission", &name);
+        let name = PermissionName::parse("name", &request.get_ref().name)?;
+        let record = audit(&actor, "DeletePermission", "permission", &name);
         let deleted = self.context.store.delete_permission(&name, record).await?;
         Ok(committed(deleted, |()| ()))
     }
@@ -133,8 +117,8 @@ impl Permissions for PermissionsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
-        let name = permission::name("permission", &request.permission)?;
-        let record = audit(actor.user_id, "GrantPermission", "user", id)
+        let name = PermissionName::parse("permission", &request.permission)?;
+        let record = audit(&actor, "GrantPermission", "user", id)
             .with_details(json!({ "permission": name }));
         let changed = self
             .context
@@ -151,8 +135,8 @@ impl Permissions for PermissionsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
-        let name = permission::name("permission", &request.permission)?;
-        let record = audit(actor.user_id, "RevokePermission", "user", id)
+        let name = PermissionName::parse("permission", &request.permission)?;
+        let record = audit(&actor, "RevokePermission", "user", id)
             .with_details(json!({ "permission": name }));
         let changed = self
             .context
@@ -169,12 +153,12 @@ impl Permissions for PermissionsApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let role = NewRole {
-            name: role_name("name", &request.name)?,
-            description: description("description", &request.description)?,
-            permissions: permission::names("permissions", &request.permissions)?,
+            name: Name::parse("name", &request.name)?,
+            description: Description::parse("description", &request.description)?,
+            permissions: PermissionName::parse_all("permissions", &request.permissions)?,
         };
         let id = Id::new();
-        let record = audit(actor.user_id, "CreateRole", "role", id).with_details(json!({
+        let record = audit(&actor, "CreateRole", "role", id).with_details(json!({
             "name": role.name,
             "description": role.description,
             "permissions": role.permissions,
@@ -195,16 +179,16 @@ impl Permissions for PermissionsApi {
         let id = Id::parse("role.id", &role.id)?;
         let mask = UpdateMask::parse(request.update_mask, &["name", "description", "permissions"])?;
         let changes = RoleChanges {
-            name: mask.field("name", || role_name("role.name", &role.name))?,
+            name: mask.field("name", || Name::parse("role.name", &role.name))?,
             description: mask.field("description", || {
-                description("role.description", &role.description)
+                Description::parse("role.description", &role.description)
             })?,
             permissions: mask.field("permissions", || {
-                permission::names("role.permissions", &role.permissions)
+                PermissionName::parse_all("role.permissions", &role.permissions)
             })?,
         };
         let etag = update_etag(&request.etag, &role.etag)?;
-        let record = audit(actor.user_id, "UpdateRole", "role", id).with_details(json!({
+        let record = audit(&actor, "UpdateRole", "role", id).with_details(json!({
             "update_mask": mask.paths(),
             "name": changes.name,
             "description": changes.description,
@@ -225,7 +209,7 @@ impl Permissions for PermissionsApi {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
         let role = self.context.store.get_role(id).await?;
-        let record = audit(actor.user_id, "DeleteRole", "role", id)
+        let record = audit(&actor, "DeleteRole", "role", id)
             .with_details(json!({ "name": role.name, "permissions": role.permissions }));
         let deleted = self.context.store.delete_role(id, record).await?;
         Ok(committed(deleted, |()| ()))
@@ -249,17 +233,13 @@ impl Permissions for PermissionsApi {
         &self,
         request: Request<proto::AssignRoleRequest>,
     ) -> Result<Response<proto::RoleAssignment>, Status> {
-        use proto::assign_role_request::Principal;
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = request.principal.as_ref().map(|p| match p {
-            Principal::UserId(id) => (Some(id.as_str()), None),
-            Principal::GroupId(id) => (None, Some(id.as_str())),
-        });
+        let grantee = Grantee::try_from(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
         let id = Id::new();
-        let record = audit(actor.user_id, "AssignRole", "role", key.role_id)
-            .with_details(assignment_details(&key));
+        let record =
+            audit(&actor, "AssignRole", "role", key.role_id).with_details(assignment_details(&key));
         let assigned = self.context.store.assign_role(id, key, record).await?;
         Ok(committed(assigned, convert::role_assignment))
     }
@@ -268,15 +248,11 @@ impl Permissions for PermissionsApi {
         &self,
         request: Request<proto::UnassignRoleRequest>,
     ) -> Result<Response<proto::RoleAssignment>, Status> {
-        use proto::unassign_role_request::Principal;
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = request.principal.as_ref().map(|p| match p {
-            Principal::UserId(id) => (Some(id.as_str()), None),
-            Principal::GroupId(id) => (None, Some(id.as_str())),
-        });
+        let grantee = Grantee::try_from(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
-        let record = audit(actor.user_id, "UnassignRole", "role", key.role_id)
+        let record = audit(&actor, "UnassignRole", "role", key.role_id)
             .with_details(assignment_details(&key));
         let removed = self.context.store.unassign_role(key, record).await?;
         Ok(committed(removed, convert::role_assignment))
@@ -286,16 +262,12 @@ impl Permissions for PermissionsApi {
         &self,
         request: Request<proto::ListRoleAssignmentsRequest>,
     ) -> Result<Response<proto::ListRoleAssignmentsResponse>, Status> {
-        use proto::list_role_assignments_request::Principal;
         let request = request.into_inner();
         let filter = AssignmentFilter {
             grantee: request
                 .principal
-                .as_ref()
-                .map(|p| match p {
-                    Principal::UserId(id) => convert::grantee(Some(id), None),
-                    Principal::GroupId(id) => convert::grantee(None, Some(id)),
-                })
+                .is_some()
+                .then(|| Grantee::try_from(request.principal.as_ref()))
                 .transpose()?,
             role_id: Id::parse_optional("role_id", &request.role_id)?,
             tenant_id: Id::parse_optional("tenant_id", &request.tenant_id)?,
@@ -327,16 +299,14 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::Tenant>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let name = bounded_text("name", &request.name, MAX_TEXT_CHARS)?;
-        let description = description("description", &request.description)?;
+        let tenant = NewTenant {
+            name: Name::parse("name", &request.name)?,
+            description: Description::parse("description", &request.description)?,
+        };
         let id = Id::new();
-        let record = audit(actor.user_id, "CreateTenant", "tenant", id)
-            .with_details(json!({ "name": name, "description": description }));
-        let created = self
-            .context
-            .store
-            .create_tenant(id, &name, &description, record)
-            .await?;
+        let record = audit(&actor, "CreateTenant", "tenant", id)
+            .with_details(json!({ "name": tenant.name, "description": tenant.description }));
+        let created = self.context.store.create_tenant(id, tenant, record).await?;
         Ok(committed(created, convert::tenant))
     }
 
@@ -360,7 +330,7 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<()>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
-        let record = audit(actor.user_id, "DeleteTenant", "tenant", id);
+        let record = audit(&actor, "DeleteTenant", "tenant", id);
         let deleted = self.context.store.delete_tenant(id, record).await?;
         Ok(committed(deleted, |()| ()))
     }
@@ -480,7 +450,6 @@ impl Permissions for PermissionsApi {
 }
 
 fn assignment_details(key: &AssignmentKey) -> serde_json::Value {
-    use crate::domain::role::Grantee;
     let (kind, id) = match key.grantee {
         Grantee::User(id) => ("user_id", id),
         Grantee::Group(id) => ("group_id", id),

@@ -3,18 +3,14 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, committed, convert, principal, search_query, update_etag};
+use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
-    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key,
-    audit::AuditRecord,
-    bounded_text,
+    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key, bounded_text,
     external::ExternalUsername,
+    name::AttributeName,
     page::PageRequest,
-    permission::USER_ADMIN,
-    user::{
-        DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_name,
-        attribute_values,
-    },
+    permission::{PermissionName, USER_ADMIN},
+    user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_values},
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, get_user_request::User as UserSelector, users_server::Users};
@@ -28,15 +24,6 @@ impl UsersApi {
     pub fn new(context: Context) -> Self {
         Self { context }
     }
-}
-
-fn audit(
-    actor: Id,
-    action: &'static str,
-    target_type: &'static str,
-    target: impl ToString,
-) -> AuditRecord {
-    AuditRecord::new(Some(actor), action, target_type, target)
 }
 
 #[tonic::async_trait]
@@ -54,7 +41,7 @@ impl Users for UsersApi {
             iam_id: Id::parse_optional("iam_id", &request.iam_id)?.unwrap_or(BUILT_IN_IAM_ID),
         };
         let id = Id::new();
-        let record = audit(actor.user_id, "CreateUser", "user", id).with_details(json!({
+        let record = audit(&actor, "CreateUser", "user", id).with_details(json!({
             "email": new.email.as_str(),
             "full_name": new.full_name.as_str(),
             "kind": new.kind.as_str(),
@@ -100,7 +87,7 @@ impl Users for UsersApi {
             include_disabled: request.include_disabled,
             group_id: Id::parse_optional("group_id", &request.group_id)?,
             permission: (!request.permission.is_empty())
-                .then(|| crate::domain::permission::name("permission", &request.permission))
+                .then(|| PermissionName::parse("permission", &request.permission))
                 .transpose()?,
             iam_id: Id::parse_optional("iam_id", &request.iam_id)?,
         };
@@ -132,7 +119,7 @@ impl Users for UsersApi {
             email: mask.field("email", || Email::parse("user.email", &user.email))?,
         };
         let etag = update_etag(&request.etag, &user.etag)?;
-        let record = audit(actor.user_id, "UpdateUser", "user", id).with_details(json!({
+        let record = audit(&actor, "UpdateUser", "user", id).with_details(json!({
             "update_mask": mask.paths(),
             "full_name": changes.full_name.as_ref().map(FullName::as_str),
             "email": changes.email.as_ref().map(Email::as_str),
@@ -151,7 +138,7 @@ impl Users for UsersApi {
     ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
-        let record = audit(actor.user_id, "DisableUser", "user", id);
+        let record = audit(&actor, "DisableUser", "user", id);
         let changed = self
             .context
             .store
@@ -166,7 +153,7 @@ impl Users for UsersApi {
     ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
-        let record = audit(actor.user_id, "EnableUser", "user", id);
+        let record = audit(&actor, "EnableUser", "user", id);
         let changed = self
             .context
             .store
@@ -190,7 +177,7 @@ impl Users for UsersApi {
             .into());
         }
         let user = self.context.store.get_user(&UserKey::Id(id)).await?;
-        let record = audit(actor.user_id, "DeleteUser", "user", id).with_details(json!({
+        let record = audit(&actor, "DeleteUser", "user", id).with_details(json!({
             "username": user.username,
             "email": user.email,
             "full_name": user.full_name,
@@ -211,7 +198,7 @@ impl Users for UsersApi {
             &request.username,
             convert::aws_user_type(request.aws_user_type)?,
         )?;
-        let record = audit(actor.user_id, "SetExternalUsername", "user", id).with_details(json!({
+        let record = audit(&actor, "SetExternalUsername", "user", id).with_details(json!({
             "platform": name.platform.as_str(),
             "username": name.username,
             "aws_user_type": name.aws_user_type.map(|t| t.as_str()),
@@ -232,7 +219,7 @@ impl Users for UsersApi {
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
         let platform = convert::platform(request.platform)?;
-        let record = audit(actor.user_id, "ClearExternalUsername", "user", id)
+        let record = audit(&actor, "ClearExternalUsername", "user", id)
             .with_details(json!({ "platform": platform.as_str() }));
         let changed = self
             .context
@@ -249,9 +236,9 @@ impl Users for UsersApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
-        let name = attribute_name("attribute", &request.attribute)?;
+        let name = AttributeName::parse("attribute", &request.attribute)?;
         let values = attribute_values("values", &request.values)?;
-        let record = audit(actor.user_id, "AddUserAttribute", "user", id)
+        let record = audit(&actor, "AddUserAttribute", "user", id)
             .with_details(json!({ "attribute": name, "values": values }));
         let changed = self
             .context
@@ -268,9 +255,9 @@ impl Users for UsersApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let id = Id::parse("user_id", &request.user_id)?;
-        let name = attribute_name("attribute", &request.attribute)?;
+        let name = AttributeName::parse("attribute", &request.attribute)?;
         let value = bounded_text("value", &request.value, MAX_TEXT_CHARS)?;
-        let record = audit(actor.user_id, "RemoveUserAttributeValue", "user", id)
+        let record = audit(&actor, "RemoveUserAttributeValue", "user", id)
             .with_details(json!({ "attribute": name, "value": value }));
         let changed = self
             .context
@@ -308,7 +295,7 @@ impl Users for UsersApi {
             secret_hash: generated.secret_hash,
             expire_time,
         };
-        let record = audit(actor.user_id, "CreateApiKey", "api_key", key.id).with_details(json!({
+        let record = audit(&actor, "CreateApiKey", "api_key", key.id).with_details(json!({
             "user_id": user_id.to_string(),
             "display_name": key.display_name,
             "expire_time": expire_time.map(|t| t.to_rfc3339()),
@@ -346,7 +333,7 @@ impl Users for UsersApi {
         let id = Id::parse("id", &request.get_ref().id)?;
         let key = self.context.store.get_api_key(id).await?;
         actor.require_self_or(key.user_id, USER_ADMIN)?;
-        let record = audit(actor.user_id, "RevokeApiKey", "api_key", id)
+        let record = audit(&actor, "RevokeApiKey", "api_key", id)
             .with_details(json!({ "user_id": key.user_id.to_string() }));
         let revoked = self.context.store.revoke_api_key(id, record).await?;
         Ok(committed(revoked, convert::api_key))

@@ -53,11 +53,11 @@ impl Platform {
     }
 
     /// The form of `name` under which two names on this platform are the same.
-    pub fn match_key(self, name: &str) -> String {
+    pub fn name_key(self, name: &str) -> String {
         if self.names_case_sensitive() {
             name.to_owned()
         } else {
-            name.to_lowercase()
+            super::name::comparison_key(name)
         }
     }
 }
@@ -135,8 +135,8 @@ impl ExternalUsername {
         })
     }
 
-    pub fn match_key(&self) -> String {
-        self.platform.match_key(&self.username)
+    pub fn name_key(&self) -> String {
+        self.platform.name_key(&self.username)
     }
 }
 
@@ -146,8 +146,9 @@ mod tests {
 
     #[test]
     fn case_rules() {
-        assert_eq!(Platform::Databricks.match_key("Ada@X.com"), "ada@x.com");
-        assert_eq!(Platform::S3.match_key("RoleA"), "RoleA");
+        assert_eq!(Platform::Databricks.name_key("Ada@X.com"), "ada@x.com");
+        assert_eq!(Platform::Snowflake.name_key("ÉMILE"), "émile");
+        assert_eq!(Platform::S3.name_key("RoleA"), "RoleA");
     }
 
     #[test]

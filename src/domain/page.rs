@@ -4,6 +4,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
+use super::Id;
 use crate::error::{Error, Result};
 
 /// The most items one page holds, whatever the caller asks for.
@@ -47,6 +48,32 @@ impl PageRequest {
             after,
             filter,
         })
+    }
+
+    /// How many rows to fetch: one more than the page, to tell whether another page follows.
+    pub fn limit(&self) -> i64 {
+        self.size as i64 + 1
+    }
+
+    /// The key of the last item of the previous page, for lists ordered by id.
+    pub fn after_id(&self) -> Result<Option<Id>> {
+        self.after
+            .as_deref()
+            .map(|after| Id::parse("page_token", after))
+            .transpose()
+    }
+
+    /// The key of the last item of the previous page, for lists ordered by sequence; 0 first.
+    pub fn after_sequence(&self) -> Result<i64> {
+        match self.after.as_deref() {
+            None => Ok(0),
+            Some(after) => after.parse().map_err(|e| {
+                Error::invalid(
+                    "page_token",
+                    format!("is not a token this list returned ({e})"),
+                )
+            }),
+        }
     }
 
     /// The token for the page after the one ending at `last_key`.

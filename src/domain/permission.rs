@@ -31,45 +31,70 @@ pub const BUILT_IN: [&str; 11] = [
 
 /// A permission name: UPPER_SNAKE_CASE, 1 to 64 characters. Whether it exists is the store's
 /// business.
-pub fn name(field: &str, text: &str) -> Result<String> {
-    let valid = !text.is_empty()
-        && text.len() <= 64
-        && text.starts_with(|c: char| c.is_ascii_uppercase())
-        && !text.ends_with('_')
-        && !text.contains("__")
-        && text
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if valid {
-        Ok(text.to_owned())
-    } else if text.is_empty() {
-        Err(Error::invalid(field, "is required"))
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("{text:?} is not a permission name (UPPER_SNAKE_CASE, at most 64 characters)"),
-        ))
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct PermissionName(String);
+
+impl PermissionName {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text.starts_with(|c: char| c.is_ascii_uppercase())
+            && !text.ends_with('_')
+            && !text.contains("__")
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(Self(text.to_owned()))
+        } else if text.is_empty() {
+            Err(Error::invalid(field, "is required"))
+        } else {
+            Err(Error::invalid(
+                field,
+                format!(
+                    "{text:?} is not a permission name (UPPER_SNAKE_CASE, at most 64 characters)"
+                ),
+            ))
+        }
+    }
+
+    /// Well-formed permission names, sorted and without duplicates.
+    pub fn parse_all(field: &str, texts: &[String]) -> Result<Vec<Self>> {
+        let mut names = texts
+            .iter()
+            .map(|t| Self::parse(field, t))
+            .collect::<Result<Vec<_>>>()?;
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-/// Well-formed permission names, sorted and without duplicates.
-pub fn names(field: &str, texts: &[String]) -> Result<Vec<String>> {
-    let mut names = texts
-        .iter()
-        .map(|t| name(field, t))
-        .collect::<Result<Vec<_>>>()?;
-    names.sort();
-    names.dedup();
-    Ok(names)
+impl std::fmt::Display for PermissionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::PermissionName;
+
     #[test]
     fn names() {
-        assert!(super::name("permission", "USER_ADMIN").is_ok());
+        assert!(PermissionName::parse("permission", "USER_ADMIN").is_ok());
         for bad in ["", "user_admin", "_X", "X_", "A__B", "A-B"] {
-            assert!(super::name("permission", bad).is_err(), "{bad}");
+            assert!(PermissionName::parse("permission", bad).is_err(), "{bad}");
         }
+        let names = PermissionName::parse_all("p", &["B".into(), "A".into(), "B".into()]).unwrap();
+        assert_eq!(
+            names,
+            [PermissionName("A".into()), PermissionName("B".into())]
+        );
     }
 }

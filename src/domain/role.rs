@@ -1,6 +1,10 @@
 //! Roles (named bundles of permissions), tenants, and role assignments.
 
-use super::{Id, Timestamp, Version};
+use super::{
+    Id, Timestamp, Version,
+    name::{Description, Name},
+    permission::PermissionName,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Role {
@@ -16,17 +20,23 @@ pub struct Role {
 
 #[derive(Clone, Debug)]
 pub struct NewRole {
-    pub name: String,
-    pub description: String,
+    pub name: Name,
+    pub description: Description,
     /// Sorted, without duplicates.
-    pub permissions: Vec<String>,
+    pub permissions: Vec<PermissionName>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct RoleChanges {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub permissions: Option<Vec<String>>,
+    pub name: Option<Name>,
+    pub description: Option<Description>,
+    pub permissions: Option<Vec<PermissionName>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    pub name: Name,
+    pub description: Description,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +95,6 @@ pub struct Settings {
 
 #[derive(Clone, Debug, Default)]
 pub struct SettingsChanges {
-    pub default_permissions: Option<Vec<String>>,
+    pub default_permissions: Option<Vec<PermissionName>>,
     pub admins_and_governors_mutually_exclusive: Option<bool>,
 }

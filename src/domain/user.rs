@@ -52,6 +52,10 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn key(&self) -> String {
+        super::name::comparison_key(&self.0)
+    }
 }
 
 /// A person's or account's display name.
@@ -91,15 +95,6 @@ impl UserKind {
             ))),
         }
     }
-}
-
-/// An attribute name: a bounded, non-empty identifier-like string.
-pub fn attribute_name(field: &str, text: &str) -> Result<String> {
-    let name = bounded_text(field, text, MAX_TEXT_CHARS)?;
-    if name.chars().any(char::is_whitespace) {
-        return Err(Error::invalid(field, "must not contain whitespace"));
-    }
-    Ok(name)
 }
 
 /// Attribute values: each non-empty and bounded; duplicates collapse (values are a set).
@@ -190,6 +185,5 @@ mod tests {
         let values = attribute_values("values", &["b".into(), "a".into(), "b".into()]).unwrap();
         assert_eq!(values, ["a", "b"]);
         assert!(attribute_values("values", &[]).is_err());
-        assert!(attribute_name("attribute", "two words").is_err());
     }
 }

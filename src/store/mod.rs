@@ -1,20 +1,29 @@
-//! Persistence: one [`Store`] trait, implemented once in SQL for PostgreSQL and SQLite.
+//! Persistence: the [`Store`] traits, implemented once in SQL by [`SqlStore`] over PostgreSQL or
+//! SQLite.
 //!
-//! Every mutation runs in one transaction that first takes the audit chain's head (a row lock
-//! on PostgreSQL, the write lock on SQLite), so mutations are serialised, rule checks inside
-//! them see every earlier change, and each appends exactly one audit event before it commits.
+//! A newcomer's map: a trait method is implemented in `users.rs`, `groups.rs`, `policy.rs` or
+//! `audit.rs`; its SQL is the constant of the same area in `queries/`; it runs through
+//! `db.rs`, which hands it to `postgres.rs` or `sqlite.rs` (connecting, column types, errors).
+//! Every mutation runs in one transaction that first takes the audit chain's head (`write.rs`),
+//! so mutations are serialised, rule checks inside them see every earlier change, and each
+//! appends exactly one audit event before it commits.
 
-#[macro_use]
-mod sql;
+mod audit;
+mod db;
+mod groups;
+mod keys;
+mod policy;
 mod postgres;
+mod queries;
 mod sqlite;
+mod users;
+mod write;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use db::Pool;
 
 use crate::domain::{
     Id, Revision, Timestamp, Version,
@@ -22,15 +31,17 @@ use crate::domain::{
     audit::{AuditEvent, AuditRecord},
     external::{ExternalUsername, Platform},
     group::{Group, GroupChanges, NewGroup},
+    name::{AttributeName, Description},
     page::PageRequest,
+    permission::PermissionName,
     policy::Grant,
     role::{
-        AssignmentFilter, AssignmentKey, NewRole, PermissionInfo, Role, RoleAssignment,
+        AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
     user::{NewUser, User, UserChanges},
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A change that committed, with the revision it committed at.
 #[derive(Debug)]
@@ -43,17 +54,18 @@ pub struct Committed<T> {
 #[derive(Clone, Debug)]
 pub enum UserKey {
     Id(Id),
+    /// Matched by comparison key, so ignoring case.
     Username(String),
 }
 
 /// ListUsers' filters, validated.
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
-    /// Lower-cased substring of the full name or email.
+    /// The comparison key of a substring of the full name, username or email.
     pub query: Option<String>,
     pub include_disabled: bool,
     pub group_id: Option<Id>,
-    pub permission: Option<String>,
+    pub permission: Option<PermissionName>,
     pub iam_id: Option<Id>,
 }
 
@@ -124,14 +136,14 @@ pub trait Store: GroupStore + PolicyStore + Send + Sync + 'static {
     async fn add_user_attribute(
         &self,
         id: Id,
-        name: &str,
+        name: &AttributeName,
         values: &[String],
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
     async fn remove_user_attribute_value(
         &self,
         id: Id,
-        name: &str,
+        name: &AttributeName,
         value: &str,
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
@@ -150,13 +162,13 @@ pub trait Store: GroupStore + PolicyStore + Send + Sync + 'static {
     async fn grant_permission(
         &self,
         id: Id,
-        permission: &str,
+        permission: &PermissionName,
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
     async fn revoke_permission(
         &self,
         id: Id,
-        permission: &str,
+        permission: &PermissionName,
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
 
@@ -187,8 +199,8 @@ pub trait GroupStore {
         audit: AuditRecord,
     ) -> Result<Committed<Group>>;
     async fn get_group(&self, id: Id) -> Result<Group>;
-    /// Up to `page.size + 1` groups ordered by id whose name or email contains `query`
-    /// (lower-cased).
+    /// Up to `page.size + 1` groups ordered by id whose name or email contains `query` (a
+    /// comparison key).
     async fn list_groups(&self, query: Option<&str>, page: &PageRequest) -> Result<Vec<Group>>;
     async fn update_group(
         &self,
@@ -223,14 +235,14 @@ pub trait GroupStore {
     async fn add_group_attribute(
         &self,
         id: Id,
-        name: &str,
+        name: &AttributeName,
         values: &[String],
         audit: AuditRecord,
     ) -> Result<Committed<Group>>;
     async fn remove_group_attribute_value(
         &self,
         id: Id,
-        name: &str,
+        name: &AttributeName,
         value: &str,
         audit: AuditRecord,
     ) -> Result<Committed<Group>>;
@@ -243,12 +255,16 @@ pub trait PolicyStore {
     async fn list_permissions(&self, page: &PageRequest) -> Result<Vec<PermissionInfo>>;
     async fn create_permission(
         &self,
-        name: &str,
-        description: &str,
+        name: &PermissionName,
+        description: &Description,
         audit: AuditRecord,
     ) -> Result<Committed<PermissionInfo>>;
     /// Deletes a custom permission and every grant of it.
-    async fn delete_permission(&self, name: &str, audit: AuditRecord) -> Result<Committed<()>>;
+    async fn delete_permission(
+        &self,
+        name: &PermissionName,
+        audit: AuditRecord,
+    ) -> Result<Committed<()>>;
 
     async fn create_role(
         &self,
@@ -290,8 +306,7 @@ pub trait PolicyStore {
     async fn create_tenant(
         &self,
         id: Id,
-        name: &str,
-        description: &str,
+        tenant: NewTenant,
         audit: AuditRecord,
     ) -> Result<Committed<Tenant>>;
     /// Up to `page.size + 1` tenants ordered by id.
@@ -304,7 +319,7 @@ pub trait PolicyStore {
     async fn effective_permissions(&self, user_id: Id, tenant_id: Option<Id>)
     -> Result<Vec<Grant>>;
     /// Fails with InvalidArgument when `name` is no permission.
-    async fn ensure_permission(&self, name: &str) -> Result<()>;
+    async fn ensure_permission(&self, name: &PermissionName) -> Result<()>;
 
     async fn get_settings(&self) -> Result<Settings>;
     async fn update_settings(
@@ -315,21 +330,60 @@ pub trait PolicyStore {
     ) -> Result<Committed<Settings>>;
 }
 
-/// Opens the store a database URL names (`sqlite:` or `postgres:`) and applies its migrations.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::open(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else {
-        Err(Error::invalid(
-            "database_url",
-            "must start with sqlite: or postgres://",
-        ))
+/// The store over either database.
+pub struct SqlStore {
+    db: db::Database,
+}
+
+impl SqlStore {
+    /// Opens the store a database URL names (`sqlite:` or `postgres://`), applies its
+    /// migrations, and fills the comparison keys of rows that predate them.
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = postgres::connect(url).await?;
+            sqlx::migrate!("src/store/migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| migration_error(e, "PostgreSQL"))?;
+            Pool::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let pool = sqlite::connect(url).await?;
+            sqlx::migrate!("src/store/migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| migration_error(e, "SQLite"))?;
+            Pool::Sqlite(pool)
+        } else {
+            return Err(crate::error::Error::invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        };
+        let store = Self {
+            db: db::Database::new(pool),
+        };
+        keys::fill_missing(&store.db).await?;
+        Ok(store)
+    }
+
+    /// The database, for tests that must reach under the API (altering audit rows, say).
+    pub fn pool(&self) -> &Pool {
+        &self.db.pool
     }
 }
 
-/// The error for a user id that names no user.
-fn user_not_found(id: Id) -> Error {
-    Error::NotFound(format!("user {id} does not exist"))
+fn migration_error(error: sqlx::migrate::MigrateError, backend: &str) -> crate::error::Error {
+    crate::error::Error::Internal(
+        anyhow::Error::new(error).context(format!("applying {backend} migrations")),
+    )
 }
+
+/// Opens the store a database URL names; see [`SqlStore::open`].
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::open(url).await?))
+}
+
+/// A timestamp column: `timestamptz` on PostgreSQL, integer microseconds on SQLite (so that
+/// stored times sort and compare as numbers). Each backend module decodes it.
+#[derive(Clone, Copy, Debug)]
+struct DbTime(Timestamp);

@@ -1,55 +1,67 @@
-//! The production store: PostgreSQL.
+//! What is PostgreSQL's own: connecting, column types (uuid, timestamptz, uuid[] for id lists),
+//! and its errors by SQLSTATE. The write lock is a row lock on the audit head
+//! (`write::LOCK_AUDIT_HEAD`).
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Decode, Encode, Postgres, Type,
+    Arguments, ConnectOptions, Decode, Encode, Postgres, Type,
     encode::IsNull,
     error::{BoxDynError, ErrorKind},
-    postgres::{PgArgumentBuffer, PgPool, PgPoolOptions, PgTypeInfo, PgValueRef},
+    postgres::{
+        PgArgumentBuffer, PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo,
+        PgValueRef,
+    },
 };
 
-use crate::domain::Timestamp;
+use super::{DbTime, db::Value};
+use crate::domain::{Id, Timestamp};
+use crate::error::{Error, Result};
 
-type Db = Postgres;
-
-/// Every mutation starts by locking the chain head, so writers queue here in commit order.
-const LOCK_AUDIT_HEAD: &str = "SELECT sequence, hash FROM audit_head FOR UPDATE";
-
-pub struct PostgresStore {
-    pool: PgPool,
+/// Connects, first with one plain connection so that an unreachable database is reported with
+/// its cause (refused, password, no such database) rather than as a pool timeout.
+pub(super) async fn connect(url: &str) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| Error::invalid("database_url", e.to_string()))?;
+    let first = options
+        .connect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(32)
+        // Until health's ping finds the database gone (db::Database::ping), a call waits at
+        // most this long for a connection.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options);
+    drop(first);
+    Ok(pool)
 }
 
-impl PostgresStore {
-    pub async fn open(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(32)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await
-            .map_err(db_error)?;
-        sqlx::migrate!("src/store/migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| {
-                Error::Internal(anyhow::Error::new(e).context("applying PostgreSQL migrations"))
-            })?;
-        Ok(Self { pool })
-    }
-
-    /// The pool, for tests that must reach under the API (altering audit rows, say).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
+/// Encodes a statement's values in this backend's column types.
+pub(super) fn arguments(values: &[Value<'_>]) -> Result<PgArguments> {
+    encode(values)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("encoding a statement's values: {e}")))
 }
 
-async fn begin(pool: &PgPool) -> Result<Transaction<'static, Db>> {
-    pool.begin().await.map_err(db_error)
+fn encode(values: &[Value<'_>]) -> Result<PgArguments, BoxDynError> {
+    let mut arguments = PgArguments::default();
+    for value in values {
+        match *value {
+            Value::Id(id) => arguments.add(id)?,
+            Value::Ids(ids) => arguments.add(ids.iter().map(|id| id.0).collect::<Vec<_>>())?,
+            Value::Text(text) => arguments.add(text)?,
+            Value::Int(number) => arguments.add(number)?,
+            Value::Bool(flag) => arguments.add(flag)?,
+            Value::Time(time) => arguments.add(time)?,
+            Value::Bytes(bytes) => arguments.add(bytes)?,
+        }
+    }
+    Ok(arguments)
 }
 
 /// Maps PostgreSQL errors by SQLSTATE. Constraint violations only reach here when a rule check
 /// before the write missed a case, so they keep a generic message.
-fn db_error(error: sqlx::Error) -> Error {
+pub(super) fn error(error: sqlx::Error) -> Error {
     match &error {
         sqlx::Error::Database(db) => match (db.code().as_deref(), db.kind()) {
             (Some("23505"), _) | (_, ErrorKind::UniqueViolation) => Error::AlreadyExists(format!(
@@ -64,16 +76,21 @@ fn db_error(error: sqlx::Error) -> Error {
             (Some("40001" | "40P01"), _) => {
                 Error::Aborted("the change conflicted with a concurrent one; retry".into())
             }
-            // Class 08: connection exceptions; 57P0x: the server is shutting down.
-            (Some(code), _) if code.starts_with("08") || code.starts_with("57P0") => {
+            // Class 08 connection exceptions, 53 insufficient resources, 57P0x the server is
+            // shutting down or starting up.
+            (Some(code), _)
+                if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0") =>
+            {
                 Error::Unavailable(error.to_string())
             }
             _ => Error::Internal(anyhow::Error::new(error)),
         },
         sqlx::Error::PoolTimedOut
-        | sqlx::Error::Io(_)
         | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_) => Error::Unavailable(error.to_string()),
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Error::Unavailable(error.to_string()),
         _ => Error::Internal(anyhow::Error::new(error)),
     }
 }
@@ -84,34 +101,26 @@ impl Type<Postgres> for DbTime {
     }
 }
 
-impl Encode<'_, Postgres> for DbTime {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        Encode::<Postgres>::encode_by_ref(&self.0, buf)
-    }
-}
-
 impl<'r> Decode<'r, Postgres> for DbTime {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(<Timestamp as Decode<Postgres>>::decode(value)?))
     }
 }
 
-impl Type<Postgres> for crate::domain::Id {
+impl Type<Postgres> for Id {
     fn type_info() -> PgTypeInfo {
         <uuid::Uuid as Type<Postgres>>::type_info()
     }
 }
 
-impl Encode<'_, Postgres> for crate::domain::Id {
+impl Encode<'_, Postgres> for Id {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
         Encode::<Postgres>::encode_by_ref(&self.0, buf)
     }
 }
 
-impl<'r> Decode<'r, Postgres> for crate::domain::Id {
+impl<'r> Decode<'r, Postgres> for Id {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(<uuid::Uuid as Decode<Postgres>>::decode(value)?))
     }
 }
-
-sql_store!(PostgresStore);

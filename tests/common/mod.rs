@@ -1,7 +1,7 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
 use personae::{
     domain::api_key,
@@ -10,8 +10,9 @@ use personae::{
         permissions_client::PermissionsClient, users_client::UsersClient,
     },
     server::{self, ServeOptions},
-    store::{PostgresStore, SqliteStore, Store},
+    store::{Pool, SqlStore, Store},
 };
+use prost::Message;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -24,6 +25,8 @@ use tonic::{
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub raw: Raw,
+    /// The database URL, to open the store again as a restarted server would.
+    pub url: String,
     _dir: Option<TempDir>,
 }
 
@@ -34,8 +37,17 @@ pub enum WriteLock {
 }
 
 pub enum Raw {
-    Sqlite(Arc<SqliteStore>),
-    Postgres(Arc<PostgresStore>),
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    fn of(store: &SqlStore) -> Self {
+        match store.pool() {
+            Pool::Sqlite(pool) => Self::Sqlite(pool.clone()),
+            Pool::Postgres(pool) => Self::Postgres(pool.clone()),
+        }
+    }
 }
 
 impl TestStore {
@@ -44,13 +56,13 @@ impl TestStore {
         match &self.raw {
             Raw::Sqlite(s) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(s.pool())
+                    .execute(s)
                     .await
                     .expect("raw SQL on SQLite");
             }
             Raw::Postgres(s) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(s.pool())
+                    .execute(s)
                     .await
                     .expect("raw SQL on PostgreSQL");
             }
@@ -62,13 +74,12 @@ impl TestStore {
     pub async fn hold_write_lock(&self) -> WriteLock {
         match &self.raw {
             Raw::Sqlite(s) => WriteLock::Sqlite(
-                s.pool()
-                    .begin_with("BEGIN IMMEDIATE")
+                s.begin_with("BEGIN IMMEDIATE")
                     .await
                     .expect("SQLite write lock"),
             ),
             Raw::Postgres(s) => {
-                let mut tx = s.pool().begin().await.expect("begin");
+                let mut tx = s.begin().await.expect("begin");
                 sqlx::query("SELECT sequence FROM audit_head FOR UPDATE")
                     .execute(&mut *tx)
                     .await
@@ -83,13 +94,26 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// A store opened by the test itself (on a database it manages).
+    pub fn of(store: Arc<SqlStore>, url: String) -> Self {
+        Self {
+            raw: Raw::of(&store),
+            store,
+            url,
+            _dir: None,
+        }
+    }
+}
+
 pub async fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("personae.db").display());
-    let store = Arc::new(SqliteStore::open(&url).await.expect("open SQLite store"));
+    let store = Arc::new(SqlStore::open(&url).await.expect("open SQLite store"));
     TestStore {
-        store: store.clone(),
-        raw: Raw::Sqlite(store),
+        raw: Raw::of(&store),
+        store,
+        url,
         _dir: Some(dir),
     }
 }
@@ -110,16 +134,51 @@ pub async fn postgres_store() -> TestStore {
         .await
         .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-    let store = Arc::new(
-        PostgresStore::open(&format!("{base}/{name}"))
-            .await
-            .expect("open PostgreSQL store"),
-    );
+    let url = format!("{base}/{name}");
+    let store = Arc::new(SqlStore::open(&url).await.expect("open PostgreSQL store"));
     TestStore {
-        store: store.clone(),
-        raw: Raw::Postgres(store),
+        raw: Raw::of(&store),
+        store,
+        url,
         _dir: None,
     }
+}
+
+/// Calls `path` with an empty request, as any client of any language could.
+pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
+    let mut grpc = tonic::client::Grpc::new(server.channel());
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unknown(e.to_string()))?;
+    let mut request = tonic::Request::new(());
+    if let Some(token) = auth {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let path = http::uri::PathAndQuery::from_str(path).unwrap();
+    grpc.unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
+        .await
+        .map(|_| ())
+}
+
+/// The path of every RPC of the API, from its file descriptor set.
+pub fn every_rpc() -> Vec<String> {
+    let fds = prost_types::FileDescriptorSet::decode(personae::proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut paths = Vec::new();
+    for file in &fds.file {
+        for service in &file.service {
+            for method in &service.method {
+                paths.push(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    paths
 }
 
 /// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.
@@ -257,6 +316,42 @@ impl TestServer {
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+/// Domain values for store calls, from names a test knows are valid.
+pub mod values {
+    use personae::domain::{
+        name::{AttributeName, Description, Name},
+        permission::PermissionName,
+        role::NewTenant,
+    };
+
+    pub fn perm(name: &str) -> PermissionName {
+        PermissionName::parse("permission", name).expect("a valid permission name")
+    }
+
+    pub fn perms(names: &[&str]) -> Vec<PermissionName> {
+        names.iter().map(|name| perm(name)).collect()
+    }
+
+    pub fn attr(name: &str) -> AttributeName {
+        AttributeName::parse("attribute", name).expect("a valid attribute name")
+    }
+
+    pub fn named(text: &str) -> Name {
+        Name::parse("name", text).expect("a valid name")
+    }
+
+    pub fn desc(text: &str) -> Description {
+        Description::parse("description", text).expect("a valid description")
+    }
+
+    pub fn tenant(name: &str) -> NewTenant {
+        NewTenant {
+            name: named(name),
+            description: Description::default(),
         }
     }
 }

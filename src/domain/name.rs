@@ -1,0 +1,120 @@
+//! Validated names and descriptions, and the comparison key under which two names are the same.
+
+use unicode_normalization::UnicodeNormalization;
+
+use super::{MAX_TEXT_CHARS, bounded_text};
+use crate::error::{Error, Result};
+
+/// The longest description accepted, for groups, roles, tenants and permissions.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// The form under which two names are the same: Unicode lowercase, NFC-normalised. It is computed
+/// here, once, and stored beside the name, because the databases disagree: SQLite's `lower()`
+/// folds ASCII only, and PostgreSQL's follows the database's collation.
+pub fn comparison_key(text: &str) -> String {
+    text.to_lowercase().nfc().collect()
+}
+
+/// What a List call's `query` is matched against: the comparison keys of the searchable fields,
+/// one per line, so that a match never spans two fields unless the query holds a line break.
+pub fn search_key(fields: &[&str]) -> String {
+    fields
+        .iter()
+        .map(|field| comparison_key(field))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The name of a group, role, tenant or IAM: required, trimmed, bounded, unique ignoring case
+/// among its kind.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        bounded_text(field, text, MAX_TEXT_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn key(&self) -> String {
+        comparison_key(&self.0)
+    }
+}
+
+/// A description: optional (empty when not given), trimmed, bounded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            Ok(Self::default())
+        } else {
+            bounded_text(field, text, MAX_DESCRIPTION_CHARS).map(Self)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An attribute name: bounded, without whitespace.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct AttributeName(String);
+
+impl AttributeName {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let name = bounded_text(field, text, MAX_TEXT_CHARS)?;
+        if name.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(field, "must not contain whitespace"));
+        }
+        Ok(Self(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fold_case_beyond_ascii_and_normalise() {
+        assert_eq!(comparison_key("Émile@Example.com"), "émile@example.com");
+        assert_eq!(
+            comparison_key("E\u{301}mile"),
+            comparison_key("\u{c9}mile"),
+            "decomposed and precomposed É are the same name"
+        );
+        assert_eq!(comparison_key("STRASSE"), "strasse");
+        assert_ne!(comparison_key("Ada"), comparison_key("Adam"));
+        assert_eq!(search_key(&["Ada L", "ADA@X.COM"]), "ada l\nada@x.com");
+    }
+
+    #[test]
+    fn names_and_descriptions_are_checked() {
+        assert_eq!(Name::parse("name", "  Ops ").unwrap().as_str(), "Ops");
+        assert!(Name::parse("name", " ").is_err());
+        assert!(Name::parse("name", &"x".repeat(MAX_TEXT_CHARS + 1)).is_err());
+        assert_eq!(
+            Description::parse("description", "  ").unwrap().as_str(),
+            ""
+        );
+        let long = "x".repeat(MAX_DESCRIPTION_CHARS + 1);
+        assert!(Description::parse("description", &long).is_err());
+        assert!(AttributeName::parse("attribute", "two words").is_err());
+        assert_eq!(
+            AttributeName::parse("attribute", "dept").unwrap().as_str(),
+            "dept"
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Groups: members and attributes.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::{
+    Committed, DbTime, GroupStore, SqlStore, UserFilter,
+    db::{Conn, query},
+    queries::groups as sql,
+    users::{contains_pattern, user_exists},
+    write::Write,
+};
+use crate::domain::{
+    self, Id, Version,
+    audit::AuditRecord,
+    group::{Group, GroupChanges, NewGroup},
+    name::{AttributeName, Name, search_key},
+    page::PageRequest,
+    user::User,
+};
+use crate::error::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: Id,
+    name: String,
+    description: String,
+    email: Option<String>,
+    member_count: i64,
+    create_time: DbTime,
+    update_time: DbTime,
+    version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupAttributeRow {
+    group_id: Id,
+    name: String,
+    value: String,
+}
+
+/// Reads the attributes of a page of groups and joins them to the rows.
+async fn load_groups(conn: &mut Conn<'_>, rows: Vec<GroupRow>) -> Result<Vec<Group>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Id> = rows.iter().map(|row| row.id).collect();
+    let attributes: Vec<GroupAttributeRow> = conn
+        .fetch_all(query(sql::ATTRIBUTES_OF).bind(&ids[..]))
+        .await?;
+    let mut groups: Vec<Group> = rows
+        .into_iter()
+        .map(|row| Group {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            email: row.email,
+            member_count: row.member_count,
+            attributes: Default::default(),
+            create_time: row.create_time.0,
+            update_time: row.update_time.0,
+            version: Version(row.version),
+        })
+        .collect();
+    let index: HashMap<Id, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    for row in attributes {
+        groups[index[&row.group_id]]
+            .attributes
+            .entry(row.name)
+            .or_default()
+            .push(row.value);
+    }
+    Ok(groups)
+}
+
+/// The group, or `None` when `id` names none.
+pub(super) async fn find_group(conn: &mut Conn<'_>, id: Id) -> Result<Option<Group>> {
+    let row: Option<GroupRow> = conn.fetch_optional(query(sql::BY_ID).bind(id)).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(load_groups(conn, vec![row]).await?.pop())
+}
+
+fn group_not_found(id: Id) -> Error {
+    Error::NotFound(format!("group {id} does not exist"))
+}
+
+async fn load_group(conn: &mut Conn<'_>, id: Id) -> Result<Group> {
+    find_group(conn, id)
+        .await?
+        .ok_or_else(|| group_not_found(id))
+}
+
+/// Refuses `name` when another group (not `except`) has it, ignoring case.
+async fn ensure_name_free(
+    conn: &mut Conn<'_>,
+    field: &str,
+    name: &Name,
+    except: Option<Id>,
+) -> Result<()> {
+    let key = name.key();
+    let taken: Option<(Id,)> = conn
+        .fetch_optional(query(sql::OWNER_OF_NAME).bind(key.as_str()).bind(except))
+        .await?;
+    match taken {
+        Some((owner,)) => Err(Error::AlreadyExists(format!(
+            "{field}: group {owner} is already named {:?}",
+            name.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A change to one group: the write transaction, with the group known to exist.
+struct GroupChange {
+    write: Write,
+    id: Id,
+}
+
+impl GroupChange {
+    async fn begin(store: &SqlStore, id: Id) -> Result<Self> {
+        let mut write = Write::begin(&store.db).await?;
+        let found: Option<(Id,)> = write
+            .conn()
+            .fetch_optional(query(sql::EXISTS).bind(id))
+            .await?;
+        if found.is_none() {
+            return Err(group_not_found(id));
+        }
+        Ok(Self { write, id })
+    }
+
+    fn conn(&mut self) -> Conn<'_> {
+        self.write.conn()
+    }
+
+    /// Bumps the group's version and update time, audits and commits, returning the group as
+    /// changed.
+    async fn finish(mut self, record: AuditRecord) -> Result<Committed<Group>> {
+        let mut conn = self.write.conn();
+        conn.execute(query(sql::TOUCH).bind(self.id).bind(domain::now()))
+            .await?;
+        let group = load_group(&mut conn, self.id).await?;
+        self.write.finish(group, record).await
+    }
+}
+
+fn group_search_key(name: &str, email: Option<&str>) -> String {
+    search_key(&[name, email.unwrap_or_default()])
+}
+
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn create_group(
+        &self,
+        id: Id,
+        group: NewGroup,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        ensure_name_free(&mut conn, "name", &group.name, None).await?;
+        let email = group.email.as_ref().map(|e| e.as_str());
+        let search = group_search_key(group.name.as_str(), email);
+        conn.execute(
+            query(sql::INSERT)
+                .bind(id)
+                .bind(group.name.as_str())
+                .bind(group.name.key().as_str())
+                .bind(group.description.as_str())
+                .bind(email)
+                .bind(domain::now())
+                .bind(search.as_str()),
+        )
+        .await?;
+        let created = load_group(&mut conn, id).await?;
+        write.finish(created, audit).await
+    }
+
+    async fn get_group(&self, id: Id) -> Result<Group> {
+        let mut pooled = self.db.acquire().await?;
+        load_group(&mut pooled.conn(), id).await
+    }
+
+    async fn list_groups(&self, query_key: Option<&str>, page: &PageRequest) -> Result<Vec<Group>> {
+        let after = page.after_id()?;
+        let pattern = query_key.map(contains_pattern);
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let rows: Vec<GroupRow> = conn
+            .fetch_all(
+                query(sql::LIST)
+                    .bind(pattern.as_deref())
+                    .bind(after)
+                    .bind(page.limit()),
+            )
+            .await?;
+        load_groups(&mut conn, rows).await
+    }
+
+    async fn update_group(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: GroupChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut change = GroupChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        let (version,): (i64,) = conn.fetch_one(query(sql::VERSION).bind(id)).await?;
+        etag.ensure_current(Version(version), &format!("group {id}"))?;
+        if let Some(name) = &changes.name {
+            ensure_name_free(&mut conn, "group.name", name, Some(id)).await?;
+            conn.execute(
+                query(sql::SET_NAME)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(name.key().as_str()),
+            )
+            .await?;
+        }
+        if let Some(description) = &changes.description {
+            conn.execute(
+                query(sql::SET_DESCRIPTION)
+                    .bind(id)
+                    .bind(description.as_str()),
+            )
+            .await?;
+        }
+        if let Some(email) = &changes.email {
+            conn.execute(
+                query(sql::SET_EMAIL)
+                    .bind(id)
+                    .bind(email.as_ref().map(|e| e.as_str())),
+            )
+            .await?;
+        }
+        let group = load_group(&mut conn, id).await?;
+        let search = group_search_key(&group.name, group.email.as_deref());
+        conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
+            .await?;
+        change.finish(audit).await
+    }
+
+    async fn delete_group(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
+        let mut write = Write::begin(&self.db).await?;
+        let deleted = write.conn().execute(query(sql::DELETE).bind(id)).await?;
+        if deleted == 0 {
+            return Err(group_not_found(id));
+        }
+        write.finish((), audit).await
+    }
+
+    async fn add_members(
+        &self,
+        id: Id,
+        user_ids: &[Id],
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut change = GroupChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        for user_id in user_ids {
+            if !user_exists(&mut conn, *user_id).await? {
+                return Err(Error::NotFound(format!(
+                    "user_ids: user {user_id} does not exist; no member was added"
+                )));
+            }
+        }
+        for user_id in user_ids {
+            conn.execute(query(sql::ADD_MEMBER).bind(id).bind(*user_id))
+                .await?;
+        }
+        change.finish(audit).await
+    }
+
+    async fn remove_member(
+        &self,
+        id: Id,
+        user_id: Id,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut change = GroupChange::begin(self, id).await?;
+        let removed = change
+            .conn()
+            .execute(query(sql::REMOVE_MEMBER).bind(id).bind(user_id))
+            .await?;
+        if removed == 0 {
+            return Err(Error::NotFound(format!(
+                "user_id: user {user_id} is not a member of group {id}"
+            )));
+        }
+        change.finish(audit).await
+    }
+
+    async fn list_members(
+        &self,
+        id: Id,
+        query_key: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<User>> {
+        self.get_group(id).await?;
+        let filter = UserFilter {
+            query: query_key.map(str::to_owned),
+            include_disabled: true,
+            group_id: Some(id),
+            ..Default::default()
+        };
+        super::Store::list_users(self, &filter, page).await
+    }
+
+    async fn add_group_attribute(
+        &self,
+        id: Id,
+        name: &AttributeName,
+        values: &[String],
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut change = GroupChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        for value in values {
+            conn.execute(
+                query(sql::INSERT_ATTRIBUTE)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(value),
+            )
+            .await?;
+        }
+        change.finish(audit).await
+    }
+
+    async fn remove_group_attribute_value(
+        &self,
+        id: Id,
+        name: &AttributeName,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<Group>> {
+        let mut change = GroupChange::begin(self, id).await?;
+        let removed = change
+            .conn()
+            .execute(
+                query(sql::DELETE_ATTRIBUTE_VALUE)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(value),
+            )
+            .await?;
+        if removed == 0 {
+            return Err(Error::NotFound(format!(
+                "value: group {id} has no value {value:?} in attribute {:?}",
+                name.as_str()
+            )));
+        }
+        change.finish(audit).await
+    }
+}

@@ -1,0 +1,173 @@
+//! Users, their details, API keys and credentials.
+
+use super::{Sql, where_in_ids};
+
+/// The user with id $1.
+pub const BY_ID: &str = "
+    SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
+           disable_time, version
+    FROM users WHERE id = $1";
+
+/// The user whose username has the comparison key $1.
+pub const BY_USERNAME_KEY: &str = "
+    SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
+           disable_time, version
+    FROM users WHERE username_key = $1";
+
+/// A page of ListUsers: $1 include disabled, $2 a LIKE pattern over the search key, $3 a group,
+/// $4 a direct permission, $5 an IAM, $6 the last id of the previous page, $7 the limit.
+pub const LIST: &str = r"
+    SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
+           disable_time, version
+    FROM users u
+    WHERE ($1 OR NOT u.disabled)
+      AND ($2 IS NULL OR u.search_key LIKE $2 ESCAPE '\')
+      AND ($3 IS NULL OR EXISTS (
+            SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = $3))
+      AND ($4 IS NULL OR EXISTS (
+            SELECT 1 FROM user_permissions p WHERE p.user_id = u.id AND p.permission = $4))
+      AND ($5 IS NULL OR u.iam_id = $5)
+      AND ($6 IS NULL OR u.id > $6)
+    ORDER BY u.id LIMIT $7";
+
+pub const PERMISSIONS_OF: Sql = where_in_ids!(
+    "SELECT user_id, permission AS value FROM user_permissions",
+    "user_id",
+    "ORDER BY user_id, permission"
+);
+
+pub const GROUPS_OF: Sql = where_in_ids!(
+    "SELECT user_id, group_id FROM group_members",
+    "user_id",
+    "ORDER BY user_id, group_id"
+);
+
+pub const ATTRIBUTES_OF: Sql = where_in_ids!(
+    "SELECT user_id, name, value FROM user_attributes",
+    "user_id",
+    "ORDER BY user_id, name, value"
+);
+
+pub const AUTHORIZATIONS_OF: Sql = where_in_ids!(
+    "SELECT user_id, name, value FROM user_authorizations",
+    "user_id",
+    "ORDER BY user_id, name, value"
+);
+
+pub const EXTERNAL_USERNAMES_OF: Sql = where_in_ids!(
+    "SELECT user_id, platform, username, aws_user_type FROM external_usernames",
+    "user_id",
+    "ORDER BY user_id, platform"
+);
+
+pub const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
+
+pub const COUNT: &str = "SELECT count(*) FROM users";
+
+/// Another user (not $2) whose username or email has the comparison key $1.
+pub const OWNER_OF_NAME: &str = "
+    SELECT id FROM users
+    WHERE (username_key = $1 OR email_key = $1) AND ($2 IS NULL OR id <> $2)
+    LIMIT 1";
+
+pub const IAM_EXISTS: &str = "SELECT id FROM iams WHERE id = $1";
+
+/// $1 id, $2 email (also the username), $3 its comparison key, $4 full name, $5 kind, $6 IAM,
+/// $7 the time, $8 the search key.
+pub const INSERT: &str = "
+    INSERT INTO users (id, username, email, username_key, email_key, full_name, kind, iam_id,
+                       disabled, create_time, update_time, version, search_key)
+    VALUES ($1, $2, $2, $3, $3, $4, $5, $6, false, $7, $7, 1, $8)";
+
+pub const GRANT_DEFAULT_PERMISSIONS: &str = "
+    INSERT INTO user_permissions (user_id, permission)
+    SELECT $1, permission FROM default_permissions";
+
+pub const GRANT_BUILT_IN_PERMISSIONS: &str = "
+    INSERT INTO user_permissions (user_id, permission)
+    SELECT $1, name FROM permissions WHERE built_in";
+
+pub const VERSION: &str = "SELECT version FROM users WHERE id = $1";
+
+/// $2 email (also the username), $3 its comparison key.
+pub const SET_EMAIL: &str = "
+    UPDATE users SET email = $2, username = $2, email_key = $3, username_key = $3 WHERE id = $1";
+
+pub const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
+
+pub const SET_SEARCH_KEY: &str = "UPDATE users SET search_key = $2 WHERE id = $1";
+
+/// The disable time marks when the user was first disabled; disabling again keeps it.
+pub const SET_DISABLED: &str = "
+    UPDATE users
+    SET disabled = $2, disable_time = CASE WHEN $2 THEN COALESCE(disable_time, $3) ELSE NULL END
+    WHERE id = $1";
+
+/// Marks a user changed: bumps its version and update time.
+pub const TOUCH: &str = "
+    UPDATE users SET version = version + 1, update_time = $2 WHERE id = $1";
+
+/// Everything the user owns goes with it through ON DELETE CASCADE.
+pub const DELETE: &str = "DELETE FROM users WHERE id = $1";
+
+pub const INSERT_ATTRIBUTE: &str = "
+    INSERT INTO user_attributes (user_id, name, value) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING";
+
+pub const DELETE_ATTRIBUTE_VALUE: &str = "
+    DELETE FROM user_attributes WHERE user_id = $1 AND name = $2 AND value = $3";
+
+/// The user other than $3 who has the name with key $2 on platform $1.
+pub const EXTERNAL_USERNAME_OWNER: &str = "
+    SELECT user_id FROM external_usernames
+    WHERE platform = $1 AND name_key = $2 AND user_id <> $3";
+
+pub const SET_EXTERNAL_USERNAME: &str = "
+    INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (user_id, platform) DO UPDATE
+    SET username = excluded.username, name_key = excluded.name_key,
+        aws_user_type = excluded.aws_user_type";
+
+pub const CLEAR_EXTERNAL_USERNAME: &str = "
+    DELETE FROM external_usernames WHERE user_id = $1 AND platform = $2";
+
+pub const GRANT: &str = "
+    INSERT INTO user_permissions (user_id, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+pub const REVOKE: &str = "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2";
+
+pub const PERMISSION_EXISTS: &str = "SELECT name FROM permissions WHERE name = $1";
+
+pub const INSERT_API_KEY: &str = "
+    INSERT INTO api_keys (id, user_id, display_name, secret_hash, create_time, expire_time)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING id, user_id, display_name, create_time, expire_time, revoke_time";
+
+pub const API_KEY: &str = "
+    SELECT id, user_id, display_name, create_time, expire_time, revoke_time
+    FROM api_keys WHERE id = $1";
+
+pub const API_KEYS_OF: &str = "
+    SELECT id, user_id, display_name, create_time, expire_time, revoke_time
+    FROM api_keys WHERE user_id = $1 AND ($2 OR revoke_time IS NULL) ORDER BY id";
+
+pub const REVOKE_API_KEY: &str = "
+    UPDATE api_keys SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1
+    RETURNING id, user_id, display_name, create_time, expire_time, revoke_time";
+
+/// What authentication needs about key $1: its hash, validity and user.
+pub const CREDENTIAL: &str = "
+    SELECT k.secret_hash, k.expire_time, k.revoke_time, k.user_id, u.disabled
+    FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1";
+
+/// The permissions user $1 holds everywhere: directly, through roles, through groups' roles.
+pub const GLOBAL_PERMISSIONS: &str = "
+    SELECT permission FROM user_permissions WHERE user_id = $1
+    UNION SELECT rp.permission FROM role_assignments ra
+      JOIN role_permissions rp ON rp.role_id = ra.role_id
+      WHERE ra.user_id = $1 AND ra.tenant_id IS NULL
+    UNION SELECT rp.permission FROM group_members gm
+      JOIN role_assignments ra ON ra.group_id = gm.group_id
+      JOIN role_permissions rp ON rp.role_id = ra.role_id
+      WHERE gm.user_id = $1 AND ra.tenant_id IS NULL";

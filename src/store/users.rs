@@ -1,0 +1,692 @@
+//! Users, their API keys, and authentication.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::{
+    AuditFilter, Committed, Credential, DbTime, NewApiKey, SqlStore, Store, UserFilter, UserKey,
+    db::{Conn, query},
+    queries::users as sql,
+    write::Write,
+};
+use crate::domain::{
+    self, Id, Version,
+    api_key::{ApiKey, StoredCredential},
+    audit::{AuditEvent, AuditRecord},
+    external::{AwsUserType, ExternalUsername, Platform},
+    name::{AttributeName, comparison_key, search_key},
+    page::PageRequest,
+    permission::PermissionName,
+    user::{NewUser, User, UserChanges, UserKind},
+};
+use crate::error::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: Id,
+    username: String,
+    email: String,
+    full_name: String,
+    kind: String,
+    iam_id: Id,
+    disabled: bool,
+    create_time: DbTime,
+    update_time: DbTime,
+    disable_time: Option<DbTime>,
+    version: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+
+    fn try_from(row: UserRow) -> Result<Self> {
+        Ok(Self {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            full_name: row.full_name,
+            kind: UserKind::from_db(&row.kind)?,
+            iam_id: row.iam_id,
+            disabled: row.disabled,
+            permissions: Vec::new(),
+            group_ids: Vec::new(),
+            attributes: Default::default(),
+            external_usernames: Vec::new(),
+            authorizations: Default::default(),
+            create_time: row.create_time.0,
+            update_time: row.update_time.0,
+            disable_time: row.disable_time.map(|t| t.0),
+            version: Version(row.version),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserValueRow {
+    user_id: Id,
+    value: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserGroupRow {
+    user_id: Id,
+    group_id: Id,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserAttributeRow {
+    user_id: Id,
+    name: String,
+    value: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExternalUsernameRow {
+    user_id: Id,
+    platform: String,
+    username: String,
+    aws_user_type: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Id,
+    user_id: Id,
+    display_name: String,
+    create_time: DbTime,
+    expire_time: Option<DbTime>,
+    revoke_time: Option<DbTime>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            display_name: row.display_name,
+            create_time: row.create_time.0,
+            expire_time: row.expire_time.map(|t| t.0),
+            revoke_time: row.revoke_time.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    secret_hash: Vec<u8>,
+    expire_time: Option<DbTime>,
+    revoke_time: Option<DbTime>,
+    user_id: Id,
+    disabled: bool,
+}
+
+/// Reads the details of a page of users, one query per table whatever the table's size, and
+/// joins them to the rows.
+pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Result<Vec<User>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Id> = rows.iter().map(|row| row.id).collect();
+    let permissions: Vec<UserValueRow> = conn
+        .fetch_all(query(sql::PERMISSIONS_OF).bind(&ids[..]))
+        .await?;
+    let groups: Vec<UserGroupRow> = conn.fetch_all(query(sql::GROUPS_OF).bind(&ids[..])).await?;
+    let attributes: Vec<UserAttributeRow> = conn
+        .fetch_all(query(sql::ATTRIBUTES_OF).bind(&ids[..]))
+        .await?;
+    let authorizations: Vec<UserAttributeRow> = conn
+        .fetch_all(query(sql::AUTHORIZATIONS_OF).bind(&ids[..]))
+        .await?;
+    let external_usernames: Vec<ExternalUsernameRow> = conn
+        .fetch_all(query(sql::EXTERNAL_USERNAMES_OF).bind(&ids[..]))
+        .await?;
+
+    let mut users = rows
+        .into_iter()
+        .map(User::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    let index: HashMap<Id, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    for row in permissions {
+        users[index[&row.user_id]].permissions.push(row.value);
+    }
+    for row in groups {
+        users[index[&row.user_id]].group_ids.push(row.group_id);
+    }
+    for row in attributes {
+        let user = &mut users[index[&row.user_id]];
+        user.attributes.entry(row.name).or_default().push(row.value);
+    }
+    for row in authorizations {
+        let user = &mut users[index[&row.user_id]];
+        user.authorizations
+            .entry(row.name)
+            .or_default()
+            .push(row.value);
+    }
+    for row in external_usernames {
+        users[index[&row.user_id]]
+            .external_usernames
+            .push(ExternalUsername {
+                platform: Platform::from_db(&row.platform)?,
+                username: row.username,
+                aws_user_type: row
+                    .aws_user_type
+                    .as_deref()
+                    .map(AwsUserType::from_db)
+                    .transpose()?,
+            });
+    }
+    Ok(users)
+}
+
+pub(super) async fn load_user(conn: &mut Conn<'_>, key: &UserKey) -> Result<User> {
+    let row: Option<UserRow> = match key {
+        UserKey::Id(id) => conn.fetch_optional(query(sql::BY_ID).bind(*id)).await?,
+        UserKey::Username(name) => {
+            let key = comparison_key(name);
+            conn.fetch_optional(query(sql::BY_USERNAME_KEY).bind(key.as_str()))
+                .await?
+        }
+    };
+    let Some(row) = row else {
+        return Err(match key {
+            UserKey::Id(id) => user_not_found(*id),
+            UserKey::Username(name) => {
+                Error::NotFound(format!("no user has the username {name:?}"))
+            }
+        });
+    };
+    let mut users = load_users(conn, vec![row]).await?;
+    users
+        .pop()
+        .ok_or_else(|| Error::internal("loading one user returned none"))
+}
+
+/// The error for an id that names no user.
+pub(super) fn user_not_found(id: Id) -> Error {
+    Error::NotFound(format!("user {id} does not exist"))
+}
+
+pub(super) async fn user_exists(conn: &mut Conn<'_>, id: Id) -> Result<bool> {
+    let found: Option<(Id,)> = conn.fetch_optional(query(sql::EXISTS).bind(id)).await?;
+    Ok(found.is_some())
+}
+
+/// Fails with InvalidArgument naming `field` unless permission `name` exists.
+pub(super) async fn ensure_permission_exists(
+    conn: &mut Conn<'_>,
+    field: &str,
+    name: &PermissionName,
+) -> Result<()> {
+    let known: Option<(String,)> = conn
+        .fetch_optional(query(sql::PERMISSION_EXISTS).bind(name.as_str()))
+        .await?;
+    known.map(|_| ()).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("{name:?} is not a known permission", name = name.as_str()),
+        )
+    })
+}
+
+/// Refuses `email` as a username or email when another user (not `except`) has it, ignoring
+/// case.
+async fn ensure_username_free(
+    conn: &mut Conn<'_>,
+    field: &str,
+    email: &domain::user::Email,
+    except: Option<Id>,
+) -> Result<()> {
+    let key = email.key();
+    let taken: Option<(Id,)> = conn
+        .fetch_optional(query(sql::OWNER_OF_NAME).bind(key.as_str()).bind(except))
+        .await?;
+    match taken {
+        Some((owner,)) => Err(Error::AlreadyExists(format!(
+            "{field}: {:?} is already the username or email of user {owner}",
+            email.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> {
+    let email = user.email.as_str();
+    let search = search_key(&[user.full_name.as_str(), email, email]);
+    conn.execute(
+        query(sql::INSERT)
+            .bind(id)
+            .bind(email)
+            .bind(user.email.key().as_str())
+            .bind(user.full_name.as_str())
+            .bind(user.kind.as_str())
+            .bind(user.iam_id)
+            .bind(domain::now())
+            .bind(search.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_api_key(conn: &mut Conn<'_>, key: &NewApiKey) -> Result<ApiKey> {
+    let row: ApiKeyRow = conn
+        .fetch_one(
+            query(sql::INSERT_API_KEY)
+                .bind(key.id)
+                .bind(key.user_id)
+                .bind(key.display_name.as_str())
+                .bind(&key.secret_hash[..])
+                .bind(domain::now())
+                .bind(key.expire_time),
+        )
+        .await?;
+    Ok(row.into())
+}
+
+fn api_key_not_found(id: Id) -> Error {
+    Error::NotFound(format!("API key {id} does not exist"))
+}
+
+/// A change to one user: the write transaction, with the user known to exist.
+struct UserChange {
+    write: Write,
+    id: Id,
+}
+
+impl UserChange {
+    async fn begin(store: &SqlStore, id: Id) -> Result<Self> {
+        let mut write = Write::begin(&store.db).await?;
+        if !user_exists(&mut write.conn(), id).await? {
+            return Err(user_not_found(id));
+        }
+        Ok(Self { write, id })
+    }
+
+    fn conn(&mut self) -> Conn<'_> {
+        self.write.conn()
+    }
+
+    /// Bumps the user's version and update time, audits and commits, returning the user as
+    /// changed.
+    async fn finish(mut self, record: AuditRecord) -> Result<Committed<User>> {
+        let mut conn = self.write.conn();
+        conn.execute(query(sql::TOUCH).bind(self.id).bind(domain::now()))
+            .await?;
+        let user = load_user(&mut conn, &UserKey::Id(self.id)).await?;
+        self.write.finish(user, record).await
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping(PING_TIMEOUT).await
+    }
+
+    async fn bootstrap(&self, admin: NewUser, key: NewApiKey) -> Result<bool> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        let (users,): (i64,) = conn.fetch_one(query(sql::COUNT)).await?;
+        if users > 0 {
+            return Ok(false);
+        }
+        insert_user(&mut conn, key.user_id, &admin).await?;
+        conn.execute(query(sql::GRANT_BUILT_IN_PERMISSIONS).bind(key.user_id))
+            .await?;
+        insert_api_key(&mut conn, &key).await?;
+        let record = AuditRecord::new(None, "Bootstrap", "user", key.user_id).with_details(
+            serde_json::json!({
+                "username": admin.email.as_str(),
+                "api_key_id": key.id.to_string(),
+            }),
+        );
+        write.commit(record).await?;
+        Ok(true)
+    }
+
+    async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let row: Option<CredentialRow> = conn
+            .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let permissions: Vec<(String,)> = conn
+            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
+            .await?;
+        Ok(Some(Credential {
+            stored: StoredCredential {
+                secret_hash: row.secret_hash,
+                expire_time: row.expire_time.map(|t| t.0),
+                revoke_time: row.revoke_time.map(|t| t.0),
+                user_id: row.user_id,
+                user_disabled: row.disabled,
+            },
+            permissions: permissions.into_iter().map(|(p,)| p).collect(),
+        }))
+    }
+
+    async fn create_user(
+        &self,
+        id: Id,
+        user: NewUser,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        ensure_username_free(&mut conn, "email", &user.email, None).await?;
+        let iam: Option<(Id,)> = conn
+            .fetch_optional(query(sql::IAM_EXISTS).bind(user.iam_id))
+            .await?;
+        if iam.is_none() {
+            return Err(Error::NotFound(format!(
+                "iam_id: IAM {} does not exist",
+                user.iam_id
+            )));
+        }
+        insert_user(&mut conn, id, &user).await?;
+        conn.execute(query(sql::GRANT_DEFAULT_PERMISSIONS).bind(id))
+            .await?;
+        let created = load_user(&mut conn, &UserKey::Id(id)).await?;
+        write.finish(created, audit).await
+    }
+
+    async fn get_user(&self, key: &UserKey) -> Result<User> {
+        let mut pooled = self.db.acquire().await?;
+        load_user(&mut pooled.conn(), key).await
+    }
+
+    async fn list_users(&self, filter: &UserFilter, page: &PageRequest) -> Result<Vec<User>> {
+        let after = page.after_id()?;
+        let pattern = filter.query.as_deref().map(contains_pattern);
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let rows: Vec<UserRow> = conn
+            .fetch_all(
+                query(sql::LIST)
+                    .bind(filter.include_disabled)
+                    .bind(pattern.as_deref())
+                    .bind(filter.group_id)
+                    .bind(filter.permission.as_ref().map(PermissionName::as_str))
+                    .bind(filter.iam_id)
+                    .bind(after)
+                    .bind(page.limit()),
+            )
+            .await?;
+        load_users(&mut conn, rows).await
+    }
+
+    async fn update_user(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: UserChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        let (version,): (i64,) = conn.fetch_one(query(sql::VERSION).bind(id)).await?;
+        etag.ensure_current(Version(version), &format!("user {id}"))?;
+        if let Some(email) = &changes.email {
+            ensure_username_free(&mut conn, "user.email", email, Some(id)).await?;
+            conn.execute(
+                query(sql::SET_EMAIL)
+                    .bind(id)
+                    .bind(email.as_str())
+                    .bind(email.key().as_str()),
+            )
+            .await?;
+        }
+        if let Some(name) = &changes.full_name {
+            conn.execute(query(sql::SET_FULL_NAME).bind(id).bind(name.as_str()))
+                .await?;
+        }
+        let user = load_user(&mut conn, &UserKey::Id(id)).await?;
+        let search = search_key(&[&user.full_name, &user.username, &user.email]);
+        conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
+            .await?;
+        change.finish(audit).await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        id: Id,
+        disabled: bool,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        change
+            .conn()
+            .execute(
+                query(sql::SET_DISABLED)
+                    .bind(id)
+                    .bind(disabled)
+                    .bind(domain::now()),
+            )
+            .await?;
+        change.finish(audit).await
+    }
+
+    async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
+        let mut write = Write::begin(&self.db).await?;
+        let deleted = write.conn().execute(query(sql::DELETE).bind(id)).await?;
+        if deleted == 0 {
+            return Err(user_not_found(id));
+        }
+        write.finish((), audit).await
+    }
+
+    async fn add_user_attribute(
+        &self,
+        id: Id,
+        name: &AttributeName,
+        values: &[String],
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        for value in values {
+            conn.execute(
+                query(sql::INSERT_ATTRIBUTE)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(value),
+            )
+            .await?;
+        }
+        change.finish(audit).await
+    }
+
+    async fn remove_user_attribute_value(
+        &self,
+        id: Id,
+        name: &AttributeName,
+        value: &str,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let removed = change
+            .conn()
+            .execute(
+                query(sql::DELETE_ATTRIBUTE_VALUE)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(value),
+            )
+            .await?;
+        if removed == 0 {
+            return Err(Error::NotFound(format!(
+                "value: user {id} has no value {value:?} in attribute {:?}",
+                name.as_str()
+            )));
+        }
+        change.finish(audit).await
+    }
+
+    async fn set_external_username(
+        &self,
+        id: Id,
+        name: ExternalUsername,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        let platform = name.platform.as_str();
+        let key = name.name_key();
+        let owner: Option<(Id,)> = conn
+            .fetch_optional(
+                query(sql::EXTERNAL_USERNAME_OWNER)
+                    .bind(platform)
+                    .bind(key.as_str())
+                    .bind(id),
+            )
+            .await?;
+        if let Some((owner,)) = owner {
+            return Err(Error::AlreadyExists(format!(
+                "username: {:?} on {platform} already belongs to user {owner}",
+                name.username
+            )));
+        }
+        conn.execute(
+            query(sql::SET_EXTERNAL_USERNAME)
+                .bind(id)
+                .bind(platform)
+                .bind(name.username.as_str())
+                .bind(key.as_str())
+                .bind(name.aws_user_type.map(AwsUserType::as_str)),
+        )
+        .await?;
+        change.finish(audit).await
+    }
+
+    async fn clear_external_username(
+        &self,
+        id: Id,
+        platform: Platform,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let removed = change
+            .conn()
+            .execute(
+                query(sql::CLEAR_EXTERNAL_USERNAME)
+                    .bind(id)
+                    .bind(platform.as_str()),
+            )
+            .await?;
+        if removed == 0 {
+            return Err(Error::NotFound(format!(
+                "platform: user {id} has no external username on {}",
+                platform.as_str()
+            )));
+        }
+        change.finish(audit).await
+    }
+
+    async fn grant_permission(
+        &self,
+        id: Id,
+        permission: &PermissionName,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        ensure_permission_exists(&mut conn, "permission", permission).await?;
+        conn.execute(query(sql::GRANT).bind(id).bind(permission.as_str()))
+            .await?;
+        change.finish(audit).await
+    }
+
+    async fn revoke_permission(
+        &self,
+        id: Id,
+        permission: &PermissionName,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        ensure_permission_exists(&mut conn, "permission", permission).await?;
+        conn.execute(query(sql::REVOKE).bind(id).bind(permission.as_str()))
+            .await?;
+        change.finish(audit).await
+    }
+
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        audit: AuditRecord,
+    ) -> Result<Committed<ApiKey>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        if !user_exists(&mut conn, key.user_id).await? {
+            return Err(user_not_found(key.user_id));
+        }
+        let created = insert_api_key(&mut conn, &key).await?;
+        write.finish(created, audit).await
+    }
+
+    async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
+        let mut pooled = self.db.acquire().await?;
+        let row: Option<ApiKeyRow> = pooled
+            .conn()
+            .fetch_optional(query(sql::API_KEY).bind(id))
+            .await?;
+        row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
+    }
+
+    async fn list_api_keys(&self, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>> {
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        if !user_exists(&mut conn, user_id).await? {
+            return Err(user_not_found(user_id));
+        }
+        let rows: Vec<ApiKeyRow> = conn
+            .fetch_all(query(sql::API_KEYS_OF).bind(user_id).bind(include_revoked))
+            .await?;
+        Ok(rows.into_iter().map(ApiKey::from).collect())
+    }
+
+    async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
+        let mut write = Write::begin(&self.db).await?;
+        let row: Option<ApiKeyRow> = write
+            .conn()
+            .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
+            .await?;
+        let key = row.ok_or_else(|| api_key_not_found(id))?;
+        write.finish(key.into(), audit).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<AuditEvent>> {
+        super::audit::list(&self.db, filter, page).await
+    }
+
+    async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+        super::audit::after(&self.db, after, limit).await
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        super::audit::head(&self.db).await
+    }
+}
+
+/// How long health waits for the database to answer before calling it unreachable.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `%text%` for LIKE with `\` as the escape character.
+pub(super) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

@@ -1,0 +1,125 @@
+//! The one way to change the store: a transaction that holds the audit chain's head, checks the
+//! rules no change may break, appends one audit event and commits.
+
+use super::{
+    Committed,
+    db::{Conn, Database, Tx, query},
+    queries::{audit as sql, policy as policy_sql},
+    users::load_user,
+};
+use crate::domain::{
+    self, Id, Revision,
+    audit::{AuditEvent, AuditRecord},
+    permission, policy,
+};
+use crate::error::{Error, Result};
+
+/// A write transaction holding the audit chain's head.
+pub(super) struct Write {
+    tx: Tx,
+    sequence: i64,
+    hash: String,
+    /// The enabled users holding USER_ADMIN when the transaction began (a few of them).
+    user_admins_before: Vec<(Id, String)>,
+}
+
+impl Write {
+    /// Begins a write: takes the write lock and reads the chain head under it.
+    pub async fn begin(db: &Database) -> Result<Self> {
+        let mut tx = db.begin_write().await?;
+        let (sequence, hash) = tx.conn().fetch_one(query(sql::LOCK_HEAD)).await?;
+        let user_admins_before = enabled_user_admins(&mut tx.conn(), 3).await?;
+        Ok(Self {
+            tx,
+            sequence,
+            hash,
+            user_admins_before,
+        })
+    }
+
+    pub fn conn(&mut self) -> Conn<'_> {
+        self.tx.conn()
+    }
+
+    /// Checks the rules, appends the audit event and commits; the event's sequence is the
+    /// revision.
+    pub async fn commit(mut self, record: AuditRecord) -> Result<Revision> {
+        self.check_policy_rules().await?;
+        let event = AuditEvent::seal(record, self.sequence, self.hash, domain::now());
+        let mut conn = self.tx.conn();
+        conn.execute(
+            query(sql::APPEND)
+                .bind(event.sequence)
+                .bind(event.id)
+                .bind(event.time)
+                .bind(event.actor_id)
+                .bind(event.action.as_str())
+                .bind(event.target_type.as_str())
+                .bind(event.target_id.as_str())
+                .bind(event.success)
+                .bind(event.impersonation_user.as_deref())
+                .bind(event.details.as_str())
+                .bind(event.prev_hash.as_str())
+                .bind(event.hash.as_str()),
+        )
+        .await?;
+        conn.execute(
+            query(sql::MOVE_HEAD)
+                .bind(event.sequence)
+                .bind(event.hash.as_str()),
+        )
+        .await?;
+        self.tx.commit().await?;
+        Ok(Revision(event.sequence))
+    }
+
+    /// Commits with the value the change produced.
+    pub async fn finish<T>(self, value: T, record: AuditRecord) -> Result<Committed<T>> {
+        let revision = self.commit(record).await?;
+        Ok(Committed { value, revision })
+    }
+
+    /// The rules no change may break, checked after the change and before it commits, so they
+    /// hold whichever path (grant, role, group, deletion) the change took.
+    async fn check_policy_rules(&mut self) -> Result<()> {
+        let mut conn = self.tx.conn();
+        if !self.user_admins_before.is_empty()
+            && enabled_user_admins(&mut conn, 1).await?.is_empty()
+        {
+            return Err(Error::FailedPrecondition(policy::last_user_admin_message(
+                &self.user_admins_before,
+            )));
+        }
+        let (exclusive,): (bool,) = conn
+            .fetch_one(query(policy_sql::MUTUALLY_EXCLUSIVE))
+            .await?;
+        if !exclusive {
+            return Ok(());
+        }
+        let grants = super::policy::admin_and_governor_grants(&mut conn).await?;
+        let conflicts = policy::admin_governor_conflicts(&grants);
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let mut names = Vec::with_capacity(conflicts.len());
+        for id in conflicts {
+            let user = load_user(&mut conn, &super::UserKey::Id(id)).await?;
+            names.push(format!("{} ({id})", user.username));
+        }
+        Err(Error::FailedPrecondition(format!(
+            "admins and governors are mutually exclusive, and these users would hold both \
+             APPLICATION_ADMIN and GOVERNANCE: {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// Up to `limit` enabled users holding USER_ADMIN everywhere, by any path.
+async fn enabled_user_admins(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<(Id, String)>> {
+    conn.fetch_all(
+        query(policy_sql::ENABLED_HOLDERS)
+            .bind(permission::USER_ADMIN)
+            .bind(limit),
+    )
+    .await
+}

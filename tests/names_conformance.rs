@@ -1,0 +1,217 @@
+//! Names are unique ignoring case in every script, on both stores: the comparison key
+//! (Unicode lowercase, NFC) is computed by the service, not by the database's `lower()`, which
+//! folds ASCII only on SQLite. Part of the Store conformance suite.
+
+mod common;
+
+use common::{TestStore, values::*};
+use personae::{
+    domain::{
+        BUILT_IN_IAM_ID, Id,
+        audit::AuditRecord,
+        external::{ExternalUsername, Platform},
+        group::NewGroup,
+        page::PageRequest,
+        role::NewRole,
+        user::{Email, FullName, NewUser, UserKind},
+    },
+    error::Error,
+    store::{GroupStore, SqlStore, Store, UserFilter, UserKey},
+};
+
+fn record(action: &'static str) -> AuditRecord {
+    AuditRecord::new(None, action, "test", "test")
+}
+
+async fn create_user(store: &dyn Store, email: &str, full_name: &str) -> Result<Id, Error> {
+    let id = Id::new();
+    let user = NewUser {
+        email: Email::parse("email", email).expect("a valid email"),
+        full_name: FullName::parse("full_name", full_name).expect("a valid name"),
+        kind: UserKind::Person,
+        iam_id: BUILT_IN_IAM_ID,
+    };
+    store.create_user(id, user, record("CreateUser")).await?;
+    Ok(id)
+}
+
+#[track_caller]
+fn assert_already_exists<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
+    match result {
+        Err(Error::AlreadyExists(_)) => {}
+        other => panic!("{what}: expected AlreadyExists, got {other:?}"),
+    }
+}
+
+async fn user_names_ignore_case_in_every_script(t: TestStore) {
+    let store = t.store.as_ref();
+    let emile = create_user(store, "Émile@Example.com", "Émile Zola")
+        .await
+        .unwrap();
+    for twin in [
+        "émile@example.com",
+        "ÉMILE@EXAMPLE.COM",
+        // É written as E and a combining acute accent.
+        "E\u{301}mile@example.com",
+    ] {
+        assert_already_exists(create_user(store, twin, "Twin").await, twin);
+    }
+    let found = store
+        .get_user(&UserKey::Username("e\u{301}mile@EXAMPLE.com".into()))
+        .await
+        .unwrap();
+    assert_eq!(found.id, emile);
+    assert_eq!(
+        found.username, "Émile@Example.com",
+        "the name is kept as given"
+    );
+
+    // Search matches ignoring case beyond ASCII, in the full name and the email.
+    create_user(store, "other@example.com", "Someone Else")
+        .await
+        .unwrap();
+    for query in ["émile zola", "ÉMILE", "zola", "@example.com"] {
+        let filter = UserFilter {
+            query: Some(personae::domain::name::comparison_key(query)),
+            ..Default::default()
+        };
+        let page = PageRequest::parse(50, "", 50, "").unwrap();
+        let ids: Vec<Id> = store
+            .list_users(&filter, &page)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        assert!(ids.contains(&emile), "{query:?} must find Émile: {ids:?}");
+        let expected = if query == "@example.com" { 2 } else { 1 };
+        assert_eq!(ids.len(), expected, "{query:?}: {ids:?}");
+    }
+}
+
+async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
+    let store = t.store.as_ref();
+    let group = |name: &str| NewGroup {
+        name: named(name),
+        description: Default::default(),
+        email: None,
+    };
+    store
+        .create_group(Id::new(), group("Équipe"), record("CreateGroup"))
+        .await
+        .unwrap();
+    assert_already_exists(
+        store
+            .create_group(Id::new(), group("ÉQUIPE"), record("CreateGroup"))
+            .await,
+        "group",
+    );
+    let role = |name: &str| NewRole {
+        name: named(name),
+        description: Default::default(),
+        permissions: Vec::new(),
+    };
+    store
+        .create_role(Id::new(), role("Ärzte"), record("CreateRole"))
+        .await
+        .unwrap();
+    assert_already_exists(
+        store
+            .create_role(Id::new(), role("ärzte"), record("CreateRole"))
+            .await,
+        "role",
+    );
+    store
+        .create_tenant(Id::new(), tenant("Ísland"), record("CreateTenant"))
+        .await
+        .unwrap();
+    assert_already_exists(
+        store
+            .create_tenant(Id::new(), tenant("ísland"), record("CreateTenant"))
+            .await,
+        "tenant",
+    );
+}
+
+async fn external_usernames_ignore_case_except_on_s3(t: TestStore) {
+    let store = t.store.as_ref();
+    let ada = create_user(store, "ada@example.com", "Ada").await.unwrap();
+    let bob = create_user(store, "bob@example.com", "Bob").await.unwrap();
+    let set = |user: Id, platform: Platform, name: &str| {
+        let name = ExternalUsername::new(platform, name, None).unwrap();
+        async move {
+            store
+                .set_external_username(user, name, record("SetExternalUsername"))
+                .await
+        }
+    };
+    set(ada, Platform::Snowflake, "ÉMILE").await.unwrap();
+    assert_already_exists(set(bob, Platform::Snowflake, "émile").await, "Snowflake");
+    set(ada, Platform::S3, "Rôle").await.unwrap();
+    set(bob, Platform::S3, "rôle")
+        .await
+        .expect("S3 names are case-sensitive");
+}
+
+/// Rows written before the keys existed get them when the store opens; of two rows whose names
+/// collide, the first keeps its name's key and the second is left without one (and reported).
+async fn keys_are_filled_for_existing_rows(t: TestStore) {
+    let now = if t.is_postgres() { "now()" } else { "0" };
+    let iam = BUILT_IN_IAM_ID;
+    for (id, email) in [
+        ("00000000-0000-7000-8000-00000000aa01", "Zoë@example.com"),
+        ("00000000-0000-7000-8000-00000000aa02", "zoë@example.com"),
+    ] {
+        t.execute_raw(&format!(
+            "INSERT INTO users (id, username, email, full_name, kind, iam_id, disabled, \
+             create_time, update_time, version) \
+             VALUES ('{id}', '{email}', '{email}', 'Zoë', 'PERSON', '{iam}', false, {now}, {now}, 1)"
+        ))
+        .await;
+    }
+    t.execute_raw(&format!(
+        "INSERT INTO groups (id, name, description, create_time, update_time, version) \
+         VALUES ('00000000-0000-7000-8000-00000000bb01', 'Öffentlich', '', {now}, {now}, 1)"
+    ))
+    .await;
+
+    let reopened = SqlStore::open(&t.url).await.unwrap();
+    let first = reopened
+        .get_user(&UserKey::Username("ZOË@EXAMPLE.COM".into()))
+        .await
+        .unwrap();
+    assert_eq!(first.id.to_string(), "00000000-0000-7000-8000-00000000aa01");
+    assert_already_exists(
+        create_user(&reopened, "ZOË@example.com", "Zoë").await,
+        "the filled key is enforced",
+    );
+    let filter = UserFilter {
+        query: Some("zoë".into()),
+        ..Default::default()
+    };
+    let page = PageRequest::parse(50, "", 50, "").unwrap();
+    let found = reopened.list_users(&filter, &page).await.unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "the colliding row has no search key: {found:?}"
+    );
+    let group = NewGroup {
+        name: named("ÖFFENTLICH"),
+        description: Default::default(),
+        email: None,
+    };
+    assert_already_exists(
+        reopened
+            .create_group(Id::new(), group, record("CreateGroup"))
+            .await,
+        "the group's filled key is enforced",
+    );
+}
+
+on_both_stores!(
+    user_names_ignore_case_in_every_script,
+    group_role_and_tenant_names_ignore_case_in_every_script,
+    external_usernames_ignore_case_except_on_s3,
+    keys_are_filled_for_existing_rows,
+);
