@@ -5,44 +5,23 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::TestStore;
+use common::{
+    TestStore,
+    store::{all_pages, assert_precondition, create_user, head, page, record},
+};
 use personae::{
     domain::{
-        BUILT_IN_IAM_ID, Id, Version, api_key,
-        audit::AuditRecord,
-        group::{GroupChanges, NewGroup},
+        Id, Version, api_key,
+        group::{Group, GroupChanges, NewGroup},
         page::PageRequest,
         permission::{APPLICATION_ADMIN, AUDIT, CREATE_PROJECT, GOVERNANCE, USER_ADMIN},
         policy::Source,
         role::{AssignmentFilter, AssignmentKey, Grantee, NewRole, RoleChanges, SettingsChanges},
-        user::{Email, FullName, NewUser, UserKind},
+        user::Email,
     },
     error::Error,
     store::{NewApiKey, Store, UserKey},
 };
-
-fn record(action: &'static str) -> AuditRecord {
-    AuditRecord::new(None, action, "test", "x")
-}
-
-fn page(size: i32) -> PageRequest {
-    PageRequest::parse(size, "", 50, "").unwrap()
-}
-
-async fn user(store: &dyn Store, email: &str) -> Id {
-    let id = Id::new();
-    let new = NewUser {
-        email: Email::parse("email", email).unwrap(),
-        full_name: FullName::parse("full_name", email).unwrap(),
-        kind: UserKind::Person,
-        iam_id: BUILT_IN_IAM_ID,
-    };
-    store
-        .create_user(id, new, record("CreateUser"))
-        .await
-        .unwrap();
-    id
-}
 
 async fn group(store: &dyn Store, name: &str) -> Id {
     let id = Id::new();
@@ -52,7 +31,7 @@ async fn group(store: &dyn Store, name: &str) -> Id {
         email: None,
     };
     store
-        .create_group(id, new, record("CreateGroup"))
+        .create_group(id, new, record("CreateGroup", id))
         .await
         .unwrap();
     id
@@ -66,7 +45,7 @@ async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
         permissions: permissions.iter().map(|p| p.to_string()).collect(),
     };
     store
-        .create_role(id, new, record("CreateRole"))
+        .create_role(id, new, record("CreateRole", id))
         .await
         .unwrap();
     id
@@ -79,7 +58,7 @@ async fn assign(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Opt
         tenant_id,
     };
     store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap();
 }
@@ -94,18 +73,6 @@ async fn holds(store: &dyn Store, user: Id, tenant: Option<Id>) -> BTreeSet<Stri
         .collect()
 }
 
-async fn head(store: &dyn Store) -> i64 {
-    store.audit_head().await.unwrap().0
-}
-
-#[track_caller]
-fn assert_precondition(err: Error, needle: &str) {
-    assert!(
-        matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
-        "{err:?}"
-    );
-}
-
 async fn groups_have_unique_names_and_etags(t: TestStore) {
     let store = t.store.as_ref();
     let id = group(store, "Accountants").await;
@@ -117,7 +84,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
                 description: String::new(),
                 email: None,
             },
-            record("CreateGroup"),
+            record("CreateGroup", "x"),
         )
         .await
         .unwrap_err();
@@ -138,6 +105,16 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_ne!(next[0].id, all[0].id);
+    let paged = all_pages(
+        1,
+        |g: &Group| g.id.to_string(),
+        async |request| store.list_groups(None, request).await,
+    )
+    .await;
+    assert_eq!(
+        paged.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [all[0].id, next[0].id]
+    );
 
     let changes = || GroupChanges {
         description: Some("Counts things".into()),
@@ -145,7 +122,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         ..Default::default()
     };
     let updated = store
-        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .update_group(id, Version(1), changes(), record("UpdateGroup", "x"))
         .await
         .unwrap()
         .value;
@@ -153,7 +130,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
     assert_eq!(updated.email.as_deref(), Some("acc@example.com"));
     assert_eq!(updated.version, Version(2));
     let stale = store
-        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .update_group(id, Version(1), changes(), record("UpdateGroup", "x"))
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
@@ -162,7 +139,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         ..Default::default()
     };
     let taken = store
-        .update_group(id, Version(2), rename, record("UpdateGroup"))
+        .update_group(id, Version(2), rename, record("UpdateGroup", "x"))
         .await
         .unwrap_err();
     assert!(matches!(taken, Error::AlreadyExists(_)), "{taken:?}");
@@ -176,13 +153,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     let store = t.store.as_ref();
     let g = group(store, "Accountants").await;
     let (ada, bob) = (
-        user(store, "ada@example.com").await,
-        user(store, "bob@example.com").await,
+        create_user(store, "ada@example.com").await,
+        create_user(store, "bob@example.com").await,
     );
     let before = head(store).await;
     let ghost = Id::new();
     let err = store
-        .add_members(g, &[ada, ghost, bob], record("AddMembers"))
+        .add_members(g, &[ada, ghost, bob], record("AddMembers", "x"))
         .await
         .unwrap_err();
     assert!(
@@ -193,13 +170,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     assert_eq!(head(store).await, before);
 
     let added = store
-        .add_members(g, &[ada, bob], record("AddMembers"))
+        .add_members(g, &[ada, bob], record("AddMembers", "x"))
         .await
         .unwrap()
         .value;
     assert_eq!(added.member_count, 2);
     let again = store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap()
         .value;
@@ -213,13 +190,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     let members = store.list_members(g, Some("bob"), &page(10)).await.unwrap();
     assert_eq!(members.iter().map(|u| u.id).collect::<Vec<_>>(), [bob]);
     let removed = store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap()
         .value;
     assert_eq!(removed.member_count, 1);
     let err = store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap_err();
     assert!(
@@ -235,20 +212,28 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
 async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
     let store = t.store.as_ref();
     let g = group(store, "Auditors").await;
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let auditor = role(store, "Auditor", &[AUDIT]).await;
     assign(store, Grantee::Group(g), auditor, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
-        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .add_group_attribute(
+            g,
+            "region",
+            &["EMEA".into()],
+            record("AddGroupAttribute", "x"),
+        )
         .await
         .unwrap();
 
-    store.delete_group(g, record("DeleteGroup")).await.unwrap();
+    store
+        .delete_group(g, record("DeleteGroup", "x"))
+        .await
+        .unwrap();
     assert!(!holds(store, ada, None).await.contains(AUDIT));
     assert!(
         store
@@ -270,7 +255,7 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
             .is_empty()
     );
     assert!(matches!(
-        store.delete_group(g, record("DeleteGroup")).await,
+        store.delete_group(g, record("DeleteGroup", "x")).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -283,24 +268,39 @@ async fn group_attributes_are_sets(t: TestStore) {
             g,
             "region",
             &["EMEA".into(), "APAC".into()],
-            record("AddGroupAttribute"),
+            record("AddGroupAttribute", "x"),
         )
         .await
         .unwrap();
     let again = store
-        .add_group_attribute(g, "region", &["EMEA".into()], record("AddGroupAttribute"))
+        .add_group_attribute(
+            g,
+            "region",
+            &["EMEA".into()],
+            record("AddGroupAttribute", "x"),
+        )
         .await
         .unwrap()
         .value;
     assert_eq!(again.attributes["region"], ["APAC", "EMEA"]);
     let removed = store
-        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .remove_group_attribute_value(
+            g,
+            "region",
+            "EMEA",
+            record("RemoveGroupAttributeValue", "x"),
+        )
         .await
         .unwrap()
         .value;
     assert_eq!(removed.attributes["region"], ["APAC"]);
     let err = store
-        .remove_group_attribute_value(g, "region", "EMEA", record("RemoveGroupAttributeValue"))
+        .remove_group_attribute_value(
+            g,
+            "region",
+            "EMEA",
+            record("RemoveGroupAttributeValue", "x"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -311,7 +311,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
     let g = group(&*store, "Crowd").await;
     let mut users = Vec::new();
     for i in 0..20 {
-        users.push(user(&*store, &format!("u{i}@example.com")).await);
+        users.push(create_user(&*store, &format!("u{i}@example.com")).await);
     }
     // Everyone is added, from many tasks at once, then the even ones are removed at once.
     let adds: Vec<_> = users
@@ -320,7 +320,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let (store, pair) = (store.clone(), pair.to_vec());
             tokio::spawn(async move {
                 store
-                    .add_members(g, &pair, record("AddMembers"))
+                    .add_members(g, &pair, record("AddMembers", "x"))
                     .await
                     .map(|_| ())
             })
@@ -329,7 +329,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .add_members(g, &[u], record("AddMembers"))
+                    .add_members(g, &[u], record("AddMembers", "x"))
                     .await
                     .map(|_| ())
             })
@@ -345,7 +345,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .remove_member(g, u, record("RemoveMember"))
+                    .remove_member(g, u, record("RemoveMember", "x"))
                     .await
                     .map(|_| ())
             })
@@ -377,14 +377,18 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     assert!(all.iter().all(|p| p.built_in && !p.description.is_empty()));
 
     let created = store
-        .create_permission("EXPORT_DATA", "Export data", record("CreatePermission"))
+        .create_permission(
+            "EXPORT_DATA",
+            "Export data",
+            record("CreatePermission", "x"),
+        )
         .await
         .unwrap()
         .value;
     assert!(!created.built_in);
     for name in ["EXPORT_DATA", USER_ADMIN] {
         let err = store
-            .create_permission(name, "", record("CreatePermission"))
+            .create_permission(name, "", record("CreatePermission", "x"))
             .await
             .unwrap_err();
         assert!(
@@ -392,9 +396,9 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
             "{err:?}"
         );
     }
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     store
-        .grant_permission(ada, "EXPORT_DATA", record("GrantPermission"))
+        .grant_permission(ada, "EXPORT_DATA", record("GrantPermission", "x"))
         .await
         .unwrap();
     let exporter = role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
@@ -406,20 +410,20 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
                 default_permissions: Some(vec!["EXPORT_DATA".into(), CREATE_PROJECT.into()]),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap();
 
     assert_precondition(
         store
-            .delete_permission(USER_ADMIN, record("DeletePermission"))
+            .delete_permission(USER_ADMIN, record("DeletePermission", "x"))
             .await
             .unwrap_err(),
         "built-in",
     );
     store
-        .delete_permission("EXPORT_DATA", record("DeletePermission"))
+        .delete_permission("EXPORT_DATA", record("DeletePermission", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains("EXPORT_DATA"));
@@ -430,7 +434,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     );
     assert!(matches!(
         store
-            .delete_permission("EXPORT_DATA", record("DeletePermission"))
+            .delete_permission("EXPORT_DATA", record("DeletePermission", "x"))
             .await,
         Err(Error::NotFound(_))
     ));
@@ -465,12 +469,12 @@ async fn roles_bundle_permissions(t: TestStore) {
                     description: Some("x".into()),
                     ..Default::default()
                 },
-                record("UpdateRole"),
+                record("UpdateRole", "x"),
             )
             .await
             .unwrap_err(),
         store
-            .delete_role(governor.id, record("DeleteRole"))
+            .delete_role(governor.id, record("DeleteRole", "x"))
             .await
             .unwrap_err(),
     ] {
@@ -486,7 +490,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 description: String::new(),
                 permissions: vec![],
             },
-            record("CreateRole"),
+            record("CreateRole", "x"),
         )
         .await
         .unwrap_err();
@@ -499,7 +503,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 description: String::new(),
                 permissions: vec!["NO_SUCH".into()],
             },
-            record("CreateRole"),
+            record("CreateRole", "x"),
         )
         .await
         .unwrap_err();
@@ -516,7 +520,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 permissions: Some(vec![AUDIT.into(), CREATE_PROJECT.into()]),
                 ..Default::default()
             },
-            record("UpdateRole"),
+            record("UpdateRole", "x"),
         )
         .await
         .unwrap()
@@ -528,17 +532,17 @@ async fn roles_bundle_permissions(t: TestStore) {
             technician,
             Version(1),
             RoleChanges::default(),
-            record("UpdateRole"),
+            record("UpdateRole", "x"),
         )
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
 
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     assign(store, Grantee::User(ada), technician, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
-        .delete_role(technician, record("DeleteRole"))
+        .delete_role(technician, record("DeleteRole", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains(AUDIT));
@@ -546,10 +550,10 @@ async fn roles_bundle_permissions(t: TestStore) {
 
 async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Auditors").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let auditor = role(store, "Auditor", &[AUDIT]).await;
@@ -557,17 +561,17 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let read_only = role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
     let emea = Id::new();
     store
-        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .create_tenant(emea, "EMEA", "", record("CreateTenant", "x"))
         .await
         .unwrap();
     let apac = Id::new();
     store
-        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .create_tenant(apac, "APAC", "", record("CreateTenant", "x"))
         .await
         .unwrap();
     assert!(matches!(
         store
-            .create_tenant(Id::new(), "emea", "", record("CreateTenant"))
+            .create_tenant(Id::new(), "emea", "", record("CreateTenant", "x"))
             .await,
         Err(Error::AlreadyExists(_))
     ));
@@ -583,12 +587,12 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
         tenant_id: Some(emea),
     };
     let first = store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap()
         .value;
     let second = store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap()
         .value;
@@ -630,7 +634,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     ));
 
     store
-        .set_user_disabled(ada, true, record("DisableUser"))
+        .set_user_disabled(ada, true, record("DisableUser", "x"))
         .await
         .unwrap();
     assert!(
@@ -641,12 +645,12 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             .is_empty()
     );
     store
-        .set_user_disabled(ada, false, record("EnableUser"))
+        .set_user_disabled(ada, false, record("EnableUser", "x"))
         .await
         .unwrap();
 
     store
-        .unassign_role(key, record("UnassignRole"))
+        .unassign_role(key, record("UnassignRole", "x"))
         .await
         .unwrap();
     assert!(
@@ -655,11 +659,11 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             .contains("CREATE_FILTER")
     );
     assert!(matches!(
-        store.unassign_role(key, record("UnassignRole")).await,
+        store.unassign_role(key, record("UnassignRole", "x")).await,
         Err(Error::NotFound(_))
     ));
     store
-        .delete_tenant(apac, record("DeleteTenant"))
+        .delete_tenant(apac, record("DeleteTenant", "x"))
         .await
         .unwrap();
     let filter = AssignmentFilter {
@@ -676,10 +680,10 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
 
 async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Admins").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let roles = store.list_roles(&page(100)).await.unwrap();
@@ -695,7 +699,7 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
                 secret_hash: key.secret_hash,
                 expire_time: None,
             },
-            record("CreateApiKey"),
+            record("CreateApiKey", "x"),
         )
         .await
         .unwrap();
@@ -706,14 +710,14 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
 
 async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Admins").await;
     let admins = role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
     let before = head(store).await;
 
     // Through a role assigned to a group Ada is in: the only path to USER_ADMIN.
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     assign(store, Grantee::Group(g), admins, None).await;
@@ -726,19 +730,19 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     };
     for err in [
         store
-            .remove_member(g, ada, record("RemoveMember"))
+            .remove_member(g, ada, record("RemoveMember", "x"))
             .await
             .unwrap_err(),
         store
-            .delete_group(g, record("DeleteGroup"))
+            .delete_group(g, record("DeleteGroup", "x"))
             .await
             .unwrap_err(),
         store
-            .delete_role(admins, record("DeleteRole"))
+            .delete_role(admins, record("DeleteRole", "x"))
             .await
             .unwrap_err(),
         store
-            .unassign_role(group_key, record("UnassignRole"))
+            .unassign_role(group_key, record("UnassignRole", "x"))
             .await
             .unwrap_err(),
         store
@@ -749,16 +753,16 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
                     permissions: Some(vec![AUDIT.into()]),
                     ..Default::default()
                 },
-                record("UpdateRole"),
+                record("UpdateRole", "x"),
             )
             .await
             .unwrap_err(),
         store
-            .set_user_disabled(ada, true, record("DisableUser"))
+            .set_user_disabled(ada, true, record("DisableUser", "x"))
             .await
             .unwrap_err(),
         store
-            .delete_user(ada, record("DeleteUser"))
+            .delete_user(ada, record("DeleteUser", "x"))
             .await
             .unwrap_err(),
     ] {
@@ -772,16 +776,16 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     assert!(holds(store, ada, None).await.contains(USER_ADMIN));
 
     // A tenant-scoped USER_ADMIN does not count as an administrator of users.
-    let bob = user(store, "bob@example.com").await;
+    let bob = create_user(store, "bob@example.com").await;
     let tenant = Id::new();
     store
-        .create_tenant(tenant, "EMEA", "", record("CreateTenant"))
+        .create_tenant(tenant, "EMEA", "", record("CreateTenant", "x"))
         .await
         .unwrap();
     assign(store, Grantee::User(bob), admins, Some(tenant)).await;
     assert_precondition(
         store
-            .remove_member(g, ada, record("RemoveMember"))
+            .remove_member(g, ada, record("RemoveMember", "x"))
             .await
             .unwrap_err(),
         "USER_ADMIN",
@@ -789,7 +793,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     // A second global one does.
     assign(store, Grantee::User(bob), admins, None).await;
     store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains(USER_ADMIN));
@@ -797,18 +801,18 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
 
 async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
-    let bob = user(store, "bob@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
+    let bob = create_user(store, "bob@example.com").await;
     store
-        .grant_permission(ada, APPLICATION_ADMIN, record("GrantPermission"))
+        .grant_permission(ada, APPLICATION_ADMIN, record("GrantPermission", "x"))
         .await
         .unwrap();
     store
-        .grant_permission(ada, GOVERNANCE, record("GrantPermission"))
+        .grant_permission(ada, GOVERNANCE, record("GrantPermission", "x"))
         .await
         .unwrap();
     store
-        .grant_permission(bob, GOVERNANCE, record("GrantPermission"))
+        .grant_permission(bob, GOVERNANCE, record("GrantPermission", "x"))
         .await
         .unwrap();
 
@@ -819,7 +823,11 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let settings = store.get_settings().await.unwrap();
     assert!(!settings.admins_and_governors_mutually_exclusive);
     let err = store
-        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(true),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap_err();
     assert_precondition(err, "ada@example.com");
@@ -832,17 +840,25 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     );
 
     store
-        .revoke_permission(ada, GOVERNANCE, record("RevokePermission"))
+        .revoke_permission(ada, GOVERNANCE, record("RevokePermission", "x"))
         .await
         .unwrap();
     let on = store
-        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(true),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap()
         .value;
     assert!(on.admins_and_governors_mutually_exclusive);
     let stale = store
-        .update_settings(settings.version, exclusive(false), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(false),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
@@ -850,7 +866,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     // Every path to holding both is refused, naming the user.
     assert_precondition(
         store
-            .grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission"))
+            .grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission", "x"))
             .await
             .unwrap_err(),
         "bob@example.com",
@@ -868,7 +884,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     };
     assert_precondition(
         store
-            .assign_role(Id::new(), key, record("AssignRole"))
+            .assign_role(Id::new(), key, record("AssignRole", "x"))
             .await
             .unwrap_err(),
         "bob@example.com",
@@ -877,7 +893,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     assign(store, Grantee::Group(g), app_admin, None).await;
     assert_precondition(
         store
-            .add_members(g, &[bob], record("AddMembers"))
+            .add_members(g, &[bob], record("AddMembers", "x"))
             .await
             .unwrap_err(),
         "APPLICATION_ADMIN and GOVERNANCE",
@@ -885,14 +901,14 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     // In a tenant, only overlapping scopes conflict.
     let (emea, apac) = (Id::new(), Id::new());
     store
-        .create_tenant(emea, "EMEA", "", record("CreateTenant"))
+        .create_tenant(emea, "EMEA", "", record("CreateTenant", "x"))
         .await
         .unwrap();
     store
-        .create_tenant(apac, "APAC", "", record("CreateTenant"))
+        .create_tenant(apac, "APAC", "", record("CreateTenant", "x"))
         .await
         .unwrap();
-    let carol = user(store, "carol@example.com").await;
+    let carol = create_user(store, "carol@example.com").await;
     let governor = roles.iter().find(|r| r.name == "Governor").unwrap().id;
     assign(store, Grantee::User(carol), governor, Some(emea)).await;
     assign(store, Grantee::User(carol), app_admin, Some(apac)).await;
@@ -903,7 +919,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     };
     assert_precondition(
         store
-            .assign_role(Id::new(), overlapping, record("AssignRole"))
+            .assign_role(Id::new(), overlapping, record("AssignRole", "x"))
             .await
             .unwrap_err(),
         "carol@example.com",
@@ -924,7 +940,7 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
                 default_permissions: Some(vec!["NO_SUCH".into()]),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap_err();
@@ -939,11 +955,11 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
                 default_permissions: Some(vec![AUDIT.into()]),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     assert_eq!(
         store.get_user(&UserKey::Id(ada)).await.unwrap().permissions,
         [AUDIT]

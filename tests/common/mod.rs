@@ -1,6 +1,9 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 #![allow(dead_code)]
 
+pub mod grpc;
+pub mod store;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use personae::{
