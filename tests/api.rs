@@ -2,13 +2,11 @@
 
 mod common;
 
-use std::str::FromStr;
-
 use common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, create_user, grant, token,
-        user_with_key,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_user,
+        grant, token, user_with_key,
     },
 };
 use personae::{
@@ -623,18 +621,9 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
     );
 
     // Paths that name no RPC share one label, however many a caller invents.
-    let mut grpc = tonic::client::Grpc::new(server.channel());
     for i in 0..3 {
-        grpc.ready().await.unwrap();
-        let path =
-            http::uri::PathAndQuery::from_str(&format!("/invented.Service/Method{i}")).unwrap();
         assert_refused(
-            grpc.unary::<(), (), _>(
-                tonic::Request::new(()),
-                path,
-                tonic_prost::ProstCodec::default(),
-            )
-            .await,
+            call_empty(&server, &format!("/invented.Service/Method{i}"), None).await,
             Code::Unauthenticated,
             "authorization",
         );

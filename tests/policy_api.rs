@@ -2,13 +2,13 @@
 
 mod common;
 
-use std::{collections::BTreeSet, str::FromStr};
+use std::collections::BTreeSet;
 
 use common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, create_key, create_user,
-        grant, key_for, token,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_key,
+        create_user, grant, key_for, token,
     },
 };
 use personae::{
@@ -18,24 +18,6 @@ use personae::{
 use prost::Message;
 use prost_types::FieldMask;
 use tonic::{Code, Status};
-
-/// Calls `path` with an empty request, as any client of any language could.
-async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(server.channel());
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unknown(e.to_string()))?;
-    let mut request = tonic::Request::new(());
-    if let Some(token) = auth {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    let path = http::uri::PathAndQuery::from_str(path).unwrap();
-    grpc.unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
-        .await
-        .map(|_| ())
-}
 
 fn every_rpc() -> Vec<String> {
     let fds = prost_types::FileDescriptorSet::decode(personae::proto::FILE_DESCRIPTOR_SET).unwrap();
@@ -490,34 +472,43 @@ async fn effective_permissions_and_checks(t: TestStore) {
             tenant_id: tenant_id.into(),
         }))
     };
+    // Each item is answered on its own: allowed or not, or an error naming the item.
+    let cases = [
+        (question(&ada.id, "AUDIT", &tenant.id), Ok(true)),
+        (question(&ada.id, "AUDIT", ""), Ok(false)),
+        (
+            question("bad", "AUDIT", ""),
+            Err((Code::InvalidArgument, "items[2].user_id")),
+        ),
+        (
+            item(Check::Impersonation(proto::ImpersonationCheck::default())),
+            Err((Code::Unimplemented, "items[3].")),
+        ),
+    ];
     let results = permissions
         .batch_check(proto::BatchCheckRequest {
-            items: vec![
-                question(&ada.id, "AUDIT", &tenant.id),
-                question(&ada.id, "AUDIT", ""),
-                question("bad", "AUDIT", ""),
-                item(Check::Impersonation(proto::ImpersonationCheck::default())),
-            ],
+            items: cases.iter().map(|(item, _)| item.clone()).collect(),
             consistency: None,
         })
         .await
         .unwrap()
         .into_inner()
         .results;
-    assert_eq!(results.len(), 4);
-    assert!(results[0].allowed && results[0].error.is_none());
-    assert!(!results[1].allowed && results[1].error.is_none());
-    let error = results[2].error.as_ref().unwrap();
-    assert_eq!(error.code, Code::InvalidArgument as i32);
-    assert!(
-        error.message.starts_with("items[2].user_id"),
-        "{}",
-        error.message
-    );
-    assert_eq!(
-        results[3].error.as_ref().unwrap().code,
-        Code::Unimplemented as i32
-    );
+    assert_eq!(results.len(), cases.len());
+    for (i, ((_, expected), result)) in cases.iter().zip(&results).enumerate() {
+        match *expected {
+            Ok(allowed) => {
+                assert_eq!(result.error, None, "item {i}");
+                assert_eq!(result.allowed, allowed, "item {i}");
+            }
+            Err((code, prefix)) => {
+                let error = result.error.as_ref().expect("an error");
+                assert_eq!(error.code, code as i32, "item {i}: {error:?}");
+                assert!(error.message.starts_with(prefix), "item {i}: {error:?}");
+                assert!(!result.allowed, "item {i}");
+            }
+        }
+    }
     server.stop().await;
 }
 
@@ -543,32 +534,25 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         }),
         etag: etag.into(),
     };
-    // The bootstrap admin holds every built-in permission, governance included.
-    assert_refused(
-        iam.update_settings(exclusive(&settings.etag)).await,
-        Code::FailedPrecondition,
-        personae::server::BOOTSTRAP_ADMIN_EMAIL,
-    );
-    assert_refused(
-        iam.update_settings(exclusive("")).await,
-        Code::InvalidArgument,
-        "etag",
-    );
-    assert_refused(
-        iam.update_settings(proto::UpdateSettingsRequest {
-            update_mask: Some(FieldMask {
-                paths: vec!["default_permissions".into()],
-            }),
-            settings: Some(proto::Settings {
-                default_permissions: vec!["NOT_REAL".into()],
-                ..Default::default()
-            }),
-            etag: settings.etag.clone(),
-        })
-        .await,
-        Code::InvalidArgument,
-        "settings.default_permissions",
-    );
+    let unknown_default = proto::UpdateSettingsRequest {
+        update_mask: Some(FieldMask {
+            paths: vec!["default_permissions".into()],
+        }),
+        settings: Some(proto::Settings {
+            default_permissions: vec!["NOT_REAL".into()],
+            ..Default::default()
+        }),
+        etag: settings.etag.clone(),
+    };
+    use Code::{FailedPrecondition, InvalidArgument};
+    #[rustfmt::skip]
+    let cases = vec![
+        // The bootstrap admin holds every built-in permission, governance included.
+        (call!(iam.update_settings(exclusive(&settings.etag))), FailedPrecondition, personae::server::BOOTSTRAP_ADMIN_EMAIL),
+        (call!(iam.update_settings(exclusive(""))), InvalidArgument, "etag"),
+        (call!(iam.update_settings(unknown_default)), InvalidArgument, "settings.default_permissions"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
     let admin = server
         .users(server.admin())
         .get_user(proto::GetUserRequest {

@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 
 use common::{
     TestStore,
-    store::{all_pages, assert_precondition, create_user, head, page, record},
+    store::{
+        all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_user, head,
+        page, record,
+    },
 };
 use personae::{
     domain::{
@@ -618,16 +621,21 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             },
         ])
     );
-    let global = holds(store, ada, None).await;
-    assert!(
-        global.contains(CREATE_PROJECT),
-        "default permissions are direct grants"
-    );
-    assert!(!global.contains("CREATE_FILTER") && !global.contains("FETCH_POLICY_INFO"));
-    let in_emea = holds(store, ada, Some(emea)).await;
-    assert!(in_emea.contains("CREATE_FILTER") && !in_emea.contains("FETCH_POLICY_INFO"));
-    let in_apac = holds(store, ada, Some(apac)).await;
-    assert!(in_apac.contains("FETCH_POLICY_INFO") && !in_apac.contains("CREATE_FILTER"));
+    // The defaults are direct grants; AUDIT comes through roles everywhere, and each tenant
+    // adds what is assigned in it.
+    let everywhere = [CREATE_PROJECT, "CREATE_DATA_SOURCE_IN_PROJECT", AUDIT];
+    for (what, tenant, also) in [
+        ("no tenant", None, None),
+        ("EMEA", Some(emea), Some("CREATE_FILTER")),
+        ("APAC", Some(apac), Some("FETCH_POLICY_INFO")),
+    ] {
+        let expected: BTreeSet<String> = everywhere
+            .into_iter()
+            .chain(also)
+            .map(String::from)
+            .collect();
+        assert_eq!(holds(store, ada, tenant).await, expected, "{what}");
+    }
     assert!(matches!(
         store.effective_permissions(ada, Some(Id::new())).await,
         Err(Error::NotFound(_))
@@ -728,46 +736,22 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
         role_id: admins,
         tenant_id: None,
     };
-    for err in [
-        store
-            .remove_member(g, ada, record("RemoveMember", "x"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_group(g, record("DeleteGroup", "x"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_role(admins, record("DeleteRole", "x"))
-            .await
-            .unwrap_err(),
-        store
-            .unassign_role(group_key, record("UnassignRole", "x"))
-            .await
-            .unwrap_err(),
-        store
-            .update_role(
-                admins,
-                Version(1),
-                RoleChanges {
-                    permissions: Some(vec![AUDIT.into()]),
-                    ..Default::default()
-                },
-                record("UpdateRole", "x"),
-            )
-            .await
-            .unwrap_err(),
-        store
-            .set_user_disabled(ada, true, record("DisableUser", "x"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_user(ada, record("DeleteUser", "x"))
-            .await
-            .unwrap_err(),
-    ] {
-        assert_precondition(err, "last enabled user with USER_ADMIN");
-    }
+    let demoted = RoleChanges {
+        permissions: Some(vec![AUDIT.into()]),
+        ..Default::default()
+    };
+    let last = "last enabled user with USER_ADMIN";
+    #[rustfmt::skip]
+    let cases = vec![
+        (attempt(store.remove_member(g, ada, record("RemoveMember", "x"))), last),
+        (attempt(store.delete_group(g, record("DeleteGroup", "x"))), last),
+        (attempt(store.delete_role(admins, record("DeleteRole", "x"))), last),
+        (attempt(store.unassign_role(group_key, record("UnassignRole", "x"))), last),
+        (attempt(store.update_role(admins, Version(1), demoted, record("UpdateRole", "x"))), last),
+        (attempt(store.set_user_disabled(ada, true, record("DisableUser", "x"))), last),
+        (attempt(store.delete_user(ada, record("DeleteUser", "x"))), last),
+    ];
+    assert_each_precondition_fails(store, cases).await;
     assert_eq!(
         head(store).await,
         checkpoint,
@@ -863,42 +847,13 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
 
-    // Every path to holding both is refused, naming the user.
-    assert_precondition(
-        store
-            .grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission", "x"))
-            .await
-            .unwrap_err(),
-        "bob@example.com",
-    );
+    // Every path to holding both is refused, naming the user: a direct grant, a role, a group
+    // with the role, and, in a tenant, an overlapping scope (disjoint ones do not conflict).
     let roles = store.list_roles(&page(100)).await.unwrap();
-    let app_admin = roles
-        .iter()
-        .find(|r| r.name == "Application admin")
-        .unwrap()
-        .id;
-    let key = AssignmentKey {
-        grantee: Grantee::User(bob),
-        role_id: app_admin,
-        tenant_id: None,
-    };
-    assert_precondition(
-        store
-            .assign_role(Id::new(), key, record("AssignRole", "x"))
-            .await
-            .unwrap_err(),
-        "bob@example.com",
-    );
+    let role_named = |name: &str| roles.iter().find(|r| r.name == name).unwrap().id;
+    let (app_admin, governor) = (role_named("Application admin"), role_named("Governor"));
     let g = group(store, "Admins").await;
     assign(store, Grantee::Group(g), app_admin, None).await;
-    assert_precondition(
-        store
-            .add_members(g, &[bob], record("AddMembers", "x"))
-            .await
-            .unwrap_err(),
-        "APPLICATION_ADMIN and GOVERNANCE",
-    );
-    // In a tenant, only overlapping scopes conflict.
     let (emea, apac) = (Id::new(), Id::new());
     store
         .create_tenant(emea, "EMEA", "", record("CreateTenant", "x"))
@@ -909,21 +864,22 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
         .await
         .unwrap();
     let carol = create_user(store, "carol@example.com").await;
-    let governor = roles.iter().find(|r| r.name == "Governor").unwrap().id;
     assign(store, Grantee::User(carol), governor, Some(emea)).await;
     assign(store, Grantee::User(carol), app_admin, Some(apac)).await;
-    let overlapping = AssignmentKey {
-        grantee: Grantee::User(carol),
+    let bob_alone = &[bob][..];
+    let assignment = |user: Id, tenant_id: Option<Id>| AssignmentKey {
+        grantee: Grantee::User(user),
         role_id: app_admin,
-        tenant_id: Some(emea),
+        tenant_id,
     };
-    assert_precondition(
-        store
-            .assign_role(Id::new(), overlapping, record("AssignRole", "x"))
-            .await
-            .unwrap_err(),
-        "carol@example.com",
-    );
+    #[rustfmt::skip]
+    let cases = vec![
+        (attempt(store.grant_permission(bob, APPLICATION_ADMIN, record("GrantPermission", "x"))), "bob@example.com"),
+        (attempt(store.assign_role(Id::new(), assignment(bob, None), record("AssignRole", "x"))), "bob@example.com"),
+        (attempt(store.add_members(g, bob_alone, record("AddMembers", "x"))), "APPLICATION_ADMIN and GOVERNANCE"),
+        (attempt(store.assign_role(Id::new(), assignment(carol, Some(emea)), record("AssignRole", "x"))), "carol@example.com"),
+    ];
+    assert_each_precondition_fails(store, cases).await;
 }
 
 async fn default_permissions_apply_to_new_users(t: TestStore) {

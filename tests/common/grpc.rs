@@ -1,7 +1,7 @@
 //! Helpers for the tests over real gRPC: users and keys made by the admin, refusals, paging,
 //! the audit head, and tables of calls that must be refused.
 
-use std::{collections::BTreeSet, fmt::Debug, future::Future, pin::Pin};
+use std::{collections::BTreeSet, fmt::Debug, future::Future, pin::Pin, str::FromStr};
 
 use personae::{api::CONSISTENCY_TOKEN_HEADER, proto};
 use tonic::{Code, Response, Status};
@@ -96,6 +96,24 @@ impl TestServer {
             .expect("verify the audit chain")
             .into_inner()
     }
+}
+
+/// Calls `path` with an empty request, as any client of any language could.
+pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
+    let mut grpc = tonic::client::Grpc::new(server.channel());
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unknown(e.to_string()))?;
+    let mut request = tonic::Request::new(());
+    if let Some(token) = auth {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let path = http::uri::PathAndQuery::from_str(path).unwrap();
+    grpc.unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
+        .await
+        .map(|_| ())
 }
 
 /// The consistency token a mutation returns.

@@ -1,7 +1,7 @@
 //! Helpers for the Store conformance suites: users, audit records, pages and the audit head,
 //! straight on the store.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, future::Future, pin::Pin};
 
 use personae::{
     domain::{
@@ -128,4 +128,29 @@ pub fn assert_precondition(err: Error, needle: &str) {
         matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
         "{err:?}"
     );
+}
+
+/// A store call to make later, its answer reduced to success or the error.
+pub type Attempt<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+
+/// Wraps a store call as an [`Attempt`].
+pub fn attempt<'a, T>(call: impl Future<Output = Result<T>> + 'a) -> Attempt<'a> {
+    Box::pin(async move { call.await.map(|_| ()) })
+}
+
+/// Makes each attempt in turn: each must fail its precondition with a message containing its
+/// needle, and leave no trace in the audit log.
+pub async fn assert_each_precondition_fails(store: &dyn Store, cases: Vec<(Attempt<'_>, &str)>) {
+    assert!(!cases.is_empty());
+    let before = audit_head(store).await;
+    for (i, (attempt, needle)) in cases.into_iter().enumerate() {
+        match attempt.await {
+            Ok(()) => panic!("case {i} must fail naming {needle:?}, but succeeded"),
+            Err(err) => assert!(
+                matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
+                "case {i}: {err:?} must be a failed precondition naming {needle:?}"
+            ),
+        }
+        assert_eq!(audit_head(store).await, before, "case {i} left a trace");
+    }
 }
