@@ -6,81 +6,23 @@ use common::values::*;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use common::TestStore;
+use common::{
+    TestStore,
+    store::{
+        all_users, assert_each_precondition_fails, assert_precondition, attempt, create_user, head,
+        list_all_users, make_admin, new_user, page, record, verify_chain,
+    },
+};
 use personae::{
     domain::{
-        BUILT_IN_IAM_ID, Id, Version, api_key,
-        audit::{AuditRecord, ChainVerifier},
+        Id, Version, api_key,
         external::{AwsUserType, ExternalUsername, Platform},
-        page::PageRequest,
         permission,
-        user::{Email, FullName, NewUser, UserChanges, UserKind},
+        user::{Email, FullName, UserChanges, UserKind},
     },
     error::Error,
     store::{AuditFilter, NewApiKey, Store, UserFilter, UserKey},
 };
-
-fn new_user(email: &str) -> NewUser {
-    NewUser {
-        email: Email::parse("email", email).unwrap(),
-        full_name: FullName::parse("full_name", &format!("Name of {email}")).unwrap(),
-        kind: UserKind::Person,
-        iam_id: BUILT_IN_IAM_ID,
-    }
-}
-
-fn record(action: &'static str, target: impl ToString) -> AuditRecord {
-    AuditRecord::new(None, action, "user", target)
-}
-
-async fn create(store: &dyn Store, email: &str) -> Id {
-    let id = Id::new();
-    store
-        .create_user(id, new_user(email), record("CreateUser", id))
-        .await
-        .unwrap();
-    id
-}
-
-async fn make_admin(store: &dyn Store, email: &str) -> Id {
-    let id = create(store, email).await;
-    store
-        .grant_permission(
-            id,
-            &perm(permission::USER_ADMIN),
-            record("GrantPermission", id),
-        )
-        .await
-        .unwrap();
-    id
-}
-
-fn page(size: i32) -> PageRequest {
-    PageRequest::parse(size, "", 50, "").unwrap()
-}
-
-async fn all_users(store: &dyn Store) -> Vec<personae::domain::user::User> {
-    let filter = UserFilter {
-        include_disabled: true,
-        ..Default::default()
-    };
-    store.list_users(&filter, &page(1000)).await.unwrap()
-}
-
-async fn head(store: &dyn Store) -> i64 {
-    store.audit_head().await.unwrap().0
-}
-
-async fn verify_chain(store: &dyn Store) -> i64 {
-    let events = store.audit_events_after(0, 100_000).await.unwrap();
-    let mut verifier = ChainVerifier::default();
-    for event in &events {
-        verifier.check(event).unwrap();
-    }
-    let (sequence, hash) = store.audit_head().await.unwrap();
-    verifier.finish(sequence, &hash).unwrap();
-    verifier.checked
-}
 
 async fn users_are_created_with_default_permissions(t: TestStore) {
     let store = t.store.as_ref();
@@ -118,7 +60,7 @@ async fn users_are_created_with_default_permissions(t: TestStore) {
 
 async fn emails_are_unique_ignoring_case(t: TestStore) {
     let store = t.store.as_ref();
-    create(store, "ada@example.com").await;
+    create_user(store, "ada@example.com").await;
     let before = head(store).await;
     let id = Id::new();
     let err = store
@@ -160,66 +102,13 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
     let store = t.store.as_ref();
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(create(store, &format!("user{i}@example.com")).await);
+        ids.push(create_user(store, &format!("user{i}@example.com")).await);
     }
-    let other = create(store, "grace.hopper@navy.mil").await;
+    let other = create_user(store, "grace.hopper@navy.mil").await;
     store
         .set_user_disabled(ids[3], true, record("DisableUser", ids[3]))
         .await
         .unwrap();
-
-    // Enabled users only, three at a time, in id order.
-    let filter = UserFilter::default();
-    let mut seen = Vec::new();
-    let mut request = page(3);
-    loop {
-        let mut users = store.list_users(&filter, &request).await.unwrap();
-        let token = request.finish(&mut users, |u| u.id.to_string());
-        assert!(users.len() <= 3);
-        seen.extend(users.iter().map(|u| u.id));
-        if token.is_empty() {
-            break;
-        }
-        request = PageRequest::parse(3, &token, 50, "").unwrap();
-    }
-    let mut expected: Vec<Id> = ids
-        .iter()
-        .copied()
-        .filter(|id| *id != ids[3])
-        .chain([other])
-        .collect();
-    expected.sort();
-    assert_eq!(seen, expected);
-
-    let query = UserFilter {
-        query: Some("hopper".into()),
-        ..Default::default()
-    };
-    let found = store.list_users(&query, &page(50)).await.unwrap();
-    assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [other]);
-
-    // LIKE wildcards in the query are literal.
-    let wildcard = UserFilter {
-        query: Some("%".into()),
-        ..Default::default()
-    };
-    assert!(
-        store
-            .list_users(&wildcard, &page(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-
-    let disabled = UserFilter {
-        query: Some("user3@".into()),
-        include_disabled: true,
-        ..Default::default()
-    };
-    let found = store.list_users(&disabled, &page(50)).await.unwrap();
-    assert_eq!(found.len(), 1);
-    assert!(found[0].disabled);
-
     store
         .grant_permission(
             ids[5],
@@ -228,30 +117,86 @@ async fn listing_pages_by_id_with_filters(t: TestStore) {
         )
         .await
         .unwrap();
-    let auditors = UserFilter {
-        permission: Some(perm(permission::AUDIT)),
-        ..Default::default()
-    };
-    let found = store.list_users(&auditors, &page(50)).await.unwrap();
-    assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [ids[5]]);
+    let mut enabled: Vec<Id> = ids
+        .iter()
+        .copied()
+        .filter(|id| *id != ids[3])
+        .chain([other])
+        .collect();
+    enabled.sort();
 
-    let foreign_iam = UserFilter {
-        iam_id: Some(Id::new()),
-        ..Default::default()
-    };
-    assert!(
-        store
-            .list_users(&foreign_iam, &page(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let query = |query: &str| Some(query.to_string());
+    let cases: Vec<(&str, UserFilter, i32, Vec<Id>)> = vec![
+        (
+            "enabled users only, three at a time, in id order",
+            UserFilter::default(),
+            3,
+            enabled,
+        ),
+        (
+            "a query",
+            UserFilter {
+                query: query("hopper"),
+                ..Default::default()
+            },
+            50,
+            vec![other],
+        ),
+        (
+            "LIKE wildcards in the query are literal",
+            UserFilter {
+                query: query("%"),
+                ..Default::default()
+            },
+            50,
+            vec![],
+        ),
+        (
+            "disabled users when asked for",
+            UserFilter {
+                query: query("user3@"),
+                include_disabled: true,
+                ..Default::default()
+            },
+            50,
+            vec![ids[3]],
+        ),
+        (
+            "the holders of a permission",
+            UserFilter {
+                permission: Some(perm(permission::AUDIT)),
+                ..Default::default()
+            },
+            50,
+            vec![ids[5]],
+        ),
+        (
+            "another identity manager",
+            UserFilter {
+                iam_id: Some(Id::new()),
+                ..Default::default()
+            },
+            50,
+            vec![],
+        ),
+    ];
+    for (what, filter, size, expected) in cases {
+        let found = list_all_users(store, &filter, size).await;
+        assert_eq!(
+            found.iter().map(|u| u.id).collect::<Vec<_>>(),
+            expected,
+            "{what}"
+        );
+        for user in &found {
+            assert_eq!(user.disabled, user.id == ids[3], "{what}: {user:?}");
+        }
+    }
 }
 
 async fn updates_check_the_etag(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
-    create(store, "taken@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
+    create_user(store, "taken@example.com").await;
     let changes = || UserChanges {
         full_name: Some(FullName::parse("full_name", "Augusta Ada King").unwrap()),
         email: Some(Email::parse("email", "countess@example.com").unwrap()),
@@ -297,7 +242,7 @@ async fn updates_check_the_etag(t: TestStore) {
 
 async fn disabling_keeps_the_first_disable_time(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     let disabled = store
         .set_user_disabled(id, true, record("DisableUser", id))
         .await
@@ -321,34 +266,19 @@ async fn disabling_keeps_the_first_disable_time(t: TestStore) {
     assert!(enabled.version.0 > again.version.0);
 }
 
+const LAST_ADMIN: &str = "last enabled user with USER_ADMIN";
+
 async fn the_last_user_admin_stays(t: TestStore) {
     let store = t.store.as_ref();
     let admin = make_admin(store, "admin@example.com").await;
-    let before = head(store).await;
-    for err in [
-        store
-            .set_user_disabled(admin, true, record("DisableUser", admin))
-            .await
-            .unwrap_err(),
-        store
-            .delete_user(admin, record("DeleteUser", admin))
-            .await
-            .unwrap_err(),
-        store
-            .revoke_permission(
-                admin,
-                &perm(permission::USER_ADMIN),
-                record("RevokePermission", admin),
-            )
-            .await
-            .unwrap_err(),
-    ] {
-        assert!(
-            matches!(err, Error::FailedPrecondition(ref m) if m.contains("last enabled user with USER_ADMIN")),
-            "{err:?}"
-        );
-    }
-    assert_eq!(head(store).await, before);
+    let user_admin = perm(permission::USER_ADMIN);
+    #[rustfmt::skip]
+    let cases = vec![
+        (attempt(store.set_user_disabled(admin, true, record("DisableUser", admin))), LAST_ADMIN),
+        (attempt(store.delete_user(admin, record("DeleteUser", admin))), LAST_ADMIN),
+        (attempt(store.revoke_permission(admin, &user_admin, record("RevokePermission", admin))), LAST_ADMIN),
+    ];
+    assert_each_precondition_fails(store, cases).await;
 
     // A disabled second admin does not count; an enabled one does.
     let second = make_admin(store, "second@example.com").await;
@@ -356,11 +286,12 @@ async fn the_last_user_admin_stays(t: TestStore) {
         .set_user_disabled(second, true, record("DisableUser", second))
         .await
         .unwrap();
-    assert!(
+    assert_precondition(
         store
             .set_user_disabled(admin, true, record("DisableUser", admin))
             .await
-            .is_err()
+            .unwrap_err(),
+        LAST_ADMIN,
     );
     store
         .set_user_disabled(second, false, record("EnableUser", second))
@@ -375,11 +306,12 @@ async fn the_last_user_admin_stays(t: TestStore) {
         .await
         .unwrap();
     // Now `second` is the last one.
-    assert!(
+    assert_precondition(
         store
             .delete_user(second, record("DeleteUser", second))
             .await
-            .is_err()
+            .unwrap_err(),
+        LAST_ADMIN,
     );
     // Users without USER_ADMIN are not affected by the rule.
     store
@@ -407,19 +339,27 @@ async fn concurrent_demotions_leave_one_admin(t: TestStore) {
         .collect();
     let mut succeeded = 0;
     for task in tasks {
-        if task.await.unwrap().is_ok() {
-            succeeded += 1;
+        match task.await.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(err) => assert_precondition(err, LAST_ADMIN),
         }
     }
     assert_eq!(
         succeeded, 1,
         "exactly one of two concurrent disables of the last two admins may succeed"
     );
+    let enabled: Vec<Id> = list_all_users(&*store, &UserFilter::default(), 10)
+        .await
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(enabled.len(), 1);
+    assert!(admins.contains(&enabled[0]), "{enabled:?}");
 }
 
 async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     store
         .add_user_attribute(
             id,
@@ -465,7 +405,7 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
         Err(Error::NotFound(_))
     ));
     // The name is free again for someone else.
-    let other = create(store, "other@example.com").await;
+    let other = create_user(store, "other@example.com").await;
     let name = ExternalUsername::new(Platform::Snowflake, "ada", None).unwrap();
     store
         .set_external_username(other, name, record("SetExternalUsername", other))
@@ -491,7 +431,7 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
 
 async fn attributes_are_sets(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     store
         .add_user_attribute(
             id,
@@ -542,8 +482,8 @@ async fn attributes_are_sets(t: TestStore) {
 
 async fn external_usernames_follow_platform_rules(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = create(store, "ada@example.com").await;
-    let bob = create(store, "bob@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
+    let bob = create_user(store, "bob@example.com").await;
     let set = |id: Id, platform, name: &str, kind| {
         let name = ExternalUsername::new(platform, name, kind).unwrap();
         async move {
@@ -602,10 +542,13 @@ async fn external_usernames_follow_platform_rules(t: TestStore) {
         .await
         .unwrap()
         .value;
-    assert!(
+    assert_eq!(
         user.external_usernames
             .iter()
-            .all(|n| n.platform != Platform::Databricks)
+            .map(|n| n.platform)
+            .collect::<Vec<_>>(),
+        [Platform::S3],
+        "only the Databricks name is cleared"
     );
     let err = store
         .clear_external_username(
@@ -620,7 +563,7 @@ async fn external_usernames_follow_platform_rules(t: TestStore) {
 
 async fn grants_are_idempotent_and_checked(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     store
         .grant_permission(id, &perm(permission::AUDIT), record("GrantPermission", id))
         .await
@@ -682,7 +625,7 @@ async fn grants_are_idempotent_and_checked(t: TestStore) {
 
 async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
     let store = t.store.as_ref();
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     let key = api_key::generate();
     let created = store
         .create_api_key(
@@ -763,7 +706,7 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
 async fn every_mutation_appends_one_chained_event(t: TestStore) {
     let store = t.store.as_ref();
     assert_eq!(head(store).await, 0);
-    let id = create(store, "ada@example.com").await;
+    let id = create_user(store, "ada@example.com").await;
     store
         .set_user_disabled(id, true, record("DisableUser", id))
         .await
@@ -822,7 +765,7 @@ async fn concurrent_writers_never_fork_the_chain(t: TestStore) {
     let tasks: Vec<_> = (0..24)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { create(&*store, &format!("user{i}@example.com")).await })
+            tokio::spawn(async move { create_user(&*store, &format!("user{i}@example.com")).await })
         })
         .collect();
     for task in tasks {
@@ -834,21 +777,24 @@ async fn concurrent_writers_never_fork_the_chain(t: TestStore) {
 
 async fn the_audit_log_is_append_only(t: TestStore) {
     let store = t.store.as_ref();
-    create(store, "ada@example.com").await;
-    let update = match &t.raw {
-        common::Raw::Sqlite(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
-            .execute(s)
-            .await
-            .err(),
-        common::Raw::Postgres(s) => sqlx::query("UPDATE audit_events SET action = 'x'")
-            .execute(s)
-            .await
-            .err(),
-    };
-    let message = update
-        .expect("updating an audit event must fail")
-        .to_string();
-    assert!(message.contains("append-only"), "{message}");
+    create_user(store, "ada@example.com").await;
+    let before = store.audit_events_after(0, 10).await.unwrap();
+    assert_eq!(before.len(), 1);
+    for statement in [
+        "UPDATE audit_events SET action = 'x'",
+        "DELETE FROM audit_events",
+    ] {
+        let refused = match &t.raw {
+            common::Raw::Sqlite(s) => sqlx::query(statement).execute(s).await.err(),
+            common::Raw::Postgres(s) => sqlx::query(statement).execute(s).await.err(),
+        };
+        let message = refused
+            .unwrap_or_else(|| panic!("{statement} must fail"))
+            .to_string();
+        assert!(message.contains("append-only"), "{statement}: {message}");
+    }
+    assert_eq!(store.audit_events_after(0, 10).await.unwrap(), before);
+    assert_eq!(verify_chain(store).await, 1);
 }
 
 async fn bootstrap_happens_once(t: TestStore) {

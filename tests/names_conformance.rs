@@ -4,34 +4,32 @@
 
 mod common;
 
-use common::{TestStore, values::*};
+use common::{
+    TestStore,
+    store::{new_user, page, record},
+    values::*,
+};
 use personae::{
     domain::{
         BUILT_IN_IAM_ID, Id,
-        audit::AuditRecord,
         external::{ExternalUsername, Platform},
         group::NewGroup,
-        page::PageRequest,
         role::NewRole,
-        user::{Email, FullName, NewUser, UserKind},
+        user::{FullName, NewUser},
     },
     error::Error,
     store::{GroupStore, SqlStore, Store, UserFilter, UserKey},
 };
 
-fn record(action: &'static str) -> AuditRecord {
-    AuditRecord::new(None, action, "test", "test")
-}
-
 async fn create_user(store: &dyn Store, email: &str, full_name: &str) -> Result<Id, Error> {
     let id = Id::new();
     let user = NewUser {
-        email: Email::parse("email", email).expect("a valid email"),
         full_name: FullName::parse("full_name", full_name).expect("a valid name"),
-        kind: UserKind::Person,
-        iam_id: BUILT_IN_IAM_ID,
+        ..new_user(email)
     };
-    store.create_user(id, user, record("CreateUser")).await?;
+    store
+        .create_user(id, user, record("CreateUser", id))
+        .await?;
     Ok(id)
 }
 
@@ -75,9 +73,8 @@ async fn user_names_ignore_case_in_every_script(t: TestStore) {
             query: Some(personae::domain::name::comparison_key(query)),
             ..Default::default()
         };
-        let page = PageRequest::parse(50, "", 50, "").unwrap();
         let ids: Vec<Id> = store
-            .list_users(&filter, &page)
+            .list_users(&filter, &page(50))
             .await
             .unwrap()
             .into_iter()
@@ -97,12 +94,12 @@ async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
         email: None,
     };
     store
-        .create_group(Id::new(), group("Équipe"), record("CreateGroup"))
+        .create_group(Id::new(), group("Équipe"), record("CreateGroup", "x"))
         .await
         .unwrap();
     assert_already_exists(
         store
-            .create_group(Id::new(), group("ÉQUIPE"), record("CreateGroup"))
+            .create_group(Id::new(), group("ÉQUIPE"), record("CreateGroup", "x"))
             .await,
         "group",
     );
@@ -112,22 +109,22 @@ async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
         permissions: Vec::new(),
     };
     store
-        .create_role(Id::new(), role("Ärzte"), record("CreateRole"))
+        .create_role(Id::new(), role("Ärzte"), record("CreateRole", "x"))
         .await
         .unwrap();
     assert_already_exists(
         store
-            .create_role(Id::new(), role("ärzte"), record("CreateRole"))
+            .create_role(Id::new(), role("ärzte"), record("CreateRole", "x"))
             .await,
         "role",
     );
     store
-        .create_tenant(Id::new(), tenant("Ísland"), record("CreateTenant"))
+        .create_tenant(Id::new(), tenant("Ísland"), record("CreateTenant", "x"))
         .await
         .unwrap();
     assert_already_exists(
         store
-            .create_tenant(Id::new(), tenant("ísland"), record("CreateTenant"))
+            .create_tenant(Id::new(), tenant("ísland"), record("CreateTenant", "x"))
             .await,
         "tenant",
     );
@@ -141,7 +138,7 @@ async fn external_usernames_ignore_case_except_on_s3(t: TestStore) {
         let name = ExternalUsername::new(platform, name, None).unwrap();
         async move {
             store
-                .set_external_username(user, name, record("SetExternalUsername"))
+                .set_external_username(user, name, record("SetExternalUsername", "x"))
                 .await
         }
     };
@@ -189,8 +186,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
         query: Some("zoë".into()),
         ..Default::default()
     };
-    let page = PageRequest::parse(50, "", 50, "").unwrap();
-    let found = reopened.list_users(&filter, &page).await.unwrap();
+    let found = reopened.list_users(&filter, &page(50)).await.unwrap();
     assert_eq!(
         found.len(),
         1,
@@ -203,7 +199,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
     };
     assert_already_exists(
         reopened
-            .create_group(Id::new(), group, record("CreateGroup"))
+            .create_group(Id::new(), group, record("CreateGroup", "x"))
             .await,
         "the group's filled key is enforced",
     );

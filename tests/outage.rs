@@ -10,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{TestServer, TestStore, call_empty, every_rpc};
+use common::{
+    TestServer, TestStore,
+    grpc::{call_empty, every_rpc},
+};
 use personae::store::SqlStore;
 use tonic::Code;
 use tonic_health::pb::{

@@ -4,7 +4,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Authorization, TestServer, TestStore, call_empty, every_rpc};
+use common::{
+    Authorization, TestServer, TestStore,
+    grpc::{
+        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_key,
+        create_user, every_rpc, grant, key_for, token,
+    },
+};
 use personae::{
     auth::{Access, access_for},
     proto::{self, assign_role_request::Principal as AssignTo},
@@ -12,60 +18,13 @@ use personae::{
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 
-async fn create_user(server: &TestServer, email: &str) -> proto::User {
-    server
-        .users(server.admin())
-        .create_user(proto::CreateUserRequest {
-            email: email.into(),
-            full_name: email.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn key_for(server: &TestServer, user_id: &str) -> String {
-    server
-        .users(server.admin())
-        .create_api_key(proto::CreateApiKeyRequest {
-            user_id: user_id.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .secret
-}
-
-async fn grant(server: &TestServer, user_id: &str, permission: &str) {
-    server
-        .permissions(server.admin())
-        .grant_permission(proto::GrantPermissionRequest {
-            user_id: user_id.into(),
-            permission: permission.into(),
-        })
-        .await
-        .unwrap();
-}
-
-#[track_caller]
-fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, field: &str) {
-    let status = result.expect_err("the call must be refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert!(
-        status.message().contains(field),
-        "{:?} must name {field:?}",
-        status.message()
-    );
-}
-
 /// For each permission the access table uses, a caller holding only that permission reaches
 /// exactly the RPCs that need it (or need nothing beyond their own user), and is refused the
 /// rest; a caller without a key is refused everything.
 async fn every_rpc_enforces_its_access_rule(t: TestStore) {
     let server = TestServer::start(t).await;
     let rpcs = every_rpc();
+    assert!(rpcs.len() > 50, "{rpcs:?}");
     let required: BTreeSet<&str> = rpcs
         .iter()
         .filter_map(|p| match access_for(p) {
@@ -73,7 +32,15 @@ async fn every_rpc_enforces_its_access_rule(t: TestStore) {
             _ => None,
         })
         .collect();
-    assert!(required.len() >= 4, "{required:?}");
+    assert_eq!(
+        required,
+        BTreeSet::from([
+            "APPLICATION_ADMIN",
+            "AUDIT",
+            "FETCH_POLICY_INFO",
+            "USER_ADMIN"
+        ])
+    );
 
     for path in &rpcs {
         assert_refused(
@@ -142,78 +109,22 @@ async fn self_service_rpcs_stop_at_other_users(t: TestStore) {
     let ada = create_user(&server, "ada@example.com").await;
     let bob = create_user(&server, "bob@example.com").await;
     let ada_key = key_for(&server, &ada.id).await;
-    let bob_key_id = server
-        .users(server.admin())
-        .create_api_key(proto::CreateApiKeyRequest {
-            user_id: bob.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .api_key
-        .unwrap()
-        .id;
-    let mut users = server.users(Authorization::bearer(&ada_key));
-    let mut permissions = server.permissions(Authorization::bearer(&ada_key));
-    let denied = Code::PermissionDenied;
-    assert_refused(
-        users
-            .get_user(proto::GetUserRequest {
-                user: Some(proto::get_user_request::User::Id(bob.id.clone())),
-            })
-            .await,
-        denied,
-        "USER_ADMIN",
-    );
-    assert_refused(
-        users
-            .create_api_key(proto::CreateApiKeyRequest {
-                user_id: bob.id.clone(),
-                ..Default::default()
-            })
-            .await,
-        denied,
-        "USER_ADMIN",
-    );
-    assert_refused(
-        users
-            .list_api_keys(proto::ListApiKeysRequest {
-                user_id: bob.id.clone(),
-                ..Default::default()
-            })
-            .await,
-        denied,
-        "USER_ADMIN",
-    );
-    assert_refused(
-        users
-            .revoke_api_key(proto::RevokeApiKeyRequest { id: bob_key_id })
-            .await,
-        denied,
-        "USER_ADMIN",
-    );
-    assert_refused(
-        permissions
-            .get_effective_permissions(proto::GetEffectivePermissionsRequest {
-                user_id: bob.id.clone(),
-                ..Default::default()
-            })
-            .await,
-        denied,
-        "FETCH_POLICY_INFO",
-    );
-    assert_refused(
-        permissions
-            .check_permission(proto::CheckPermissionRequest {
-                user_id: bob.id.clone(),
-                permission: "AUDIT".into(),
-                ..Default::default()
-            })
-            .await,
-        denied,
-        "FETCH_POLICY_INFO",
-    );
+    let bob_key_id = create_key(&server, &bob.id).await.api_key.unwrap().id;
+    let users = server.users(Authorization::bearer(&ada_key));
+    let permissions = server.permissions(Authorization::bearer(&ada_key));
+    let bob_id = || bob.id.clone();
+    use Code::PermissionDenied;
+    #[rustfmt::skip]
+    let cases = vec![
+        (call!(users.get_user(proto::GetUserRequest { user: Some(proto::get_user_request::User::Id(bob_id())) })), PermissionDenied, "USER_ADMIN"),
+        (call!(users.create_api_key(proto::CreateApiKeyRequest { user_id: bob_id(), ..Default::default() })), PermissionDenied, "USER_ADMIN"),
+        (call!(users.list_api_keys(proto::ListApiKeysRequest { user_id: bob_id(), ..Default::default() })), PermissionDenied, "USER_ADMIN"),
+        (call!(users.revoke_api_key(proto::RevokeApiKeyRequest { id: bob_key_id })), PermissionDenied, "USER_ADMIN"),
+        (call!(permissions.get_effective_permissions(proto::GetEffectivePermissionsRequest { user_id: bob_id(), ..Default::default() })), PermissionDenied, "FETCH_POLICY_INFO"),
+        (call!(permissions.check_permission(proto::CheckPermissionRequest { user_id: bob_id(), permission: "AUDIT".into(), ..Default::default() })), PermissionDenied, "FETCH_POLICY_INFO"),
+    ];
+    assert_eq!(cases.len(), expected.len(), "a case for every such RPC");
+    assert_each_refused_changing_nothing(&server, cases).await;
     server.stop().await;
 }
 
@@ -223,6 +134,7 @@ async fn groups_over_grpc(t: TestStore) {
     let ada = create_user(&server, "ada@example.com").await;
     let bob = create_user(&server, "bob@example.com").await;
     let created = groups
+        .clone()
         .create_group(proto::CreateGroupRequest {
             name: "Accountants".into(),
             description: "Count things".into(),
@@ -230,12 +142,7 @@ async fn groups_over_grpc(t: TestStore) {
         })
         .await
         .unwrap();
-    assert!(
-        created
-            .metadata()
-            .get("personae-consistency-token")
-            .is_some()
-    );
+    assert_eq!(token(&created), server.audit_head().await.0);
     let group = created.into_inner();
     assert_eq!(group.member_count, 0);
 
@@ -244,21 +151,13 @@ async fn groups_over_grpc(t: TestStore) {
         group_id: group.id.clone(),
         user_ids: ids.iter().map(|s| s.to_string()).collect(),
     };
-    assert_refused(
-        groups.add_members(add(&[&ada.id, &ghost])).await,
-        Code::NotFound,
-        &ghost,
-    );
-    assert_refused(
-        groups.add_members(add(&[&ada.id, "nope"])).await,
-        Code::InvalidArgument,
-        "user_ids",
-    );
-    assert_refused(
-        groups.add_members(add(&[])).await,
-        Code::InvalidArgument,
-        "user_ids",
-    );
+    #[rustfmt::skip]
+    let cases = vec![
+        (call!(groups.add_members(add(&[&ada.id, &ghost]))), Code::NotFound, ghost.as_str()),
+        (call!(groups.add_members(add(&[&ada.id, "nope"]))), Code::InvalidArgument, "user_ids"),
+        (call!(groups.add_members(add(&[]))), Code::InvalidArgument, "user_ids"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
     let added = groups
         .add_members(add(&[&ada.id, &bob.id, &ada.id]))
         .await
@@ -289,27 +188,13 @@ async fn groups_over_grpc(t: TestStore) {
         }),
         etag: etag.into(),
     };
-    assert_refused(
-        groups
-            .update_group(update(&["name"], &group.etag, "Bean counters"))
-            .await,
-        Code::Aborted,
-        "etag",
-    );
-    assert_refused(
-        groups
-            .update_group(update(&["members"], &added.etag, "x"))
-            .await,
-        Code::InvalidArgument,
-        "update_mask",
-    );
-    assert_refused(
-        groups
-            .update_group(update(&["name"], &added.etag, ""))
-            .await,
-        Code::InvalidArgument,
-        "group.name",
-    );
+    #[rustfmt::skip]
+    let cases = vec![
+        (call!(groups.update_group(update(&["name"], &group.etag, "Bean counters"))), Code::Aborted, "etag"),
+        (call!(groups.update_group(update(&["members"], &added.etag, "x"))), Code::InvalidArgument, "update_mask"),
+        (call!(groups.update_group(update(&["name"], &added.etag, ""))), Code::InvalidArgument, "group.name"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
     let renamed = groups
         .update_group(update(&["name", "email"], &added.etag, "Bean counters"))
         .await
@@ -410,20 +295,26 @@ async fn concurrent_membership_over_grpc(t: TestStore) {
         .unwrap()
         .into_inner();
     assert_eq!(final_group.member_count, 16);
-    let members: BTreeSet<String> = server
-        .groups(server.admin())
-        .list_members(proto::ListMembersRequest {
-            group_id: group.id.clone(),
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .users
-        .into_iter()
-        .map(|u| u.id)
-        .collect();
+    let members: BTreeSet<String> = all_pages(5, |page_token| {
+        let mut groups = server.groups(server.admin());
+        let group_id = group.id.clone();
+        async move {
+            let page = groups
+                .list_members(proto::ListMembersRequest {
+                    group_id,
+                    page_size: 5,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok((page.users, page.next_page_token))
+        }
+    })
+    .await
+    .into_iter()
+    .map(|u| u.id)
+    .collect();
     let expected: BTreeSet<String> = users
         .iter()
         .enumerate()
@@ -431,12 +322,7 @@ async fn concurrent_membership_over_grpc(t: TestStore) {
         .map(|(_, u)| u.clone())
         .collect();
     assert_eq!(members, expected);
-    let verdict = server
-        .audit(server.admin())
-        .verify_audit_chain(proto::VerifyAuditChainRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let verdict = server.verify_audit_chain().await;
     assert!(verdict.ok, "{verdict:?}");
     server.stop().await;
 }
@@ -490,44 +376,37 @@ async fn effective_permissions_and_checks(t: TestStore) {
         .await
         .unwrap();
 
-    // Ada asks about herself: allowed without FETCH_POLICY_INFO.
-    let mut as_ada = server.permissions(Authorization::bearer(&ada_key));
+    let bob = create_user(&server, "bob@example.com").await;
+    let as_ada = server.permissions(Authorization::bearer(&ada_key));
     let check = |permission: &str, tenant_id: &str| proto::CheckPermissionRequest {
         user_id: String::new(),
         permission: permission.into(),
         tenant_id: tenant_id.into(),
         consistency: None,
     };
-    assert!(
-        !as_ada
-            .check_permission(check("AUDIT", ""))
+    let about = |user_id: &str, request| proto::CheckPermissionRequest {
+        user_id: user_id.into(),
+        ..request
+    };
+    // Ada asks about herself, allowed without FETCH_POLICY_INFO; the admin asks about Ada.
+    #[rustfmt::skip]
+    let checks = [
+        ("Ada, AUDIT, no tenant", &as_ada, check("AUDIT", ""), false),
+        ("Ada, AUDIT, in the tenant", &as_ada, check("AUDIT", &tenant.id), true),
+        ("Ada, a default permission", &as_ada, check("CREATE_PROJECT", ""), true),
+        ("the admin about Ada, AUDIT, no tenant", &permissions, about(&ada.id, check("AUDIT", "")), false),
+    ];
+    for (what, client, request, allowed) in checks {
+        let answer = client
+            .clone()
+            .check_permission(request)
             .await
             .unwrap()
-            .into_inner()
-            .allowed
-    );
-    assert!(
-        as_ada
-            .check_permission(check("AUDIT", &tenant.id))
-            .await
-            .unwrap()
-            .into_inner()
-            .allowed
-    );
-    assert!(
-        as_ada
-            .check_permission(check("CREATE_PROJECT", ""))
-            .await
-            .unwrap()
-            .into_inner()
-            .allowed
-    );
-    assert_refused(
-        as_ada.check_permission(check("NOPE", "")).await,
-        Code::InvalidArgument,
-        "permission",
-    );
+            .into_inner();
+        assert_eq!(answer.allowed, allowed, "{what}");
+    }
     let effective = as_ada
+        .clone()
         .get_effective_permissions(proto::GetEffectivePermissionsRequest {
             tenant_id: tenant.id.clone(),
             ..Default::default()
@@ -549,43 +428,21 @@ async fn effective_permissions_and_checks(t: TestStore) {
             tenant_id: tenant.id.clone(),
         }]
     );
-    // About someone else, FETCH_POLICY_INFO is needed.
-    let admin_check = proto::CheckPermissionRequest {
-        user_id: ada.id.clone(),
-        ..check("AUDIT", "")
+    let stale = proto::Consistency {
+        requirement: Some(proto::consistency::Requirement::AtLeastAsFresh(
+            "yesterday".into(),
+        )),
     };
-    let bob = create_user(&server, "bob@example.com").await;
-    let other = proto::CheckPermissionRequest {
-        user_id: bob.id.clone(),
-        ..check("AUDIT", "")
-    };
-    assert_refused(
-        as_ada.check_permission(other).await,
-        Code::PermissionDenied,
-        "FETCH_POLICY_INFO",
-    );
-    assert!(
-        !permissions
-            .check_permission(admin_check)
-            .await
-            .unwrap()
-            .into_inner()
-            .allowed
-    );
-    assert_refused(
-        permissions
-            .check_permission(proto::CheckPermissionRequest {
-                consistency: Some(proto::Consistency {
-                    requirement: Some(proto::consistency::Requirement::AtLeastAsFresh(
-                        "yesterday".into(),
-                    )),
-                }),
-                ..check("AUDIT", "")
-            })
-            .await,
-        Code::InvalidArgument,
-        "consistency.at_least_as_fresh",
-    );
+    use Code::{InvalidArgument, PermissionDenied};
+    #[rustfmt::skip]
+    let cases = vec![
+        (call!(as_ada.check_permission(check("NOPE", ""))), InvalidArgument, "permission"),
+        // About someone else, FETCH_POLICY_INFO is needed.
+        (call!(as_ada.check_permission(about(&bob.id, check("AUDIT", "")))), PermissionDenied, "FETCH_POLICY_INFO"),
+        (call!(permissions.check_permission(proto::CheckPermissionRequest { consistency: Some(stale), ..check("AUDIT", "") })), InvalidArgument, "consistency.at_least_as_fresh"),
+        (call!(permissions.batch_check(proto::BatchCheckRequest::default())), InvalidArgument, "items"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
 
     use proto::batch_check_item::Check;
     let item = |check: Check| proto::BatchCheckItem { check: Some(check) };
@@ -596,41 +453,43 @@ async fn effective_permissions_and_checks(t: TestStore) {
             tenant_id: tenant_id.into(),
         }))
     };
+    // Each item is answered on its own: allowed or not, or an error naming the item.
+    let cases = [
+        (question(&ada.id, "AUDIT", &tenant.id), Ok(true)),
+        (question(&ada.id, "AUDIT", ""), Ok(false)),
+        (
+            question("bad", "AUDIT", ""),
+            Err((Code::InvalidArgument, "items[2].user_id")),
+        ),
+        (
+            item(Check::Impersonation(proto::ImpersonationCheck::default())),
+            Err((Code::Unimplemented, "items[3].")),
+        ),
+    ];
     let results = permissions
         .batch_check(proto::BatchCheckRequest {
-            items: vec![
-                question(&ada.id, "AUDIT", &tenant.id),
-                question(&ada.id, "AUDIT", ""),
-                question("bad", "AUDIT", ""),
-                item(Check::Impersonation(proto::ImpersonationCheck::default())),
-            ],
+            items: cases.iter().map(|(item, _)| item.clone()).collect(),
             consistency: None,
         })
         .await
         .unwrap()
         .into_inner()
         .results;
-    assert_eq!(results.len(), 4);
-    assert!(results[0].allowed && results[0].error.is_none());
-    assert!(!results[1].allowed && results[1].error.is_none());
-    let error = results[2].error.as_ref().unwrap();
-    assert_eq!(error.code, Code::InvalidArgument as i32);
-    assert!(
-        error.message.starts_with("items[2].user_id"),
-        "{}",
-        error.message
-    );
-    assert_eq!(
-        results[3].error.as_ref().unwrap().code,
-        Code::Unimplemented as i32
-    );
-    assert_refused(
-        permissions
-            .batch_check(proto::BatchCheckRequest::default())
-            .await,
-        Code::InvalidArgument,
-        "items",
-    );
+    assert_eq!(results.len(), cases.len());
+    for (i, ((_, expected), result)) in cases.iter().zip(&results).enumerate() {
+        match *expected {
+            Ok(allowed) => {
+                assert_eq!(result.error, None, "item {i}");
+                assert_eq!(result.allowed, allowed, "item {i}");
+            }
+            Err((code, prefix)) => {
+                let error = result.error.as_ref().expect("an error");
+                assert_eq!(error.code, code as i32, "item {i}: {error:?}");
+                assert!(error.message.starts_with(prefix), "item {i}: {error:?}");
+                assert!(!result.allowed, "item {i}");
+            }
+        }
+    }
     server.stop().await;
 }
 
@@ -656,32 +515,25 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         }),
         etag: etag.into(),
     };
-    // The bootstrap admin holds every built-in permission, governance included.
-    assert_refused(
-        iam.update_settings(exclusive(&settings.etag)).await,
-        Code::FailedPrecondition,
-        personae::server::BOOTSTRAP_ADMIN_EMAIL,
-    );
-    assert_refused(
-        iam.update_settings(exclusive("")).await,
-        Code::InvalidArgument,
-        "etag",
-    );
-    assert_refused(
-        iam.update_settings(proto::UpdateSettingsRequest {
-            update_mask: Some(FieldMask {
-                paths: vec!["default_permissions".into()],
-            }),
-            settings: Some(proto::Settings {
-                default_permissions: vec!["NOT_REAL".into()],
-                ..Default::default()
-            }),
-            etag: settings.etag.clone(),
-        })
-        .await,
-        Code::InvalidArgument,
-        "settings.default_permissions",
-    );
+    let unknown_default = proto::UpdateSettingsRequest {
+        update_mask: Some(FieldMask {
+            paths: vec!["default_permissions".into()],
+        }),
+        settings: Some(proto::Settings {
+            default_permissions: vec!["NOT_REAL".into()],
+            ..Default::default()
+        }),
+        etag: settings.etag.clone(),
+    };
+    use Code::{FailedPrecondition, InvalidArgument};
+    #[rustfmt::skip]
+    let cases = vec![
+        // The bootstrap admin holds every built-in permission, governance included.
+        (call!(iam.update_settings(exclusive(&settings.etag))), FailedPrecondition, personae::server::BOOTSTRAP_ADMIN_EMAIL),
+        (call!(iam.update_settings(exclusive(""))), InvalidArgument, "etag"),
+        (call!(iam.update_settings(unknown_default)), InvalidArgument, "settings.default_permissions"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
     let admin = server
         .users(server.admin())
         .get_user(proto::GetUserRequest {
@@ -722,302 +574,91 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
 
 async fn bad_policy_input_changes_nothing(t: TestStore) {
     let server = TestServer::start(t).await;
-    let mut permissions = server.permissions(server.admin());
-    let head = server.store.store.audit_head().await.unwrap();
-    let unknown = uuid::Uuid::now_v7().to_string();
+    let permissions = server.permissions(server.admin());
+    let groups = server.groups(server.admin());
+    let unknown_id = uuid::Uuid::now_v7().to_string();
+    let unknown = unknown_id.as_str();
     let long = "x".repeat(257);
-    use Code::{AlreadyExists, FailedPrecondition, InvalidArgument, NotFound};
+    let governor = "00000000-0000-7000-8000-000000000102";
+    let bad_token = || "not-a-token".to_string();
+
     let new_permission = |name: &str| proto::CreatePermissionRequest {
         name: name.into(),
         description: String::new(),
     };
-    assert_refused(
-        permissions.create_permission(new_permission("lower")).await,
-        InvalidArgument,
-        "name",
-    );
-    assert_refused(
-        permissions.create_permission(new_permission("AUDIT")).await,
-        AlreadyExists,
-        "AUDIT",
-    );
-    assert_refused(
-        permissions
-            .delete_permission(proto::DeletePermissionRequest {
-                name: "AUDIT".into(),
-            })
-            .await,
-        FailedPrecondition,
-        "built-in",
-    );
-    assert_refused(
-        permissions
-            .delete_permission(proto::DeletePermissionRequest {
-                name: "GHOST".into(),
-            })
-            .await,
-        NotFound,
-        "GHOST",
-    );
+    let delete_permission = |name: &str| proto::DeletePermissionRequest { name: name.into() };
     let new_role = |name: &str, permissions: &[&str]| proto::CreateRoleRequest {
         name: name.into(),
         description: String::new(),
         permissions: permissions.iter().map(|p| p.to_string()).collect(),
     };
-    assert_refused(
-        permissions.create_role(new_role("", &[])).await,
-        InvalidArgument,
-        "name",
-    );
-    assert_refused(
-        permissions.create_role(new_role(&long, &[])).await,
-        InvalidArgument,
-        "name",
-    );
-    assert_refused(
-        permissions.create_role(new_role("R", &["bad name"])).await,
-        InvalidArgument,
-        "permissions",
-    );
-    assert_refused(
-        permissions.create_role(new_role("R", &["GHOST"])).await,
-        InvalidArgument,
-        "permissions",
-    );
-    assert_refused(
-        permissions.create_role(new_role("governor", &[])).await,
-        AlreadyExists,
-        "name",
-    );
-    assert_refused(
-        permissions
-            .delete_role(proto::DeleteRoleRequest {
-                id: unknown.clone(),
-            })
-            .await,
-        NotFound,
-        &unknown,
-    );
     let assign =
         |principal: Option<AssignTo>, role_id: &str, tenant_id: &str| proto::AssignRoleRequest {
             principal,
             role_id: role_id.into(),
             tenant_id: tenant_id.into(),
         };
-    let governor = "00000000-0000-7000-8000-000000000102";
-    assert_refused(
-        permissions.assign_role(assign(None, governor, "")).await,
-        InvalidArgument,
-        "user_id",
-    );
-    assert_refused(
-        permissions
-            .assign_role(assign(
-                Some(AssignTo::UserId(unknown.clone())),
-                governor,
-                "",
-            ))
-            .await,
-        NotFound,
-        "user_id",
-    );
-    assert_refused(
-        permissions
-            .assign_role(assign(Some(AssignTo::GroupId("g".into())), governor, ""))
-            .await,
-        InvalidArgument,
-        "group_id",
-    );
-    assert_refused(
-        permissions
-            .assign_role(assign(Some(AssignTo::UserId(unknown.clone())), "r", ""))
-            .await,
-        InvalidArgument,
-        "role_id",
-    );
-    assert_refused(
-        permissions
-            .create_tenant(proto::CreateTenantRequest {
-                name: " ".into(),
-                description: String::new(),
-            })
-            .await,
-        InvalidArgument,
-        "name",
-    );
-    let mut groups = server.groups(server.admin());
-    assert_refused(
-        groups
-            .create_group(proto::CreateGroupRequest {
-                name: "G".into(),
-                description: String::new(),
-                email: "not-an-email".into(),
-            })
-            .await,
-        InvalidArgument,
-        "email",
-    );
-    assert_refused(
-        groups
-            .list_groups(proto::ListGroupsRequest {
-                page_size: -5,
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "page_size",
-    );
-    assert_refused(
-        groups
-            .remove_member(proto::RemoveMemberRequest {
-                group_id: unknown.clone(),
-                user_id: unknown.clone(),
-            })
-            .await,
-        NotFound,
-        &unknown,
-    );
-    // Every other new RPC refuses a malformed id, naming the field.
-    let bad_token = || "not-a-token".to_string();
-    assert_refused(
-        groups
-            .get_group(proto::GetGroupRequest { id: "x".into() })
-            .await,
-        InvalidArgument,
-        "id",
-    );
-    assert_refused(
-        groups
-            .delete_group(proto::DeleteGroupRequest { id: "x".into() })
-            .await,
-        InvalidArgument,
-        "id",
-    );
-    assert_refused(
-        groups
-            .list_members(proto::ListMembersRequest {
-                group_id: "x".into(),
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "group_id",
-    );
-    assert_refused(
-        groups
-            .add_group_attribute(proto::AddGroupAttributeRequest {
-                group_id: unknown.clone(),
-                attribute: "has space".into(),
-                values: vec!["v".into()],
-            })
-            .await,
-        InvalidArgument,
-        "attribute",
-    );
-    assert_refused(
-        groups
-            .remove_group_attribute_value(proto::RemoveGroupAttributeValueRequest {
-                group_id: unknown.clone(),
-                attribute: "region".into(),
-                value: String::new(),
-            })
-            .await,
-        InvalidArgument,
-        "value",
-    );
-    assert_refused(
-        permissions
-            .update_role(proto::UpdateRoleRequest {
-                role: Some(proto::Role {
-                    id: governor.into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(FieldMask {
-                    paths: vec!["built_in".into()],
-                }),
-                etag: "\"1\"".into(),
-            })
-            .await,
-        InvalidArgument,
-        "update_mask",
-    );
-    assert_refused(
-        permissions
-            .unassign_role(proto::UnassignRoleRequest {
-                principal: Some(proto::unassign_role_request::Principal::UserId(
-                    unknown.clone(),
-                )),
-                role_id: governor.into(),
-                tenant_id: "t".into(),
-            })
-            .await,
-        InvalidArgument,
-        "tenant_id",
-    );
-    assert_refused(
-        permissions
-            .list_role_assignments(proto::ListRoleAssignmentsRequest {
-                role_id: "r".into(),
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "role_id",
-    );
-    assert_refused(
-        permissions
-            .delete_tenant(proto::DeleteTenantRequest {
-                id: unknown.clone(),
-            })
-            .await,
-        NotFound,
-        &unknown,
-    );
-    assert_refused(
-        permissions
-            .list_tenants(proto::ListTenantsRequest {
-                page_token: bad_token(),
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "page_token",
-    );
-    assert_refused(
-        permissions
-            .list_permissions(proto::ListPermissionsRequest {
-                page_token: bad_token(),
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "page_token",
-    );
-    assert_refused(
-        permissions
-            .get_effective_permissions(proto::GetEffectivePermissionsRequest {
-                user_id: "u".into(),
-                ..Default::default()
-            })
-            .await,
-        InvalidArgument,
-        "user_id",
-    );
-    assert_refused(
-        permissions
-            .get_effective_permissions(proto::GetEffectivePermissionsRequest {
-                tenant_id: unknown.clone(),
-                ..Default::default()
-            })
-            .await,
-        NotFound,
-        "tenant_id",
-    );
-    assert_eq!(
-        server.store.store.audit_head().await.unwrap(),
-        head,
-        "nothing was written"
-    );
+    let user = |id: &str| Some(AssignTo::UserId(id.into()));
+    let update_built_in = proto::UpdateRoleRequest {
+        role: Some(proto::Role {
+            id: governor.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["built_in".into()],
+        }),
+        etag: "\"1\"".into(),
+    };
+    let unassign = proto::UnassignRoleRequest {
+        principal: Some(proto::unassign_role_request::Principal::UserId(
+            unknown.into(),
+        )),
+        role_id: governor.into(),
+        tenant_id: "t".into(),
+    };
+
+    use Code::{AlreadyExists, FailedPrecondition, InvalidArgument, NotFound};
+    #[rustfmt::skip]
+    let cases = vec![
+        // Permissions
+        (call!(permissions.create_permission(new_permission("lower"))), InvalidArgument, "name"),
+        (call!(permissions.create_permission(new_permission("AUDIT"))), AlreadyExists, "AUDIT"),
+        (call!(permissions.delete_permission(delete_permission("AUDIT"))), FailedPrecondition, "built-in"),
+        (call!(permissions.delete_permission(delete_permission("GHOST"))), NotFound, "GHOST"),
+        // Roles
+        (call!(permissions.create_role(new_role("", &[]))), InvalidArgument, "name"),
+        (call!(permissions.create_role(new_role(&long, &[]))), InvalidArgument, "name"),
+        (call!(permissions.create_role(new_role("R", &["bad name"]))), InvalidArgument, "permissions"),
+        (call!(permissions.create_role(new_role("R", &["GHOST"]))), InvalidArgument, "permissions"),
+        (call!(permissions.create_role(new_role("governor", &[]))), AlreadyExists, "name"),
+        (call!(permissions.delete_role(proto::DeleteRoleRequest { id: unknown.into() })), NotFound, unknown),
+        // Role assignments
+        (call!(permissions.assign_role(assign(None, governor, ""))), InvalidArgument, "user_id"),
+        (call!(permissions.assign_role(assign(user(unknown), governor, ""))), NotFound, "user_id"),
+        (call!(permissions.assign_role(assign(Some(AssignTo::GroupId("g".into())), governor, ""))), InvalidArgument, "group_id"),
+        (call!(permissions.assign_role(assign(user(unknown), "r", ""))), InvalidArgument, "role_id"),
+        // Tenants
+        (call!(permissions.create_tenant(proto::CreateTenantRequest { name: " ".into(), description: String::new() })), InvalidArgument, "name"),
+        // Groups
+        (call!(groups.create_group(proto::CreateGroupRequest { name: "G".into(), description: String::new(), email: "not-an-email".into() })), InvalidArgument, "email"),
+        (call!(groups.list_groups(proto::ListGroupsRequest { page_size: -5, ..Default::default() })), InvalidArgument, "page_size"),
+        (call!(groups.remove_member(proto::RemoveMemberRequest { group_id: unknown.into(), user_id: unknown.into() })), NotFound, unknown),
+        // Every other new RPC refuses a malformed id, naming the field.
+        (call!(groups.get_group(proto::GetGroupRequest { id: "x".into() })), InvalidArgument, "id"),
+        (call!(groups.delete_group(proto::DeleteGroupRequest { id: "x".into() })), InvalidArgument, "id"),
+        (call!(groups.list_members(proto::ListMembersRequest { group_id: "x".into(), ..Default::default() })), InvalidArgument, "group_id"),
+        (call!(groups.add_group_attribute(proto::AddGroupAttributeRequest { group_id: unknown.into(), attribute: "has space".into(), values: vec!["v".into()] })), InvalidArgument, "attribute"),
+        (call!(groups.remove_group_attribute_value(proto::RemoveGroupAttributeValueRequest { group_id: unknown.into(), attribute: "region".into(), value: String::new() })), InvalidArgument, "value"),
+        (call!(permissions.update_role(update_built_in)), InvalidArgument, "update_mask"),
+        (call!(permissions.unassign_role(unassign)), InvalidArgument, "tenant_id"),
+        (call!(permissions.list_role_assignments(proto::ListRoleAssignmentsRequest { role_id: "r".into(), ..Default::default() })), InvalidArgument, "role_id"),
+        (call!(permissions.delete_tenant(proto::DeleteTenantRequest { id: unknown.into() })), NotFound, unknown),
+        (call!(permissions.list_tenants(proto::ListTenantsRequest { page_token: bad_token(), ..Default::default() })), InvalidArgument, "page_token"),
+        (call!(permissions.list_permissions(proto::ListPermissionsRequest { page_token: bad_token(), ..Default::default() })), InvalidArgument, "page_token"),
+        (call!(permissions.get_effective_permissions(proto::GetEffectivePermissionsRequest { user_id: "u".into(), ..Default::default() })), InvalidArgument, "user_id"),
+        (call!(permissions.get_effective_permissions(proto::GetEffectivePermissionsRequest { tenant_id: unknown.into(), ..Default::default() })), NotFound, "tenant_id"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
     server.stop().await;
 }
 

@@ -7,44 +7,26 @@ use common::values::*;
 
 use std::collections::BTreeSet;
 
-use common::TestStore;
+use common::{
+    TestStore,
+    store::{
+        all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_user, head,
+        page, record,
+    },
+};
 use personae::{
     domain::{
-        BUILT_IN_IAM_ID, Id, Version, api_key,
-        audit::AuditRecord,
-        group::{GroupChanges, NewGroup},
+        Id, Version, api_key,
+        group::{Group, GroupChanges, NewGroup},
         page::PageRequest,
         permission::{APPLICATION_ADMIN, AUDIT, CREATE_PROJECT, GOVERNANCE, USER_ADMIN},
         policy::Source,
         role::{AssignmentFilter, AssignmentKey, Grantee, NewRole, RoleChanges, SettingsChanges},
-        user::{Email, FullName, NewUser, UserKind},
+        user::Email,
     },
     error::Error,
     store::{NewApiKey, Store, UserKey},
 };
-
-fn record(action: &'static str) -> AuditRecord {
-    AuditRecord::new(None, action, "test", "x")
-}
-
-fn page(size: i32) -> PageRequest {
-    PageRequest::parse(size, "", 50, "").unwrap()
-}
-
-async fn user(store: &dyn Store, email: &str) -> Id {
-    let id = Id::new();
-    let new = NewUser {
-        email: Email::parse("email", email).unwrap(),
-        full_name: FullName::parse("full_name", email).unwrap(),
-        kind: UserKind::Person,
-        iam_id: BUILT_IN_IAM_ID,
-    };
-    store
-        .create_user(id, new, record("CreateUser"))
-        .await
-        .unwrap();
-    id
-}
 
 async fn group(store: &dyn Store, name: &str) -> Id {
     let id = Id::new();
@@ -54,7 +36,7 @@ async fn group(store: &dyn Store, name: &str) -> Id {
         email: None,
     };
     store
-        .create_group(id, new, record("CreateGroup"))
+        .create_group(id, new, record("CreateGroup", id))
         .await
         .unwrap();
     id
@@ -68,7 +50,7 @@ async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
         permissions: perms(permissions),
     };
     store
-        .create_role(id, new, record("CreateRole"))
+        .create_role(id, new, record("CreateRole", id))
         .await
         .unwrap();
     id
@@ -81,7 +63,7 @@ async fn assign(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Opt
         tenant_id,
     };
     store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap();
 }
@@ -96,18 +78,6 @@ async fn holds(store: &dyn Store, user: Id, tenant: Option<Id>) -> BTreeSet<Stri
         .collect()
 }
 
-async fn head(store: &dyn Store) -> i64 {
-    store.audit_head().await.unwrap().0
-}
-
-#[track_caller]
-fn assert_precondition(err: Error, needle: &str) {
-    assert!(
-        matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
-        "{err:?}"
-    );
-}
-
 async fn groups_have_unique_names_and_etags(t: TestStore) {
     let store = t.store.as_ref();
     let id = group(store, "Accountants").await;
@@ -119,7 +89,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
                 description: Default::default(),
                 email: None,
             },
-            record("CreateGroup"),
+            record("CreateGroup", "x"),
         )
         .await
         .unwrap_err();
@@ -140,6 +110,16 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_ne!(next[0].id, all[0].id);
+    let paged = all_pages(
+        1,
+        |g: &Group| g.id.to_string(),
+        async |request| store.list_groups(None, request).await,
+    )
+    .await;
+    assert_eq!(
+        paged.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [all[0].id, next[0].id]
+    );
 
     let changes = || GroupChanges {
         description: Some(desc("Counts things")),
@@ -147,7 +127,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         ..Default::default()
     };
     let updated = store
-        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .update_group(id, Version(1), changes(), record("UpdateGroup", "x"))
         .await
         .unwrap()
         .value;
@@ -155,7 +135,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
     assert_eq!(updated.email.as_deref(), Some("acc@example.com"));
     assert_eq!(updated.version, Version(2));
     let stale = store
-        .update_group(id, Version(1), changes(), record("UpdateGroup"))
+        .update_group(id, Version(1), changes(), record("UpdateGroup", "x"))
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
@@ -164,7 +144,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         ..Default::default()
     };
     let taken = store
-        .update_group(id, Version(2), rename, record("UpdateGroup"))
+        .update_group(id, Version(2), rename, record("UpdateGroup", "x"))
         .await
         .unwrap_err();
     assert!(matches!(taken, Error::AlreadyExists(_)), "{taken:?}");
@@ -178,13 +158,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     let store = t.store.as_ref();
     let g = group(store, "Accountants").await;
     let (ada, bob) = (
-        user(store, "ada@example.com").await,
-        user(store, "bob@example.com").await,
+        create_user(store, "ada@example.com").await,
+        create_user(store, "bob@example.com").await,
     );
     let before = head(store).await;
     let ghost = Id::new();
     let err = store
-        .add_members(g, &[ada, ghost, bob], record("AddMembers"))
+        .add_members(g, &[ada, ghost, bob], record("AddMembers", "x"))
         .await
         .unwrap_err();
     assert!(
@@ -195,13 +175,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     assert_eq!(head(store).await, before);
 
     let added = store
-        .add_members(g, &[ada, bob], record("AddMembers"))
+        .add_members(g, &[ada, bob], record("AddMembers", "x"))
         .await
         .unwrap()
         .value;
     assert_eq!(added.member_count, 2);
     let again = store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap()
         .value;
@@ -215,13 +195,13 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
     let members = store.list_members(g, Some("bob"), &page(10)).await.unwrap();
     assert_eq!(members.iter().map(|u| u.id).collect::<Vec<_>>(), [bob]);
     let removed = store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap()
         .value;
     assert_eq!(removed.member_count, 1);
     let err = store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap_err();
     assert!(
@@ -237,9 +217,9 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
 async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
     let store = t.store.as_ref();
     let g = group(store, "Auditors").await;
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let auditor = role(store, "Auditor", &[AUDIT]).await;
@@ -250,12 +230,15 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
             g,
             &attr("region"),
             &["EMEA".into()],
-            record("AddGroupAttribute"),
+            record("AddGroupAttribute", "x"),
         )
         .await
         .unwrap();
 
-    store.delete_group(g, record("DeleteGroup")).await.unwrap();
+    store
+        .delete_group(g, record("DeleteGroup", "x"))
+        .await
+        .unwrap();
     assert!(!holds(store, ada, None).await.contains(AUDIT));
     assert!(
         store
@@ -277,7 +260,7 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
             .is_empty()
     );
     assert!(matches!(
-        store.delete_group(g, record("DeleteGroup")).await,
+        store.delete_group(g, record("DeleteGroup", "x")).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -290,7 +273,7 @@ async fn group_attributes_are_sets(t: TestStore) {
             g,
             &attr("region"),
             &["EMEA".into(), "APAC".into()],
-            record("AddGroupAttribute"),
+            record("AddGroupAttribute", "x"),
         )
         .await
         .unwrap();
@@ -299,7 +282,7 @@ async fn group_attributes_are_sets(t: TestStore) {
             g,
             &attr("region"),
             &["EMEA".into()],
-            record("AddGroupAttribute"),
+            record("AddGroupAttribute", "x"),
         )
         .await
         .unwrap()
@@ -310,7 +293,7 @@ async fn group_attributes_are_sets(t: TestStore) {
             g,
             &attr("region"),
             "EMEA",
-            record("RemoveGroupAttributeValue"),
+            record("RemoveGroupAttributeValue", "x"),
         )
         .await
         .unwrap()
@@ -321,7 +304,7 @@ async fn group_attributes_are_sets(t: TestStore) {
             g,
             &attr("region"),
             "EMEA",
-            record("RemoveGroupAttributeValue"),
+            record("RemoveGroupAttributeValue", "x"),
         )
         .await
         .unwrap_err();
@@ -333,7 +316,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
     let g = group(&*store, "Crowd").await;
     let mut users = Vec::new();
     for i in 0..20 {
-        users.push(user(&*store, &format!("u{i}@example.com")).await);
+        users.push(create_user(&*store, &format!("u{i}@example.com")).await);
     }
     // Everyone is added, from many tasks at once, then the even ones are removed at once.
     let adds: Vec<_> = users
@@ -342,7 +325,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let (store, pair) = (store.clone(), pair.to_vec());
             tokio::spawn(async move {
                 store
-                    .add_members(g, &pair, record("AddMembers"))
+                    .add_members(g, &pair, record("AddMembers", "x"))
                     .await
                     .map(|_| ())
             })
@@ -351,7 +334,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .add_members(g, &[u], record("AddMembers"))
+                    .add_members(g, &[u], record("AddMembers", "x"))
                     .await
                     .map(|_| ())
             })
@@ -367,7 +350,7 @@ async fn concurrent_membership_changes_add_up(t: TestStore) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .remove_member(g, u, record("RemoveMember"))
+                    .remove_member(g, u, record("RemoveMember", "x"))
                     .await
                     .map(|_| ())
             })
@@ -402,7 +385,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
         .create_permission(
             &perm("EXPORT_DATA"),
             &desc("Export data"),
-            record("CreatePermission"),
+            record("CreatePermission", "x"),
         )
         .await
         .unwrap()
@@ -410,7 +393,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     assert!(!created.built_in);
     for name in ["EXPORT_DATA", USER_ADMIN] {
         let err = store
-            .create_permission(&perm(name), &desc(""), record("CreatePermission"))
+            .create_permission(&perm(name), &desc(""), record("CreatePermission", "x"))
             .await
             .unwrap_err();
         assert!(
@@ -418,9 +401,9 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
             "{err:?}"
         );
     }
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     store
-        .grant_permission(ada, &perm("EXPORT_DATA"), record("GrantPermission"))
+        .grant_permission(ada, &perm("EXPORT_DATA"), record("GrantPermission", "x"))
         .await
         .unwrap();
     let exporter = role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
@@ -432,20 +415,20 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
                 default_permissions: Some(perms(&["EXPORT_DATA", CREATE_PROJECT])),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap();
 
     assert_precondition(
         store
-            .delete_permission(&perm(USER_ADMIN), record("DeletePermission"))
+            .delete_permission(&perm(USER_ADMIN), record("DeletePermission", "x"))
             .await
             .unwrap_err(),
         "built-in",
     );
     store
-        .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission"))
+        .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains("EXPORT_DATA"));
@@ -456,7 +439,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
     );
     assert!(matches!(
         store
-            .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission"))
+            .delete_permission(&perm("EXPORT_DATA"), record("DeletePermission", "x"))
             .await,
         Err(Error::NotFound(_))
     ));
@@ -491,12 +474,12 @@ async fn roles_bundle_permissions(t: TestStore) {
                     description: Some(desc("x")),
                     ..Default::default()
                 },
-                record("UpdateRole"),
+                record("UpdateRole", "x"),
             )
             .await
             .unwrap_err(),
         store
-            .delete_role(governor.id, record("DeleteRole"))
+            .delete_role(governor.id, record("DeleteRole", "x"))
             .await
             .unwrap_err(),
     ] {
@@ -512,7 +495,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 description: Default::default(),
                 permissions: perms(&[]),
             },
-            record("CreateRole"),
+            record("CreateRole", "x"),
         )
         .await
         .unwrap_err();
@@ -525,7 +508,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 description: Default::default(),
                 permissions: perms(&["NO_SUCH"]),
             },
-            record("CreateRole"),
+            record("CreateRole", "x"),
         )
         .await
         .unwrap_err();
@@ -542,7 +525,7 @@ async fn roles_bundle_permissions(t: TestStore) {
                 permissions: Some(perms(&[AUDIT, CREATE_PROJECT])),
                 ..Default::default()
             },
-            record("UpdateRole"),
+            record("UpdateRole", "x"),
         )
         .await
         .unwrap()
@@ -554,17 +537,17 @@ async fn roles_bundle_permissions(t: TestStore) {
             technician,
             Version(1),
             RoleChanges::default(),
-            record("UpdateRole"),
+            record("UpdateRole", "x"),
         )
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
 
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     assign(store, Grantee::User(ada), technician, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
-        .delete_role(technician, record("DeleteRole"))
+        .delete_role(technician, record("DeleteRole", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains(AUDIT));
@@ -572,10 +555,10 @@ async fn roles_bundle_permissions(t: TestStore) {
 
 async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Auditors").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let auditor = role(store, "Auditor", &[AUDIT]).await;
@@ -583,17 +566,29 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let read_only = role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
     let emea = Id::new();
     store
-        .create_tenant(emea, tenant("EMEA"), record("CreateTenant"))
+        .create_tenant(
+            emea,
+            common::values::tenant("EMEA"),
+            record("CreateTenant", "x"),
+        )
         .await
         .unwrap();
     let apac = Id::new();
     store
-        .create_tenant(apac, tenant("APAC"), record("CreateTenant"))
+        .create_tenant(
+            apac,
+            common::values::tenant("APAC"),
+            record("CreateTenant", "x"),
+        )
         .await
         .unwrap();
     assert!(matches!(
         store
-            .create_tenant(Id::new(), tenant("emea"), record("CreateTenant"))
+            .create_tenant(
+                Id::new(),
+                common::values::tenant("emea"),
+                record("CreateTenant", "x")
+            )
             .await,
         Err(Error::AlreadyExists(_))
     ));
@@ -609,12 +604,12 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
         tenant_id: Some(emea),
     };
     let first = store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap()
         .value;
     let second = store
-        .assign_role(Id::new(), key, record("AssignRole"))
+        .assign_role(Id::new(), key, record("AssignRole", "x"))
         .await
         .unwrap()
         .value;
@@ -640,23 +635,28 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             },
         ])
     );
-    let global = holds(store, ada, None).await;
-    assert!(
-        global.contains(CREATE_PROJECT),
-        "default permissions are direct grants"
-    );
-    assert!(!global.contains("CREATE_FILTER") && !global.contains("FETCH_POLICY_INFO"));
-    let in_emea = holds(store, ada, Some(emea)).await;
-    assert!(in_emea.contains("CREATE_FILTER") && !in_emea.contains("FETCH_POLICY_INFO"));
-    let in_apac = holds(store, ada, Some(apac)).await;
-    assert!(in_apac.contains("FETCH_POLICY_INFO") && !in_apac.contains("CREATE_FILTER"));
+    // The defaults are direct grants; AUDIT comes through roles everywhere, and each tenant
+    // adds what is assigned in it.
+    let everywhere = [CREATE_PROJECT, "CREATE_DATA_SOURCE_IN_PROJECT", AUDIT];
+    for (what, tenant, also) in [
+        ("no tenant", None, None),
+        ("EMEA", Some(emea), Some("CREATE_FILTER")),
+        ("APAC", Some(apac), Some("FETCH_POLICY_INFO")),
+    ] {
+        let expected: BTreeSet<String> = everywhere
+            .into_iter()
+            .chain(also)
+            .map(String::from)
+            .collect();
+        assert_eq!(holds(store, ada, tenant).await, expected, "{what}");
+    }
     assert!(matches!(
         store.effective_permissions(ada, Some(Id::new())).await,
         Err(Error::NotFound(_))
     ));
 
     store
-        .set_user_disabled(ada, true, record("DisableUser"))
+        .set_user_disabled(ada, true, record("DisableUser", "x"))
         .await
         .unwrap();
     assert!(
@@ -667,12 +667,12 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             .is_empty()
     );
     store
-        .set_user_disabled(ada, false, record("EnableUser"))
+        .set_user_disabled(ada, false, record("EnableUser", "x"))
         .await
         .unwrap();
 
     store
-        .unassign_role(key, record("UnassignRole"))
+        .unassign_role(key, record("UnassignRole", "x"))
         .await
         .unwrap();
     assert!(
@@ -681,11 +681,11 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
             .contains("CREATE_FILTER")
     );
     assert!(matches!(
-        store.unassign_role(key, record("UnassignRole")).await,
+        store.unassign_role(key, record("UnassignRole", "x")).await,
         Err(Error::NotFound(_))
     ));
     store
-        .delete_tenant(apac, record("DeleteTenant"))
+        .delete_tenant(apac, record("DeleteTenant", "x"))
         .await
         .unwrap();
     let filter = AssignmentFilter {
@@ -702,10 +702,10 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
 
 async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Admins").await;
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     let roles = store.list_roles(&page(100)).await.unwrap();
@@ -721,7 +721,7 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
                 secret_hash: key.secret_hash,
                 expire_time: None,
             },
-            record("CreateApiKey"),
+            record("CreateApiKey", "x"),
         )
         .await
         .unwrap();
@@ -732,14 +732,14 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
 
 async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     let g = group(store, "Admins").await;
     let admins = role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
     let before = head(store).await;
 
     // Through a role assigned to a group Ada is in: the only path to USER_ADMIN.
     store
-        .add_members(g, &[ada], record("AddMembers"))
+        .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
     assign(store, Grantee::Group(g), admins, None).await;
@@ -750,46 +750,22 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
         role_id: admins,
         tenant_id: None,
     };
-    for err in [
-        store
-            .remove_member(g, ada, record("RemoveMember"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_group(g, record("DeleteGroup"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_role(admins, record("DeleteRole"))
-            .await
-            .unwrap_err(),
-        store
-            .unassign_role(group_key, record("UnassignRole"))
-            .await
-            .unwrap_err(),
-        store
-            .update_role(
-                admins,
-                Version(1),
-                RoleChanges {
-                    permissions: Some(perms(&[AUDIT])),
-                    ..Default::default()
-                },
-                record("UpdateRole"),
-            )
-            .await
-            .unwrap_err(),
-        store
-            .set_user_disabled(ada, true, record("DisableUser"))
-            .await
-            .unwrap_err(),
-        store
-            .delete_user(ada, record("DeleteUser"))
-            .await
-            .unwrap_err(),
-    ] {
-        assert_precondition(err, "last enabled user with USER_ADMIN");
-    }
+    let demoted = RoleChanges {
+        permissions: Some(perms(&[AUDIT])),
+        ..Default::default()
+    };
+    let last = "last enabled user with USER_ADMIN";
+    #[rustfmt::skip]
+    let cases = vec![
+        (attempt(store.remove_member(g, ada, record("RemoveMember", "x"))), last),
+        (attempt(store.delete_group(g, record("DeleteGroup", "x"))), last),
+        (attempt(store.delete_role(admins, record("DeleteRole", "x"))), last),
+        (attempt(store.unassign_role(group_key, record("UnassignRole", "x"))), last),
+        (attempt(store.update_role(admins, Version(1), demoted, record("UpdateRole", "x"))), last),
+        (attempt(store.set_user_disabled(ada, true, record("DisableUser", "x"))), last),
+        (attempt(store.delete_user(ada, record("DeleteUser", "x"))), last),
+    ];
+    assert_each_precondition_fails(store, cases).await;
     assert_eq!(
         head(store).await,
         checkpoint,
@@ -798,20 +774,20 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     assert!(holds(store, ada, None).await.contains(USER_ADMIN));
 
     // A tenant-scoped USER_ADMIN does not count as an administrator of users.
-    let bob = user(store, "bob@example.com").await;
+    let bob = create_user(store, "bob@example.com").await;
     let tenant = Id::new();
     store
         .create_tenant(
             tenant,
             common::values::tenant("EMEA"),
-            record("CreateTenant"),
+            record("CreateTenant", "x"),
         )
         .await
         .unwrap();
     assign(store, Grantee::User(bob), admins, Some(tenant)).await;
     assert_precondition(
         store
-            .remove_member(g, ada, record("RemoveMember"))
+            .remove_member(g, ada, record("RemoveMember", "x"))
             .await
             .unwrap_err(),
         "USER_ADMIN",
@@ -819,7 +795,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     // A second global one does.
     assign(store, Grantee::User(bob), admins, None).await;
     store
-        .remove_member(g, ada, record("RemoveMember"))
+        .remove_member(g, ada, record("RemoveMember", "x"))
         .await
         .unwrap();
     assert!(!holds(store, ada, None).await.contains(USER_ADMIN));
@@ -827,18 +803,22 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
 
 async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let store = t.store.as_ref();
-    let ada = user(store, "ada@example.com").await;
-    let bob = user(store, "bob@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
+    let bob = create_user(store, "bob@example.com").await;
     store
-        .grant_permission(ada, &perm(APPLICATION_ADMIN), record("GrantPermission"))
+        .grant_permission(
+            ada,
+            &perm(APPLICATION_ADMIN),
+            record("GrantPermission", "x"),
+        )
         .await
         .unwrap();
     store
-        .grant_permission(ada, &perm(GOVERNANCE), record("GrantPermission"))
+        .grant_permission(ada, &perm(GOVERNANCE), record("GrantPermission", "x"))
         .await
         .unwrap();
     store
-        .grant_permission(bob, &perm(GOVERNANCE), record("GrantPermission"))
+        .grant_permission(bob, &perm(GOVERNANCE), record("GrantPermission", "x"))
         .await
         .unwrap();
 
@@ -849,7 +829,11 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let settings = store.get_settings().await.unwrap();
     assert!(!settings.admins_and_governors_mutually_exclusive);
     let err = store
-        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(true),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap_err();
     assert_precondition(err, "ada@example.com");
@@ -862,82 +846,71 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     );
 
     store
-        .revoke_permission(ada, &perm(GOVERNANCE), record("RevokePermission"))
+        .revoke_permission(ada, &perm(GOVERNANCE), record("RevokePermission", "x"))
         .await
         .unwrap();
     let on = store
-        .update_settings(settings.version, exclusive(true), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(true),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap()
         .value;
     assert!(on.admins_and_governors_mutually_exclusive);
     let stale = store
-        .update_settings(settings.version, exclusive(false), record("UpdateSettings"))
+        .update_settings(
+            settings.version,
+            exclusive(false),
+            record("UpdateSettings", "x"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
 
-    // Every path to holding both is refused, naming the user.
-    assert_precondition(
-        store
-            .grant_permission(bob, &perm(APPLICATION_ADMIN), record("GrantPermission"))
-            .await
-            .unwrap_err(),
-        "bob@example.com",
-    );
+    // Every path to holding both is refused, naming the user: a direct grant, a role, a group
+    // with the role, and, in a tenant, an overlapping scope (disjoint ones do not conflict).
     let roles = store.list_roles(&page(100)).await.unwrap();
-    let app_admin = roles
-        .iter()
-        .find(|r| r.name == "Application admin")
-        .unwrap()
-        .id;
-    let key = AssignmentKey {
-        grantee: Grantee::User(bob),
-        role_id: app_admin,
-        tenant_id: None,
-    };
-    assert_precondition(
-        store
-            .assign_role(Id::new(), key, record("AssignRole"))
-            .await
-            .unwrap_err(),
-        "bob@example.com",
-    );
+    let role_named = |name: &str| roles.iter().find(|r| r.name == name).unwrap().id;
+    let (app_admin, governor) = (role_named("Application admin"), role_named("Governor"));
     let g = group(store, "Admins").await;
     assign(store, Grantee::Group(g), app_admin, None).await;
-    assert_precondition(
-        store
-            .add_members(g, &[bob], record("AddMembers"))
-            .await
-            .unwrap_err(),
-        "APPLICATION_ADMIN and GOVERNANCE",
-    );
-    // In a tenant, only overlapping scopes conflict.
     let (emea, apac) = (Id::new(), Id::new());
     store
-        .create_tenant(emea, tenant("EMEA"), record("CreateTenant"))
+        .create_tenant(
+            emea,
+            common::values::tenant("EMEA"),
+            record("CreateTenant", "x"),
+        )
         .await
         .unwrap();
     store
-        .create_tenant(apac, tenant("APAC"), record("CreateTenant"))
+        .create_tenant(
+            apac,
+            common::values::tenant("APAC"),
+            record("CreateTenant", "x"),
+        )
         .await
         .unwrap();
-    let carol = user(store, "carol@example.com").await;
-    let governor = roles.iter().find(|r| r.name == "Governor").unwrap().id;
+    let carol = create_user(store, "carol@example.com").await;
     assign(store, Grantee::User(carol), governor, Some(emea)).await;
     assign(store, Grantee::User(carol), app_admin, Some(apac)).await;
-    let overlapping = AssignmentKey {
-        grantee: Grantee::User(carol),
+    let bob_alone = &[bob][..];
+    let application_admin = perm(APPLICATION_ADMIN);
+    let assignment = |user: Id, tenant_id: Option<Id>| AssignmentKey {
+        grantee: Grantee::User(user),
         role_id: app_admin,
-        tenant_id: Some(emea),
+        tenant_id,
     };
-    assert_precondition(
-        store
-            .assign_role(Id::new(), overlapping, record("AssignRole"))
-            .await
-            .unwrap_err(),
-        "carol@example.com",
-    );
+    #[rustfmt::skip]
+    let cases = vec![
+        (attempt(store.grant_permission(bob, &application_admin, record("GrantPermission", "x"))), "bob@example.com"),
+        (attempt(store.assign_role(Id::new(), assignment(bob, None), record("AssignRole", "x"))), "bob@example.com"),
+        (attempt(store.add_members(g, bob_alone, record("AddMembers", "x"))), "APPLICATION_ADMIN and GOVERNANCE"),
+        (attempt(store.assign_role(Id::new(), assignment(carol, Some(emea)), record("AssignRole", "x"))), "carol@example.com"),
+    ];
+    assert_each_precondition_fails(store, cases).await;
 }
 
 async fn default_permissions_apply_to_new_users(t: TestStore) {
@@ -954,7 +927,7 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
                 default_permissions: Some(perms(&["NO_SUCH"])),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap_err();
@@ -969,11 +942,11 @@ async fn default_permissions_apply_to_new_users(t: TestStore) {
                 default_permissions: Some(perms(&[AUDIT])),
                 ..Default::default()
             },
-            record("UpdateSettings"),
+            record("UpdateSettings", "x"),
         )
         .await
         .unwrap();
-    let ada = user(store, "ada@example.com").await;
+    let ada = create_user(store, "ada@example.com").await;
     assert_eq!(
         store.get_user(&UserKey::Id(ada)).await.unwrap().permissions,
         [AUDIT]

@@ -1,7 +1,11 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+pub mod grpc;
+pub mod store;
+pub mod values;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use personae::{
     domain::api_key,
@@ -12,7 +16,6 @@ use personae::{
     server::{self, ServeOptions},
     store::{Pool, SqlStore, Store},
 };
-use prost::Message;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -142,43 +145,6 @@ pub async fn postgres_store() -> TestStore {
         url,
         _dir: None,
     }
-}
-
-/// Calls `path` with an empty request, as any client of any language could.
-pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(server.channel());
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unknown(e.to_string()))?;
-    let mut request = tonic::Request::new(());
-    if let Some(token) = auth {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    let path = http::uri::PathAndQuery::from_str(path).unwrap();
-    grpc.unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
-        .await
-        .map(|_| ())
-}
-
-/// The path of every RPC of the API, from its file descriptor set.
-pub fn every_rpc() -> Vec<String> {
-    let fds = prost_types::FileDescriptorSet::decode(personae::proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut paths = Vec::new();
-    for file in &fds.file {
-        for service in &file.service {
-            for method in &service.method {
-                paths.push(format!(
-                    "/{}.{}/{}",
-                    file.package(),
-                    service.name(),
-                    method.name()
-                ));
-            }
-        }
-    }
-    paths
 }
 
 /// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.
@@ -316,42 +282,6 @@ impl TestServer {
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server result");
-        }
-    }
-}
-
-/// Domain values for store calls, from names a test knows are valid.
-pub mod values {
-    use personae::domain::{
-        name::{AttributeName, Description, Name},
-        permission::PermissionName,
-        role::NewTenant,
-    };
-
-    pub fn perm(name: &str) -> PermissionName {
-        PermissionName::parse("permission", name).expect("a valid permission name")
-    }
-
-    pub fn perms(names: &[&str]) -> Vec<PermissionName> {
-        names.iter().map(|name| perm(name)).collect()
-    }
-
-    pub fn attr(name: &str) -> AttributeName {
-        AttributeName::parse("attribute", name).expect("a valid attribute name")
-    }
-
-    pub fn named(text: &str) -> Name {
-        Name::parse("name", text).expect("a valid name")
-    }
-
-    pub fn desc(text: &str) -> Description {
-        Description::parse("description", text).expect("a valid description")
-    }
-
-    pub fn tenant(name: &str) -> NewTenant {
-        NewTenant {
-            name: named(name),
-            description: Description::default(),
         }
     }
 }
