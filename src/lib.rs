@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -1,11 +1,6 @@
-//! Logs, traces and metrics.
-//!
-//! Logs are `tracing` events on stderr (JSON when asked). Traces go to an OTLP collector when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Metrics are Prometheus counters and histograms per RPC,
-//! recorded by [`MetricsLayer`] and served on `--metrics-listen`.
+//! Prometheus metrics per RPC, and the access log line of every call.
 
 use std::{
-    io::IsTerminal,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -13,9 +8,8 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
-use opentelemetry::trace::TracerProvider as _;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
@@ -23,76 +17,8 @@ use prometheus_client::{
 };
 use tonic::{Code, body::Body};
 use tower::{Layer, Service};
-use tracing::Instrument;
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// Flushes exported traces when dropped at shutdown.
-pub struct TelemetryGuard {
-    tracer_provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
-}
-
-impl Drop for TelemetryGuard {
-    fn drop(&mut self) {
-        if let Some(provider) = self.tracer_provider.take()
-            && let Err(error) = provider.shutdown()
-        {
-            eprintln!("flushing traces failed: {error}");
-        }
-    }
-}
-
-/// Installs the global subscriber: `RUST_LOG`-style filtering (default `info`), JSON or text,
-/// and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
-pub fn init(json: bool) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (json_layer, text_layer) = if json {
-        (
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            ),
-            None,
-        )
-    } else {
-        (
-            None,
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            ),
-        )
-    };
-    let tracer_provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()?;
-            Some(
-                opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(
-                        opentelemetry_sdk::Resource::builder()
-                            .with_service_name("personae")
-                            .build(),
-                    )
-                    .build(),
-            )
-        }
-        _ => None,
-    };
-    let otel_layer = tracer_provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("personae")));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(json_layer)
-        .with(text_layer)
-        .with(otel_layer)
-        .try_init()?;
-    Ok(TelemetryGuard { tracer_provider })
-}
+use super::RequestId;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
@@ -219,66 +145,6 @@ pub async fn serve_metrics(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-const REQUEST_ID: &str = "x-request-id";
-
-/// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
-/// so every log line and trace of the call can be found by the id.
-#[derive(Clone, Default)]
-pub struct RequestIdLayer;
-
-impl<S> Layer<S> for RequestIdLayer {
-    type Service = RequestIdService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestIdService { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct RequestIdService<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for RequestIdService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let id = request
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let span = tracing::info_span!("rpc", request_id = %id, rpc = %request.uri().path());
-        request.extensions_mut().insert(RequestId(id.clone()));
-        let future = self.inner.call(request);
-        Box::pin(
-            async move {
-                let mut response = future.await?;
-                if let Ok(value) = HeaderValue::from_str(&id) {
-                    response.headers_mut().insert(REQUEST_ID, value);
-                }
-                Ok(response)
-            }
-            .instrument(span),
-        )
-    }
 }
 
 /// Counts every call by status code and times it until its status is sent, and logs one access

@@ -1,74 +1,41 @@
 //! Assembles the gRPC server: services, health, reflection, and the one tower stack.
 
-use std::{
-    future::Future,
-    sync::Arc,
-    task::{Context as TaskContext, Poll},
-    time::Duration,
-};
+mod health;
+mod load_shed;
+
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use futures::future::BoxFuture;
-use http::{Request, Response};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{Status, body::Body, server::NamedService, transport::Server};
-use tonic_health::ServingStatus;
-use tower::{Layer, Service, ServiceBuilder};
+use tonic::{server::NamedService, transport::Server};
+use tower::ServiceBuilder;
 
 use crate::api::{
     AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
 };
 use crate::auth::{Authenticator, layer::AuthLayer};
-use crate::domain::{BUILT_IN_IAM_ID, api_key, user};
 use crate::proto::{
     FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
     iam_config_server::IamConfigServer, impersonation_server::ImpersonationServer,
     permissions_server::PermissionsServer, users_server::UsersServer,
 };
-use crate::store::{NewApiKey, Store};
+use crate::store::Store;
 use crate::telemetry::{Metrics, MetricsLayer, RequestIdLayer, serve_metrics};
+use health::StoreHealth;
+use load_shed::LoadShedLayer;
+
+// The tests still name these through `server`.
+pub use crate::bootstrap::{BOOTSTRAP_ADMIN_EMAIL, bootstrap};
 
 /// Largest request message accepted; personae's requests are small, so a large one is abuse.
 const MAX_DECODING_MESSAGE_SIZE: usize = 1024 * 1024;
-/// How often health re-checks the store.
-const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What `serve` needs beyond the store and listeners.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
-}
-
-/// The username of the admin created on first start.
-pub const BOOTSTRAP_ADMIN_EMAIL: &str = "admin@personae.local";
-
-/// On an empty store, creates an admin holding every built-in permission with one API key:
-/// `token` when given (PERSONAE_BOOTSTRAP_TOKEN), else a new one. Returns the key when it was
-/// created here and must be shown to the operator, once.
-pub async fn bootstrap(store: &dyn Store, token: Option<&str>) -> anyhow::Result<Option<String>> {
-    let key = match token {
-        Some(token) => api_key::adopt(token).map_err(|e| {
-            anyhow::anyhow!("PERSONAE_BOOTSTRAP_TOKEN is not a personae API key ({e}); `personae bootstrap --new-token` prints one")
-        })?,
-        None => api_key::generate(),
-    };
-    let admin = user::NewUser {
-        email: user::Email::parse("email", BOOTSTRAP_ADMIN_EMAIL)?,
-        full_name: user::FullName::parse("full_name", "Bootstrap admin")?,
-        kind: user::UserKind::Person,
-        iam_id: BUILT_IN_IAM_ID,
-    };
-    let new_key = NewApiKey {
-        id: key.key_id,
-        user_id: crate::domain::Id::new(),
-        display_name: "bootstrap".into(),
-        secret_hash: key.secret_hash,
-        expire_time: None,
-    };
-    let created = store.bootstrap(admin, new_key).await?;
-    Ok((created && token.is_none()).then_some(key.token))
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -180,102 +147,4 @@ pub async fn serve(
         .context("metrics server task")?
         .context("serving metrics")?;
     result
-}
-
-/// Reports NOT_SERVING for every service while the store cannot be reached.
-struct StoreHealth {
-    store: Arc<dyn Store>,
-    reporter: tonic_health::server::HealthReporter,
-    services: Vec<&'static str>,
-    last: Option<ServingStatus>,
-}
-
-impl StoreHealth {
-    async fn probe(&mut self) {
-        let status = match self.store.ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(error) => {
-                tracing::warn!(%error, "store unreachable; health is NOT_SERVING");
-                ServingStatus::NotServing
-            }
-        };
-        if self.last != Some(status) {
-            self.reporter.set_service_status("", status).await;
-            for service in &self.services {
-                self.reporter.set_service_status(*service, status).await;
-            }
-            self.last = Some(status);
-        }
-    }
-
-    async fn watch(mut self) {
-        loop {
-            tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
-            self.probe().await;
-        }
-    }
-}
-
-/// Serves at most `limit` calls at once and refuses the rest at once with UNAVAILABLE, so
-/// an overloaded server sheds load instead of queueing it into timeouts.
-#[derive(Clone)]
-struct LoadShedLayer {
-    permits: Arc<Semaphore>,
-}
-
-impl LoadShedLayer {
-    fn new(limit: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(limit)),
-        }
-    }
-}
-
-impl<S> Layer<S> for LoadShedLayer {
-    type Service = LoadShed<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        LoadShed {
-            inner,
-            permits: self.permits.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct LoadShed<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-}
-
-impl<S> Service<Request<Body>> for LoadShed<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let future = self.inner.call(request);
-                Box::pin(async move {
-                    let response = future.await;
-                    drop(permit);
-                    response
-                })
-            }
-            Err(_) => Box::pin(async {
-                Ok(Status::unavailable(
-                    "the server is at its concurrency limit; retry with backoff",
-                )
-                .into_http())
-            }),
-        }
-    }
 }

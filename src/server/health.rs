@@ -1,0 +1,44 @@
+//! Health as the store's reachability, so orchestrators stop routing to a server that cannot work.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic_health::ServingStatus;
+
+use crate::store::Store;
+
+/// How often health re-checks the store.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Reports NOT_SERVING for every service while the store cannot be reached.
+pub(super) struct StoreHealth {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) reporter: tonic_health::server::HealthReporter,
+    pub(super) services: Vec<&'static str>,
+    pub(super) last: Option<ServingStatus>,
+}
+
+impl StoreHealth {
+    pub(super) async fn probe(&mut self) {
+        let status = match self.store.ping().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(error) => {
+                tracing::warn!(%error, "store unreachable; health is NOT_SERVING");
+                ServingStatus::NotServing
+            }
+        };
+        if self.last != Some(status) {
+            self.reporter.set_service_status("", status).await;
+            for service in &self.services {
+                self.reporter.set_service_status(*service, status).await;
+            }
+            self.last = Some(status);
+        }
+    }
+
+    pub(super) async fn watch(mut self) {
+        loop {
+            tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+            self.probe().await;
+        }
+    }
+}
