@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod middleware;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -1,24 +1,22 @@
 //! Load shedding: refuse what cannot be served soon instead of queueing it.
 
-use std::{
-    sync::Arc,
-    task::{Context as TaskContext, Poll},
-};
+use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use http::{Request, Response};
 use tokio::sync::Semaphore;
 use tonic::{Status, body::Body};
-use tower::{Layer, Service};
+use tower::Service;
+
+use crate::middleware::{Middleware, Next, ResponseFuture};
 
 /// Serves at most `limit` calls at once and refuses the rest at once with UNAVAILABLE, so
 /// an overloaded server sheds load instead of queueing it into timeouts.
 #[derive(Clone)]
-pub(super) struct LoadShedLayer {
+pub(super) struct LoadShed {
     permits: Arc<Semaphore>,
 }
 
-impl LoadShedLayer {
+impl LoadShed {
     pub(super) fn new(limit: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(limit)),
@@ -26,39 +24,16 @@ impl LoadShedLayer {
     }
 }
 
-impl<S> Layer<S> for LoadShedLayer {
-    type Service = LoadShed<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        LoadShed {
-            inner,
-            permits: self.permits.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub(super) struct LoadShed<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-}
-
-impl<S> Service<Request<Body>> for LoadShed<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+impl Middleware for LoadShed {
+    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
+    where
+        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                let future = self.inner.call(request);
+                let future = next.run(request);
                 Box::pin(async move {
                     let response = future.await;
                     drop(permit);

@@ -14,16 +14,17 @@ use tower::ServiceBuilder;
 use crate::api::{
     AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
 };
-use crate::auth::{Authenticator, layer::AuthLayer};
+use crate::auth::{Authenticator, layer::Auth};
+use crate::middleware;
 use crate::proto::{
     FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
     iam_config_server::IamConfigServer, impersonation_server::ImpersonationServer,
     permissions_server::PermissionsServer, users_server::UsersServer,
 };
 use crate::store::Store;
-use crate::telemetry::{Metrics, MetricsLayer, RequestIdLayer, serve_metrics};
+use crate::telemetry::{Metrics, RequestIds, RpcMetrics, serve_metrics};
 use health::StoreHealth;
-use load_shed::LoadShedLayer;
+use load_shed::LoadShed;
 
 // The tests still name these through `server`.
 pub use crate::bootstrap::{BOOTSTRAP_ADMIN_EMAIL, bootstrap};
@@ -91,13 +92,15 @@ pub async fn serve(
 
     let stack = ServiceBuilder::new()
         // Outermost, so every log line, trace and response below carries the request id.
-        .layer(RequestIdLayer)
+        .layer(middleware::layer(RequestIds))
         // Outside shedding and auth, so refused and shed calls are counted and timed too.
-        .layer(MetricsLayer::new(metrics_registry))
+        .layer(middleware::layer(RpcMetrics::new(metrics_registry)))
         // Before auth, so an overloaded server refuses calls without touching the store.
-        .layer(LoadShedLayer::new(options.max_concurrent_requests))
+        .layer(middleware::layer(LoadShed::new(
+            options.max_concurrent_requests,
+        )))
         // Innermost: handlers only ever see authenticated, authorized calls.
-        .layer(AuthLayer::new(Authenticator::new(store)));
+        .layer(middleware::layer(Auth::new(Authenticator::new(store))));
 
     let result = Server::builder()
         // tonic 0.14 leaves these unbounded unless set (HTTP/2 rapid-reset and flood defences).

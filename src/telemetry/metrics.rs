@@ -7,7 +7,6 @@ use std::{
     time::Instant,
 };
 
-use futures::future::BoxFuture;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use prometheus_client::{
@@ -16,9 +15,10 @@ use prometheus_client::{
     registry::Registry,
 };
 use tonic::{Code, body::Body};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::RequestId;
+use crate::middleware::{Middleware, Next, ResponseFuture};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
@@ -148,48 +148,25 @@ pub async fn serve_metrics(
 }
 
 /// Counts every call by status code and times it until its status is sent, and logs one access
-/// line per call. It sits outside load shedding and authentication so refused calls count too.
+/// line per call.
 #[derive(Clone)]
-pub struct MetricsLayer {
+pub struct RpcMetrics {
     metrics: Arc<Metrics>,
 }
 
-impl MetricsLayer {
+impl RpcMetrics {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        MetricsService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct MetricsService<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S> Service<Request<Body>> for MetricsService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+impl Middleware for RpcMetrics {
+    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
+    where
+        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let mut recorder = CallRecorder {
             metrics: self.metrics.clone(),
             path: known_rpc(request.uri().path()),
@@ -200,7 +177,7 @@ where
             start: Instant::now(),
             code: None,
         };
-        let future = self.inner.call(request);
+        let future = next.run(request);
         Box::pin(async move {
             let response = future.await?;
             // Errors come "trailers-only", with the status in the headers; other calls send it
