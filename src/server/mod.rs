@@ -7,8 +7,10 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{server::NamedService, transport::Server};
+use tonic::{
+    server::NamedService,
+    transport::{Server, server::TcpIncoming},
+};
 use tower::ServiceBuilder;
 
 use crate::api::{
@@ -110,7 +112,6 @@ pub async fn serve(
         .http2_max_header_list_size(16 * 1024)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .tcp_nodelay(true)
         .timeout(options.request_timeout)
         .layer(stack)
         .add_service(health_service)
@@ -140,7 +141,13 @@ pub async fn serve(
             AuditServer::new(AuditApi::new(context))
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), shutdown)
+        // Replies go out in small writes; Nagle's algorithm would hold each back for an ACK.
+        // The builder's tcp_nodelay does not reach sockets of a listener passed in, so the
+        // listener sets it on each one it accepts.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(grpc).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
         .context("serving gRPC");
     let _ = stop_tx.send(true);

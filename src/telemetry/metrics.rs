@@ -7,6 +7,7 @@ use std::{
     time::Instant,
 };
 
+use axum::serve::ListenerExt;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use prometheus_client::{
@@ -142,6 +143,12 @@ pub async fn serve_metrics(
             }
         }),
     );
+    // As on the gRPC listener: without it, Nagle's algorithm delays the reply's last write.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY on a metrics connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
