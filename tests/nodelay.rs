@@ -50,7 +50,8 @@ fn connect_and_hear_back(addr: SocketAddr, hello: &[u8]) -> TcpStream {
 
 /// The HTTP/2 connection preface and an empty SETTINGS frame; a gRPC server answers with its own
 /// SETTINGS.
-const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+const HTTP2_PREFACE: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_and_metrics_connections_have_tcp_nodelay() {
@@ -59,10 +60,8 @@ async fn grpc_and_metrics_connections_have_tcp_nodelay() {
     let (grpc_nodelay, metrics_nodelay) = tokio::task::spawn_blocking(move || {
         let stream = connect_and_hear_back(grpc, HTTP2_PREFACE);
         let grpc_nodelay = server_side(grpc, stream.local_addr().expect("local address"));
-        let stream = connect_and_hear_back(
-            metrics,
-            b"GET /metrics HTTP/1.1\r\nhost: personae\r\n\r\n",
-        );
+        let stream =
+            connect_and_hear_back(metrics, b"GET /metrics HTTP/1.1\r\nhost: personae\r\n\r\n");
         let metrics_nodelay = server_side(metrics, stream.local_addr().expect("local address"));
         (grpc_nodelay, metrics_nodelay)
     })

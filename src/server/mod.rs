@@ -144,10 +144,7 @@ pub async fn serve(
         // Replies go out in small writes; Nagle's algorithm would hold each back for an ACK.
         // The builder's tcp_nodelay does not reach sockets of a listener passed in, so the
         // listener sets it on each one it accepts.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(grpc).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), shutdown)
         .await
         .context("serving gRPC");
     let _ = stop_tx.send(true);

@@ -1,4 +1,5 @@
-//! Prometheus metrics per RPC, and the access log line of every call.
+//! Prometheus metrics per RPC, and what is known only when a call is over: its access log line
+//! and its span's status.
 
 use std::{
     pin::Pin,
@@ -18,7 +19,7 @@ use prometheus_client::{
 use tonic::{Code, body::Body};
 use tower::Service;
 
-use super::RequestId;
+use super::{RequestId, known_rpc, split_path};
 use crate::middleware::{Middleware, Next, ResponseFuture};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,12 +93,6 @@ impl Metrics {
             })
             .observe(seconds);
     }
-}
-
-fn split_path(path: &str) -> (&str, &str) {
-    path.trim_start_matches('/')
-        .split_once('/')
-        .unwrap_or((path, ""))
 }
 
 fn code_name(code: Code) -> &'static str {
@@ -176,11 +171,16 @@ impl Middleware for RpcMetrics {
     {
         let mut recorder = CallRecorder {
             metrics: self.metrics.clone(),
-            path: known_rpc(request.uri().path()),
+            path: known_rpc(request.uri().path()).to_owned(),
             request_id: request
                 .extensions()
                 .get::<RequestId>()
                 .map(|id| id.0.clone()),
+            span: request
+                .extensions()
+                .get::<tracing::Span>()
+                .cloned()
+                .unwrap_or_else(tracing::Span::none),
             start: Instant::now(),
             code: None,
         };
@@ -200,16 +200,6 @@ impl Middleware for RpcMetrics {
     }
 }
 
-/// The path as a metric label, with paths that name no RPC folded into one, so that callers
-/// cannot grow the label set without bound.
-fn known_rpc(path: &str) -> String {
-    if crate::auth::access_for(path).is_some() {
-        path.to_owned()
-    } else {
-        "/unknown/unknown".to_owned()
-    }
-}
-
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
     headers
         .get("grpc-status")
@@ -219,10 +209,12 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
 }
 
 /// Records the call when its response is done with: fully sent, or dropped (a cancelled call).
+/// Holding the call's span keeps it open until then, so the trace covers the whole call.
 struct CallRecorder {
     metrics: Arc<Metrics>,
     path: String,
     request_id: Option<String>,
+    span: tracing::Span,
     start: Instant,
     code: Option<Code>,
 }
@@ -232,6 +224,11 @@ impl Drop for CallRecorder {
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.start.elapsed();
         self.metrics.record(&self.path, code, elapsed.as_secs_f64());
+        self.span
+            .record("rpc.grpc.status_code", i64::from(code as i32));
+        if is_server_error(code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
         tracing::info!(
             target: "personae::access",
             request_id = self.request_id.as_deref().unwrap_or_default(),
@@ -241,6 +238,20 @@ impl Drop for CallRecorder {
             "call finished"
         );
     }
+}
+
+/// The codes that mark a server span as failed in OpenTelemetry's gRPC conventions; the others
+/// are the caller's doing.
+fn is_server_error(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 pin_project_lite::pin_project! {

@@ -1,9 +1,15 @@
 //! Request ids: one per call, on every log line and trace of it.
 
 use http::{HeaderValue, Request, Response};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::body::Body;
 use tower::Service;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::{known_rpc, split_path};
 
 use crate::middleware::{Middleware, Next, ResponseFuture};
 
@@ -14,7 +20,8 @@ pub struct RequestId(pub String);
 const REQUEST_ID: &str = "x-request-id";
 
 /// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
-/// so every log line and trace of the call can be found by the id.
+/// so every log line and trace of the call can be found by the id. The span goes to later
+/// layers in the request extensions.
 #[derive(Clone, Default)]
 pub struct RequestIds;
 
@@ -32,8 +39,26 @@ impl Middleware for RequestIds {
             .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let span = tracing::info_span!("rpc", request_id = %id, rpc = %request.uri().path());
+        let rpc = known_rpc(request.uri().path());
+        let (service, method) = split_path(rpc);
+        // Named and described as OpenTelemetry's RPC conventions say, so trace backends group
+        // and label calls by RPC; the status is recorded when the call is over.
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = rpc.trim_start_matches('/'),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            request_id = %id,
+        );
+        // Continues the caller's trace. This fails only when traces are not exported at all.
+        let _ = span
+            .set_parent(TraceContextPropagator::new().extract(&HeaderExtractor(request.headers())));
         request.extensions_mut().insert(RequestId(id.clone()));
+        request.extensions_mut().insert(span.clone());
         let future = next.run(request);
         Box::pin(
             async move {
