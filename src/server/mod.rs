@@ -2,6 +2,7 @@
 
 mod health;
 mod load_shed;
+mod message_limit;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -27,11 +28,13 @@ use crate::store::Store;
 use crate::telemetry::{Metrics, RequestIds, RpcMetrics, serve_metrics};
 use health::StoreHealth;
 use load_shed::LoadShed;
+use message_limit::MessageLimit;
 
 // The tests still name these through `server`.
 pub use crate::bootstrap::{BOOTSTRAP_ADMIN_EMAIL, bootstrap};
 
 /// Largest request message accepted; personae's requests are small, so a large one is abuse.
+/// MessageLimit enforces it; tonic's own limit is the backstop.
 const MAX_DECODING_MESSAGE_SIZE: usize = 1024 * 1024;
 
 /// What `serve` needs beyond the store and listeners.
@@ -101,8 +104,13 @@ pub async fn serve(
         .layer(middleware::layer(LoadShed::new(
             options.max_concurrent_requests,
         )))
-        // Innermost: handlers only ever see authenticated, authorized calls.
-        .layer(middleware::layer(Auth::new(Authenticator::new(store))));
+        // Handlers only ever see authenticated, authorized calls.
+        .layer(middleware::layer(Auth::new(Authenticator::new(store))))
+        // Innermost, so only calls that may be served have their bodies read; it refuses an
+        // oversized message as the handler starts reading it.
+        .layer(middleware::layer(MessageLimit::new(
+            MAX_DECODING_MESSAGE_SIZE,
+        )));
 
     let result = Server::builder()
         // tonic 0.14 leaves these unbounded unless set (HTTP/2 rapid-reset and flood defences).
