@@ -1,4 +1,4 @@
-//! The tower layer that authenticates and authorizes every call before it reaches a handler.
+//! The middleware that authenticates and authorizes every call before it reaches a handler.
 
 use http::{Request, Response};
 use tonic::{Status, body::Body};

@@ -1,4 +1,4 @@
-//! Request ids: one per call, on every log line and trace of it.
+//! The identity of each call: its request id, and its span in logs and traces.
 
 use http::{HeaderValue, Request, Response};
 use opentelemetry::propagation::TextMapPropagator;
