@@ -5,9 +5,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod bootstrap;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod middleware;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -3,12 +3,13 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use personae::{
+    bootstrap::{self as admin, BOOTSTRAP_ADMIN_EMAIL},
     config::{
         BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs,
         bootstrap_token, database_url,
     },
     domain::api_key,
-    server::{self, BOOTSTRAP_ADMIN_EMAIL, ServeOptions},
+    server::{self, ServeOptions},
     store, telemetry,
 };
 use tokio::net::TcpListener;
@@ -56,7 +57,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
     let store = store::open(&config.database_url)
         .await
         .context("opening the store")?;
-    announce_bootstrap(server::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await?);
+    announce_bootstrap(admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await?);
     let grpc = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -93,7 +94,7 @@ async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> 
     let url = database_url(args.store.database_url, file.database_url);
     let store = store::open(&url).await.context("opening the store")?;
     let token = bootstrap_token(file.bootstrap_token);
-    let created = server::bootstrap(store.as_ref(), token.as_deref()).await?;
+    let created = admin::bootstrap(store.as_ref(), token.as_deref()).await?;
     if created.is_none() && token.is_none() {
         tracing::info!("the store already has users; nothing to bootstrap");
     }

@@ -407,7 +407,7 @@ async fn authentication_and_authorization(t: TestStore) {
         emails,
         [
             "ada@example.com",
-            personae::server::BOOTSTRAP_ADMIN_EMAIL,
+            personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL,
             "bob@example.com"
         ]
     );
@@ -422,7 +422,7 @@ async fn the_last_admin_cannot_lock_everyone_out(t: TestStore) {
         .clone()
         .get_user(proto::GetUserRequest {
             user: Some(UserSelector::Username(
-                personae::server::BOOTSTRAP_ADMIN_EMAIL.into(),
+                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
             )),
         })
         .await

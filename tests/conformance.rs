@@ -799,11 +799,11 @@ async fn the_audit_log_is_append_only(t: TestStore) {
 
 async fn bootstrap_happens_once(t: TestStore) {
     let store = t.store.as_ref();
-    let first = personae::server::bootstrap(store, None).await.unwrap();
+    let first = personae::bootstrap::bootstrap(store, None).await.unwrap();
     let token = first.expect("a new key on an empty store");
     api_key::parse(&token).unwrap();
     assert!(
-        personae::server::bootstrap(store, None)
+        personae::bootstrap::bootstrap(store, None)
             .await
             .unwrap()
             .is_none()

@@ -529,7 +529,7 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
     #[rustfmt::skip]
     let cases = vec![
         // The bootstrap admin holds every built-in permission, governance included.
-        (call!(iam.update_settings(exclusive(&settings.etag))), FailedPrecondition, personae::server::BOOTSTRAP_ADMIN_EMAIL),
+        (call!(iam.update_settings(exclusive(&settings.etag))), FailedPrecondition, personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL),
         (call!(iam.update_settings(exclusive(""))), InvalidArgument, "etag"),
         (call!(iam.update_settings(unknown_default)), InvalidArgument, "settings.default_permissions"),
     ];
@@ -538,7 +538,7 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         .users(server.admin())
         .get_user(proto::GetUserRequest {
             user: Some(proto::get_user_request::User::Username(
-                personae::server::BOOTSTRAP_ADMIN_EMAIL.into(),
+                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
             )),
         })
         .await

@@ -1,60 +1,31 @@
-//! The tower layer that authenticates and authorizes every call before it reaches a handler.
+//! The middleware that authenticates and authorizes every call before it reaches a handler.
 
-use std::task::{Context, Poll};
-
-use futures::future::BoxFuture;
 use http::{Request, Response};
 use tonic::{Status, body::Body};
-use tower::{Layer, Service};
+use tower::Service;
 
 use super::{Access, Authenticator, Principal, access_for};
 use crate::error::{Error, Result};
+use crate::middleware::{Middleware, Next, ResponseFuture};
 
 #[derive(Clone)]
-pub struct AuthLayer {
+pub struct Auth {
     authenticator: Authenticator,
 }
 
-impl AuthLayer {
+impl Auth {
     pub fn new(authenticator: Authenticator) -> Self {
         Self { authenticator }
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            authenticator: self.authenticator.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    authenticator: Authenticator,
-}
-
-impl<S> Service<Request<Body>> for AuthService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        // The clone that was polled ready serves this call; the fresh clone waits for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Middleware for Auth {
+    fn call<S>(&self, mut request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
+    where
+        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let authenticator = self.authenticator.clone();
         // The body is not Sync, so the future holds what it needs of the request, not a borrow.
         let path = request.uri().path().to_owned();
@@ -68,7 +39,7 @@ where
                     if let Some(principal) = principal {
                         request.extensions_mut().insert(principal);
                     }
-                    inner.call(request).await
+                    next.run(request).await
                 }
                 Err(error) => Ok(Status::from(error).into_http()),
             }

@@ -8,6 +8,7 @@ pub mod values;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use personae::{
+    bootstrap,
     domain::api_key,
     proto::{
         audit_client::AuditClient, groups_client::GroupsClient,
@@ -220,7 +221,7 @@ impl TestServer {
 
     pub async fn start_with(store: TestStore, max_concurrent_requests: usize) -> Self {
         let admin_token = api_key::generate().token;
-        server::bootstrap(store.store.as_ref(), Some(&admin_token))
+        bootstrap::bootstrap(store.store.as_ref(), Some(&admin_token))
             .await
             .expect("bootstrap");
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();

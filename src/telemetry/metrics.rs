@@ -1,98 +1,26 @@
-//! Logs, traces and metrics.
-//!
-//! Logs are `tracing` events on stderr (JSON when asked). Traces go to an OTLP collector when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Metrics are Prometheus counters and histograms per RPC,
-//! recorded by [`MetricsLayer`] and served on `--metrics-listen`.
+//! Prometheus metrics per RPC, and what is known only when a call is over: its access log line
+//! and its span's status.
 
 use std::{
-    io::IsTerminal,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
     time::Instant,
 };
 
-use futures::future::BoxFuture;
-use http::{HeaderValue, Request, Response};
+use axum::serve::ListenerExt;
+use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};
-use opentelemetry::trace::TracerProvider as _;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
     registry::Registry,
 };
 use tonic::{Code, body::Body};
-use tower::{Layer, Service};
-use tracing::Instrument;
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use tower::Service;
 
-/// Flushes exported traces when dropped at shutdown.
-pub struct TelemetryGuard {
-    tracer_provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
-}
-
-impl Drop for TelemetryGuard {
-    fn drop(&mut self) {
-        if let Some(provider) = self.tracer_provider.take()
-            && let Err(error) = provider.shutdown()
-        {
-            eprintln!("flushing traces failed: {error}");
-        }
-    }
-}
-
-/// Installs the global subscriber: `RUST_LOG`-style filtering (default `info`), JSON or text,
-/// and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
-pub fn init(json: bool) -> anyhow::Result<TelemetryGuard> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (json_layer, text_layer) = if json {
-        (
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            ),
-            None,
-        )
-    } else {
-        (
-            None,
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            ),
-        )
-    };
-    let tracer_provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()?;
-            Some(
-                opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(
-                        opentelemetry_sdk::Resource::builder()
-                            .with_service_name("personae")
-                            .build(),
-                    )
-                    .build(),
-            )
-        }
-        _ => None,
-    };
-    let otel_layer = tracer_provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("personae")));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(json_layer)
-        .with(text_layer)
-        .with(otel_layer)
-        .try_init()?;
-    Ok(TelemetryGuard { tracer_provider })
-}
+use super::{RequestId, known_rpc, split_path};
+use crate::middleware::{Middleware, Next, ResponseFuture};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
@@ -167,12 +95,6 @@ impl Metrics {
     }
 }
 
-fn split_path(path: &str) -> (&str, &str) {
-    path.trim_start_matches('/')
-        .split_once('/')
-        .unwrap_or((path, ""))
-}
-
 fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
@@ -216,125 +138,53 @@ pub async fn serve_metrics(
             }
         }),
     );
+    // As on the gRPC listener: without it, Nagle's algorithm delays the reply's last write.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY on a metrics connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-/// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-const REQUEST_ID: &str = "x-request-id";
-
-/// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
-/// so every log line and trace of the call can be found by the id.
-#[derive(Clone, Default)]
-pub struct RequestIdLayer;
-
-impl<S> Layer<S> for RequestIdLayer {
-    type Service = RequestIdService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestIdService { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct RequestIdService<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for RequestIdService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let id = request
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let span = tracing::info_span!("rpc", request_id = %id, rpc = %request.uri().path());
-        request.extensions_mut().insert(RequestId(id.clone()));
-        let future = self.inner.call(request);
-        Box::pin(
-            async move {
-                let mut response = future.await?;
-                if let Ok(value) = HeaderValue::from_str(&id) {
-                    response.headers_mut().insert(REQUEST_ID, value);
-                }
-                Ok(response)
-            }
-            .instrument(span),
-        )
-    }
-}
-
 /// Counts every call by status code and times it until its status is sent, and logs one access
-/// line per call. It sits outside load shedding and authentication so refused calls count too.
+/// line per call.
 #[derive(Clone)]
-pub struct MetricsLayer {
+pub struct RpcMetrics {
     metrics: Arc<Metrics>,
 }
 
-impl MetricsLayer {
+impl RpcMetrics {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self { metrics }
     }
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        MetricsService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct MetricsService<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S> Service<Request<Body>> for MetricsService<S>
-where
-    S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+impl Middleware for RpcMetrics {
+    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
+    where
+        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let mut recorder = CallRecorder {
             metrics: self.metrics.clone(),
-            path: known_rpc(request.uri().path()),
+            path: known_rpc(request.uri().path()).to_owned(),
             request_id: request
                 .extensions()
                 .get::<RequestId>()
                 .map(|id| id.0.clone()),
+            span: request
+                .extensions()
+                .get::<tracing::Span>()
+                .cloned()
+                .unwrap_or_else(tracing::Span::none),
             start: Instant::now(),
             code: None,
         };
-        let future = self.inner.call(request);
+        let future = next.run(request);
         Box::pin(async move {
             let response = future.await?;
             // Errors come "trailers-only", with the status in the headers; other calls send it
@@ -350,16 +200,6 @@ where
     }
 }
 
-/// The path as a metric label, with paths that name no RPC folded into one, so that callers
-/// cannot grow the label set without bound.
-fn known_rpc(path: &str) -> String {
-    if crate::auth::access_for(path).is_some() {
-        path.to_owned()
-    } else {
-        "/unknown/unknown".to_owned()
-    }
-}
-
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
     headers
         .get("grpc-status")
@@ -369,10 +209,12 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
 }
 
 /// Records the call when its response is done with: fully sent, or dropped (a cancelled call).
+/// Holding the call's span keeps it open until then, so the trace covers the whole call.
 struct CallRecorder {
     metrics: Arc<Metrics>,
     path: String,
     request_id: Option<String>,
+    span: tracing::Span,
     start: Instant,
     code: Option<Code>,
 }
@@ -382,6 +224,11 @@ impl Drop for CallRecorder {
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.start.elapsed();
         self.metrics.record(&self.path, code, elapsed.as_secs_f64());
+        self.span
+            .record("rpc.grpc.status_code", i64::from(code as i32));
+        if is_server_error(code) {
+            self.span.record("otel.status_code", "ERROR");
+        }
         tracing::info!(
             target: "personae::access",
             request_id = self.request_id.as_deref().unwrap_or_default(),
@@ -391,6 +238,20 @@ impl Drop for CallRecorder {
             "call finished"
         );
     }
+}
+
+/// The codes that mark a server span as failed in OpenTelemetry's gRPC conventions; the others
+/// are the caller's doing.
+fn is_server_error(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
 }
 
 pin_project_lite::pin_project! {

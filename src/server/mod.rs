@@ -1,0 +1,162 @@
+//! Assembles the gRPC server: services, health, reflection, and the one tower stack.
+
+mod health;
+mod load_shed;
+mod message_limit;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tonic::{
+    server::NamedService,
+    transport::{Server, server::TcpIncoming},
+};
+use tower::ServiceBuilder;
+
+use crate::api::{
+    AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
+};
+use crate::auth::{Authenticator, layer::Auth};
+use crate::middleware;
+use crate::proto::{
+    FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
+    iam_config_server::IamConfigServer, impersonation_server::ImpersonationServer,
+    permissions_server::PermissionsServer, users_server::UsersServer,
+};
+use crate::store::Store;
+use crate::telemetry::{Metrics, RequestIds, RpcMetrics, serve_metrics};
+use health::StoreHealth;
+use load_shed::LoadShed;
+use message_limit::MessageLimit;
+
+/// Largest request message accepted; personae's requests are small, so a large one is abuse.
+/// MessageLimit enforces it; tonic's own limit is the backstop.
+const MAX_DECODING_MESSAGE_SIZE: usize = 1024 * 1024;
+
+/// What `serve` needs beyond the store and listeners.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+}
+
+/// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
+/// in-flight calls.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    grpc: TcpListener,
+    metrics: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let context = Context {
+        store: store.clone(),
+    };
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let metrics_registry = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let service_names = [
+        <UsersServer<UsersApi> as NamedService>::NAME,
+        <GroupsServer<GroupsApi> as NamedService>::NAME,
+        <PermissionsServer<PermissionsApi> as NamedService>::NAME,
+        <IamConfigServer<IamConfigApi> as NamedService>::NAME,
+        <ImpersonationServer<ImpersonationApi> as NamedService>::NAME,
+        <AuditServer<AuditApi> as NamedService>::NAME,
+    ];
+    let mut health = StoreHealth {
+        store: store.clone(),
+        reporter: health_reporter,
+        services: service_names.to_vec(),
+        last: None,
+    };
+    // Health is known before the first call is accepted.
+    health.probe().await;
+    let health_task = tokio::spawn(health.watch());
+    let metrics_task = tokio::spawn(serve_metrics(
+        metrics,
+        metrics_registry.clone(),
+        stopped(stop_rx.clone()),
+    ));
+
+    let stack = ServiceBuilder::new()
+        // Outermost, so every log line, trace and response below carries the request id.
+        .layer(middleware::layer(RequestIds))
+        // Outside shedding and auth, so refused and shed calls are counted and timed too.
+        .layer(middleware::layer(RpcMetrics::new(metrics_registry)))
+        // Before auth, so an overloaded server refuses calls without touching the store.
+        .layer(middleware::layer(LoadShed::new(
+            options.max_concurrent_requests,
+        )))
+        // Handlers only ever see authenticated, authorized calls.
+        .layer(middleware::layer(Auth::new(Authenticator::new(store))))
+        // Innermost, so only calls that may be served have their bodies read; it refuses an
+        // oversized message as the handler starts reading it.
+        .layer(middleware::layer(MessageLimit::new(
+            MAX_DECODING_MESSAGE_SIZE,
+        )));
+
+    let result = Server::builder()
+        // tonic 0.14 leaves these unbounded unless set (HTTP/2 rapid-reset and flood defences).
+        .max_concurrent_streams(100)
+        .http2_max_local_error_reset_streams(Some(1024))
+        .http2_max_pending_accept_reset_streams(Some(100))
+        .http2_max_header_list_size(16 * 1024)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .timeout(options.request_timeout)
+        .layer(stack)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            UsersServer::new(UsersApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            GroupsServer::new(GroupsApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            PermissionsServer::new(PermissionsApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            IamConfigServer::new(IamConfigApi::new(context.clone()))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            ImpersonationServer::new(ImpersonationApi)
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        .add_service(
+            AuditServer::new(AuditApi::new(context))
+                .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
+        )
+        // Replies go out in small writes; Nagle's algorithm would hold each back for an ACK.
+        // The builder's tcp_nodelay does not reach sockets of a listener passed in, so the
+        // listener sets it on each one it accepts.
+        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), shutdown)
+        .await
+        .context("serving gRPC");
+    let _ = stop_tx.send(true);
+    health_task.abort();
+    metrics_task
+        .await
+        .context("metrics server task")?
+        .context("serving metrics")?;
+    result
+}
