@@ -15,7 +15,7 @@ use personae::{
         external::{ExternalUsername, Platform},
         group::NewGroup,
         role::NewRole,
-        user::{FullName, NewUser},
+        user::{Email, FullName, NewUser, UserChanges},
     },
     error::Error,
     store::{GroupStore, SqlStore, Store, UserFilter, UserKey},
@@ -205,7 +205,59 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
     );
 }
 
+async fn search(store: &dyn Store, text: &str) -> Vec<Id> {
+    let filter = UserFilter {
+        query: Some(personae::domain::name::comparison_key(text)),
+        include_disabled: true,
+        ..Default::default()
+    };
+    let users = store.list_users(&filter, &page(50)).await.unwrap();
+    users.into_iter().map(|u| u.id).collect()
+}
+
+/// The search index follows every change of a name or email and of the users themselves, and
+/// `%`, `_` and `\` in a query are matched as themselves.
+async fn search_follows_changes_and_matches_literally(t: TestStore) {
+    let store = t.store.as_ref();
+    let underscore = create_user(store, "a_b@example.com", "Under Score")
+        .await
+        .unwrap();
+    let other = create_user(store, "axb@example.com", "Per%Cent")
+        .await
+        .unwrap();
+    assert_eq!(search(store, "a_b@").await, [underscore]);
+    assert_eq!(search(store, "r%c").await, [other]);
+    assert!(search(store, "a\\b").await.is_empty());
+
+    let version = store.get_user(&UserKey::Id(other)).await.unwrap().version;
+    let changes = UserChanges {
+        full_name: Some(FullName::parse("full_name", "Grace Hopper").unwrap()),
+        email: Some(Email::parse("email", "grace@example.org").unwrap()),
+    };
+    store
+        .update_user(other, version, changes, record("UpdateUser", other))
+        .await
+        .unwrap();
+    assert!(
+        search(store, "per%cent").await.is_empty(),
+        "the old name is gone"
+    );
+    assert!(
+        search(store, "axb@").await.is_empty(),
+        "the old email is gone"
+    );
+    assert_eq!(search(store, "hopper").await, [other]);
+    assert_eq!(search(store, "grace@example.org").await, [other]);
+
+    store
+        .delete_user(underscore, record("DeleteUser", underscore))
+        .await
+        .unwrap();
+    assert!(search(store, "under score").await.is_empty());
+}
+
 on_both_stores!(
+    search_follows_changes_and_matches_literally,
     user_names_ignore_case_in_every_script,
     group_role_and_tenant_names_ignore_case_in_every_script,
     external_usernames_ignore_case_except_on_s3,

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 pub struct Id(pub uuid::Uuid);
 
 impl Id {
+    /// Sorts before every id: where a keyset list starts.
+    pub const FIRST: Id = Id(uuid::Uuid::nil());
+
     pub fn new() -> Self {
         Self(uuid::Uuid::now_v7())
     }

@@ -398,22 +398,41 @@ impl Store for SqlStore {
     }
 
     async fn list_users(&self, filter: &UserFilter, page: &PageRequest) -> Result<Vec<User>> {
-        let after = page.after_id()?;
+        let after = page.after_id()?.unwrap_or(Id::FIRST);
         let pattern = filter.query.as_deref().map(contains_pattern);
+        let permission = filter.permission.as_ref().map(PermissionName::as_str);
+        let index_pattern = filter.query.as_deref().map(index_pattern);
+        let statement = if let Some(group) = filter.group_id {
+            query(sql::LIST_BY_GROUP)
+                .bind(group)
+                .bind(filter.include_disabled)
+                .bind(filter.iam_id)
+                .bind(pattern.as_deref())
+                .bind(permission)
+                .bind(after)
+        } else if let Some(permission) = permission {
+            query(sql::LIST_BY_PERMISSION)
+                .bind(permission)
+                .bind(filter.include_disabled)
+                .bind(filter.iam_id)
+                .bind(pattern.as_deref())
+                .bind(after)
+        } else if let (Some(index_pattern), Some(pattern)) = (&index_pattern, &pattern) {
+            query(sql::LIST_BY_QUERY)
+                .bind(index_pattern)
+                .bind(pattern)
+                .bind(filter.include_disabled)
+                .bind(filter.iam_id)
+                .bind(after)
+        } else {
+            query(sql::LIST)
+                .bind(filter.include_disabled)
+                .bind(filter.iam_id)
+                .bind(after)
+        };
         let mut pooled = self.db.acquire().await?;
         let mut conn = pooled.conn();
-        let rows: Vec<UserRow> = conn
-            .fetch_all(
-                query(sql::LIST)
-                    .bind(filter.include_disabled)
-                    .bind(pattern.as_deref())
-                    .bind(filter.group_id)
-                    .bind(filter.permission.as_ref().map(PermissionName::as_str))
-                    .bind(filter.iam_id)
-                    .bind(after)
-                    .bind(page.limit()),
-            )
-            .await?;
+        let rows: Vec<UserRow> = conn.fetch_all(statement.bind(page.limit())).await?;
         load_users(&mut conn, rows).await
     }
 
@@ -676,6 +695,23 @@ impl Store for SqlStore {
 
 /// How long health waits for the database to answer before calling it unreachable.
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `%text%` for a search index's LIKE, which takes no escape character: each `%`, `_` or `\` of
+/// the text becomes `_` (any one character), so the pattern matches at least what the exact one
+/// does.
+fn index_pattern(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '%' | '_' | '\\') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("%{text}%")
+}
 
 /// `%text%` for LIKE with `\` as the escape character.
 pub(super) fn contains_pattern(text: &str) -> String {

@@ -14,21 +14,72 @@ pub const BY_USERNAME_KEY: &str = "
            disable_time, version
     FROM users WHERE username_key = $1";
 
-/// A page of ListUsers: $1 include disabled, $2 a LIKE pattern over the search key, $3 a group,
-/// $4 a direct permission, $5 an IAM, $6 the last id of the previous page, $7 the limit.
-pub const LIST: &str = r"
+// ListUsers reads a page in id order from whichever index its most selective filter has, so a
+// page costs the same at any table size and any depth: keyset paging (`id > $after`, never
+// OFFSET) from the primary key, a group's memberships, a permission's grants, or the users whose
+// search key matches. The other filters are checked on the rows read.
+
+/// A page of all users: $1 include disabled, $2 an IAM (or NULL), $3 the last id of the previous
+/// page, $4 the limit.
+pub const LIST: &str = "
     SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
            disable_time, version
     FROM users u
-    WHERE ($1 OR NOT u.disabled)
-      AND ($2 IS NULL OR u.search_key LIKE $2 ESCAPE '\')
-      AND ($3 IS NULL OR EXISTS (
-            SELECT 1 FROM group_members m WHERE m.user_id = u.id AND m.group_id = $3))
-      AND ($4 IS NULL OR EXISTS (
-            SELECT 1 FROM user_permissions p WHERE p.user_id = u.id AND p.permission = $4))
-      AND ($5 IS NULL OR u.iam_id = $5)
-      AND ($6 IS NULL OR u.id > $6)
-    ORDER BY u.id LIMIT $7";
+    WHERE u.id > $3 AND ($1 OR NOT u.disabled) AND ($2 IS NULL OR u.iam_id = $2)
+    ORDER BY u.id LIMIT $4";
+
+/// A page of the members of group $1, from its memberships in user order: $2 include disabled,
+/// $3 an IAM, $4 a LIKE pattern over the search key, $5 a direct permission (each NULL for
+/// any), $6 the last id of the previous page, $7 the limit.
+pub const LIST_BY_GROUP: &str = r"
+    SELECT u.id, u.username, u.email, u.full_name, u.kind, u.iam_id, u.disabled, u.create_time,
+           u.update_time, u.disable_time, u.version
+    FROM group_members m JOIN users u ON u.id = m.user_id
+    WHERE m.group_id = $1 AND m.user_id > $6
+      AND ($2 OR NOT u.disabled) AND ($3 IS NULL OR u.iam_id = $3)
+      AND ($4 IS NULL OR u.search_key LIKE $4 ESCAPE '\')
+      AND ($5 IS NULL OR EXISTS (
+            SELECT 1 FROM user_permissions p WHERE p.user_id = u.id AND p.permission = $5))
+    ORDER BY m.user_id LIMIT $7";
+
+/// A page of the users holding permission $1 directly, from its grants in user order: $2
+/// include disabled, $3 an IAM, $4 a LIKE pattern over the search key (each NULL for any), $5
+/// the last id of the previous page, $6 the limit.
+pub const LIST_BY_PERMISSION: &str = r"
+    SELECT u.id, u.username, u.email, u.full_name, u.kind, u.iam_id, u.disabled, u.create_time,
+           u.update_time, u.disable_time, u.version
+    FROM user_permissions p JOIN users u ON u.id = p.user_id
+    WHERE p.permission = $1 AND p.user_id > $5
+      AND ($2 OR NOT u.disabled) AND ($3 IS NULL OR u.iam_id = $3)
+      AND ($4 IS NULL OR u.search_key LIKE $4 ESCAPE '\')
+    ORDER BY p.user_id LIMIT $6";
+
+/// A page of the users whose search key contains a text: $1 a LIKE pattern for the search
+/// index with no escapes (it may match more), $2 the exact LIKE pattern, $3 include disabled,
+/// $4 an IAM (or NULL), $5 the last id of the previous page, $6 the limit. The matches are
+/// read from the index first (MATERIALIZED), so the planner never walks the whole primary key
+/// hoping to meet them.
+pub const LIST_BY_QUERY: Sql = Sql {
+    postgres: r"
+        WITH matches AS MATERIALIZED (SELECT id FROM users WHERE search_key LIKE $1)
+        SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
+               update_time, disable_time, version
+        FROM users u
+        WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
+          AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
+        ORDER BY u.id LIMIT $6",
+    sqlite: r"
+        WITH matches AS MATERIALIZED (
+            SELECT r.user_id AS id FROM users_search s
+            JOIN users_search_rows r ON r.search_rowid = s.rowid
+            WHERE s.search_key LIKE $1)
+        SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
+               update_time, disable_time, version
+        FROM users u
+        WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
+          AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
+        ORDER BY u.id LIMIT $6",
+};
 
 pub const PERMISSIONS_OF: Sql = where_in_ids!(
     "SELECT user_id, permission AS value FROM user_permissions",
