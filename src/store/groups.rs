@@ -1,11 +1,10 @@
 //! Groups: members and attributes.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 
 use super::{
-    Committed, DbTime, GroupStore, SqlStore, UserFilter,
+    Committed, DbTime, GroupStore, PageIndex, SqlStore, UserFilter,
+    attributes::{self, Owner},
     db::{Conn, query},
     queries::groups as sql,
     users::{contains_pattern, user_exists},
@@ -63,13 +62,15 @@ async fn load_groups(conn: &mut Conn<'_>, rows: Vec<GroupRow>) -> Result<Vec<Gro
             version: Version(row.version),
         })
         .collect();
-    let index: HashMap<Id, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let index = PageIndex::new(&ids);
     for row in attributes {
-        groups[index[&row.group_id]]
-            .attributes
-            .entry(row.name)
-            .or_default()
-            .push(row.value);
+        if let Some(group) = index.get(&mut groups, row.group_id) {
+            group
+                .attributes
+                .entry(row.name)
+                .or_default()
+                .push(row.value);
+        }
     }
     Ok(groups)
 }
@@ -316,16 +317,7 @@ impl GroupStore for SqlStore {
         audit: AuditRecord,
     ) -> Result<Committed<Group>> {
         let mut change = GroupChange::begin(self, id).await?;
-        let mut conn = change.conn();
-        for value in values {
-            conn.execute(
-                query(sql::INSERT_ATTRIBUTE)
-                    .bind(id)
-                    .bind(name.as_str())
-                    .bind(value),
-            )
-            .await?;
-        }
+        attributes::add_values(&mut change.conn(), Owner::Group, id, name, values).await?;
         change.finish(audit).await
     }
 
@@ -337,21 +329,7 @@ impl GroupStore for SqlStore {
         audit: AuditRecord,
     ) -> Result<Committed<Group>> {
         let mut change = GroupChange::begin(self, id).await?;
-        let removed = change
-            .conn()
-            .execute(
-                query(sql::DELETE_ATTRIBUTE_VALUE)
-                    .bind(id)
-                    .bind(name.as_str())
-                    .bind(value),
-            )
-            .await?;
-        if removed == 0 {
-            return Err(Error::NotFound(format!(
-                "value: group {id} has no value {value:?} in attribute {:?}",
-                name.as_str()
-            )));
-        }
+        attributes::remove_value(&mut change.conn(), Owner::Group, id, name, value).await?;
         change.finish(audit).await
     }
 }

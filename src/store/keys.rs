@@ -8,7 +8,7 @@
 
 use super::{
     db::{Conn, Database, query},
-    queries::audit::LOCK_HEAD,
+    queries::{audit::LOCK_HEAD, keys as sql},
 };
 use crate::domain::{Id, external::Platform, name};
 use crate::error::Result;
@@ -54,15 +54,7 @@ async fn fill_users(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Res
     let mut after: Option<Id> = None;
     loop {
         let rows: Vec<(Id, String, String, String)> = conn
-            .fetch_all(
-                query(
-                    "SELECT id, username, email, full_name FROM users
-                     WHERE username_key IS NULL AND ($1 IS NULL OR id > $1)
-                     ORDER BY id LIMIT $2",
-                )
-                .bind(after)
-                .bind(BATCH),
-            )
+            .fetch_all(query(sql::USERS_WITHOUT_KEYS).bind(after).bind(BATCH))
             .await?;
         let Some(last) = rows.last() else {
             return Ok(());
@@ -75,14 +67,10 @@ async fn fill_users(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Res
             );
             let holder: Option<(Id,)> = conn
                 .fetch_optional(
-                    query(
-                        "SELECT id FROM users
-                         WHERE id <> $3 AND (username_key IN ($1, $2) OR email_key IN ($1, $2))
-                         LIMIT 1",
-                    )
-                    .bind(username_key.as_str())
-                    .bind(email_key.as_str())
-                    .bind(id),
+                    query(sql::USER_HOLDING_KEYS)
+                        .bind(username_key.as_str())
+                        .bind(email_key.as_str())
+                        .bind(id),
                 )
                 .await?;
             if let Some((holder,)) = holder {
@@ -96,14 +84,11 @@ async fn fill_users(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Res
             }
             let search = name::search_key(&[&full_name, &username, &email]);
             conn.execute(
-                query(
-                    "UPDATE users SET username_key = $2, email_key = $3, search_key = $4
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(username_key.as_str())
-                .bind(email_key.as_str())
-                .bind(search.as_str()),
+                query(sql::FILL_USER)
+                    .bind(id)
+                    .bind(username_key.as_str())
+                    .bind(email_key.as_str())
+                    .bind(search.as_str()),
             )
             .await?;
         }
@@ -114,15 +99,7 @@ async fn fill_groups(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Re
     let mut after: Option<Id> = None;
     loop {
         let rows: Vec<(Id, String, Option<String>)> = conn
-            .fetch_all(
-                query(
-                    "SELECT id, name, email FROM groups
-                     WHERE name_key IS NULL AND ($1 IS NULL OR id > $1)
-                     ORDER BY id LIMIT $2",
-                )
-                .bind(after)
-                .bind(BATCH),
-            )
+            .fetch_all(query(sql::GROUPS_WITHOUT_KEYS).bind(after).bind(BATCH))
             .await?;
         let Some(last) = rows.last() else {
             return Ok(());
@@ -131,11 +108,7 @@ async fn fill_groups(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Re
         for (id, group_name, email) in rows {
             let key = name::comparison_key(&group_name);
             let holder: Option<(Id,)> = conn
-                .fetch_optional(
-                    query("SELECT id FROM groups WHERE name_key = $1 AND id <> $2")
-                        .bind(key.as_str())
-                        .bind(id),
-                )
+                .fetch_optional(query(sql::GROUP_HOLDING_KEY).bind(key.as_str()).bind(id))
                 .await?;
             if let Some((holder,)) = holder {
                 collisions.push(Collision {
@@ -148,7 +121,7 @@ async fn fill_groups(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Re
             }
             let search = name::search_key(&[&group_name, email.as_deref().unwrap_or_default()]);
             conn.execute(
-                query("UPDATE groups SET name_key = $2, search_key = $3 WHERE id = $1")
+                query(sql::FILL_GROUP)
                     .bind(id)
                     .bind(key.as_str())
                     .bind(search.as_str()),
@@ -170,21 +143,21 @@ struct Named {
 const NAMED: [Named; 3] = [
     Named {
         table: "roles",
-        missing: "SELECT id, name FROM roles WHERE name_key IS NULL ORDER BY id",
-        holder: "SELECT id FROM roles WHERE name_key = $1 AND id <> $2",
-        fill: "UPDATE roles SET name_key = $2 WHERE id = $1",
+        missing: sql::ROLES_WITHOUT_KEYS,
+        holder: sql::ROLE_HOLDING_KEY,
+        fill: sql::FILL_ROLE,
     },
     Named {
         table: "tenants",
-        missing: "SELECT id, name FROM tenants WHERE name_key IS NULL ORDER BY id",
-        holder: "SELECT id FROM tenants WHERE name_key = $1 AND id <> $2",
-        fill: "UPDATE tenants SET name_key = $2 WHERE id = $1",
+        missing: sql::TENANTS_WITHOUT_KEYS,
+        holder: sql::TENANT_HOLDING_KEY,
+        fill: sql::FILL_TENANT,
     },
     Named {
         table: "iams",
-        missing: "SELECT id, name FROM iams WHERE name_key IS NULL ORDER BY id",
-        holder: "SELECT id FROM iams WHERE name_key = $1 AND id <> $2",
-        fill: "UPDATE iams SET name_key = $2 WHERE id = $1",
+        missing: sql::IAMS_WITHOUT_KEYS,
+        holder: sql::IAM_HOLDING_KEY,
+        fill: sql::FILL_IAM,
     },
 ];
 
@@ -222,22 +195,16 @@ async fn fill_external_usernames(
     collisions: &mut Vec<Collision>,
 ) -> Result<()> {
     let rows: Vec<(Id, String, String)> = conn
-        .fetch_all(query(
-            "SELECT user_id, platform, username FROM external_usernames
-             WHERE name_key IS NULL ORDER BY user_id, platform",
-        ))
+        .fetch_all(query(sql::EXTERNAL_USERNAMES_WITHOUT_KEYS))
         .await?;
     for (user_id, platform, username) in rows {
         let key = Platform::from_db(&platform)?.name_key(&username);
         let holder: Option<(Id,)> = conn
             .fetch_optional(
-                query(
-                    "SELECT user_id FROM external_usernames
-                     WHERE platform = $1 AND name_key = $2 AND user_id <> $3",
-                )
-                .bind(platform.as_str())
-                .bind(key.as_str())
-                .bind(user_id),
+                query(sql::EXTERNAL_USERNAME_HOLDING_KEY)
+                    .bind(platform.as_str())
+                    .bind(key.as_str())
+                    .bind(user_id),
             )
             .await?;
         match holder {
@@ -249,13 +216,10 @@ async fn fill_external_usernames(
             }),
             None => {
                 conn.execute(
-                    query(
-                        "UPDATE external_usernames SET name_key = $3
-                         WHERE user_id = $1 AND platform = $2",
-                    )
-                    .bind(user_id)
-                    .bind(platform.as_str())
-                    .bind(key.as_str()),
+                    query(sql::FILL_EXTERNAL_USERNAME)
+                        .bind(user_id)
+                        .bind(platform.as_str())
+                        .bind(key.as_str()),
                 )
                 .await?;
             }

@@ -8,6 +8,7 @@
 //! so mutations are serialised, rule checks inside them see every earlier change, and each
 //! appends exactly one audit event before it commits.
 
+mod attributes;
 mod audit;
 mod db;
 mod groups;
@@ -381,6 +382,20 @@ fn migration_error(error: sqlx::migrate::MigrateError, backend: &str) -> crate::
 /// Opens the store a database URL names; see [`SqlStore::open`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(SqlStore::open(url).await?))
+}
+
+/// Where each id of a page stands in it, to join the page's detail rows to its items.
+struct PageIndex(std::collections::HashMap<Id, usize>);
+
+impl PageIndex {
+    fn new(ids: &[Id]) -> Self {
+        Self(ids.iter().enumerate().map(|(i, id)| (*id, i)).collect())
+    }
+
+    /// The item with `id`; detail rows are read by the page's ids, so each has one.
+    fn get<'a, T>(&self, items: &'a mut [T], id: Id) -> Option<&'a mut T> {
+        self.0.get(&id).and_then(|&i| items.get_mut(i))
+    }
 }
 
 /// A timestamp column: `timestamptz` on PostgreSQL, integer microseconds on SQLite (so that

@@ -1,11 +1,9 @@
 //! Permissions, roles, tenants, assignments, effective permissions and settings.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 
 use super::{
-    Committed, DbTime, PolicyStore, SqlStore,
+    Committed, DbTime, PageIndex, PolicyStore, SqlStore,
     db::{Conn, query},
     groups::find_group,
     queries::policy as sql,
@@ -200,9 +198,11 @@ async fn load_roles(conn: &mut Conn<'_>, rows: Vec<RoleRow>) -> Result<Vec<Role>
             version: Version(row.version),
         })
         .collect();
-    let index: HashMap<Id, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let index = PageIndex::new(&ids);
     for row in permissions {
-        roles[index[&row.role_id]].permissions.push(row.permission);
+        if let Some(role) = index.get(&mut roles, row.role_id) {
+            role.permissions.push(row.permission);
+        }
     }
     Ok(roles)
 }

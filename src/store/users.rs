@@ -1,11 +1,11 @@
 //! Users, their API keys, and authentication.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 
 use super::{
-    AuditFilter, Committed, Credential, DbTime, NewApiKey, SqlStore, Store, UserFilter, UserKey,
+    AuditFilter, Committed, Credential, DbTime, NewApiKey, PageIndex, SqlStore, Store, UserFilter,
+    UserKey,
+    attributes::{self, Owner},
     db::{Conn, query},
     queries::users as sql,
     write::Write,
@@ -146,28 +146,33 @@ pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Resul
         .into_iter()
         .map(User::try_from)
         .collect::<Result<Vec<_>>>()?;
-    let index: HashMap<Id, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let index = PageIndex::new(&ids);
     for row in permissions {
-        users[index[&row.user_id]].permissions.push(row.value);
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.permissions.push(row.value);
+        }
     }
     for row in groups {
-        users[index[&row.user_id]].group_ids.push(row.group_id);
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.group_ids.push(row.group_id);
+        }
     }
     for row in attributes {
-        let user = &mut users[index[&row.user_id]];
-        user.attributes.entry(row.name).or_default().push(row.value);
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.attributes.entry(row.name).or_default().push(row.value);
+        }
     }
     for row in authorizations {
-        let user = &mut users[index[&row.user_id]];
-        user.authorizations
-            .entry(row.name)
-            .or_default()
-            .push(row.value);
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.authorizations
+                .entry(row.name)
+                .or_default()
+                .push(row.value);
+        }
     }
     for row in external_usernames {
-        users[index[&row.user_id]]
-            .external_usernames
-            .push(ExternalUsername {
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.external_usernames.push(ExternalUsername {
                 platform: Platform::from_db(&row.platform)?,
                 username: row.username,
                 aws_user_type: row
@@ -176,6 +181,7 @@ pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Resul
                     .map(AwsUserType::from_db)
                     .transpose()?,
             });
+        }
     }
     Ok(users)
 }
@@ -504,16 +510,7 @@ impl Store for SqlStore {
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
         let mut change = UserChange::begin(self, id).await?;
-        let mut conn = change.conn();
-        for value in values {
-            conn.execute(
-                query(sql::INSERT_ATTRIBUTE)
-                    .bind(id)
-                    .bind(name.as_str())
-                    .bind(value),
-            )
-            .await?;
-        }
+        attributes::add_values(&mut change.conn(), Owner::User, id, name, values).await?;
         change.finish(audit).await
     }
 
@@ -525,21 +522,7 @@ impl Store for SqlStore {
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
         let mut change = UserChange::begin(self, id).await?;
-        let removed = change
-            .conn()
-            .execute(
-                query(sql::DELETE_ATTRIBUTE_VALUE)
-                    .bind(id)
-                    .bind(name.as_str())
-                    .bind(value),
-            )
-            .await?;
-        if removed == 0 {
-            return Err(Error::NotFound(format!(
-                "value: user {id} has no value {value:?} in attribute {:?}",
-                name.as_str()
-            )));
-        }
+        attributes::remove_value(&mut change.conn(), Owner::User, id, name, value).await?;
         change.finish(audit).await
     }
 
@@ -609,12 +592,7 @@ impl Store for SqlStore {
         permission: &PermissionName,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
-        let mut conn = change.conn();
-        ensure_permission_exists(&mut conn, "permission", permission).await?;
-        conn.execute(query(sql::GRANT).bind(id).bind(permission.as_str()))
-            .await?;
-        change.finish(audit).await
+        self.change_grant(id, permission, sql::GRANT, audit).await
     }
 
     async fn revoke_permission(
@@ -623,12 +601,7 @@ impl Store for SqlStore {
         permission: &PermissionName,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
-        let mut conn = change.conn();
-        ensure_permission_exists(&mut conn, "permission", permission).await?;
-        conn.execute(query(sql::REVOKE).bind(id).bind(permission.as_str()))
-            .await?;
-        change.finish(audit).await
+        self.change_grant(id, permission, sql::REVOKE, audit).await
     }
 
     async fn create_api_key(
@@ -690,6 +663,24 @@ impl Store for SqlStore {
 
     async fn audit_head(&self) -> Result<(i64, String)> {
         super::audit::head(&self.db).await
+    }
+}
+
+impl SqlStore {
+    /// Grants or revokes (`statement`) a known permission to a user.
+    async fn change_grant(
+        &self,
+        id: Id,
+        permission: &PermissionName,
+        statement: &'static str,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        ensure_permission_exists(&mut conn, "permission", permission).await?;
+        conn.execute(query(statement).bind(id).bind(permission.as_str()))
+            .await?;
+        change.finish(audit).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(super) mod audit;
 pub(super) mod groups;
+pub(super) mod keys;
 pub(super) mod policy;
 pub(super) mod users;
 
