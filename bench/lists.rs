@@ -54,6 +54,10 @@ struct Args {
     /// Seconds after which a case stops timing (once it has 20 samples).
     #[arg(long, default_value_t = 15)]
     budget_secs: u64,
+    /// Acknowledge every TCP segment at once, hiding the 40 ms the server's missing TCP_NODELAY
+    /// costs some calls, to see what the store costs (see bench/README.md).
+    #[arg(long)]
+    quick_ack: bool,
     /// Passed by `cargo bench` to every benchmark; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -96,25 +100,29 @@ async fn main() -> anyhow::Result<()> {
         Store::Postgres | Store::Both => Some(postgres_url()?),
         Store::Sqlite => None,
     };
-    let token = personae::domain::api_key::generate().token;
+    let options = Options {
+        token: personae::domain::api_key::generate().token,
+        iterations,
+        quick_ack: args.quick_ack,
+    };
     let sizes = [args.small, args.large];
 
     let mut tables = Vec::new();
     if matches!(args.store, Store::Sqlite | Store::Both) {
         let mut runs = Vec::new();
         for users in sizes {
-            runs.push(run_sqlite(users, &token, iterations).await?);
+            runs.push(run_sqlite(users, &options).await?);
         }
-        let table = render("SQLite", &runs);
+        let table = render("SQLite", &runs, &options);
         println!("{table}");
         tables.push(table);
     }
     if let Some(url) = postgres {
         let mut runs = Vec::new();
         for users in sizes {
-            runs.push(run_postgres(&url, users, &token, iterations).await?);
+            runs.push(run_postgres(&url, users, &options).await?);
         }
-        let table = render("PostgreSQL", &runs);
+        let table = render("PostgreSQL", &runs, &options);
         println!("{table}");
         tables.push(table);
     }
@@ -125,6 +133,14 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How every case is called.
+struct Options {
+    /// The bootstrap admin's API key: the admin holds every permission.
+    token: String,
+    iterations: Iterations,
+    quick_ack: bool,
+}
+
 /// The outcome of one store at one size.
 struct Run {
     users: usize,
@@ -132,7 +148,7 @@ struct Run {
     cases: Vec<(String, Samples)>,
 }
 
-async fn run_sqlite(users: usize, token: &str, iterations: Iterations) -> anyhow::Result<Run> {
+async fn run_sqlite(users: usize, options: &Options) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("personae.db").display());
     let log = dir.path().join("personae.log");
@@ -140,16 +156,16 @@ async fn run_sqlite(users: usize, token: &str, iterations: Iterations) -> anyhow
     // out of the way at the end of the id order.
     let data = DataSet::new(users);
     eprintln!("sqlite, {users} users: migrating and bootstrapping");
-    server::bootstrap(&url, token, &log)?;
+    server::bootstrap(&url, &options.token, &log)?;
     eprintln!("sqlite, {users} users: seeding");
     // The seeded rows are consistent by construction; checking every foreign key would only
     // slow the seeding down.
-    let options = SqliteConnectOptions::from_str(&url)?.foreign_keys(false);
-    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let seeding = SqliteConnectOptions::from_str(&url)?.foreign_keys(false);
+    let mut conn = SqliteConnection::connect_with(&seeding).await?;
     let seed_secs = seed::sqlite(&mut conn, &data).await?;
     conn.close().await?;
     eprintln!("sqlite, {users} users: seeded in {seed_secs:.1} s");
-    let cases = measure(&url, &log, &data, token, iterations)
+    let cases = measure(&url, &log, &data, options)
         .await
         .with_context(|| format!("SQLite with {users} users"))?;
     Ok(Run {
@@ -159,12 +175,7 @@ async fn run_sqlite(users: usize, token: &str, iterations: Iterations) -> anyhow
     })
 }
 
-async fn run_postgres(
-    admin_url: &str,
-    users: usize,
-    token: &str,
-    iterations: Iterations,
-) -> anyhow::Result<Run> {
+async fn run_postgres(admin_url: &str, users: usize, options: &Options) -> anyhow::Result<Run> {
     // The personae_test_ prefix lets scripts/pg-test-env drop it should this run die.
     // Digits and letters only, so it is safe to put in SQL as it is.
     let name = format!("personae_test_bench_{users}_{}", std::process::id());
@@ -183,14 +194,14 @@ async fn run_postgres(
         // Made first, as for SQLite, so the admin's id comes after every seeded one.
         let data = DataSet::new(users);
         eprintln!("postgres, {users} users: migrating and bootstrapping");
-        server::bootstrap(&url, token, &log)?;
+        server::bootstrap(&url, &options.token, &log)?;
         eprintln!("postgres, {users} users: seeding");
         // Held open until the end: scripts/pg-test-env, run by anyone's tests meanwhile, drops
         // personae_test_ databases that nobody is connected to.
         let mut conn = PgConnection::connect(&url).await?;
         let seed_secs = seed::postgres(&mut conn, &data).await?;
         eprintln!("postgres, {users} users: seeded in {seed_secs:.1} s");
-        let cases = measure(&url, &log, &data, token, iterations).await?;
+        let cases = measure(&url, &log, &data, options).await?;
         conn.close().await?;
         anyhow::Ok(Run {
             users,
@@ -213,16 +224,15 @@ async fn measure(
     url: &str,
     log: &std::path::Path,
     data: &DataSet,
-    token: &str,
-    iterations: Iterations,
+    options: &Options,
 ) -> anyhow::Result<Vec<(String, Samples)>> {
     let mut server = server::Server::start(url, log)?;
     let address = server.address.to_string();
     let list = PathAndQuery::from_static(LIST_USERS);
-    let (address, list) = (address.as_str(), &list);
+    let (address, list, token) = (address.as_str(), &list, options.token.as_str());
     let first: ListUsersResponse = server
         .wait_ready(move || async move {
-            let mut client = Client::connect(address, token).await?;
+            let mut client = Client::connect(address, token, options.quick_ack).await?;
             let request = ListUsersRequest {
                 page_size: 1,
                 ..Default::default()
@@ -231,12 +241,12 @@ async fn measure(
         })
         .await?;
     ensure!(first.users.len() == 1, "the server lists no users");
-    let mut client = Client::connect(address, token).await?;
+    let mut client = Client::connect(address, token, options.quick_ack).await?;
     let cases = cases(&mut client, data).await?;
     let mut results = Vec::new();
     for case in cases {
         eprint!("  {:<36}", case.name);
-        let samples = grpc::time(&mut client, &case.path, &case.requests, iterations)
+        let samples = grpc::time(&mut client, &case.path, &case.requests, options.iterations)
             .await
             .with_context(|| format!("timing {}", case.name))?;
         eprintln!(
@@ -436,14 +446,22 @@ fn with_database(url: &str, name: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-fn render(store: &str, runs: &[Run]) -> String {
+fn render(store: &str, runs: &[Run], options: &Options) -> String {
     let [small, large] = runs else {
         unreachable!("two sizes")
     };
     let (s, l) = (size_label(small.users), size_label(large.users));
     let mut out = format!(
-        "== {store} ==\nseeding: {} users in {:.1} s, {} users in {:.1} s\n\n",
-        small.users, small.seed_secs, large.users, large.seed_secs
+        "== {store}{} ==\nseeding: {} users in {:.1} s, {} users in {:.1} s\n\n",
+        if options.quick_ack {
+            ", --quick-ack"
+        } else {
+            ""
+        },
+        small.users,
+        small.seed_secs,
+        large.users,
+        large.seed_secs
     );
     out += &format!(
         "{:<34} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9}  target\n",
