@@ -30,6 +30,7 @@ struct Cluster {
 
 impl Cluster {
     fn create() -> Self {
+        drop_leftovers();
         let port = free_port();
         let name = format!("personae_outage_{}", std::process::id());
         run(
@@ -92,6 +93,28 @@ impl Drop for Cluster {
         let _ = Command::new("pg_dropcluster")
             .args([PG_VERSION, &self.name, "--stop"])
             .status();
+    }
+}
+
+/// Drops the clusters of earlier runs that died before dropping theirs: those whose process
+/// (named in the cluster's name) is gone.
+fn drop_leftovers() {
+    let listed = Command::new("pg_lsclusters")
+        .arg("-h")
+        .output()
+        .expect("pg_lsclusters (PostgreSQL 15 needed)");
+    for line in String::from_utf8_lossy(&listed.stdout).lines() {
+        let Some(name) = line.split_whitespace().nth(1) else {
+            continue;
+        };
+        let Some(pid) = name.strip_prefix("personae_outage_") else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("pg_dropcluster")
+                .args([PG_VERSION, name, "--stop"])
+                .status();
+        }
     }
 }
 
