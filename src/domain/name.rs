@@ -25,46 +25,6 @@ pub fn search_key(fields: &[&str]) -> String {
         .join("\n")
 }
 
-/// The part of a search query (a comparison key) to look up in a trigram index. Such an index
-/// reads every entry of every trigram of the pattern, so a trigram most users share (`com`,
-/// `@ex`) costs a read of most of the index, however few users match the whole query. The
-/// longest run of the query's trigrams that are rare among `sample` (the search keys of a few
-/// users picked at random) matches few users and reads few entries. Any part of the query finds
-/// at least the users the whole query does, so the choice changes the cost, never the answer.
-pub fn index_window<'q>(query: &'q str, sample: &[String]) -> &'q str {
-    let bounds: Vec<usize> = query
-        .char_indices()
-        .map(|(at, _)| at)
-        .chain([query.len()])
-        .collect();
-    let trigrams = bounds.len().saturating_sub(3);
-    if trigrams == 0 || sample.is_empty() {
-        return query;
-    }
-    // Rare: in at most one sampled key in fifty.
-    let rare = |i: usize| {
-        let trigram = &query[bounds[i]..bounds[i + 3]];
-        sample.iter().filter(|key| key.contains(trigram)).count() * 50 <= sample.len()
-    };
-    let (mut best, mut run_start) = (None::<(usize, usize)>, None::<usize>);
-    for i in 0..=trigrams {
-        match (i < trigrams && rare(i), run_start) {
-            (true, None) => run_start = Some(i),
-            (false, Some(start)) => {
-                if best.is_none_or(|(a, b)| i - start > b - a) {
-                    best = Some((start, i));
-                }
-                run_start = None;
-            }
-            _ => {}
-        }
-    }
-    match best {
-        Some((first, end)) => &query[bounds[first]..bounds[end - 1 + 3]],
-        None => query,
-    }
-}
-
 /// The name of a group, role, tenant or IAM: required, trimmed, bounded, unique ignoring case
 /// among its kind.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -138,19 +98,6 @@ mod tests {
         assert_eq!(comparison_key("STRASSE"), "strasse");
         assert_ne!(comparison_key("Ada"), comparison_key("Adam"));
         assert_eq!(search_key(&["Ada L", "ADA@X.COM"]), "ada l\nada@x.com");
-    }
-
-    #[test]
-    fn the_index_window_is_the_longest_run_of_rare_trigrams() {
-        let sample: Vec<String> = (0..100)
-            .map(|i| format!("user {i}\nuser.{i:07}@example.com"))
-            .collect();
-        let query = "ada.lovelace.0500042@example.com";
-        assert_eq!(index_window(query, &sample), "ada.lovelace.0500");
-        assert_eq!(index_window("example.com", &sample), "example.com", "nothing rare");
-        assert_eq!(index_window(query, &[]), query, "no sample");
-        assert_eq!(index_window("ab", &sample), "ab");
-        assert_eq!(index_window("zoë@x", &sample), "zoë@x", "characters, not bytes");
     }
 
     #[test]

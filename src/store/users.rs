@@ -15,7 +15,7 @@ use crate::domain::{
     api_key::{ApiKey, StoredCredential},
     audit::{AuditEvent, AuditRecord},
     external::{AwsUserType, ExternalUsername, Platform},
-    name::{AttributeName, comparison_key, index_window, search_key},
+    name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
     permission::PermissionName,
     user::{NewUser, User, UserChanges, UserKind},
@@ -407,16 +407,7 @@ impl Store for SqlStore {
         let after = page.after_id()?.unwrap_or(Id::FIRST);
         let pattern = filter.query.as_deref().map(contains_pattern);
         let permission = filter.permission.as_ref().map(PermissionName::as_str);
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
-        let index_pattern = match &filter.query {
-            Some(text) if filter.group_id.is_none() && permission.is_none() => {
-                let sample: Vec<(String,)> = conn.fetch_all(query(sql::SEARCH_SAMPLE)).await?;
-                let sample: Vec<String> = sample.into_iter().map(|(key,)| key).collect();
-                Some(index_pattern(index_window(text, &sample)))
-            }
-            _ => None,
-        };
+        let index_pattern = filter.query.as_deref().map(index_pattern);
         let statement = if let Some(group) = filter.group_id {
             query(sql::LIST_BY_GROUP)
                 .bind(group)
@@ -445,6 +436,8 @@ impl Store for SqlStore {
                 .bind(filter.iam_id)
                 .bind(after)
         };
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
         let rows: Vec<UserRow> = conn.fetch_all(statement.bind(page.limit())).await?;
         load_users(&mut conn, rows).await
     }

@@ -54,17 +54,6 @@ pub const LIST_BY_PERMISSION: &str = r"
       AND ($4 IS NULL OR u.search_key LIKE $4 ESCAPE '\')
     ORDER BY p.user_id LIMIT $6";
 
-/// The search keys of a few users picked at random, from which `domain::name::index_window`
-/// tells the query's rare trigrams from the common ones. PostgreSQL reads 0.5% of the table's
-/// pages, at most 2000 rows. SQLite has no cheap random sample, and its FTS5 index answered the
-/// whole query within 11 ms p99 at a million users (bench/), so it samples nothing.
-pub const SEARCH_SAMPLE: Sql = Sql {
-    postgres: "
-        SELECT search_key FROM users TABLESAMPLE SYSTEM (0.5)
-        WHERE search_key IS NOT NULL LIMIT 2000",
-    sqlite: "SELECT search_key FROM users WHERE false",
-};
-
 /// A page of the users whose search key contains a text: $1 a LIKE pattern for the search
 /// index with no escapes (it may match more), $2 the exact LIKE pattern, $3 include disabled,
 /// $4 an IAM (or NULL), $5 the last id of the previous page, $6 the limit. The matches are
