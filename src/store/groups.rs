@@ -6,6 +6,7 @@ use super::{
     Committed, DbTime, GroupStore, PageIndex, SqlStore, UserFilter,
     attributes::{self, Owner},
     db::{Conn, query},
+    names::{Named, ensure_name_free},
     queries::groups as sql,
     users::{contains_pattern, user_exists},
     write::Write,
@@ -14,7 +15,7 @@ use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
     group::{Group, GroupChanges, NewGroup},
-    name::{AttributeName, Name, search_key},
+    name::{AttributeName, search_key},
     page::PageRequest,
     user::User,
 };
@@ -92,26 +93,6 @@ async fn load_group(conn: &mut Conn<'_>, id: Id) -> Result<Group> {
         .ok_or_else(|| group_not_found(id))
 }
 
-/// Refuses `name` when another group (not `except`) has it, ignoring case.
-async fn ensure_name_free(
-    conn: &mut Conn<'_>,
-    field: &str,
-    name: &Name,
-    except: Option<Id>,
-) -> Result<()> {
-    let key = name.key();
-    let taken: Option<(Id,)> = conn
-        .fetch_optional(query(sql::OWNER_OF_NAME).bind(key.as_str()).bind(except))
-        .await?;
-    match taken {
-        Some((owner,)) => Err(Error::AlreadyExists(format!(
-            "{field}: group {owner} is already named {:?}",
-            name.as_str()
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// A change to one group: the write transaction, with the group known to exist.
 struct GroupChange {
     write: Write,
@@ -160,7 +141,7 @@ impl GroupStore for SqlStore {
     ) -> Result<Committed<Group>> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
-        ensure_name_free(&mut conn, "name", &group.name, None).await?;
+        ensure_name_free(&mut conn, Named::Group, "name", &group.name, None).await?;
         let email = group.email.as_ref().map(|e| e.as_str());
         let search = group_search_key(group.name.as_str(), email);
         conn.execute(
@@ -211,7 +192,7 @@ impl GroupStore for SqlStore {
         let (version,): (i64,) = conn.fetch_one(query(sql::VERSION).bind(id)).await?;
         etag.ensure_current(Version(version), &format!("group {id}"))?;
         if let Some(name) = &changes.name {
-            ensure_name_free(&mut conn, "group.name", name, Some(id)).await?;
+            ensure_name_free(&mut conn, Named::Group, "group.name", name, Some(id)).await?;
             conn.execute(
                 query(sql::SET_NAME)
                     .bind(id)

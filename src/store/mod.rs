@@ -13,6 +13,7 @@ mod audit;
 mod db;
 mod groups;
 mod keys;
+mod names;
 mod policy;
 mod postgres;
 mod queries;

@@ -6,6 +6,7 @@ use super::{
     Committed, DbTime, PageIndex, PolicyStore, SqlStore,
     db::{Conn, query},
     groups::find_group,
+    names::{Named, ensure_name_free},
     queries::policy as sql,
     users::{ensure_permission_exists, user_exists, user_not_found},
     write::Write,
@@ -246,38 +247,6 @@ async fn refuse_built_in_role(conn: &mut Conn<'_>, id: Id, change: &str) -> Resu
         )));
     }
     Ok(role)
-}
-
-/// The kinds of thing whose names are unique ignoring case.
-#[derive(Clone, Copy)]
-enum Named {
-    Role,
-    Tenant,
-}
-
-/// Refuses `name` for a `kind` when another one (not `except`) has it, ignoring case.
-async fn ensure_name_free(
-    conn: &mut Conn<'_>,
-    kind: Named,
-    field: &str,
-    name: &Name,
-    except: Option<Id>,
-) -> Result<()> {
-    let (owner_sql, noun) = match kind {
-        Named::Role => (sql::ROLE_OWNER_OF_NAME, "role"),
-        Named::Tenant => (sql::TENANT_OWNER_OF_NAME, "tenant"),
-    };
-    let key = name.key();
-    let taken: Option<(Id,)> = conn
-        .fetch_optional(query(owner_sql).bind(key.as_str()).bind(except))
-        .await?;
-    match taken {
-        Some((owner,)) => Err(Error::AlreadyExists(format!(
-            "{field}: {noun} {owner} is already named {:?}",
-            name.as_str()
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// The grantee as the user and group columns of an assignment.
