@@ -77,10 +77,15 @@ async fn load_groups(conn: &mut Conn<'_>, rows: Vec<GroupRow>) -> Result<Vec<Gro
 }
 
 /// The group, or `None` when `id` names none.
-pub(super) async fn find_group(conn: &mut Conn<'_>, id: Id) -> Result<Option<Group>> {
+async fn find_group(conn: &mut Conn<'_>, id: Id) -> Result<Option<Group>> {
     let row: Option<GroupRow> = conn.fetch_optional(query(sql::BY_ID).bind(id)).await?;
     let Some(row) = row else { return Ok(None) };
     Ok(load_groups(conn, vec![row]).await?.pop())
+}
+
+pub(super) async fn group_exists(conn: &mut Conn<'_>, id: Id) -> Result<bool> {
+    let found: Option<(Id,)> = conn.fetch_optional(query(sql::EXISTS).bind(id)).await?;
+    Ok(found.is_some())
 }
 
 fn group_not_found(id: Id) -> Error {
@@ -102,11 +107,7 @@ struct GroupChange {
 impl GroupChange {
     async fn begin(store: &SqlStore, id: Id) -> Result<Self> {
         let mut write = Write::begin(&store.db).await?;
-        let found: Option<(Id,)> = write
-            .conn()
-            .fetch_optional(query(sql::EXISTS).bind(id))
-            .await?;
-        if found.is_none() {
+        if !group_exists(&mut write.conn(), id).await? {
             return Err(group_not_found(id));
         }
         Ok(Self { write, id })
@@ -217,8 +218,9 @@ impl GroupStore for SqlStore {
             )
             .await?;
         }
-        let group = load_group(&mut conn, id).await?;
-        let search = group_search_key(&group.name, group.email.as_deref());
+        let (name, email): (String, Option<String>) =
+            conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;
+        let search = group_search_key(&name, email.as_deref());
         conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
             .await?;
         change.finish(audit).await
@@ -280,7 +282,11 @@ impl GroupStore for SqlStore {
         query_key: Option<&str>,
         page: &PageRequest,
     ) -> Result<Vec<User>> {
-        self.get_group(id).await?;
+        let mut pooled = self.db.acquire().await?;
+        if !group_exists(&mut pooled.conn(), id).await? {
+            return Err(group_not_found(id));
+        }
+        drop(pooled);
         let filter = UserFilter {
             query: query_key.map(str::to_owned),
             include_disabled: true,

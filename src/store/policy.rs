@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{
     Committed, DbTime, PageIndex, PolicyStore, SqlStore,
     db::{Conn, query},
-    groups::find_group,
+    groups::group_exists,
     names::{Named, ensure_name_free},
     queries::policy as sql,
     users::{ensure_permission_exists, user_exists, user_not_found},
@@ -471,7 +471,7 @@ impl PolicyStore for SqlStore {
                 }
             }
             Grantee::Group(group) => {
-                if find_group(&mut conn, group).await?.is_none() {
+                if !group_exists(&mut conn, group).await? {
                     return Err(Error::NotFound(format!(
                         "group_id: group {group} does not exist"
                     )));

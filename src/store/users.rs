@@ -467,8 +467,9 @@ impl Store for SqlStore {
             conn.execute(query(sql::SET_FULL_NAME).bind(id).bind(name.as_str()))
                 .await?;
         }
-        let user = load_user(&mut conn, &UserKey::Id(id)).await?;
-        let search = search_key(&[&user.full_name, &user.username, &user.email]);
+        let (full_name, username, email): (String, String, String) =
+            conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;
+        let search = search_key(&[&full_name, &username, &email]);
         conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
             .await?;
         change.finish(audit).await

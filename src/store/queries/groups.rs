@@ -46,6 +46,9 @@ pub const SET_DESCRIPTION: &str = "UPDATE groups SET description = $2 WHERE id =
 
 pub const SET_EMAIL: &str = "UPDATE groups SET email = $2 WHERE id = $1";
 
+/// What the search key of group $1 is made of.
+pub const SEARCHED_FIELDS: &str = "SELECT name, email FROM groups WHERE id = $1";
+
 pub const SET_SEARCH_KEY: &str = "UPDATE groups SET search_key = $2 WHERE id = $1";
 
 pub const TOUCH: &str = "

@@ -146,6 +146,9 @@ pub const SET_EMAIL: &str = "
 
 pub const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
 
+/// What the search key of user $1 is made of.
+pub const SEARCHED_FIELDS: &str = "SELECT full_name, username, email FROM users WHERE id = $1";
+
 pub const SET_SEARCH_KEY: &str = "UPDATE users SET search_key = $2 WHERE id = $1";
 
 /// The disable time marks when the user was first disabled; disabling again keeps it.
