@@ -7,8 +7,8 @@ use super::{
     attributes::{self, Owner},
     db::{Conn, query},
     names::{Named, ensure_name_free},
-    queries::groups as sql,
-    users::{contains_pattern, user_exists},
+    queries::{contains_pattern, groups as sql},
+    users::user_exists,
     write::Write,
 };
 use crate::domain::{

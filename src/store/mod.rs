@@ -8,15 +8,18 @@
 //! so mutations are serialised, rule checks inside them see every earlier change, and each
 //! appends exactly one audit event before it commits.
 
+mod api_keys;
 mod attributes;
 mod audit;
 mod db;
+mod grants;
 mod groups;
 mod keys;
 mod names;
 mod policy;
 mod postgres;
 mod queries;
+mod roles;
 mod sqlite;
 mod users;
 mod write;

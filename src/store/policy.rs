@@ -3,11 +3,15 @@
 use async_trait::async_trait;
 
 use super::{
-    Committed, DbTime, PageIndex, PolicyStore, SqlStore,
+    Committed, DbTime, PolicyStore, SqlStore,
     db::{Conn, query},
+    grants,
     groups::group_exists,
     names::{Named, ensure_name_free},
     queries::policy as sql,
+    roles::{
+        RoleRow, find_role, load_role, load_roles, refuse_built_in_role, set_role_permissions,
+    },
     users::{ensure_permission_exists, user_exists, user_not_found},
     write::Write,
 };
@@ -16,8 +20,8 @@ use crate::domain::{
     audit::AuditRecord,
     name::{Description, Name},
     page::PageRequest,
-    permission::{self, PermissionName},
-    policy::{AdminGrant, Grant, Source},
+    permission::PermissionName,
+    policy::Grant,
     role::{
         AssignmentFilter, AssignmentKey, Grantee, NewRole, NewTenant, PermissionInfo, Role,
         RoleAssignment, RoleChanges, Settings, SettingsChanges, Tenant,
@@ -40,23 +44,6 @@ impl From<PermissionRow> for PermissionInfo {
             built_in: row.built_in,
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct RoleRow {
-    id: Id,
-    name: String,
-    description: String,
-    built_in: bool,
-    create_time: DbTime,
-    update_time: DbTime,
-    version: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct RolePermissionRow {
-    role_id: Id,
-    permission: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,141 +101,6 @@ impl TryFrom<AssignmentRow> for RoleAssignment {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct DirectGrantRow {
-    user_id: Id,
-    permission: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct RoleGrantRow {
-    user_id: Id,
-    permission: String,
-    role_id: Id,
-    tenant_id: Option<Id>,
-    /// Set when the role reaches the user through a group.
-    group_id: Option<Id>,
-}
-
-fn grants(direct: Vec<DirectGrantRow>, through_roles: Vec<RoleGrantRow>) -> Vec<AdminGrant> {
-    let direct = direct.into_iter().map(|row| AdminGrant {
-        user_id: row.user_id,
-        grant: Grant {
-            permission: row.permission,
-            source: Source::Direct,
-        },
-    });
-    let through_roles = through_roles.into_iter().map(|row| AdminGrant {
-        user_id: row.user_id,
-        grant: Grant {
-            permission: row.permission,
-            source: match row.group_id {
-                None => Source::Role {
-                    role_id: row.role_id,
-                    tenant_id: row.tenant_id,
-                },
-                Some(group_id) => Source::Group {
-                    group_id,
-                    role_id: row.role_id,
-                    tenant_id: row.tenant_id,
-                },
-            },
-        },
-    });
-    direct.chain(through_roles).collect()
-}
-
-/// Every grant of APPLICATION_ADMIN or GOVERNANCE, in every scope, to any user.
-pub(super) async fn admin_and_governor_grants(conn: &mut Conn<'_>) -> Result<Vec<AdminGrant>> {
-    let direct: Vec<DirectGrantRow> = conn
-        .fetch_all(
-            query(sql::DIRECT_ADMIN_GRANTS)
-                .bind(permission::APPLICATION_ADMIN)
-                .bind(permission::GOVERNANCE),
-        )
-        .await?;
-    let through_roles: Vec<RoleGrantRow> = conn
-        .fetch_all(
-            query(sql::ROLE_ADMIN_GRANTS)
-                .bind(permission::APPLICATION_ADMIN)
-                .bind(permission::GOVERNANCE),
-        )
-        .await?;
-    Ok(grants(direct, through_roles))
-}
-
-/// Reads the permissions of a page of roles and joins them to the rows.
-async fn load_roles(conn: &mut Conn<'_>, rows: Vec<RoleRow>) -> Result<Vec<Role>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Id> = rows.iter().map(|row| row.id).collect();
-    let permissions: Vec<RolePermissionRow> = conn
-        .fetch_all(query(sql::ROLE_PERMISSIONS_OF).bind(&ids[..]))
-        .await?;
-    let mut roles: Vec<Role> = rows
-        .into_iter()
-        .map(|row| Role {
-            id: row.id,
-            name: row.name,
-            description: row.description,
-            permissions: Vec::new(),
-            built_in: row.built_in,
-            create_time: row.create_time.0,
-            update_time: row.update_time.0,
-            version: Version(row.version),
-        })
-        .collect();
-    let index = PageIndex::new(&ids);
-    for row in permissions {
-        if let Some(role) = index.get(&mut roles, row.role_id) {
-            role.permissions.push(row.permission);
-        }
-    }
-    Ok(roles)
-}
-
-/// The role, or `None` when `id` names none.
-async fn find_role(conn: &mut Conn<'_>, id: Id) -> Result<Option<Role>> {
-    let row: Option<RoleRow> = conn.fetch_optional(query(sql::ROLE).bind(id)).await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(load_roles(conn, vec![row]).await?.pop())
-}
-
-fn role_not_found(id: Id) -> Error {
-    Error::NotFound(format!("role {id} does not exist"))
-}
-
-async fn load_role(conn: &mut Conn<'_>, id: Id) -> Result<Role> {
-    find_role(conn, id).await?.ok_or_else(|| role_not_found(id))
-}
-
-async fn set_role_permissions(
-    conn: &mut Conn<'_>,
-    id: Id,
-    permissions: &[PermissionName],
-) -> Result<()> {
-    conn.execute(query(sql::CLEAR_ROLE_PERMISSIONS).bind(id))
-        .await?;
-    for name in permissions {
-        ensure_permission_exists(conn, "permissions", name).await?;
-        conn.execute(query(sql::ADD_ROLE_PERMISSION).bind(id).bind(name.as_str()))
-            .await?;
-    }
-    Ok(())
-}
-
-async fn refuse_built_in_role(conn: &mut Conn<'_>, id: Id, change: &str) -> Result<Role> {
-    let role = load_role(conn, id).await?;
-    if role.built_in {
-        return Err(Error::FailedPrecondition(format!(
-            "role {id} ({}) is built in and cannot be {change}; create a custom role instead",
-            role.name
-        )));
-    }
-    Ok(role)
-}
-
 /// The grantee as the user and group columns of an assignment.
 fn grantee_columns(grantee: Option<Grantee>) -> (Option<Id>, Option<Id>) {
     match grantee {
@@ -275,14 +127,14 @@ async fn find_assignment(
     row.map(RoleAssignment::try_from).transpose()
 }
 
-async fn tenant_exists(conn: &mut Conn<'_>, id: Id) -> Result<bool> {
+pub(super) async fn tenant_exists(conn: &mut Conn<'_>, id: Id) -> Result<bool> {
     let found: Option<(Id,)> = conn
         .fetch_optional(query(sql::TENANT_EXISTS).bind(id))
         .await?;
     Ok(found.is_some())
 }
 
-fn tenant_not_found(field: &str, id: Id) -> Error {
+pub(super) fn tenant_not_found(field: &str, id: Id) -> Error {
     Error::NotFound(format!("{field}: tenant {id} does not exist"))
 }
 
@@ -594,35 +446,7 @@ impl PolicyStore for SqlStore {
         user_id: Id,
         tenant_id: Option<Id>,
     ) -> Result<Vec<Grant>> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
-        // Only what the answer needs: checks are the hot path, so no full user load.
-        let disabled: Option<(bool,)> = conn
-            .fetch_optional(query(sql::USER_DISABLED).bind(user_id))
-            .await?;
-        let (disabled,) = disabled.ok_or_else(|| user_not_found(user_id))?;
-        if let Some(tenant) = tenant_id
-            && !tenant_exists(&mut conn, tenant).await?
-        {
-            return Err(tenant_not_found("tenant_id", tenant));
-        }
-        if disabled {
-            return Ok(Vec::new());
-        }
-        let direct: Vec<DirectGrantRow> = conn
-            .fetch_all(query(sql::DIRECT_GRANTS_OF).bind(user_id))
-            .await?;
-        let mut through_roles: Vec<RoleGrantRow> = conn
-            .fetch_all(query(sql::ROLE_GRANTS_OF).bind(user_id).bind(tenant_id))
-            .await?;
-        let through_groups: Vec<RoleGrantRow> = conn
-            .fetch_all(query(sql::GROUP_GRANTS_OF).bind(user_id).bind(tenant_id))
-            .await?;
-        through_roles.extend(through_groups);
-        Ok(grants(direct, through_roles)
-            .into_iter()
-            .map(|g| g.grant)
-            .collect())
+        grants::effective(&self.db, user_id, tenant_id).await
     }
 
     async fn ensure_permission(&self, name: &PermissionName) -> Result<()> {

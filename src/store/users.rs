@@ -1,18 +1,18 @@
-//! Users, their API keys, and authentication.
+//! Users: their rows and details, names, attributes, external usernames and direct grants.
 
 use async_trait::async_trait;
 
 use super::{
     AuditFilter, Committed, Credential, DbTime, NewApiKey, PageIndex, SqlStore, Store, UserFilter,
-    UserKey,
+    UserKey, api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
-    queries::users as sql,
+    queries::{contains_pattern, index_pattern, users as sql},
     write::Write,
 };
 use crate::domain::{
     self, Id, Version,
-    api_key::{ApiKey, StoredCredential},
+    api_key::ApiKey,
     audit::{AuditEvent, AuditRecord},
     external::{AwsUserType, ExternalUsername, Platform},
     name::{AttributeName, comparison_key, search_key},
@@ -87,38 +87,6 @@ struct ExternalUsernameRow {
     platform: String,
     username: String,
     aws_user_type: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: Id,
-    user_id: Id,
-    display_name: String,
-    create_time: DbTime,
-    expire_time: Option<DbTime>,
-    revoke_time: Option<DbTime>,
-}
-
-impl From<ApiKeyRow> for ApiKey {
-    fn from(row: ApiKeyRow) -> Self {
-        Self {
-            id: row.id,
-            user_id: row.user_id,
-            display_name: row.display_name,
-            create_time: row.create_time.0,
-            expire_time: row.expire_time.map(|t| t.0),
-            revoke_time: row.revoke_time.map(|t| t.0),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct CredentialRow {
-    secret_hash: Vec<u8>,
-    expire_time: Option<DbTime>,
-    revoke_time: Option<DbTime>,
-    user_id: Id,
-    disabled: bool,
 }
 
 /// Reads the details of a page of users, one query per table whatever the table's size, and
@@ -275,25 +243,6 @@ async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> 
     Ok(())
 }
 
-async fn insert_api_key(conn: &mut Conn<'_>, key: &NewApiKey) -> Result<ApiKey> {
-    let row: ApiKeyRow = conn
-        .fetch_one(
-            query(sql::INSERT_API_KEY)
-                .bind(key.id)
-                .bind(key.user_id)
-                .bind(key.display_name.as_str())
-                .bind(&key.secret_hash[..])
-                .bind(domain::now())
-                .bind(key.expire_time),
-        )
-        .await?;
-    Ok(row.into())
-}
-
-fn api_key_not_found(id: Id) -> Error {
-    Error::NotFound(format!("API key {id} does not exist"))
-}
-
 /// A change to one user: the write transaction, with the user known to exist.
 struct UserChange {
     write: Write,
@@ -340,7 +289,7 @@ impl Store for SqlStore {
         insert_user(&mut conn, key.user_id, &admin).await?;
         conn.execute(query(sql::GRANT_BUILT_IN_PERMISSIONS).bind(key.user_id))
             .await?;
-        insert_api_key(&mut conn, &key).await?;
+        api_keys::insert(&mut conn, &key).await?;
         let record = AuditRecord::new(None, "Bootstrap", "user", key.user_id).with_details(
             serde_json::json!({
                 "username": admin.email.as_str(),
@@ -349,28 +298,6 @@ impl Store for SqlStore {
         );
         write.commit(record).await?;
         Ok(true)
-    }
-
-    async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
-        let row: Option<CredentialRow> = conn
-            .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let permissions: Vec<(String,)> = conn
-            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
-            .await?;
-        Ok(Some(Credential {
-            stored: StoredCredential {
-                secret_hash: row.secret_hash,
-                expire_time: row.expire_time.map(|t| t.0),
-                revoke_time: row.revoke_time.map(|t| t.0),
-                user_id: row.user_id,
-                user_disabled: row.disabled,
-            },
-            permissions: permissions.into_iter().map(|(p,)| p).collect(),
-        }))
     }
 
     async fn create_user(
@@ -605,49 +532,28 @@ impl Store for SqlStore {
         self.change_grant(id, permission, sql::REVOKE, audit).await
     }
 
+    async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
+        api_keys::credential(&self.db, key_id).await
+    }
+
     async fn create_api_key(
         &self,
         key: NewApiKey,
         audit: AuditRecord,
     ) -> Result<Committed<ApiKey>> {
-        let mut write = Write::begin(&self.db).await?;
-        let mut conn = write.conn();
-        if !user_exists(&mut conn, key.user_id).await? {
-            return Err(user_not_found(key.user_id));
-        }
-        let created = insert_api_key(&mut conn, &key).await?;
-        write.finish(created, audit).await
+        api_keys::create(&self.db, key, audit).await
     }
 
     async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
-        let mut pooled = self.db.acquire().await?;
-        let row: Option<ApiKeyRow> = pooled
-            .conn()
-            .fetch_optional(query(sql::API_KEY).bind(id))
-            .await?;
-        row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
+        api_keys::get(&self.db, id).await
     }
 
     async fn list_api_keys(&self, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
-        if !user_exists(&mut conn, user_id).await? {
-            return Err(user_not_found(user_id));
-        }
-        let rows: Vec<ApiKeyRow> = conn
-            .fetch_all(query(sql::API_KEYS_OF).bind(user_id).bind(include_revoked))
-            .await?;
-        Ok(rows.into_iter().map(ApiKey::from).collect())
+        api_keys::list(&self.db, user_id, include_revoked).await
     }
 
     async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
-        let mut write = Write::begin(&self.db).await?;
-        let row: Option<ApiKeyRow> = write
-            .conn()
-            .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
-            .await?;
-        let key = row.ok_or_else(|| api_key_not_found(id))?;
-        write.finish(key.into(), audit).await
+        api_keys::revoke(&self.db, id, audit).await
     }
 
     async fn list_audit_events(
@@ -687,34 +593,3 @@ impl SqlStore {
 
 /// How long health waits for the database to answer before calling it unreachable.
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// `%text%` for a search index's LIKE, which takes no escape character: each `%`, `_` or `\` of
-/// the text becomes `_` (any one character), so the pattern matches at least what the exact one
-/// does.
-fn index_pattern(text: &str) -> String {
-    let text: String = text
-        .chars()
-        .map(|c| {
-            if matches!(c, '%' | '_' | '\\') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    format!("%{text}%")
-}
-
-/// `%text%` for LIKE with `\` as the escape character.
-pub(super) fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}

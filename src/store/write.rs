@@ -96,7 +96,7 @@ impl Write {
         if !exclusive {
             return Ok(());
         }
-        let grants = super::policy::admin_and_governor_grants(&mut conn).await?;
+        let grants = super::grants::admin_and_governor_grants(&mut conn).await?;
         let conflicts = policy::admin_governor_conflicts(&grants);
         if conflicts.is_empty() {
             return Ok(());

@@ -28,3 +28,34 @@ macro_rules! where_in_ids {
     };
 }
 pub(super) use where_in_ids;
+
+/// `%text%` for a search index's LIKE, which takes no escape character: each `%`, `_` or `\` of
+/// the text becomes `_` (any one character), so the pattern matches at least what the exact one
+/// does.
+pub(super) fn index_pattern(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '%' | '_' | '\\') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("%{text}%")
+}
+
+/// `%text%` for LIKE with `\` as the escape character.
+pub(super) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

@@ -1,0 +1,136 @@
+//! API keys and the credential authentication reads. Keys belong to users; their SQL is with
+//! the users' (`queries::users`).
+
+use super::{
+    Committed, Credential, DbTime, NewApiKey,
+    db::{Conn, Database, query},
+    queries::users as sql,
+    users::{user_exists, user_not_found},
+    write::Write,
+};
+use crate::domain::{
+    self, Id,
+    api_key::{ApiKey, StoredCredential},
+    audit::AuditRecord,
+};
+use crate::error::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Id,
+    user_id: Id,
+    display_name: String,
+    create_time: DbTime,
+    expire_time: Option<DbTime>,
+    revoke_time: Option<DbTime>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            display_name: row.display_name,
+            create_time: row.create_time.0,
+            expire_time: row.expire_time.map(|t| t.0),
+            revoke_time: row.revoke_time.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    secret_hash: Vec<u8>,
+    expire_time: Option<DbTime>,
+    revoke_time: Option<DbTime>,
+    user_id: Id,
+    disabled: bool,
+}
+
+pub(super) async fn insert(conn: &mut Conn<'_>, key: &NewApiKey) -> Result<ApiKey> {
+    let row: ApiKeyRow = conn
+        .fetch_one(
+            query(sql::INSERT_API_KEY)
+                .bind(key.id)
+                .bind(key.user_id)
+                .bind(key.display_name.as_str())
+                .bind(&key.secret_hash[..])
+                .bind(domain::now())
+                .bind(key.expire_time),
+        )
+        .await?;
+    Ok(row.into())
+}
+
+fn api_key_not_found(id: Id) -> Error {
+    Error::NotFound(format!("API key {id} does not exist"))
+}
+
+/// What authentication needs of key `key_id`: its stored hash and validity, and the permissions
+/// its user holds everywhere.
+pub(super) async fn credential(db: &Database, key_id: Id) -> Result<Option<Credential>> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let row: Option<CredentialRow> = conn
+        .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let permissions: Vec<(String,)> = conn
+        .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
+        .await?;
+    Ok(Some(Credential {
+        stored: StoredCredential {
+            secret_hash: row.secret_hash,
+            expire_time: row.expire_time.map(|t| t.0),
+            revoke_time: row.revoke_time.map(|t| t.0),
+            user_id: row.user_id,
+            user_disabled: row.disabled,
+        },
+        permissions: permissions.into_iter().map(|(p,)| p).collect(),
+    }))
+}
+
+pub(super) async fn create(
+    db: &Database,
+    key: NewApiKey,
+    audit: AuditRecord,
+) -> Result<Committed<ApiKey>> {
+    let mut write = Write::begin(db).await?;
+    let mut conn = write.conn();
+    if !user_exists(&mut conn, key.user_id).await? {
+        return Err(user_not_found(key.user_id));
+    }
+    let created = insert(&mut conn, &key).await?;
+    write.finish(created, audit).await
+}
+
+pub(super) async fn get(db: &Database, id: Id) -> Result<ApiKey> {
+    let mut pooled = db.acquire().await?;
+    let row: Option<ApiKeyRow> = pooled
+        .conn()
+        .fetch_optional(query(sql::API_KEY).bind(id))
+        .await?;
+    row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
+}
+
+pub(super) async fn list(db: &Database, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    if !user_exists(&mut conn, user_id).await? {
+        return Err(user_not_found(user_id));
+    }
+    let rows: Vec<ApiKeyRow> = conn
+        .fetch_all(query(sql::API_KEYS_OF).bind(user_id).bind(include_revoked))
+        .await?;
+    Ok(rows.into_iter().map(ApiKey::from).collect())
+}
+
+pub(super) async fn revoke(db: &Database, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
+    let mut write = Write::begin(db).await?;
+    let row: Option<ApiKeyRow> = write
+        .conn()
+        .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
+        .await?;
+    let key = row.ok_or_else(|| api_key_not_found(id))?;
+    write.finish(key.into(), audit).await
+}
