@@ -5,11 +5,11 @@
 //! through the API: UUIDv7 ids in creation order, the default permissions, and the comparison
 //! keys of migration 0003, computed as the service computes them.
 
-use std::{fmt::Write as _, time::Instant};
+use std::{collections::HashMap, fmt::Write as _, time::Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use personae::domain::name::{comparison_key, search_key};
+use personae::domain::name::{comparison_key, search_key, search_trigrams};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgConnection, QueryBuilder, Sqlite, SqliteConnection,
@@ -195,6 +195,24 @@ impl DataSet {
         })
     }
 
+    /// How many users' search keys hold each trigram, as the store counts them on each write
+    /// (migration 0005).
+    fn trigram_counts(&self) -> Vec<(String, i64)> {
+        let started = Instant::now();
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for user in self.users() {
+            for trigram in search_trigrams(&user.search_key()) {
+                *counts.entry(trigram).or_default() += 1;
+            }
+        }
+        progress(
+            &format!("counted {} trigrams", counts.len()),
+            "user_search_trigrams",
+            started,
+        );
+        counts.into_iter().collect()
+    }
+
     fn members(&self) -> impl Iterator<Item = Uuid> + '_ {
         self.ids
             .iter()
@@ -339,6 +357,7 @@ pub async fn postgres(conn: &mut PgConnection, data: &DataSet) -> anyhow::Result
         },
     )
     .await?;
+    add_trigram_counts::<sqlx::Postgres>(conn, &data.trigram_counts()).await?;
     let restore = Instant::now();
     for key in foreign_keys {
         conn.execute(AssertSqlSafe(format!(
@@ -409,6 +428,37 @@ fn insert_group<DB: sqlx::Database>() -> QueryBuilder<DB> {
         "INSERT INTO groups (id, name, description, email, create_time, update_time, version, \
          name_key, search_key) ",
     )
+}
+
+/// Adds `counts` to the trigram counts, which already hold the bootstrap admin's.
+async fn add_trigram_counts<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    counts: &[(String, i64)],
+) -> anyhow::Result<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    // Within both databases' limits on parameters per statement.
+    for chunk in counts.chunks(10_000) {
+        let mut insert =
+            QueryBuilder::<DB>::new("INSERT INTO user_search_trigrams (trigram, users) ");
+        insert.push_values(chunk, |mut values, (trigram, users)| {
+            values.push_bind(trigram.clone()).push_bind(*users);
+        });
+        insert.push(
+            " ON CONFLICT (trigram) DO UPDATE \
+             SET users = user_search_trigrams.users + excluded.users",
+        );
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context("adding the trigram counts")?;
+    }
+    Ok(())
 }
 
 fn group_search_key() -> String {
@@ -489,6 +539,7 @@ pub async fn sqlite(conn: &mut SqliteConnection, data: &DataSet) -> anyhow::Resu
     )
     .await
     .context("inserting group members")?;
+    add_trigram_counts::<Sqlite>(&mut tx, &data.trigram_counts()).await?;
     tx.commit().await?;
     Ok(started.elapsed().as_secs_f64())
 }

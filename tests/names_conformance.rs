@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{
     TestStore,
     store::{new_user, page, record},
@@ -203,6 +205,39 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
             .await,
         "the group's filled key is enforced",
     );
+    assert_trigram_counts_are_exact(&t).await;
+}
+
+/// The search's trigram counts equal a recount of the users' search keys, and so do the counts
+/// migration 0005 computes from them when it runs on a database that has users.
+async fn assert_trigram_counts_are_exact(t: &TestStore) {
+    let keys = t
+        .text_and_number_rows(
+            "SELECT search_key, CAST(0 AS BIGINT) FROM users WHERE search_key IS NOT NULL",
+        )
+        .await;
+    let mut recount: BTreeMap<String, i64> = BTreeMap::new();
+    for (key, _) in &keys {
+        for trigram in personae::domain::name::search_trigrams(key) {
+            *recount.entry(trigram).or_default() += 1;
+        }
+    }
+    let counts = || async {
+        let rows = t
+            .text_and_number_rows("SELECT trigram, users FROM user_search_trigrams WHERE users > 0")
+            .await;
+        rows.into_iter().collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(counts().await, recount, "counts kept by the writes");
+
+    let migration = if t.is_postgres() {
+        include_str!("../src/store/migrations/postgres/0005_user_search_trigrams.sql")
+    } else {
+        include_str!("../src/store/migrations/sqlite/0005_user_search_trigrams.sql")
+    };
+    t.execute_raw(&format!("DROP TABLE user_search_trigrams; {migration}"))
+        .await;
+    assert_eq!(counts().await, recount, "counts filled by the migration");
 }
 
 async fn search(store: &dyn Store, text: &str) -> Vec<Id> {
@@ -254,6 +289,12 @@ async fn search_follows_changes_and_matches_literally(t: TestStore) {
         .await
         .unwrap();
     assert!(search(store, "under score").await.is_empty());
+    assert_eq!(
+        search(store, "grace@example.org\nzz").await,
+        [],
+        "a trigram no user holds"
+    );
+    assert_trigram_counts_are_exact(&t).await;
 }
 
 on_both_stores!(

@@ -463,7 +463,7 @@ async fn effective_permissions_and_checks(t: TestStore) {
         ),
         (
             item(Check::Impersonation(proto::ImpersonationCheck::default())),
-            Err((Code::Unimplemented, "items[3].")),
+            Err((Code::InvalidArgument, "items[3].platform")),
         ),
     ];
     let results = permissions

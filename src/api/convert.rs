@@ -10,6 +10,9 @@ use crate::domain::{
     audit::AuditEvent,
     external::{AwsUserType, ExternalUsername, Platform},
     group::Group,
+    impersonation::{
+        Decision, Integration, Reason, Session, SessionId, Subject, platform_username,
+    },
     policy::Source,
     role::{Grantee, PermissionInfo, Role, RoleAssignment, Settings, Tenant},
     user::{User, UserKind},
@@ -58,6 +61,76 @@ pub fn platform(value: i32) -> Result<Platform> {
             ));
         }
     })
+}
+
+pub fn integration(integration: Integration) -> proto::Integration {
+    let settings = integration.settings;
+    proto::Integration {
+        platform: platform_to_proto(integration.platform) as i32,
+        enabled: settings.enabled,
+        impersonation_role: settings.impersonation_role,
+        allowed_impersonators: settings.allowed_impersonators,
+        allowed_impersonator_pattern: settings
+            .pattern
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+        update_time: integration.update_time.map(timestamp),
+        etag: integration.version.etag(),
+        target_group_ids: settings
+            .target_group_ids
+            .iter()
+            .map(Id::to_string)
+            .collect(),
+        impersonation_supported: integration.platform.supports_impersonation(),
+    }
+}
+
+pub fn session(session: Session, now: Timestamp) -> proto::ImpersonationSession {
+    let active = session.active_at(now);
+    let id = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
+    proto::ImpersonationSession {
+        session_id: session.session_id,
+        platform: platform_to_proto(session.platform) as i32,
+        actor: session.actor,
+        target: session.target,
+        actor_user_id: id(session.actor_user_id),
+        target_user_id: id(session.target_user_id),
+        begin_time: Some(timestamp(session.begin_time)),
+        end_time: session.end_time.map(timestamp),
+        reason: session.reason,
+        expire_time: session.expire_time.map(timestamp),
+        active,
+    }
+}
+
+pub fn impersonation_reason(reason: Reason) -> proto::ImpersonationReason {
+    use proto::ImpersonationReason as P;
+    match reason {
+        Reason::AllowedByPermission => P::AllowedByPermission,
+        Reason::AllowedByAllowList => P::AllowedByAllowList,
+        Reason::AllowedByPattern => P::AllowedByPattern,
+        Reason::IntegrationDisabled => P::IntegrationDisabled,
+        Reason::UnsupportedPlatform => P::UnsupportedPlatform,
+        Reason::ActorUnknown => P::ActorUnknown,
+        Reason::ActorDisabled => P::ActorDisabled,
+        Reason::ActorLacksPermission => P::ActorLacksPermission,
+        Reason::ActorNotAllowed => P::ActorNotAllowed,
+        Reason::TargetUnknown => P::TargetUnknown,
+        Reason::TargetDisabled => P::TargetDisabled,
+        Reason::TargetOutOfScope => P::TargetOutOfScope,
+        Reason::SessionEnded => P::SessionEnded,
+    }
+}
+
+pub fn decision(decision: Decision) -> proto::CheckImpersonationResponse {
+    let id = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
+    proto::CheckImpersonationResponse {
+        allowed: decision.allowed(),
+        reason: impersonation_reason(decision.reason) as i32,
+        explanation: decision.explanation,
+        actor_user_id: id(decision.actor_user_id),
+        target_user_id: id(decision.target_user_id),
+    }
 }
 
 fn platform_to_proto(platform: Platform) -> proto::Platform {
@@ -333,3 +406,29 @@ grantee_from_principal!(
     unassign_role_request,
     list_role_assignments_request
 );
+
+/// The `subject` oneof (a target's platform username or a session id), converted once for the
+/// messages that carry it.
+macro_rules! subject_from_oneof {
+    ($($message:ident),+) => {
+        $(
+            impl TryFrom<Option<&proto::$message::Subject>> for Subject {
+                type Error = Error;
+
+                fn try_from(subject: Option<&proto::$message::Subject>) -> Result<Self> {
+                    match subject {
+                        Some(proto::$message::Subject::Target(target)) => {
+                            platform_username("target", target).map(Subject::Target)
+                        }
+                        Some(proto::$message::Subject::SessionId(id)) => {
+                            SessionId::parse("session_id", id).map(Subject::Session)
+                        }
+                        None => Err(Error::invalid("target", "a target or a session_id is required")),
+                    }
+                }
+            }
+        )+
+    };
+}
+
+subject_from_oneof!(check_impersonation_request, impersonation_check);

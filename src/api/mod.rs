@@ -5,8 +5,8 @@ mod audit;
 mod convert;
 mod groups;
 mod iam;
+mod impersonation;
 mod permissions;
-mod unimplemented;
 mod users;
 
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use std::sync::Arc;
 pub use audit::AuditApi;
 pub use groups::GroupsApi;
 pub use iam::IamConfigApi;
+pub use impersonation::ImpersonationApi;
 pub use permissions::PermissionsApi;
-pub use unimplemented::ImpersonationApi;
 pub use users::UsersApi;
 
 use tonic::{Request, Response, metadata::MetadataValue};
@@ -23,6 +23,7 @@ use tonic::{Request, Response, metadata::MetadataValue};
 use crate::auth::Principal;
 use crate::domain::{Revision, Version, audit::AuditRecord, name::comparison_key};
 use crate::error::{Error, Result};
+use crate::proto;
 use crate::store::{Committed, Store};
 
 /// The response header carrying the revision a mutation committed.
@@ -83,6 +84,22 @@ fn search_query(text: &str) -> Result<Option<String>> {
         ));
     }
     Ok((!text.is_empty()).then(|| comparison_key(text)))
+}
+
+/// Checks the consistency requirement's form. Answers come from the store itself, so every
+/// answer is fully consistent and any well-formed requirement is met.
+pub(super) fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
+    use proto::consistency::Requirement;
+    if let Some(Requirement::AtLeastAsFresh(token)) =
+        consistency.and_then(|c| c.requirement.as_ref())
+        && token.parse::<u64>().is_err()
+    {
+        return Err(Error::invalid(
+            "consistency.at_least_as_fresh",
+            format!("{token:?} is not a personae-consistency-token value"),
+        ));
+    }
+    Ok(())
 }
 
 /// The validated paths of an Update call's `update_mask`.

@@ -3,9 +3,13 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
+use super::{
+    Context, UpdateMask, audit, check_consistency, committed, convert, principal, update_etag,
+};
+use crate::decisions;
 use crate::domain::{
     Id,
+    impersonation::{Decision, Subject, platform_username},
     name::{Description, Name},
     page::PageRequest,
     permission::{FETCH_POLICY_INFO, PermissionName},
@@ -29,22 +33,6 @@ impl PermissionsApi {
     }
 }
 
-/// Checks the consistency requirement's form. Answers come from the store itself, so every
-/// answer is fully consistent and any well-formed requirement is met.
-fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
-    use proto::consistency::Requirement;
-    if let Some(Requirement::AtLeastAsFresh(token)) =
-        consistency.and_then(|c| c.requirement.as_ref())
-        && token.parse::<u64>().is_err()
-    {
-        return Err(Error::invalid(
-            "consistency.at_least_as_fresh",
-            format!("{token:?} is not a personae-consistency-token value"),
-        ));
-    }
-    Ok(())
-}
-
 fn assignment_key(
     grantee: Result<Grantee>,
     role_id: &str,
@@ -55,6 +43,12 @@ fn assignment_key(
         role_id: Id::parse("role_id", role_id)?,
         tenant_id: Id::parse_optional("tenant_id", tenant_id)?,
     })
+}
+
+/// One BatchCheck item's answer.
+enum Answer {
+    Permission(bool),
+    Impersonation(Decision),
 }
 
 /// Whether `user` holds `permission` (globally, or in `tenant` too).
@@ -416,31 +410,53 @@ impl Permissions for PermissionsApi {
                             tenant,
                         )
                         .await
+                        .map(Answer::Permission)
                     }
                     .await
                 }
-                Some(Check::Impersonation(_)) => Err(Error::Unimplemented(
-                    "impersonation checks are not available yet".into(),
-                )),
+                Some(Check::Impersonation(question)) => {
+                    async {
+                        let platform = convert::platform(question.platform)?;
+                        let actor = platform_username("actor", &question.actor)?;
+                        let subject = Subject::try_from(question.subject.as_ref())?;
+                        decisions::check_impersonation(
+                            self.context.store.as_ref(),
+                            platform,
+                            &actor,
+                            &subject,
+                        )
+                        .await
+                        .map(Answer::Impersonation)
+                    }
+                    .await
+                }
                 None => Err(Error::invalid(
                     "check",
                     "each item needs a permission or an impersonation question",
                 )),
             };
             results.push(match answer {
-                Ok(allowed) => proto::BatchCheckResult {
+                Ok(Answer::Permission(allowed)) => proto::BatchCheckResult {
                     allowed,
                     ..Default::default()
                 },
+                Ok(Answer::Impersonation(decision)) => {
+                    let answer = convert::decision(decision);
+                    proto::BatchCheckResult {
+                        allowed: answer.allowed,
+                        explanation: answer.explanation,
+                        reason: answer.reason,
+                        error: None,
+                    }
+                }
                 Err(error) => {
                     let status = Status::from(error);
                     proto::BatchCheckResult {
-                        allowed: false,
-                        reason: String::new(),
                         error: Some(proto::BatchCheckError {
                             code: status.code() as i32,
                             message: format!("items[{index}].{}", status.message()),
                         }),
+                        ..Default::default()
                     }
                 }
             });

@@ -119,6 +119,7 @@ const TABLE: &[(&str, &[&str], Access)] = &[
             "CheckImpersonation",
             "BeginImpersonation",
             "EndImpersonation",
+            "ListImpersonationSessions",
         ],
         Permission(FETCH_POLICY_INFO),
     ),

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audit;
 pub mod external;
 pub mod group;
+pub mod impersonation;
 pub mod name;
 pub mod page;
 pub mod permission;
@@ -24,6 +25,8 @@ pub struct Id(pub uuid::Uuid);
 impl Id {
     /// Sorts before every id: where a keyset list starts.
     pub const FIRST: Id = Id(uuid::Uuid::nil());
+    /// Sorts after every id: where a newest-first keyset list starts.
+    pub const LAST: Id = Id(uuid::Uuid::max());
 
     pub fn new() -> Self {
         Self(uuid::Uuid::now_v7())

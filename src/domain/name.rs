@@ -1,5 +1,7 @@
 //! Validated names and descriptions, and the comparison key under which two names are the same.
 
+use std::collections::BTreeSet;
+
 use unicode_normalization::UnicodeNormalization;
 
 use super::{MAX_TEXT_CHARS, bounded_text};
@@ -23,6 +25,16 @@ pub fn search_key(fields: &[&str]) -> String {
         .map(|field| comparison_key(field))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The substrings of a search key whose counts steer the user search (see `store/search.rs`):
+/// each distinct run of three characters, and the empty string, which every key contains, so
+/// that its count is the number of keys.
+pub fn search_trigrams(key: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut trigrams: BTreeSet<String> = chars.windows(3).map(String::from_iter).collect();
+    trigrams.insert(String::new());
+    trigrams
 }
 
 /// The name of a group, role, tenant or IAM: required, trimmed, bounded, unique ignoring case

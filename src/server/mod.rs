@@ -139,7 +139,7 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(
-            ImpersonationServer::new(ImpersonationApi)
+            ImpersonationServer::new(ImpersonationApi::new(context.clone()))
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
         )
         .add_service(

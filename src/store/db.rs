@@ -47,6 +47,8 @@ pub(super) enum Value<'a> {
     Id(Option<Id>),
     /// A list of ids, for `IN` a page of rows: an array on PostgreSQL, JSON text on SQLite.
     Ids(&'a [Id]),
+    /// A list of texts: an array on PostgreSQL, JSON text on SQLite.
+    Texts(&'a [String]),
     Text(Option<&'a str>),
     Int(i64),
     Bool(Option<bool>),
@@ -63,6 +65,12 @@ impl From<Id> for Value<'_> {
 impl From<Option<Id>> for Value<'_> {
     fn from(id: Option<Id>) -> Self {
         Self::Id(id)
+    }
+}
+
+impl<'a> From<&'a [String]> for Value<'a> {
+    fn from(texts: &'a [String]) -> Self {
+        Self::Texts(texts)
     }
 }
 

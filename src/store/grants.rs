@@ -1,6 +1,8 @@
 //! Who holds which permission, and by which path: directly, through a role, through a group's
 //! role; for checks and for the rules every write keeps.
 
+use std::collections::BTreeSet;
+
 use super::{
     db::{Conn, Database, query},
     policy::{tenant_exists, tenant_not_found},
@@ -97,6 +99,12 @@ pub(super) async fn effective(
     if disabled {
         return Ok(Vec::new());
     }
+    paths(&mut conn, user_id, tenant_id).await
+}
+
+/// Every path by which an enabled user holds a permission, globally and, when given, within the
+/// tenant.
+async fn paths(conn: &mut Conn<'_>, user_id: Id, tenant_id: Option<Id>) -> Result<Vec<Grant>> {
     let direct: Vec<DirectGrantRow> = conn
         .fetch_all(query(sql::DIRECT_GRANTS_OF).bind(user_id))
         .await?;
@@ -111,4 +119,26 @@ pub(super) async fn effective(
         .into_iter()
         .map(|g| g.grant)
         .collect())
+}
+
+/// Whether the user is disabled, and the permissions it holds globally by any path (none when
+/// disabled); `None` when there is no such user.
+pub(super) async fn held_globally(
+    conn: &mut Conn<'_>,
+    user_id: Id,
+) -> Result<Option<(bool, BTreeSet<String>)>> {
+    let disabled: Option<(bool,)> = conn
+        .fetch_optional(query(sql::USER_DISABLED).bind(user_id))
+        .await?;
+    let Some((disabled,)) = disabled else {
+        return Ok(None);
+    };
+    if disabled {
+        return Ok(Some((true, BTreeSet::new())));
+    }
+    let held = paths(conn, user_id, None).await?;
+    Ok(Some((
+        false,
+        held.into_iter().map(|g| g.permission).collect(),
+    )))
 }

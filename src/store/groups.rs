@@ -6,6 +6,7 @@ use super::{
     Committed, DbTime, GroupStore, PageIndex, SqlStore, UserFilter,
     attributes::{self, Owner},
     db::{Conn, query},
+    impersonation,
     names::{Named, ensure_name_free},
     queries::{contains_pattern, groups as sql},
     users::user_exists,
@@ -228,7 +229,16 @@ impl GroupStore for SqlStore {
 
     async fn delete_group(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
         let mut write = Write::begin(&self.db).await?;
-        let deleted = write.conn().execute(query(sql::DELETE).bind(id)).await?;
+        let mut conn = write.conn();
+        let targeting = impersonation::platforms_targeting(&mut conn, id).await?;
+        if !targeting.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "group {id} limits who may be impersonated on {}; remove it from those \
+                 integrations' target groups first",
+                targeting.join(", ")
+            )));
+        }
+        let deleted = conn.execute(query(sql::DELETE).bind(id)).await?;
         if deleted == 0 {
             return Err(group_not_found(id));
         }

@@ -9,6 +9,7 @@
 use super::{
     db::{Conn, Database, query},
     queries::{audit::LOCK_HEAD, keys as sql},
+    search,
 };
 use crate::domain::{Id, external::Platform, name};
 use crate::error::Result;
@@ -53,14 +54,14 @@ pub(super) async fn fill_missing(db: &Database) -> Result<()> {
 async fn fill_users(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Result<()> {
     let mut after: Option<Id> = None;
     loop {
-        let rows: Vec<(Id, String, String, String)> = conn
+        let rows: Vec<(Id, String, String, String, Option<String>)> = conn
             .fetch_all(query(sql::USERS_WITHOUT_KEYS).bind(after).bind(BATCH))
             .await?;
         let Some(last) = rows.last() else {
             return Ok(());
         };
         after = Some(last.0);
-        for (id, username, email, full_name) in rows {
+        for (id, username, email, full_name, old_search) in rows {
             let (username_key, email_key) = (
                 name::comparison_key(&username),
                 name::comparison_key(&email),
@@ -91,6 +92,7 @@ async fn fill_users(conn: &mut Conn<'_>, collisions: &mut Vec<Collision>) -> Res
                     .bind(search.as_str()),
             )
             .await?;
+            search::count(conn, old_search.as_deref(), Some(&search)).await?;
         }
     }
 }

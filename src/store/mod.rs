@@ -14,12 +14,14 @@ mod audit;
 mod db;
 mod grants;
 mod groups;
+mod impersonation;
 mod keys;
 mod names;
 mod policy;
 mod postgres;
 mod queries;
 mod roles;
+mod search;
 mod sqlite;
 mod users;
 mod write;
@@ -36,6 +38,9 @@ use crate::domain::{
     audit::{AuditEvent, AuditRecord},
     external::{ExternalUsername, Platform},
     group::{Group, GroupChanges, NewGroup},
+    impersonation::{
+        Facts, Integration, IntegrationSettings, NewSession, Session, SessionFilter, SessionId,
+    },
     name::{AttributeName, Description},
     page::PageRequest,
     permission::PermissionName,
@@ -104,7 +109,7 @@ pub struct Credential {
 /// Users, their keys and direct grants, and the audit log; groups and policy are in the
 /// supertraits.
 #[async_trait]
-pub trait Store: GroupStore + PolicyStore + Send + Sync + 'static {
+pub trait Store: GroupStore + PolicyStore + ImpersonationStore + Send + Sync + 'static {
     /// Fails when the database cannot be reached.
     async fn ping(&self) -> Result<()>;
 
@@ -333,6 +338,49 @@ pub trait PolicyStore {
         changes: SettingsChanges,
         audit: AuditRecord,
     ) -> Result<Committed<Settings>>;
+}
+
+/// Integrations, the facts an impersonation decision reads, and sessions.
+#[async_trait]
+pub trait ImpersonationStore {
+    /// Every platform's integration, in [`Platform::ALL`] order.
+    async fn list_integrations(&self) -> Result<Vec<Integration>>;
+    async fn get_integration(&self, platform: Platform) -> Result<Integration>;
+    /// Replaces the integration's settings; the target groups must exist.
+    async fn configure_integration(
+        &self,
+        platform: Platform,
+        settings: IntegrationSettings,
+        etag: Option<Version>,
+        audit: AuditRecord,
+    ) -> Result<Committed<Integration>>;
+    /// What deciding whether `actor` may act as `target` on `platform` needs, read at once.
+    async fn impersonation_facts(
+        &self,
+        platform: Platform,
+        actor: &str,
+        target: &str,
+    ) -> Result<Facts>;
+    async fn get_session(&self, session_id: &SessionId) -> Result<Session>;
+    /// Records a session, with the users its actor and target resolve to now.
+    async fn begin_impersonation(
+        &self,
+        id: Id,
+        session: NewSession,
+        audit: AuditRecord,
+    ) -> Result<Committed<Session>>;
+    /// Ends a session; an ended one is returned unchanged.
+    async fn end_impersonation(
+        &self,
+        session_id: &SessionId,
+        audit: AuditRecord,
+    ) -> Result<Committed<Session>>;
+    /// Up to `page.size + 1` sessions, newest first.
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Session>>;
 }
 
 /// The store over either database.

@@ -49,6 +49,7 @@ fn encode(values: &[Value<'_>]) -> Result<PgArguments, BoxDynError> {
         match *value {
             Value::Id(id) => arguments.add(id)?,
             Value::Ids(ids) => arguments.add(ids.iter().map(|id| id.0).collect::<Vec<_>>())?,
+            Value::Texts(texts) => arguments.add(texts)?,
             Value::Text(text) => arguments.add(text)?,
             Value::Int(number) => arguments.add(number)?,
             Value::Bool(flag) => arguments.add(flag)?,

@@ -56,6 +56,7 @@ fn encode(values: &[Value<'_>]) -> Result<SqliteArguments, BoxDynError> {
             Value::Ids(ids) => arguments.add(serde_json::to_string(
                 &ids.iter().map(Id::to_string).collect::<Vec<_>>(),
             )?)?,
+            Value::Texts(texts) => arguments.add(serde_json::to_string(texts)?)?,
             Value::Text(text) => arguments.add(text.map(str::to_owned))?,
             Value::Int(number) => arguments.add(number)?,
             Value::Bool(flag) => arguments.add(flag)?,

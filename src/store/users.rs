@@ -7,7 +7,8 @@ use super::{
     UserKey, api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
-    queries::{contains_pattern, index_pattern, users as sql},
+    queries::{contains_pattern, users as sql},
+    search,
     write::Write,
 };
 use crate::domain::{
@@ -240,7 +241,7 @@ async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> 
             .bind(search.as_str()),
     )
     .await?;
-    Ok(())
+    search::count(conn, None, Some(&search)).await
 }
 
 /// A change to one user: the write transaction, with the user known to exist.
@@ -334,7 +335,12 @@ impl Store for SqlStore {
         let after = page.after_id()?.unwrap_or(Id::FIRST);
         let pattern = filter.query.as_deref().map(contains_pattern);
         let permission = filter.permission.as_ref().map(PermissionName::as_str);
-        let index_pattern = filter.query.as_deref().map(index_pattern);
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let index_pattern = match (&filter.query, filter.group_id, permission) {
+            (Some(text), None, None) => Some(search::prefilter(&mut conn, text).await?),
+            _ => None,
+        };
         let statement = if let Some(group) = filter.group_id {
             query(sql::LIST_BY_GROUP)
                 .bind(group)
@@ -363,8 +369,6 @@ impl Store for SqlStore {
                 .bind(filter.iam_id)
                 .bind(after)
         };
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
         let rows: Vec<UserRow> = conn.fetch_all(statement.bind(page.limit())).await?;
         load_users(&mut conn, rows).await
     }
@@ -394,11 +398,12 @@ impl Store for SqlStore {
             conn.execute(query(sql::SET_FULL_NAME).bind(id).bind(name.as_str()))
                 .await?;
         }
-        let (full_name, username, email): (String, String, String) =
+        let (full_name, username, email, old_search): (String, String, String, Option<String>) =
             conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;
         let search = search_key(&[&full_name, &username, &email]);
         conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
             .await?;
+        search::count(&mut conn, old_search.as_deref(), Some(&search)).await?;
         change.finish(audit).await
     }
 
@@ -423,10 +428,14 @@ impl Store for SqlStore {
 
     async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
         let mut write = Write::begin(&self.db).await?;
-        let deleted = write.conn().execute(query(sql::DELETE).bind(id)).await?;
-        if deleted == 0 {
+        let mut conn = write.conn();
+        let Some((old_search,)) = conn
+            .fetch_optional::<(Option<String>,)>(query(sql::DELETE).bind(id))
+            .await?
+        else {
             return Err(user_not_found(id));
-        }
+        };
+        search::count(&mut conn, old_search.as_deref(), None).await?;
         write.finish((), audit).await
     }
 

@@ -73,6 +73,16 @@ impl TestStore {
         }
     }
 
+    /// Rows of a text and a BIGINT, read directly from the database.
+    pub async fn text_and_number_rows(&self, sql: &str) -> Vec<(String, i64)> {
+        let sql = sqlx::AssertSqlSafe(sql);
+        match &self.raw {
+            Raw::Sqlite(s) => sqlx::query_as(sql).fetch_all(s).await,
+            Raw::Postgres(s) => sqlx::query_as(sql).fetch_all(s).await,
+        }
+        .expect("raw query")
+    }
+
     /// Takes the store's write lock (the audit head) until the guard is dropped, so that a
     /// mutation sent meanwhile waits inside the server.
     pub async fn hold_write_lock(&self) -> WriteLock {

@@ -1,6 +1,6 @@
 //! Groups, their members and attributes.
 
-use super::{Sql, where_in_ids};
+use super::{Sql, where_in};
 
 pub const BY_ID: &str = "
     SELECT g.id, g.name, g.description, g.email,
@@ -19,7 +19,7 @@ pub const LIST: &str = r"
       AND ($2 IS NULL OR g.id > $2)
     ORDER BY g.id LIMIT $3";
 
-pub const ATTRIBUTES_OF: Sql = where_in_ids!(
+pub const ATTRIBUTES_OF: Sql = where_in!(
     "SELECT group_id, name, value FROM group_attributes",
     "group_id",
     "ORDER BY group_id, name, value"

@@ -2,7 +2,7 @@
 
 /// Users without keys after id $1 (NULL: from the start), at most $2.
 pub const USERS_WITHOUT_KEYS: &str = "
-    SELECT id, username, email, full_name FROM users
+    SELECT id, username, email, full_name, search_key FROM users
     WHERE username_key IS NULL AND ($1 IS NULL OR id > $1)
     ORDER BY id LIMIT $2";
 

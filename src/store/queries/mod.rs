@@ -4,16 +4,17 @@
 
 pub(super) mod audit;
 pub(super) mod groups;
+pub(super) mod impersonation;
 pub(super) mod keys;
 pub(super) mod policy;
 pub(super) mod users;
 
 pub(super) use super::db::Sql;
 
-/// A statement that selects rows whose `$column` is one of the ids bound to `$1`: an array on
+/// A statement that selects rows whose `$column` is one of the values bound to `$1`: an array on
 /// PostgreSQL (`= ANY`), a JSON array on SQLite (`json_each`), so a page's details are read by
 /// the page's ids, never by a range of the table.
-macro_rules! where_in_ids {
+macro_rules! where_in {
     ($select:literal, $column:literal, $rest:literal) => {
         $crate::store::db::Sql {
             postgres: concat!($select, " WHERE ", $column, " = ANY($1) ", $rest),
@@ -27,23 +28,24 @@ macro_rules! where_in_ids {
         }
     };
 }
-pub(super) use where_in_ids;
+pub(super) use where_in;
 
-/// `%text%` for a search index's LIKE, which takes no escape character: each `%`, `_` or `\` of
-/// the text becomes `_` (any one character), so the pattern matches at least what the exact one
-/// does.
-pub(super) fn index_pattern(text: &str) -> String {
-    let text: String = text
-        .chars()
-        .map(|c| {
+/// `%part%part%` for a search index's LIKE, which takes no escape character: each `%`, `_` or
+/// `\` of a part becomes `_` (any one character), so the pattern matches at least what the
+/// exact one does.
+pub(super) fn index_pattern(parts: &[impl AsRef<str>]) -> String {
+    let mut pattern = String::from("%");
+    for part in parts {
+        pattern.extend(part.as_ref().chars().map(|c| {
             if matches!(c, '%' | '_' | '\\') {
                 '_'
             } else {
                 c
             }
-        })
-        .collect();
-    format!("%{text}%")
+        }));
+        pattern.push('%');
+    }
+    pattern
 }
 
 /// `%text%` for LIKE with `\` as the escape character.

@@ -1,6 +1,6 @@
 //! Permissions, roles, tenants, assignments, effective permissions and settings.
 
-use super::{Sql, where_in_ids};
+use super::{Sql, where_in};
 
 pub const PERMISSION: &str = "SELECT name, description, built_in FROM permissions WHERE name = $1";
 
@@ -23,7 +23,7 @@ pub const LIST_ROLES: &str = "
     SELECT id, name, description, built_in, create_time, update_time, version
     FROM roles WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
 
-pub const ROLE_PERMISSIONS_OF: Sql = where_in_ids!(
+pub const ROLE_PERMISSIONS_OF: Sql = where_in!(
     "SELECT role_id, permission FROM role_permissions",
     "role_id",
     "ORDER BY role_id, permission"

@@ -1,6 +1,6 @@
 //! Users, their details, API keys and credentials.
 
-use super::{Sql, where_in_ids};
+use super::{Sql, where_in};
 
 /// The user with id $1.
 pub const BY_ID: &str = "
@@ -81,31 +81,50 @@ pub const LIST_BY_QUERY: Sql = Sql {
         ORDER BY u.id LIMIT $6",
 };
 
-pub const PERMISSIONS_OF: Sql = where_in_ids!(
+/// How many users' search keys hold each of the trigrams $1 (see `store/search.rs`).
+pub const TRIGRAM_COUNTS: Sql = where_in!(
+    "SELECT trigram, users FROM user_search_trigrams",
+    "trigram",
+    ""
+);
+
+/// Adds $2 (1 or -1) to the counts of the trigrams $1. (SQLite needs the `WHERE true` to read
+/// `ON CONFLICT` as the upsert's, not as part of the SELECT's join.)
+pub const COUNT_TRIGRAMS: Sql = Sql {
+    postgres: "
+        INSERT INTO user_search_trigrams (trigram, users) SELECT unnest($1::text[]), $2
+        ON CONFLICT (trigram) DO UPDATE SET users = user_search_trigrams.users + excluded.users",
+    sqlite: "
+        INSERT INTO user_search_trigrams (trigram, users)
+        SELECT value, $2 FROM json_each($1) WHERE true
+        ON CONFLICT (trigram) DO UPDATE SET users = users + excluded.users",
+};
+
+pub const PERMISSIONS_OF: Sql = where_in!(
     "SELECT user_id, permission AS value FROM user_permissions",
     "user_id",
     "ORDER BY user_id, permission"
 );
 
-pub const GROUPS_OF: Sql = where_in_ids!(
+pub const GROUPS_OF: Sql = where_in!(
     "SELECT user_id, group_id FROM group_members",
     "user_id",
     "ORDER BY user_id, group_id"
 );
 
-pub const ATTRIBUTES_OF: Sql = where_in_ids!(
+pub const ATTRIBUTES_OF: Sql = where_in!(
     "SELECT user_id, name, value FROM user_attributes",
     "user_id",
     "ORDER BY user_id, name, value"
 );
 
-pub const AUTHORIZATIONS_OF: Sql = where_in_ids!(
+pub const AUTHORIZATIONS_OF: Sql = where_in!(
     "SELECT user_id, name, value FROM user_authorizations",
     "user_id",
     "ORDER BY user_id, name, value"
 );
 
-pub const EXTERNAL_USERNAMES_OF: Sql = where_in_ids!(
+pub const EXTERNAL_USERNAMES_OF: Sql = where_in!(
     "SELECT user_id, platform, username, aws_user_type FROM external_usernames",
     "user_id",
     "ORDER BY user_id, platform"
@@ -147,7 +166,8 @@ pub const SET_EMAIL: &str = "
 pub const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
 
 /// What the search key of user $1 is made of.
-pub const SEARCHED_FIELDS: &str = "SELECT full_name, username, email FROM users WHERE id = $1";
+pub const SEARCHED_FIELDS: &str =
+    "SELECT full_name, username, email, search_key FROM users WHERE id = $1";
 
 pub const SET_SEARCH_KEY: &str = "UPDATE users SET search_key = $2 WHERE id = $1";
 
@@ -162,7 +182,7 @@ pub const TOUCH: &str = "
     UPDATE users SET version = version + 1, update_time = $2 WHERE id = $1";
 
 /// Everything the user owns goes with it through ON DELETE CASCADE.
-pub const DELETE: &str = "DELETE FROM users WHERE id = $1";
+pub const DELETE: &str = "DELETE FROM users WHERE id = $1 RETURNING search_key";
 
 pub const INSERT_ATTRIBUTE: &str = "
     INSERT INTO user_attributes (user_id, name, value) VALUES ($1, $2, $3)

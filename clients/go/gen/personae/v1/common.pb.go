@@ -148,6 +148,100 @@ func (AwsUserType) EnumDescriptor() ([]byte, []int) {
 	return file_personae_v1_common_proto_rawDescGZIP(), []int{1}
 }
 
+// Why an impersonation was allowed or refused.
+type ImpersonationReason int32
+
+const (
+	ImpersonationReason_IMPERSONATION_REASON_UNSPECIFIED ImpersonationReason = 0
+	// The actor holds IMPERSONATE_USER.
+	ImpersonationReason_IMPERSONATION_REASON_ALLOWED_BY_PERMISSION ImpersonationReason = 1
+	// Databricks: the actor is on the integration's allow list.
+	ImpersonationReason_IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST ImpersonationReason = 2
+	// Trino: the actor's name matches the integration's pattern.
+	ImpersonationReason_IMPERSONATION_REASON_ALLOWED_BY_PATTERN   ImpersonationReason = 3
+	ImpersonationReason_IMPERSONATION_REASON_INTEGRATION_DISABLED ImpersonationReason = 4
+	// PostgreSQL, Teradata, S3.
+	ImpersonationReason_IMPERSONATION_REASON_UNSUPPORTED_PLATFORM ImpersonationReason = 5
+	// The actor is not a user here (and no allow list or pattern admits it).
+	ImpersonationReason_IMPERSONATION_REASON_ACTOR_UNKNOWN  ImpersonationReason = 6
+	ImpersonationReason_IMPERSONATION_REASON_ACTOR_DISABLED ImpersonationReason = 7
+	// The actor is an enabled user without IMPERSONATE_USER (and, on Trino, does not match the
+	// pattern).
+	ImpersonationReason_IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION ImpersonationReason = 8
+	// Databricks: the actor is not on the allow list.
+	ImpersonationReason_IMPERSONATION_REASON_ACTOR_NOT_ALLOWED ImpersonationReason = 9
+	ImpersonationReason_IMPERSONATION_REASON_TARGET_UNKNOWN    ImpersonationReason = 10
+	ImpersonationReason_IMPERSONATION_REASON_TARGET_DISABLED   ImpersonationReason = 11
+	// The target holds an admin permission the actor lacks, or is in none of the integration's
+	// target groups.
+	ImpersonationReason_IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE ImpersonationReason = 12
+	// The named session has ended or expired.
+	ImpersonationReason_IMPERSONATION_REASON_SESSION_ENDED ImpersonationReason = 13
+)
+
+// Enum value maps for ImpersonationReason.
+var (
+	ImpersonationReason_name = map[int32]string{
+		0:  "IMPERSONATION_REASON_UNSPECIFIED",
+		1:  "IMPERSONATION_REASON_ALLOWED_BY_PERMISSION",
+		2:  "IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST",
+		3:  "IMPERSONATION_REASON_ALLOWED_BY_PATTERN",
+		4:  "IMPERSONATION_REASON_INTEGRATION_DISABLED",
+		5:  "IMPERSONATION_REASON_UNSUPPORTED_PLATFORM",
+		6:  "IMPERSONATION_REASON_ACTOR_UNKNOWN",
+		7:  "IMPERSONATION_REASON_ACTOR_DISABLED",
+		8:  "IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION",
+		9:  "IMPERSONATION_REASON_ACTOR_NOT_ALLOWED",
+		10: "IMPERSONATION_REASON_TARGET_UNKNOWN",
+		11: "IMPERSONATION_REASON_TARGET_DISABLED",
+		12: "IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE",
+		13: "IMPERSONATION_REASON_SESSION_ENDED",
+	}
+	ImpersonationReason_value = map[string]int32{
+		"IMPERSONATION_REASON_UNSPECIFIED":            0,
+		"IMPERSONATION_REASON_ALLOWED_BY_PERMISSION":  1,
+		"IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST":  2,
+		"IMPERSONATION_REASON_ALLOWED_BY_PATTERN":     3,
+		"IMPERSONATION_REASON_INTEGRATION_DISABLED":   4,
+		"IMPERSONATION_REASON_UNSUPPORTED_PLATFORM":   5,
+		"IMPERSONATION_REASON_ACTOR_UNKNOWN":          6,
+		"IMPERSONATION_REASON_ACTOR_DISABLED":         7,
+		"IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION": 8,
+		"IMPERSONATION_REASON_ACTOR_NOT_ALLOWED":      9,
+		"IMPERSONATION_REASON_TARGET_UNKNOWN":         10,
+		"IMPERSONATION_REASON_TARGET_DISABLED":        11,
+		"IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE":    12,
+		"IMPERSONATION_REASON_SESSION_ENDED":          13,
+	}
+)
+
+func (x ImpersonationReason) Enum() *ImpersonationReason {
+	p := new(ImpersonationReason)
+	*p = x
+	return p
+}
+
+func (x ImpersonationReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImpersonationReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_personae_v1_common_proto_enumTypes[2].Descriptor()
+}
+
+func (ImpersonationReason) Type() protoreflect.EnumType {
+	return &file_personae_v1_common_proto_enumTypes[2]
+}
+
+func (x ImpersonationReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImpersonationReason.Descriptor instead.
+func (ImpersonationReason) EnumDescriptor() ([]byte, []int) {
+	return file_personae_v1_common_proto_rawDescGZIP(), []int{2}
+}
+
 // A set of values of one attribute ("EMEA" -> ["Sales", "Expenses"]). Values are a set: adding a
 // value twice keeps one.
 type AttributeValues struct {
@@ -306,7 +400,23 @@ const file_personae_v1_common_proto_rawDesc = "" +
 	"\x12AWS_USER_TYPE_NONE\x10\x01\x12\x1a\n" +
 	"\x16AWS_USER_TYPE_IAM_USER\x10\x02\x12\x1a\n" +
 	"\x16AWS_USER_TYPE_IAM_ROLE\x10\x03\x12&\n" +
-	"\"AWS_USER_TYPE_IDENTITY_CENTER_USER\x10\x04B\xb3\x01\n" +
+	"\"AWS_USER_TYPE_IDENTITY_CENTER_USER\x10\x04*\xfd\x04\n" +
+	"\x13ImpersonationReason\x12$\n" +
+	" IMPERSONATION_REASON_UNSPECIFIED\x10\x00\x12.\n" +
+	"*IMPERSONATION_REASON_ALLOWED_BY_PERMISSION\x10\x01\x12.\n" +
+	"*IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST\x10\x02\x12+\n" +
+	"'IMPERSONATION_REASON_ALLOWED_BY_PATTERN\x10\x03\x12-\n" +
+	")IMPERSONATION_REASON_INTEGRATION_DISABLED\x10\x04\x12-\n" +
+	")IMPERSONATION_REASON_UNSUPPORTED_PLATFORM\x10\x05\x12&\n" +
+	"\"IMPERSONATION_REASON_ACTOR_UNKNOWN\x10\x06\x12'\n" +
+	"#IMPERSONATION_REASON_ACTOR_DISABLED\x10\a\x12/\n" +
+	"+IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION\x10\b\x12*\n" +
+	"&IMPERSONATION_REASON_ACTOR_NOT_ALLOWED\x10\t\x12'\n" +
+	"#IMPERSONATION_REASON_TARGET_UNKNOWN\x10\n" +
+	"\x12(\n" +
+	"$IMPERSONATION_REASON_TARGET_DISABLED\x10\v\x12,\n" +
+	"(IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE\x10\f\x12&\n" +
+	"\"IMPERSONATION_REASON_SESSION_ENDED\x10\rB\xb3\x01\n" +
 	"\x0fcom.personae.v1B\vCommonProtoP\x01ZFgithub.com/personae-dev/personae/clients/go/gen/personae/v1;personaev1\xa2\x02\x03PXX\xaa\x02\vPersonae.V1\xca\x02\vPersonae\\V1\xe2\x02\x17Personae\\V1\\GPBMetadata\xea\x02\fPersonae::V1b\x06proto3"
 
 var (
@@ -321,13 +431,14 @@ func file_personae_v1_common_proto_rawDescGZIP() []byte {
 	return file_personae_v1_common_proto_rawDescData
 }
 
-var file_personae_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_personae_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_personae_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_personae_v1_common_proto_goTypes = []any{
-	(Platform)(0),           // 0: personae.v1.Platform
-	(AwsUserType)(0),        // 1: personae.v1.AwsUserType
-	(*AttributeValues)(nil), // 2: personae.v1.AttributeValues
-	(*Consistency)(nil),     // 3: personae.v1.Consistency
+	(Platform)(0),            // 0: personae.v1.Platform
+	(AwsUserType)(0),         // 1: personae.v1.AwsUserType
+	(ImpersonationReason)(0), // 2: personae.v1.ImpersonationReason
+	(*AttributeValues)(nil),  // 3: personae.v1.AttributeValues
+	(*Consistency)(nil),      // 4: personae.v1.Consistency
 }
 var file_personae_v1_common_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -351,7 +462,7 @@ func file_personae_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_personae_v1_common_proto_rawDesc), len(file_personae_v1_common_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -9,6 +9,7 @@ package personaev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -27,7 +28,7 @@ type Integration struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Platform Platform               `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
 	// Whether impersonation is allowed on the platform at all. On initially for Trino, off for
-	// every other platform.
+	// every other platform; always off where impersonation is unsupported.
 	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// The role personae uses on the platform for impersonation; "PERSONAE_IMPERSONATION" by
 	// default.
@@ -36,14 +37,19 @@ type Integration struct {
 	// case-insensitively; they need not be users here.
 	AllowedImpersonators []string `protobuf:"bytes,4,rep,name=allowed_impersonators,json=allowedImpersonators,proto3" json:"allowed_impersonators,omitempty"`
 	// Trino only: a regular expression that must match the whole actor name; actors it matches
-	// may impersonate without IMPERSONATE_USER. Empty matches nothing.
+	// may impersonate without IMPERSONATE_USER, and need not be users here. Empty matches
+	// nothing.
 	AllowedImpersonatorPattern string `protobuf:"bytes,5,opt,name=allowed_impersonator_pattern,json=allowedImpersonatorPattern,proto3" json:"allowed_impersonator_pattern,omitempty"`
 	// Unset while the integration has its initial settings.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every change to the integration.
-	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When not empty, only members of one of these groups may be impersonated.
+	TargetGroupIds []string `protobuf:"bytes,8,rep,name=target_group_ids,json=targetGroupIds,proto3" json:"target_group_ids,omitempty"`
+	// False for PostgreSQL, Teradata and S3: listed, but impersonation is not supported there.
+	ImpersonationSupported bool `protobuf:"varint,9,opt,name=impersonation_supported,json=impersonationSupported,proto3" json:"impersonation_supported,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Integration) Reset() {
@@ -123,6 +129,20 @@ func (x *Integration) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Integration) GetTargetGroupIds() []string {
+	if x != nil {
+		return x.TargetGroupIds
+	}
+	return nil
+}
+
+func (x *Integration) GetImpersonationSupported() bool {
+	if x != nil {
+		return x.ImpersonationSupported
+	}
+	return false
 }
 
 type ListIntegrationsRequest struct {
@@ -207,8 +227,9 @@ func (x *ListIntegrationsResponse) GetIntegrations() []*Integration {
 }
 
 type GetIntegrationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Platform      Platform               `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Platform      Platform `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,7 +273,7 @@ func (x *GetIntegrationRequest) GetPlatform() Platform {
 
 type ConfigureIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required.
+	// Required; a platform that supports impersonation (FAILED_PRECONDITION otherwise).
 	Platform Platform `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
 	Enabled  bool     `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// "PERSONAE_IMPERSONATION" when empty.
@@ -262,9 +283,11 @@ type ConfigureIntegrationRequest struct {
 	// Trino only (INVALID_ARGUMENT for other platforms when not empty); must compile.
 	AllowedImpersonatorPattern string `protobuf:"bytes,5,opt,name=allowed_impersonator_pattern,json=allowedImpersonatorPattern,proto3" json:"allowed_impersonator_pattern,omitempty"`
 	// When set, the integration's etag as last read: a stale one is refused (ABORTED).
-	Etag          string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Groups that must exist; empty: any enabled user in scope may be impersonated.
+	TargetGroupIds []string `protobuf:"bytes,7,rep,name=target_group_ids,json=targetGroupIds,proto3" json:"target_group_ids,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ConfigureIntegrationRequest) Reset() {
@@ -339,14 +362,26 @@ func (x *ConfigureIntegrationRequest) GetEtag() string {
 	return ""
 }
 
+func (x *ConfigureIntegrationRequest) GetTargetGroupIds() []string {
+	if x != nil {
+		return x.TargetGroupIds
+	}
+	return nil
+}
+
 type CheckImpersonationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required.
 	Platform Platform `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
 	// The actor's username on the platform.
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The target's username on the platform.
-	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	// Required: whom the actor would act as.
+	//
+	// Types that are valid to be assigned to Subject:
+	//
+	//	*CheckImpersonationRequest_Target
+	//	*CheckImpersonationRequest_SessionId
+	Subject isCheckImpersonationRequest_Subject `protobuf_oneof:"subject"`
 	// Unset: a cached answer may be stale by at most the server's stated bound.
 	Consistency   *Consistency `protobuf:"bytes,4,opt,name=consistency,proto3" json:"consistency,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -397,9 +432,27 @@ func (x *CheckImpersonationRequest) GetActor() string {
 	return ""
 }
 
+func (x *CheckImpersonationRequest) GetSubject() isCheckImpersonationRequest_Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
 func (x *CheckImpersonationRequest) GetTarget() string {
 	if x != nil {
-		return x.Target
+		if x, ok := x.Subject.(*CheckImpersonationRequest_Target); ok {
+			return x.Target
+		}
+	}
+	return ""
+}
+
+func (x *CheckImpersonationRequest) GetSessionId() string {
+	if x != nil {
+		if x, ok := x.Subject.(*CheckImpersonationRequest_SessionId); ok {
+			return x.SessionId
+		}
 	}
 	return ""
 }
@@ -411,15 +464,36 @@ func (x *CheckImpersonationRequest) GetConsistency() *Consistency {
 	return nil
 }
 
+type isCheckImpersonationRequest_Subject interface {
+	isCheckImpersonationRequest_Subject()
+}
+
+type CheckImpersonationRequest_Target struct {
+	// The target's username on the platform.
+	Target string `protobuf:"bytes,3,opt,name=target,proto3,oneof"`
+}
+
+type CheckImpersonationRequest_SessionId struct {
+	// A session recorded by BeginImpersonation, standing for its target. The session's
+	// platform and actor must be the request's; an ended or expired session allows nothing
+	// (SESSION_ENDED).
+	SessionId string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3,oneof"`
+}
+
+func (*CheckImpersonationRequest_Target) isCheckImpersonationRequest_Subject() {}
+
+func (*CheckImpersonationRequest_SessionId) isCheckImpersonationRequest_Subject() {}
+
 type CheckImpersonationResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	// Why it was allowed or refused, for people, e.g. "actor lacks IMPERSONATE_USER".
-	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	// The user the actor maps to; unset when the actor is not a user here.
-	ActorUser *User `protobuf:"bytes,3,opt,name=actor_user,json=actorUser,proto3" json:"actor_user,omitempty"`
-	// The user the target maps to; unset when the target is not a user here.
-	TargetUser    *User `protobuf:"bytes,4,opt,name=target_user,json=targetUser,proto3" json:"target_user,omitempty"`
+	Reason  ImpersonationReason    `protobuf:"varint,5,opt,name=reason,proto3,enum=personae.v1.ImpersonationReason" json:"reason,omitempty"`
+	// The reason for people, e.g. "actor alice lacks IMPERSONATE_USER".
+	Explanation string `protobuf:"bytes,6,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// The user the actor maps to; empty when the actor is not a user here.
+	ActorUserId string `protobuf:"bytes,7,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	// The user the target maps to; empty when the target is not a user here.
+	TargetUserId  string `protobuf:"bytes,8,opt,name=target_user_id,json=targetUserId,proto3" json:"target_user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,25 +535,32 @@ func (x *CheckImpersonationResponse) GetAllowed() bool {
 	return false
 }
 
-func (x *CheckImpersonationResponse) GetReason() string {
+func (x *CheckImpersonationResponse) GetReason() ImpersonationReason {
 	if x != nil {
 		return x.Reason
+	}
+	return ImpersonationReason_IMPERSONATION_REASON_UNSPECIFIED
+}
+
+func (x *CheckImpersonationResponse) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
 	}
 	return ""
 }
 
-func (x *CheckImpersonationResponse) GetActorUser() *User {
+func (x *CheckImpersonationResponse) GetActorUserId() string {
 	if x != nil {
-		return x.ActorUser
+		return x.ActorUserId
 	}
-	return nil
+	return ""
 }
 
-func (x *CheckImpersonationResponse) GetTargetUser() *User {
+func (x *CheckImpersonationResponse) GetTargetUserId() string {
 	if x != nil {
-		return x.TargetUser
+		return x.TargetUserId
 	}
-	return nil
+	return ""
 }
 
 // A recorded impersonation session.
@@ -497,8 +578,14 @@ type ImpersonationSession struct {
 	// The user the target maps to; empty when the target is not a user here.
 	TargetUserId string                 `protobuf:"bytes,6,opt,name=target_user_id,json=targetUserId,proto3" json:"target_user_id,omitempty"`
 	BeginTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=begin_time,json=beginTime,proto3" json:"begin_time,omitempty"`
-	// Set once the session has ended.
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Set once the session has been ended.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Why, as given; may be empty.
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the session lapses by itself; unset: it lasts until ended.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Neither ended nor expired, at the time of the answer.
+	Active        bool `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,16 +676,41 @@ func (x *ImpersonationSession) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ImpersonationSession) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ImpersonationSession) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *ImpersonationSession) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
 type BeginImpersonationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required.
 	Platform Platform `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
-	// The actor's username on the platform.
+	// Required: the actor's username on the platform.
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The target's username on the platform.
+	// Required: the target's username on the platform.
 	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	// Required, at most 256 characters; a session id already recorded is ALREADY_EXISTS.
-	SessionId     string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	SessionId string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Why, for the record; at most 1024 characters.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// How long the session lasts unless ended first: 1 s to 7 days; unset: until ended.
+	Ttl           *durationpb.Duration `protobuf:"bytes,6,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -661,9 +773,24 @@ func (x *BeginImpersonationRequest) GetSessionId() string {
 	return ""
 }
 
+func (x *BeginImpersonationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BeginImpersonationRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
 type EndImpersonationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	SessionId     string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -705,11 +832,144 @@ func (x *EndImpersonationRequest) GetSessionId() string {
 	return ""
 }
 
+type ListImpersonationSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only sessions on this platform; any when unspecified.
+	Platform Platform `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
+	// Only sessions of this actor (the platform username, compared case-insensitively).
+	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Only sessions neither ended nor expired.
+	ActiveOnly bool `protobuf:"varint,3,opt,name=active_only,json=activeOnly,proto3" json:"active_only,omitempty"`
+	// 1 to 1000; 50 when 0.
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImpersonationSessionsRequest) Reset() {
+	*x = ListImpersonationSessionsRequest{}
+	mi := &file_personae_v1_impersonation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImpersonationSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImpersonationSessionsRequest) ProtoMessage() {}
+
+func (x *ListImpersonationSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_personae_v1_impersonation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImpersonationSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListImpersonationSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_personae_v1_impersonation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListImpersonationSessionsRequest) GetPlatform() Platform {
+	if x != nil {
+		return x.Platform
+	}
+	return Platform_PLATFORM_UNSPECIFIED
+}
+
+func (x *ListImpersonationSessionsRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ListImpersonationSessionsRequest) GetActiveOnly() bool {
+	if x != nil {
+		return x.ActiveOnly
+	}
+	return false
+}
+
+func (x *ListImpersonationSessionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListImpersonationSessionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListImpersonationSessionsResponse struct {
+	state    protoimpl.MessageState  `protogen:"open.v1"`
+	Sessions []*ImpersonationSession `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImpersonationSessionsResponse) Reset() {
+	*x = ListImpersonationSessionsResponse{}
+	mi := &file_personae_v1_impersonation_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImpersonationSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImpersonationSessionsResponse) ProtoMessage() {}
+
+func (x *ListImpersonationSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_personae_v1_impersonation_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImpersonationSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListImpersonationSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_personae_v1_impersonation_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListImpersonationSessionsResponse) GetSessions() []*ImpersonationSession {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *ListImpersonationSessionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_personae_v1_impersonation_proto protoreflect.FileDescriptor
 
 const file_personae_v1_impersonation_proto_rawDesc = "" +
 	"\n" +
-	"\x1fpersonae/v1/impersonation.proto\x12\vpersonae.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xd1\x02\n" +
+	"\x1fpersonae/v1/impersonation.proto\x12\vpersonae.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\"\xb4\x03\n" +
 	"\vIntegration\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12-\n" +
@@ -718,31 +978,36 @@ const file_personae_v1_impersonation_proto_rawDesc = "" +
 	"\x1callowed_impersonator_pattern\x18\x05 \x01(\tR\x1aallowedImpersonatorPattern\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\x19\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\x12(\n" +
+	"\x10target_group_ids\x18\b \x03(\tR\x0etargetGroupIds\x127\n" +
+	"\x17impersonation_supported\x18\t \x01(\bR\x16impersonationSupported\"\x19\n" +
 	"\x17ListIntegrationsRequest\"X\n" +
 	"\x18ListIntegrationsResponse\x12<\n" +
 	"\fintegrations\x18\x01 \x03(\v2\x18.personae.v1.IntegrationR\fintegrations\"J\n" +
 	"\x15GetIntegrationRequest\x121\n" +
-	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\"\xa4\x02\n" +
+	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\"\xce\x02\n" +
 	"\x1bConfigureIntegrationRequest\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12-\n" +
 	"\x12impersonation_role\x18\x03 \x01(\tR\x11impersonationRole\x123\n" +
 	"\x15allowed_impersonators\x18\x04 \x03(\tR\x14allowedImpersonators\x12@\n" +
 	"\x1callowed_impersonator_pattern\x18\x05 \x01(\tR\x1aallowedImpersonatorPattern\x12\x12\n" +
-	"\x04etag\x18\x06 \x01(\tR\x04etag\"\xb8\x01\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\x12(\n" +
+	"\x10target_group_ids\x18\a \x03(\tR\x0etargetGroupIds\"\xe6\x01\n" +
 	"\x19CheckImpersonationRequest\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x14\n" +
-	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06target\x18\x03 \x01(\tR\x06target\x12:\n" +
-	"\vconsistency\x18\x04 \x01(\v2\x18.personae.v1.ConsistencyR\vconsistency\"\xb4\x01\n" +
-	"\x1aCheckImpersonationResponse\x12\x18\n" +
-	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x120\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x18\n" +
+	"\x06target\x18\x03 \x01(\tH\x00R\x06target\x12\x1f\n" +
 	"\n" +
-	"actor_user\x18\x03 \x01(\v2\x11.personae.v1.UserR\tactorUser\x122\n" +
-	"\vtarget_user\x18\x04 \x01(\v2\x11.personae.v1.UserR\n" +
-	"targetUser\"\xd2\x02\n" +
+	"session_id\x18\x05 \x01(\tH\x00R\tsessionId\x12:\n" +
+	"\vconsistency\x18\x04 \x01(\v2\x18.personae.v1.ConsistencyR\vconsistencyB\t\n" +
+	"\asubject\"\xee\x01\n" +
+	"\x1aCheckImpersonationResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x128\n" +
+	"\x06reason\x18\x05 \x01(\x0e2 .personae.v1.ImpersonationReasonR\x06reason\x12 \n" +
+	"\vexplanation\x18\x06 \x01(\tR\vexplanation\x12\"\n" +
+	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12$\n" +
+	"\x0etarget_user_id\x18\b \x01(\tR\ftargetUserIdJ\x04\b\x02\x10\x03J\x04\b\x03\x10\x04J\x04\b\x04\x10\x05\"\xbf\x03\n" +
 	"\x14ImpersonationSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x121\n" +
@@ -753,23 +1018,42 @@ const file_personae_v1_impersonation_proto_rawDesc = "" +
 	"\x0etarget_user_id\x18\x06 \x01(\tR\ftargetUserId\x129\n" +
 	"\n" +
 	"begin_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tbeginTime\x125\n" +
-	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x9b\x01\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12;\n" +
+	"\vexpire_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x16\n" +
+	"\x06active\x18\v \x01(\bR\x06active\"\xe0\x01\n" +
 	"\x19BeginImpersonationRequest\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x04 \x01(\tR\tsessionId\"8\n" +
+	"session_id\x18\x04 \x01(\tR\tsessionId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12+\n" +
+	"\x03ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"8\n" +
 	"\x17EndImpersonationRequest\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId2\xc1\x04\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\xc8\x01\n" +
+	" ListImpersonationSessionsRequest\x121\n" +
+	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1f\n" +
+	"\vactive_only\x18\x03 \x01(\bR\n" +
+	"activeOnly\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"!ListImpersonationSessionsResponse\x12=\n" +
+	"\bsessions\x18\x01 \x03(\v2!.personae.v1.ImpersonationSessionR\bsessions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xbd\x05\n" +
 	"\rImpersonation\x12_\n" +
 	"\x10ListIntegrations\x12$.personae.v1.ListIntegrationsRequest\x1a%.personae.v1.ListIntegrationsResponse\x12N\n" +
 	"\x0eGetIntegration\x12\".personae.v1.GetIntegrationRequest\x1a\x18.personae.v1.Integration\x12Z\n" +
 	"\x14ConfigureIntegration\x12(.personae.v1.ConfigureIntegrationRequest\x1a\x18.personae.v1.Integration\x12e\n" +
 	"\x12CheckImpersonation\x12&.personae.v1.CheckImpersonationRequest\x1a'.personae.v1.CheckImpersonationResponse\x12_\n" +
 	"\x12BeginImpersonation\x12&.personae.v1.BeginImpersonationRequest\x1a!.personae.v1.ImpersonationSession\x12[\n" +
-	"\x10EndImpersonation\x12$.personae.v1.EndImpersonationRequest\x1a!.personae.v1.ImpersonationSessionB\xba\x01\n" +
+	"\x10EndImpersonation\x12$.personae.v1.EndImpersonationRequest\x1a!.personae.v1.ImpersonationSession\x12z\n" +
+	"\x19ListImpersonationSessions\x12-.personae.v1.ListImpersonationSessionsRequest\x1a..personae.v1.ListImpersonationSessionsResponseB\xba\x01\n" +
 	"\x0fcom.personae.v1B\x12ImpersonationProtoP\x01ZFgithub.com/personae-dev/personae/clients/go/gen/personae/v1;personaev1\xa2\x02\x03PXX\xaa\x02\vPersonae.V1\xca\x02\vPersonae\\V1\xe2\x02\x17Personae\\V1\\GPBMetadata\xea\x02\fPersonae::V1b\x06proto3"
 
 var (
@@ -784,54 +1068,62 @@ func file_personae_v1_impersonation_proto_rawDescGZIP() []byte {
 	return file_personae_v1_impersonation_proto_rawDescData
 }
 
-var file_personae_v1_impersonation_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_personae_v1_impersonation_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_personae_v1_impersonation_proto_goTypes = []any{
-	(*Integration)(nil),                 // 0: personae.v1.Integration
-	(*ListIntegrationsRequest)(nil),     // 1: personae.v1.ListIntegrationsRequest
-	(*ListIntegrationsResponse)(nil),    // 2: personae.v1.ListIntegrationsResponse
-	(*GetIntegrationRequest)(nil),       // 3: personae.v1.GetIntegrationRequest
-	(*ConfigureIntegrationRequest)(nil), // 4: personae.v1.ConfigureIntegrationRequest
-	(*CheckImpersonationRequest)(nil),   // 5: personae.v1.CheckImpersonationRequest
-	(*CheckImpersonationResponse)(nil),  // 6: personae.v1.CheckImpersonationResponse
-	(*ImpersonationSession)(nil),        // 7: personae.v1.ImpersonationSession
-	(*BeginImpersonationRequest)(nil),   // 8: personae.v1.BeginImpersonationRequest
-	(*EndImpersonationRequest)(nil),     // 9: personae.v1.EndImpersonationRequest
-	(Platform)(0),                       // 10: personae.v1.Platform
-	(*timestamppb.Timestamp)(nil),       // 11: google.protobuf.Timestamp
-	(*Consistency)(nil),                 // 12: personae.v1.Consistency
-	(*User)(nil),                        // 13: personae.v1.User
+	(*Integration)(nil),                       // 0: personae.v1.Integration
+	(*ListIntegrationsRequest)(nil),           // 1: personae.v1.ListIntegrationsRequest
+	(*ListIntegrationsResponse)(nil),          // 2: personae.v1.ListIntegrationsResponse
+	(*GetIntegrationRequest)(nil),             // 3: personae.v1.GetIntegrationRequest
+	(*ConfigureIntegrationRequest)(nil),       // 4: personae.v1.ConfigureIntegrationRequest
+	(*CheckImpersonationRequest)(nil),         // 5: personae.v1.CheckImpersonationRequest
+	(*CheckImpersonationResponse)(nil),        // 6: personae.v1.CheckImpersonationResponse
+	(*ImpersonationSession)(nil),              // 7: personae.v1.ImpersonationSession
+	(*BeginImpersonationRequest)(nil),         // 8: personae.v1.BeginImpersonationRequest
+	(*EndImpersonationRequest)(nil),           // 9: personae.v1.EndImpersonationRequest
+	(*ListImpersonationSessionsRequest)(nil),  // 10: personae.v1.ListImpersonationSessionsRequest
+	(*ListImpersonationSessionsResponse)(nil), // 11: personae.v1.ListImpersonationSessionsResponse
+	(Platform)(0),                             // 12: personae.v1.Platform
+	(*timestamppb.Timestamp)(nil),             // 13: google.protobuf.Timestamp
+	(*Consistency)(nil),                       // 14: personae.v1.Consistency
+	(ImpersonationReason)(0),                  // 15: personae.v1.ImpersonationReason
+	(*durationpb.Duration)(nil),               // 16: google.protobuf.Duration
 }
 var file_personae_v1_impersonation_proto_depIdxs = []int32{
-	10, // 0: personae.v1.Integration.platform:type_name -> personae.v1.Platform
-	11, // 1: personae.v1.Integration.update_time:type_name -> google.protobuf.Timestamp
+	12, // 0: personae.v1.Integration.platform:type_name -> personae.v1.Platform
+	13, // 1: personae.v1.Integration.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: personae.v1.ListIntegrationsResponse.integrations:type_name -> personae.v1.Integration
-	10, // 3: personae.v1.GetIntegrationRequest.platform:type_name -> personae.v1.Platform
-	10, // 4: personae.v1.ConfigureIntegrationRequest.platform:type_name -> personae.v1.Platform
-	10, // 5: personae.v1.CheckImpersonationRequest.platform:type_name -> personae.v1.Platform
-	12, // 6: personae.v1.CheckImpersonationRequest.consistency:type_name -> personae.v1.Consistency
-	13, // 7: personae.v1.CheckImpersonationResponse.actor_user:type_name -> personae.v1.User
-	13, // 8: personae.v1.CheckImpersonationResponse.target_user:type_name -> personae.v1.User
-	10, // 9: personae.v1.ImpersonationSession.platform:type_name -> personae.v1.Platform
-	11, // 10: personae.v1.ImpersonationSession.begin_time:type_name -> google.protobuf.Timestamp
-	11, // 11: personae.v1.ImpersonationSession.end_time:type_name -> google.protobuf.Timestamp
-	10, // 12: personae.v1.BeginImpersonationRequest.platform:type_name -> personae.v1.Platform
-	1,  // 13: personae.v1.Impersonation.ListIntegrations:input_type -> personae.v1.ListIntegrationsRequest
-	3,  // 14: personae.v1.Impersonation.GetIntegration:input_type -> personae.v1.GetIntegrationRequest
-	4,  // 15: personae.v1.Impersonation.ConfigureIntegration:input_type -> personae.v1.ConfigureIntegrationRequest
-	5,  // 16: personae.v1.Impersonation.CheckImpersonation:input_type -> personae.v1.CheckImpersonationRequest
-	8,  // 17: personae.v1.Impersonation.BeginImpersonation:input_type -> personae.v1.BeginImpersonationRequest
-	9,  // 18: personae.v1.Impersonation.EndImpersonation:input_type -> personae.v1.EndImpersonationRequest
-	2,  // 19: personae.v1.Impersonation.ListIntegrations:output_type -> personae.v1.ListIntegrationsResponse
-	0,  // 20: personae.v1.Impersonation.GetIntegration:output_type -> personae.v1.Integration
-	0,  // 21: personae.v1.Impersonation.ConfigureIntegration:output_type -> personae.v1.Integration
-	6,  // 22: personae.v1.Impersonation.CheckImpersonation:output_type -> personae.v1.CheckImpersonationResponse
-	7,  // 23: personae.v1.Impersonation.BeginImpersonation:output_type -> personae.v1.ImpersonationSession
-	7,  // 24: personae.v1.Impersonation.EndImpersonation:output_type -> personae.v1.ImpersonationSession
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	12, // 3: personae.v1.GetIntegrationRequest.platform:type_name -> personae.v1.Platform
+	12, // 4: personae.v1.ConfigureIntegrationRequest.platform:type_name -> personae.v1.Platform
+	12, // 5: personae.v1.CheckImpersonationRequest.platform:type_name -> personae.v1.Platform
+	14, // 6: personae.v1.CheckImpersonationRequest.consistency:type_name -> personae.v1.Consistency
+	15, // 7: personae.v1.CheckImpersonationResponse.reason:type_name -> personae.v1.ImpersonationReason
+	12, // 8: personae.v1.ImpersonationSession.platform:type_name -> personae.v1.Platform
+	13, // 9: personae.v1.ImpersonationSession.begin_time:type_name -> google.protobuf.Timestamp
+	13, // 10: personae.v1.ImpersonationSession.end_time:type_name -> google.protobuf.Timestamp
+	13, // 11: personae.v1.ImpersonationSession.expire_time:type_name -> google.protobuf.Timestamp
+	12, // 12: personae.v1.BeginImpersonationRequest.platform:type_name -> personae.v1.Platform
+	16, // 13: personae.v1.BeginImpersonationRequest.ttl:type_name -> google.protobuf.Duration
+	12, // 14: personae.v1.ListImpersonationSessionsRequest.platform:type_name -> personae.v1.Platform
+	7,  // 15: personae.v1.ListImpersonationSessionsResponse.sessions:type_name -> personae.v1.ImpersonationSession
+	1,  // 16: personae.v1.Impersonation.ListIntegrations:input_type -> personae.v1.ListIntegrationsRequest
+	3,  // 17: personae.v1.Impersonation.GetIntegration:input_type -> personae.v1.GetIntegrationRequest
+	4,  // 18: personae.v1.Impersonation.ConfigureIntegration:input_type -> personae.v1.ConfigureIntegrationRequest
+	5,  // 19: personae.v1.Impersonation.CheckImpersonation:input_type -> personae.v1.CheckImpersonationRequest
+	8,  // 20: personae.v1.Impersonation.BeginImpersonation:input_type -> personae.v1.BeginImpersonationRequest
+	9,  // 21: personae.v1.Impersonation.EndImpersonation:input_type -> personae.v1.EndImpersonationRequest
+	10, // 22: personae.v1.Impersonation.ListImpersonationSessions:input_type -> personae.v1.ListImpersonationSessionsRequest
+	2,  // 23: personae.v1.Impersonation.ListIntegrations:output_type -> personae.v1.ListIntegrationsResponse
+	0,  // 24: personae.v1.Impersonation.GetIntegration:output_type -> personae.v1.Integration
+	0,  // 25: personae.v1.Impersonation.ConfigureIntegration:output_type -> personae.v1.Integration
+	6,  // 26: personae.v1.Impersonation.CheckImpersonation:output_type -> personae.v1.CheckImpersonationResponse
+	7,  // 27: personae.v1.Impersonation.BeginImpersonation:output_type -> personae.v1.ImpersonationSession
+	7,  // 28: personae.v1.Impersonation.EndImpersonation:output_type -> personae.v1.ImpersonationSession
+	11, // 29: personae.v1.Impersonation.ListImpersonationSessions:output_type -> personae.v1.ListImpersonationSessionsResponse
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_personae_v1_impersonation_proto_init() }
@@ -840,14 +1132,17 @@ func file_personae_v1_impersonation_proto_init() {
 		return
 	}
 	file_personae_v1_common_proto_init()
-	file_personae_v1_users_proto_init()
+	file_personae_v1_impersonation_proto_msgTypes[5].OneofWrappers = []any{
+		(*CheckImpersonationRequest_Target)(nil),
+		(*CheckImpersonationRequest_SessionId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_personae_v1_impersonation_proto_rawDesc), len(file_personae_v1_impersonation_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Impersonation_ListIntegrations_FullMethodName     = "/personae.v1.Impersonation/ListIntegrations"
-	Impersonation_GetIntegration_FullMethodName       = "/personae.v1.Impersonation/GetIntegration"
-	Impersonation_ConfigureIntegration_FullMethodName = "/personae.v1.Impersonation/ConfigureIntegration"
-	Impersonation_CheckImpersonation_FullMethodName   = "/personae.v1.Impersonation/CheckImpersonation"
-	Impersonation_BeginImpersonation_FullMethodName   = "/personae.v1.Impersonation/BeginImpersonation"
-	Impersonation_EndImpersonation_FullMethodName     = "/personae.v1.Impersonation/EndImpersonation"
+	Impersonation_ListIntegrations_FullMethodName          = "/personae.v1.Impersonation/ListIntegrations"
+	Impersonation_GetIntegration_FullMethodName            = "/personae.v1.Impersonation/GetIntegration"
+	Impersonation_ConfigureIntegration_FullMethodName      = "/personae.v1.Impersonation/ConfigureIntegration"
+	Impersonation_CheckImpersonation_FullMethodName        = "/personae.v1.Impersonation/CheckImpersonation"
+	Impersonation_BeginImpersonation_FullMethodName        = "/personae.v1.Impersonation/BeginImpersonation"
+	Impersonation_EndImpersonation_FullMethodName          = "/personae.v1.Impersonation/EndImpersonation"
+	Impersonation_ListImpersonationSessions_FullMethodName = "/personae.v1.Impersonation/ListImpersonationSessions"
 )
 
 // ImpersonationClient is the client API for Impersonation service.
@@ -35,21 +36,22 @@ const (
 // connector makes at query time, and the record of impersonation sessions.
 //
 // An actor or target is a platform username, mapped to a user through the external usernames
-// set for that platform (compared case-insensitively on Databricks), else through usernames
-// (case-insensitively). The rules:
-//   - the integration must be enabled and the target must be an enabled user;
-//   - Snowflake, Redshift, Synapse (and PostgreSQL, Teradata, S3): the actor must be an enabled
-//     user holding IMPERSONATE_USER;
+// set for that platform, else through usernames; both compared case-insensitively. The rules:
+//   - PostgreSQL, Teradata and S3 do not support impersonation (UNSUPPORTED_PLATFORM);
+//   - the integration must be enabled (INTEGRATION_DISABLED);
+//   - Snowflake, Redshift, Synapse: the actor must be an enabled user holding IMPERSONATE_USER
+//     (directly, through a role, or through a group's role);
 //   - Trino (enabled by default): the actor must be an enabled user holding IMPERSONATE_USER, or
-//     match allowed_impersonator_pattern;
+//     its whole name must match allowed_impersonator_pattern;
 //   - Databricks: IMPERSONATE_USER is ignored; only actors in allowed_impersonators, compared
 //     case-insensitively, are accepted, and they need not be users here;
-//   - in every case nobody may impersonate a user holding an admin permission (USER_ADMIN,
-//     APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks.
+//   - an actor who is a disabled user is never allowed;
+//   - the target must be an enabled user, may not hold an admin permission (USER_ADMIN,
+//     APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks, and, when the integration
+//     names target groups, must be a member of one of them (TARGET_OUT_OF_SCOPE).
 //
-// Every decision and every mutating RPC writes an audit event (decisions with
-// impersonation_user set to the target); mutating RPCs return the policy revision they
-// committed in the `personae-consistency-token` response header.
+// Mutating RPCs write an audit event and return the revision they committed in the
+// `personae-consistency-token` response header.
 type ImpersonationClient interface {
 	// Lists the integration of every platform, ordered by platform. Requires APPLICATION_ADMIN.
 	ListIntegrations(ctx context.Context, in *ListIntegrationsRequest, opts ...grpc.CallOption) (*ListIntegrationsResponse, error)
@@ -60,13 +62,15 @@ type ImpersonationClient interface {
 	// Answers whether an actor may act as a target on a platform, with the reason and the
 	// resolved users: the question a connector asks at query time. Requires FETCH_POLICY_INFO.
 	CheckImpersonation(ctx context.Context, in *CheckImpersonationRequest, opts ...grpc.CallOption) (*CheckImpersonationResponse, error)
-	// Records the start of an impersonation session. It decides nothing: rights are checked at
-	// query time with CheckImpersonation, and the session is scoped to itself only.
-	// Requires FETCH_POLICY_INFO.
+	// Records the start of an impersonation session: who acts as whom, why, from when and until
+	// when. It decides nothing: rights are checked at query time with CheckImpersonation, naming
+	// the session. Requires FETCH_POLICY_INFO.
 	BeginImpersonation(ctx context.Context, in *BeginImpersonationRequest, opts ...grpc.CallOption) (*ImpersonationSession, error)
 	// Records the end of an impersonation session; ending an ended session returns it
 	// unchanged. Requires FETCH_POLICY_INFO.
 	EndImpersonation(ctx context.Context, in *EndImpersonationRequest, opts ...grpc.CallOption) (*ImpersonationSession, error)
+	// Lists recorded sessions, newest first. Requires FETCH_POLICY_INFO.
+	ListImpersonationSessions(ctx context.Context, in *ListImpersonationSessionsRequest, opts ...grpc.CallOption) (*ListImpersonationSessionsResponse, error)
 }
 
 type impersonationClient struct {
@@ -137,6 +141,16 @@ func (c *impersonationClient) EndImpersonation(ctx context.Context, in *EndImper
 	return out, nil
 }
 
+func (c *impersonationClient) ListImpersonationSessions(ctx context.Context, in *ListImpersonationSessionsRequest, opts ...grpc.CallOption) (*ListImpersonationSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListImpersonationSessionsResponse)
+	err := c.cc.Invoke(ctx, Impersonation_ListImpersonationSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ImpersonationServer is the server API for Impersonation service.
 // All implementations must embed UnimplementedImpersonationServer
 // for forward compatibility.
@@ -145,21 +159,22 @@ func (c *impersonationClient) EndImpersonation(ctx context.Context, in *EndImper
 // connector makes at query time, and the record of impersonation sessions.
 //
 // An actor or target is a platform username, mapped to a user through the external usernames
-// set for that platform (compared case-insensitively on Databricks), else through usernames
-// (case-insensitively). The rules:
-//   - the integration must be enabled and the target must be an enabled user;
-//   - Snowflake, Redshift, Synapse (and PostgreSQL, Teradata, S3): the actor must be an enabled
-//     user holding IMPERSONATE_USER;
+// set for that platform, else through usernames; both compared case-insensitively. The rules:
+//   - PostgreSQL, Teradata and S3 do not support impersonation (UNSUPPORTED_PLATFORM);
+//   - the integration must be enabled (INTEGRATION_DISABLED);
+//   - Snowflake, Redshift, Synapse: the actor must be an enabled user holding IMPERSONATE_USER
+//     (directly, through a role, or through a group's role);
 //   - Trino (enabled by default): the actor must be an enabled user holding IMPERSONATE_USER, or
-//     match allowed_impersonator_pattern;
+//     its whole name must match allowed_impersonator_pattern;
 //   - Databricks: IMPERSONATE_USER is ignored; only actors in allowed_impersonators, compared
 //     case-insensitively, are accepted, and they need not be users here;
-//   - in every case nobody may impersonate a user holding an admin permission (USER_ADMIN,
-//     APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks.
+//   - an actor who is a disabled user is never allowed;
+//   - the target must be an enabled user, may not hold an admin permission (USER_ADMIN,
+//     APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks, and, when the integration
+//     names target groups, must be a member of one of them (TARGET_OUT_OF_SCOPE).
 //
-// Every decision and every mutating RPC writes an audit event (decisions with
-// impersonation_user set to the target); mutating RPCs return the policy revision they
-// committed in the `personae-consistency-token` response header.
+// Mutating RPCs write an audit event and return the revision they committed in the
+// `personae-consistency-token` response header.
 type ImpersonationServer interface {
 	// Lists the integration of every platform, ordered by platform. Requires APPLICATION_ADMIN.
 	ListIntegrations(context.Context, *ListIntegrationsRequest) (*ListIntegrationsResponse, error)
@@ -170,13 +185,15 @@ type ImpersonationServer interface {
 	// Answers whether an actor may act as a target on a platform, with the reason and the
 	// resolved users: the question a connector asks at query time. Requires FETCH_POLICY_INFO.
 	CheckImpersonation(context.Context, *CheckImpersonationRequest) (*CheckImpersonationResponse, error)
-	// Records the start of an impersonation session. It decides nothing: rights are checked at
-	// query time with CheckImpersonation, and the session is scoped to itself only.
-	// Requires FETCH_POLICY_INFO.
+	// Records the start of an impersonation session: who acts as whom, why, from when and until
+	// when. It decides nothing: rights are checked at query time with CheckImpersonation, naming
+	// the session. Requires FETCH_POLICY_INFO.
 	BeginImpersonation(context.Context, *BeginImpersonationRequest) (*ImpersonationSession, error)
 	// Records the end of an impersonation session; ending an ended session returns it
 	// unchanged. Requires FETCH_POLICY_INFO.
 	EndImpersonation(context.Context, *EndImpersonationRequest) (*ImpersonationSession, error)
+	// Lists recorded sessions, newest first. Requires FETCH_POLICY_INFO.
+	ListImpersonationSessions(context.Context, *ListImpersonationSessionsRequest) (*ListImpersonationSessionsResponse, error)
 	mustEmbedUnimplementedImpersonationServer()
 }
 
@@ -204,6 +221,9 @@ func (UnimplementedImpersonationServer) BeginImpersonation(context.Context, *Beg
 }
 func (UnimplementedImpersonationServer) EndImpersonation(context.Context, *EndImpersonationRequest) (*ImpersonationSession, error) {
 	return nil, status.Error(codes.Unimplemented, "method EndImpersonation not implemented")
+}
+func (UnimplementedImpersonationServer) ListImpersonationSessions(context.Context, *ListImpersonationSessionsRequest) (*ListImpersonationSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListImpersonationSessions not implemented")
 }
 func (UnimplementedImpersonationServer) mustEmbedUnimplementedImpersonationServer() {}
 func (UnimplementedImpersonationServer) testEmbeddedByValue()                       {}
@@ -334,6 +354,24 @@ func _Impersonation_EndImpersonation_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Impersonation_ListImpersonationSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListImpersonationSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ImpersonationServer).ListImpersonationSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Impersonation_ListImpersonationSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ImpersonationServer).ListImpersonationSessions(ctx, req.(*ListImpersonationSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Impersonation_ServiceDesc is the grpc.ServiceDesc for Impersonation service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -364,6 +402,10 @@ var Impersonation_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EndImpersonation",
 			Handler:    _Impersonation_EndImpersonation_Handler,
+		},
+		{
+			MethodName: "ListImpersonationSessions",
+			Handler:    _Impersonation_ListImpersonationSessions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

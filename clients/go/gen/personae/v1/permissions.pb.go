@@ -2038,8 +2038,13 @@ type ImpersonationCheck struct {
 	Platform Platform               `protobuf:"varint,1,opt,name=platform,proto3,enum=personae.v1.Platform" json:"platform,omitempty"`
 	// The actor's username on the platform.
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The target's username on the platform.
-	Target        string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	// Required, as in CheckImpersonationRequest.
+	//
+	// Types that are valid to be assigned to Subject:
+	//
+	//	*ImpersonationCheck_Target
+	//	*ImpersonationCheck_SessionId
+	Subject       isImpersonationCheck_Subject `protobuf_oneof:"subject"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2088,12 +2093,48 @@ func (x *ImpersonationCheck) GetActor() string {
 	return ""
 }
 
+func (x *ImpersonationCheck) GetSubject() isImpersonationCheck_Subject {
+	if x != nil {
+		return x.Subject
+	}
+	return nil
+}
+
 func (x *ImpersonationCheck) GetTarget() string {
 	if x != nil {
-		return x.Target
+		if x, ok := x.Subject.(*ImpersonationCheck_Target); ok {
+			return x.Target
+		}
 	}
 	return ""
 }
+
+func (x *ImpersonationCheck) GetSessionId() string {
+	if x != nil {
+		if x, ok := x.Subject.(*ImpersonationCheck_SessionId); ok {
+			return x.SessionId
+		}
+	}
+	return ""
+}
+
+type isImpersonationCheck_Subject interface {
+	isImpersonationCheck_Subject()
+}
+
+type ImpersonationCheck_Target struct {
+	// The target's username on the platform.
+	Target string `protobuf:"bytes,3,opt,name=target,proto3,oneof"`
+}
+
+type ImpersonationCheck_SessionId struct {
+	// A session recorded by BeginImpersonation, standing for its target.
+	SessionId string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3,oneof"`
+}
+
+func (*ImpersonationCheck_Target) isImpersonationCheck_Subject() {}
+
+func (*ImpersonationCheck_SessionId) isImpersonationCheck_Subject() {}
 
 // One question of a BatchCheck.
 type BatchCheckItem struct {
@@ -2295,8 +2336,12 @@ type BatchCheckResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// False when error is set.
 	Allowed bool `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	// For impersonation items, why (as CheckImpersonationResponse.reason); empty otherwise.
-	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For impersonation items, why, for people (as CheckImpersonationResponse.explanation);
+	// empty otherwise.
+	Explanation string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// For impersonation items, why (as CheckImpersonationResponse.reason); unspecified
+	// otherwise.
+	Reason ImpersonationReason `protobuf:"varint,4,opt,name=reason,proto3,enum=personae.v1.ImpersonationReason" json:"reason,omitempty"`
 	// Set when the item could not be answered (unknown user or permission, missing field, ...).
 	Error         *BatchCheckError `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2340,11 +2385,18 @@ func (x *BatchCheckResult) GetAllowed() bool {
 	return false
 }
 
-func (x *BatchCheckResult) GetReason() string {
+func (x *BatchCheckResult) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *BatchCheckResult) GetReason() ImpersonationReason {
 	if x != nil {
 		return x.Reason
 	}
-	return ""
+	return ImpersonationReason_IMPERSONATION_REASON_UNSPECIFIED
 }
 
 func (x *BatchCheckResult) GetError() *BatchCheckError {
@@ -2542,11 +2594,14 @@ const file_personae_v1_permissions_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x02 \x01(\tR\n" +
 	"permission\x12\x1b\n" +
-	"\ttenant_id\x18\x03 \x01(\tR\btenantId\"u\n" +
+	"\ttenant_id\x18\x03 \x01(\tR\btenantId\"\xa3\x01\n" +
 	"\x12ImpersonationCheck\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x14\n" +
-	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06target\x18\x03 \x01(\tR\x06target\"\xa2\x01\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x18\n" +
+	"\x06target\x18\x03 \x01(\tH\x00R\x06target\x12\x1f\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tH\x00R\tsessionIdB\t\n" +
+	"\asubject\"\xa2\x01\n" +
 	"\x0eBatchCheckItem\x12>\n" +
 	"\n" +
 	"permission\x18\x01 \x01(\v2\x1c.personae.v1.PermissionCheckH\x00R\n" +
@@ -2558,10 +2613,11 @@ const file_personae_v1_permissions_proto_rawDesc = "" +
 	"\vconsistency\x18\x02 \x01(\v2\x18.personae.v1.ConsistencyR\vconsistency\"?\n" +
 	"\x0fBatchCheckError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"x\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xbc\x01\n" +
 	"\x10BatchCheckResult\x12\x18\n" +
-	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x122\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12 \n" +
+	"\vexplanation\x18\x02 \x01(\tR\vexplanation\x128\n" +
+	"\x06reason\x18\x04 \x01(\x0e2 .personae.v1.ImpersonationReasonR\x06reason\x122\n" +
 	"\x05error\x18\x03 \x01(\v2\x1c.personae.v1.BatchCheckErrorR\x05error\"M\n" +
 	"\x12BatchCheckResponse\x127\n" +
 	"\aresults\x18\x01 \x03(\v2\x1d.personae.v1.BatchCheckResultR\aresults*\xa4\x01\n" +
@@ -2652,8 +2708,9 @@ var file_personae_v1_permissions_proto_goTypes = []any{
 	(*fieldmaskpb.FieldMask)(nil),           // 38: google.protobuf.FieldMask
 	(*Consistency)(nil),                     // 39: personae.v1.Consistency
 	(Platform)(0),                           // 40: personae.v1.Platform
-	(*emptypb.Empty)(nil),                   // 41: google.protobuf.Empty
-	(*User)(nil),                            // 42: personae.v1.User
+	(ImpersonationReason)(0),                // 41: personae.v1.ImpersonationReason
+	(*emptypb.Empty)(nil),                   // 42: google.protobuf.Empty
+	(*User)(nil),                            // 43: personae.v1.User
 }
 var file_personae_v1_permissions_proto_depIdxs = []int32{
 	1,  // 0: personae.v1.ListPermissionsResponse.permissions:type_name -> personae.v1.Permission
@@ -2676,49 +2733,50 @@ var file_personae_v1_permissions_proto_depIdxs = []int32{
 	31, // 17: personae.v1.BatchCheckItem.impersonation:type_name -> personae.v1.ImpersonationCheck
 	32, // 18: personae.v1.BatchCheckRequest.items:type_name -> personae.v1.BatchCheckItem
 	39, // 19: personae.v1.BatchCheckRequest.consistency:type_name -> personae.v1.Consistency
-	34, // 20: personae.v1.BatchCheckResult.error:type_name -> personae.v1.BatchCheckError
-	35, // 21: personae.v1.BatchCheckResponse.results:type_name -> personae.v1.BatchCheckResult
-	2,  // 22: personae.v1.Permissions.ListPermissions:input_type -> personae.v1.ListPermissionsRequest
-	4,  // 23: personae.v1.Permissions.CreatePermission:input_type -> personae.v1.CreatePermissionRequest
-	5,  // 24: personae.v1.Permissions.DeletePermission:input_type -> personae.v1.DeletePermissionRequest
-	6,  // 25: personae.v1.Permissions.GrantPermission:input_type -> personae.v1.GrantPermissionRequest
-	7,  // 26: personae.v1.Permissions.RevokePermission:input_type -> personae.v1.RevokePermissionRequest
-	9,  // 27: personae.v1.Permissions.CreateRole:input_type -> personae.v1.CreateRoleRequest
-	10, // 28: personae.v1.Permissions.UpdateRole:input_type -> personae.v1.UpdateRoleRequest
-	11, // 29: personae.v1.Permissions.DeleteRole:input_type -> personae.v1.DeleteRoleRequest
-	12, // 30: personae.v1.Permissions.ListRoles:input_type -> personae.v1.ListRolesRequest
-	15, // 31: personae.v1.Permissions.AssignRole:input_type -> personae.v1.AssignRoleRequest
-	16, // 32: personae.v1.Permissions.UnassignRole:input_type -> personae.v1.UnassignRoleRequest
-	17, // 33: personae.v1.Permissions.ListRoleAssignments:input_type -> personae.v1.ListRoleAssignmentsRequest
-	20, // 34: personae.v1.Permissions.CreateTenant:input_type -> personae.v1.CreateTenantRequest
-	21, // 35: personae.v1.Permissions.ListTenants:input_type -> personae.v1.ListTenantsRequest
-	23, // 36: personae.v1.Permissions.DeleteTenant:input_type -> personae.v1.DeleteTenantRequest
-	24, // 37: personae.v1.Permissions.GetEffectivePermissions:input_type -> personae.v1.GetEffectivePermissionsRequest
-	28, // 38: personae.v1.Permissions.CheckPermission:input_type -> personae.v1.CheckPermissionRequest
-	33, // 39: personae.v1.Permissions.BatchCheck:input_type -> personae.v1.BatchCheckRequest
-	3,  // 40: personae.v1.Permissions.ListPermissions:output_type -> personae.v1.ListPermissionsResponse
-	1,  // 41: personae.v1.Permissions.CreatePermission:output_type -> personae.v1.Permission
-	41, // 42: personae.v1.Permissions.DeletePermission:output_type -> google.protobuf.Empty
-	42, // 43: personae.v1.Permissions.GrantPermission:output_type -> personae.v1.User
-	42, // 44: personae.v1.Permissions.RevokePermission:output_type -> personae.v1.User
-	8,  // 45: personae.v1.Permissions.CreateRole:output_type -> personae.v1.Role
-	8,  // 46: personae.v1.Permissions.UpdateRole:output_type -> personae.v1.Role
-	41, // 47: personae.v1.Permissions.DeleteRole:output_type -> google.protobuf.Empty
-	13, // 48: personae.v1.Permissions.ListRoles:output_type -> personae.v1.ListRolesResponse
-	14, // 49: personae.v1.Permissions.AssignRole:output_type -> personae.v1.RoleAssignment
-	14, // 50: personae.v1.Permissions.UnassignRole:output_type -> personae.v1.RoleAssignment
-	18, // 51: personae.v1.Permissions.ListRoleAssignments:output_type -> personae.v1.ListRoleAssignmentsResponse
-	19, // 52: personae.v1.Permissions.CreateTenant:output_type -> personae.v1.Tenant
-	22, // 53: personae.v1.Permissions.ListTenants:output_type -> personae.v1.ListTenantsResponse
-	41, // 54: personae.v1.Permissions.DeleteTenant:output_type -> google.protobuf.Empty
-	25, // 55: personae.v1.Permissions.GetEffectivePermissions:output_type -> personae.v1.GetEffectivePermissionsResponse
-	29, // 56: personae.v1.Permissions.CheckPermission:output_type -> personae.v1.CheckPermissionResponse
-	36, // 57: personae.v1.Permissions.BatchCheck:output_type -> personae.v1.BatchCheckResponse
-	40, // [40:58] is the sub-list for method output_type
-	22, // [22:40] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	41, // 20: personae.v1.BatchCheckResult.reason:type_name -> personae.v1.ImpersonationReason
+	34, // 21: personae.v1.BatchCheckResult.error:type_name -> personae.v1.BatchCheckError
+	35, // 22: personae.v1.BatchCheckResponse.results:type_name -> personae.v1.BatchCheckResult
+	2,  // 23: personae.v1.Permissions.ListPermissions:input_type -> personae.v1.ListPermissionsRequest
+	4,  // 24: personae.v1.Permissions.CreatePermission:input_type -> personae.v1.CreatePermissionRequest
+	5,  // 25: personae.v1.Permissions.DeletePermission:input_type -> personae.v1.DeletePermissionRequest
+	6,  // 26: personae.v1.Permissions.GrantPermission:input_type -> personae.v1.GrantPermissionRequest
+	7,  // 27: personae.v1.Permissions.RevokePermission:input_type -> personae.v1.RevokePermissionRequest
+	9,  // 28: personae.v1.Permissions.CreateRole:input_type -> personae.v1.CreateRoleRequest
+	10, // 29: personae.v1.Permissions.UpdateRole:input_type -> personae.v1.UpdateRoleRequest
+	11, // 30: personae.v1.Permissions.DeleteRole:input_type -> personae.v1.DeleteRoleRequest
+	12, // 31: personae.v1.Permissions.ListRoles:input_type -> personae.v1.ListRolesRequest
+	15, // 32: personae.v1.Permissions.AssignRole:input_type -> personae.v1.AssignRoleRequest
+	16, // 33: personae.v1.Permissions.UnassignRole:input_type -> personae.v1.UnassignRoleRequest
+	17, // 34: personae.v1.Permissions.ListRoleAssignments:input_type -> personae.v1.ListRoleAssignmentsRequest
+	20, // 35: personae.v1.Permissions.CreateTenant:input_type -> personae.v1.CreateTenantRequest
+	21, // 36: personae.v1.Permissions.ListTenants:input_type -> personae.v1.ListTenantsRequest
+	23, // 37: personae.v1.Permissions.DeleteTenant:input_type -> personae.v1.DeleteTenantRequest
+	24, // 38: personae.v1.Permissions.GetEffectivePermissions:input_type -> personae.v1.GetEffectivePermissionsRequest
+	28, // 39: personae.v1.Permissions.CheckPermission:input_type -> personae.v1.CheckPermissionRequest
+	33, // 40: personae.v1.Permissions.BatchCheck:input_type -> personae.v1.BatchCheckRequest
+	3,  // 41: personae.v1.Permissions.ListPermissions:output_type -> personae.v1.ListPermissionsResponse
+	1,  // 42: personae.v1.Permissions.CreatePermission:output_type -> personae.v1.Permission
+	42, // 43: personae.v1.Permissions.DeletePermission:output_type -> google.protobuf.Empty
+	43, // 44: personae.v1.Permissions.GrantPermission:output_type -> personae.v1.User
+	43, // 45: personae.v1.Permissions.RevokePermission:output_type -> personae.v1.User
+	8,  // 46: personae.v1.Permissions.CreateRole:output_type -> personae.v1.Role
+	8,  // 47: personae.v1.Permissions.UpdateRole:output_type -> personae.v1.Role
+	42, // 48: personae.v1.Permissions.DeleteRole:output_type -> google.protobuf.Empty
+	13, // 49: personae.v1.Permissions.ListRoles:output_type -> personae.v1.ListRolesResponse
+	14, // 50: personae.v1.Permissions.AssignRole:output_type -> personae.v1.RoleAssignment
+	14, // 51: personae.v1.Permissions.UnassignRole:output_type -> personae.v1.RoleAssignment
+	18, // 52: personae.v1.Permissions.ListRoleAssignments:output_type -> personae.v1.ListRoleAssignmentsResponse
+	19, // 53: personae.v1.Permissions.CreateTenant:output_type -> personae.v1.Tenant
+	22, // 54: personae.v1.Permissions.ListTenants:output_type -> personae.v1.ListTenantsResponse
+	42, // 55: personae.v1.Permissions.DeleteTenant:output_type -> google.protobuf.Empty
+	25, // 56: personae.v1.Permissions.GetEffectivePermissions:output_type -> personae.v1.GetEffectivePermissionsResponse
+	29, // 57: personae.v1.Permissions.CheckPermission:output_type -> personae.v1.CheckPermissionResponse
+	36, // 58: personae.v1.Permissions.BatchCheck:output_type -> personae.v1.BatchCheckResponse
+	41, // [41:59] is the sub-list for method output_type
+	23, // [23:41] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_personae_v1_permissions_proto_init() }
@@ -2743,6 +2801,10 @@ func file_personae_v1_permissions_proto_init() {
 	file_personae_v1_permissions_proto_msgTypes[16].OneofWrappers = []any{
 		(*ListRoleAssignmentsRequest_UserId)(nil),
 		(*ListRoleAssignmentsRequest_GroupId)(nil),
+	}
+	file_personae_v1_permissions_proto_msgTypes[30].OneofWrappers = []any{
+		(*ImpersonationCheck_Target)(nil),
+		(*ImpersonationCheck_SessionId)(nil),
 	}
 	file_personae_v1_permissions_proto_msgTypes[31].OneofWrappers = []any{
 		(*BatchCheckItem_Permission)(nil),

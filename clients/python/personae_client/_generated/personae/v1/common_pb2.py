@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18personae/v1/common.proto\x12\x0bpersonae.v1\"!\n\x0f\x41ttributeValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"U\n\x0b\x43onsistency\x12\x1b\n\x11\x61t_least_as_fresh\x18\x01 \x01(\tH\x00\x12\x1a\n\x10\x66ully_consistent\x18\x02 \x01(\x08H\x00\x42\r\n\x0brequirement*\xd7\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x16\n\x12PLATFORM_SNOWFLAKE\x10\x01\x12\x15\n\x11PLATFORM_REDSHIFT\x10\x02\x12\x14\n\x10PLATFORM_SYNAPSE\x10\x03\x12\x12\n\x0ePLATFORM_TRINO\x10\x04\x12\x17\n\x13PLATFORM_DATABRICKS\x10\x05\x12\x17\n\x13PLATFORM_POSTGRESQL\x10\x06\x12\x15\n\x11PLATFORM_TERADATA\x10\x07\x12\x0f\n\x0bPLATFORM_S3\x10\x08*\xa4\x01\n\x0b\x41wsUserType\x12\x1d\n\x19\x41WS_USER_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41WS_USER_TYPE_NONE\x10\x01\x12\x1a\n\x16\x41WS_USER_TYPE_IAM_USER\x10\x02\x12\x1a\n\x16\x41WS_USER_TYPE_IAM_ROLE\x10\x03\x12&\n\"AWS_USER_TYPE_IDENTITY_CENTER_USER\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18personae/v1/common.proto\x12\x0bpersonae.v1\"!\n\x0f\x41ttributeValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"U\n\x0b\x43onsistency\x12\x1b\n\x11\x61t_least_as_fresh\x18\x01 \x01(\tH\x00\x12\x1a\n\x10\x66ully_consistent\x18\x02 \x01(\x08H\x00\x42\r\n\x0brequirement*\xd7\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x16\n\x12PLATFORM_SNOWFLAKE\x10\x01\x12\x15\n\x11PLATFORM_REDSHIFT\x10\x02\x12\x14\n\x10PLATFORM_SYNAPSE\x10\x03\x12\x12\n\x0ePLATFORM_TRINO\x10\x04\x12\x17\n\x13PLATFORM_DATABRICKS\x10\x05\x12\x17\n\x13PLATFORM_POSTGRESQL\x10\x06\x12\x15\n\x11PLATFORM_TERADATA\x10\x07\x12\x0f\n\x0bPLATFORM_S3\x10\x08*\xa4\x01\n\x0b\x41wsUserType\x12\x1d\n\x19\x41WS_USER_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41WS_USER_TYPE_NONE\x10\x01\x12\x1a\n\x16\x41WS_USER_TYPE_IAM_USER\x10\x02\x12\x1a\n\x16\x41WS_USER_TYPE_IAM_ROLE\x10\x03\x12&\n\"AWS_USER_TYPE_IDENTITY_CENTER_USER\x10\x04*\xfd\x04\n\x13ImpersonationReason\x12$\n IMPERSONATION_REASON_UNSPECIFIED\x10\x00\x12.\n*IMPERSONATION_REASON_ALLOWED_BY_PERMISSION\x10\x01\x12.\n*IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST\x10\x02\x12+\n\'IMPERSONATION_REASON_ALLOWED_BY_PATTERN\x10\x03\x12-\n)IMPERSONATION_REASON_INTEGRATION_DISABLED\x10\x04\x12-\n)IMPERSONATION_REASON_UNSUPPORTED_PLATFORM\x10\x05\x12&\n\"IMPERSONATION_REASON_ACTOR_UNKNOWN\x10\x06\x12\'\n#IMPERSONATION_REASON_ACTOR_DISABLED\x10\x07\x12/\n+IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION\x10\x08\x12*\n&IMPERSONATION_REASON_ACTOR_NOT_ALLOWED\x10\t\x12\'\n#IMPERSONATION_REASON_TARGET_UNKNOWN\x10\n\x12(\n$IMPERSONATION_REASON_TARGET_DISABLED\x10\x0b\x12,\n(IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE\x10\x0c\x12&\n\"IMPERSONATION_REASON_SESSION_ENDED\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLATFORM']._serialized_end=379
   _globals['_AWSUSERTYPE']._serialized_start=382
   _globals['_AWSUSERTYPE']._serialized_end=546
+  _globals['_IMPERSONATIONREASON']._serialized_start=549
+  _globals['_IMPERSONATIONREASON']._serialized_end=1186
   _globals['_ATTRIBUTEVALUES']._serialized_start=41
   _globals['_ATTRIBUTEVALUES']._serialized_end=74
   _globals['_CONSISTENCY']._serialized_start=76

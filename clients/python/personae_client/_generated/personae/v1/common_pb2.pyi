@@ -26,6 +26,23 @@ class AwsUserType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AWS_USER_TYPE_IAM_USER: _ClassVar[AwsUserType]
     AWS_USER_TYPE_IAM_ROLE: _ClassVar[AwsUserType]
     AWS_USER_TYPE_IDENTITY_CENTER_USER: _ClassVar[AwsUserType]
+
+class ImpersonationReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPERSONATION_REASON_UNSPECIFIED: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ALLOWED_BY_PERMISSION: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ALLOWED_BY_PATTERN: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_INTEGRATION_DISABLED: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_UNSUPPORTED_PLATFORM: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ACTOR_UNKNOWN: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ACTOR_DISABLED: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_ACTOR_NOT_ALLOWED: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_TARGET_UNKNOWN: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_TARGET_DISABLED: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE: _ClassVar[ImpersonationReason]
+    IMPERSONATION_REASON_SESSION_ENDED: _ClassVar[ImpersonationReason]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_SNOWFLAKE: Platform
 PLATFORM_REDSHIFT: Platform
@@ -40,6 +57,20 @@ AWS_USER_TYPE_NONE: AwsUserType
 AWS_USER_TYPE_IAM_USER: AwsUserType
 AWS_USER_TYPE_IAM_ROLE: AwsUserType
 AWS_USER_TYPE_IDENTITY_CENTER_USER: AwsUserType
+IMPERSONATION_REASON_UNSPECIFIED: ImpersonationReason
+IMPERSONATION_REASON_ALLOWED_BY_PERMISSION: ImpersonationReason
+IMPERSONATION_REASON_ALLOWED_BY_ALLOW_LIST: ImpersonationReason
+IMPERSONATION_REASON_ALLOWED_BY_PATTERN: ImpersonationReason
+IMPERSONATION_REASON_INTEGRATION_DISABLED: ImpersonationReason
+IMPERSONATION_REASON_UNSUPPORTED_PLATFORM: ImpersonationReason
+IMPERSONATION_REASON_ACTOR_UNKNOWN: ImpersonationReason
+IMPERSONATION_REASON_ACTOR_DISABLED: ImpersonationReason
+IMPERSONATION_REASON_ACTOR_LACKS_PERMISSION: ImpersonationReason
+IMPERSONATION_REASON_ACTOR_NOT_ALLOWED: ImpersonationReason
+IMPERSONATION_REASON_TARGET_UNKNOWN: ImpersonationReason
+IMPERSONATION_REASON_TARGET_DISABLED: ImpersonationReason
+IMPERSONATION_REASON_TARGET_OUT_OF_SCOPE: ImpersonationReason
+IMPERSONATION_REASON_SESSION_ENDED: ImpersonationReason
 
 class AttributeValues(_message.Message):
     __slots__ = ("values",)

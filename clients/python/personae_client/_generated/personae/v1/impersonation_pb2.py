@@ -22,38 +22,42 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from . import common_pb2 as personae_dot_v1_dot_common__pb2
-from . import users_pb2 as personae_dot_v1_dot_users__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpersonae/v1/impersonation.proto\x12\x0bpersonae.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xe7\x01\n\x0bIntegration\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x1a\n\x12impersonation_role\x18\x03 \x01(\t\x12\x1d\n\x15\x61llowed_impersonators\x18\x04 \x03(\t\x12$\n\x1c\x61llowed_impersonator_pattern\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\"\x19\n\x17ListIntegrationsRequest\"J\n\x18ListIntegrationsResponse\x12.\n\x0cintegrations\x18\x01 \x03(\x0b\x32\x18.personae.v1.Integration\"@\n\x15GetIntegrationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\"\xc6\x01\n\x1b\x43onfigureIntegrationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x1a\n\x12impersonation_role\x18\x03 \x01(\t\x12\x1d\n\x15\x61llowed_impersonators\x18\x04 \x03(\t\x12$\n\x1c\x61llowed_impersonator_pattern\x18\x05 \x01(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\"\x92\x01\n\x19\x43heckImpersonationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12-\n\x0b\x63onsistency\x18\x04 \x01(\x0b\x32\x18.personae.v1.Consistency\"\x8c\x01\n\x1a\x43heckImpersonationResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12%\n\nactor_user\x18\x03 \x01(\x0b\x32\x11.personae.v1.User\x12&\n\x0btarget_user\x18\x04 \x01(\x0b\x32\x11.personae.v1.User\"\xff\x01\n\x14ImpersonationSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12\x15\n\ractor_user_id\x18\x05 \x01(\t\x12\x16\n\x0etarget_user_id\x18\x06 \x01(\t\x12.\n\nbegin_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x19\x42\x65ginImpersonationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\"-\n\x17\x45ndImpersonationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t2\xc1\x04\n\rImpersonation\x12_\n\x10ListIntegrations\x12$.personae.v1.ListIntegrationsRequest\x1a%.personae.v1.ListIntegrationsResponse\x12N\n\x0eGetIntegration\x12\".personae.v1.GetIntegrationRequest\x1a\x18.personae.v1.Integration\x12Z\n\x14\x43onfigureIntegration\x12(.personae.v1.ConfigureIntegrationRequest\x1a\x18.personae.v1.Integration\x12\x65\n\x12\x43heckImpersonation\x12&.personae.v1.CheckImpersonationRequest\x1a\'.personae.v1.CheckImpersonationResponse\x12_\n\x12\x42\x65ginImpersonation\x12&.personae.v1.BeginImpersonationRequest\x1a!.personae.v1.ImpersonationSession\x12[\n\x10\x45ndImpersonation\x12$.personae.v1.EndImpersonationRequest\x1a!.personae.v1.ImpersonationSessionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpersonae/v1/impersonation.proto\x12\x0bpersonae.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\"\xa2\x02\n\x0bIntegration\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x1a\n\x12impersonation_role\x18\x03 \x01(\t\x12\x1d\n\x15\x61llowed_impersonators\x18\x04 \x03(\t\x12$\n\x1c\x61llowed_impersonator_pattern\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\x12\x18\n\x10target_group_ids\x18\x08 \x03(\t\x12\x1f\n\x17impersonation_supported\x18\t \x01(\x08\"\x19\n\x17ListIntegrationsRequest\"J\n\x18ListIntegrationsResponse\x12.\n\x0cintegrations\x18\x01 \x03(\x0b\x32\x18.personae.v1.Integration\"@\n\x15GetIntegrationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\"\xe0\x01\n\x1b\x43onfigureIntegrationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\x1a\n\x12impersonation_role\x18\x03 \x01(\t\x12\x1d\n\x15\x61llowed_impersonators\x18\x04 \x03(\t\x12$\n\x1c\x61llowed_impersonator_pattern\x18\x05 \x01(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x18\n\x10target_group_ids\x18\x07 \x03(\t\"\xb5\x01\n\x19\x43heckImpersonationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x10\n\x06target\x18\x03 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x05 \x01(\tH\x00\x12-\n\x0b\x63onsistency\x18\x04 \x01(\x0b\x32\x18.personae.v1.ConsistencyB\t\n\x07subject\"\xb5\x01\n\x1a\x43heckImpersonationResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x30\n\x06reason\x18\x05 \x01(\x0e\x32 .personae.v1.ImpersonationReason\x12\x13\n\x0b\x65xplanation\x18\x06 \x01(\t\x12\x15\n\ractor_user_id\x18\x07 \x01(\t\x12\x16\n\x0etarget_user_id\x18\x08 \x01(\tJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05\"\xd0\x02\n\x14ImpersonationSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12\x15\n\ractor_user_id\x18\x05 \x01(\t\x12\x16\n\x0etarget_user_id\x18\x06 \x01(\t\x12.\n\nbegin_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\t \x01(\t\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tive\x18\x0b \x01(\x08\"\xaf\x01\n\x19\x42\x65ginImpersonationRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12&\n\x03ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"-\n\x17\x45ndImpersonationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x96\x01\n ListImpersonationSessionsRequest\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63tive_only\x18\x03 \x01(\x08\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"q\n!ListImpersonationSessionsResponse\x12\x33\n\x08sessions\x18\x01 \x03(\x0b\x32!.personae.v1.ImpersonationSession\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xbd\x05\n\rImpersonation\x12_\n\x10ListIntegrations\x12$.personae.v1.ListIntegrationsRequest\x1a%.personae.v1.ListIntegrationsResponse\x12N\n\x0eGetIntegration\x12\".personae.v1.GetIntegrationRequest\x1a\x18.personae.v1.Integration\x12Z\n\x14\x43onfigureIntegration\x12(.personae.v1.ConfigureIntegrationRequest\x1a\x18.personae.v1.Integration\x12\x65\n\x12\x43heckImpersonation\x12&.personae.v1.CheckImpersonationRequest\x1a\'.personae.v1.CheckImpersonationResponse\x12_\n\x12\x42\x65ginImpersonation\x12&.personae.v1.BeginImpersonationRequest\x1a!.personae.v1.ImpersonationSession\x12[\n\x10\x45ndImpersonation\x12$.personae.v1.EndImpersonationRequest\x1a!.personae.v1.ImpersonationSession\x12z\n\x19ListImpersonationSessions\x12-.personae.v1.ListImpersonationSessionsRequest\x1a..personae.v1.ListImpersonationSessionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, __name__, _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTEGRATION']._serialized_start=133
-  _globals['_INTEGRATION']._serialized_end=364
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=366
-  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=391
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=393
-  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=467
-  _globals['_GETINTEGRATIONREQUEST']._serialized_start=469
-  _globals['_GETINTEGRATIONREQUEST']._serialized_end=533
-  _globals['_CONFIGUREINTEGRATIONREQUEST']._serialized_start=536
-  _globals['_CONFIGUREINTEGRATIONREQUEST']._serialized_end=734
-  _globals['_CHECKIMPERSONATIONREQUEST']._serialized_start=737
-  _globals['_CHECKIMPERSONATIONREQUEST']._serialized_end=883
-  _globals['_CHECKIMPERSONATIONRESPONSE']._serialized_start=886
-  _globals['_CHECKIMPERSONATIONRESPONSE']._serialized_end=1026
-  _globals['_IMPERSONATIONSESSION']._serialized_start=1029
-  _globals['_IMPERSONATIONSESSION']._serialized_end=1284
-  _globals['_BEGINIMPERSONATIONREQUEST']._serialized_start=1286
-  _globals['_BEGINIMPERSONATIONREQUEST']._serialized_end=1405
-  _globals['_ENDIMPERSONATIONREQUEST']._serialized_start=1407
-  _globals['_ENDIMPERSONATIONREQUEST']._serialized_end=1452
-  _globals['_IMPERSONATION']._serialized_start=1455
-  _globals['_IMPERSONATION']._serialized_end=2032
+  _globals['_INTEGRATION']._serialized_start=140
+  _globals['_INTEGRATION']._serialized_end=430
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_start=432
+  _globals['_LISTINTEGRATIONSREQUEST']._serialized_end=457
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_start=459
+  _globals['_LISTINTEGRATIONSRESPONSE']._serialized_end=533
+  _globals['_GETINTEGRATIONREQUEST']._serialized_start=535
+  _globals['_GETINTEGRATIONREQUEST']._serialized_end=599
+  _globals['_CONFIGUREINTEGRATIONREQUEST']._serialized_start=602
+  _globals['_CONFIGUREINTEGRATIONREQUEST']._serialized_end=826
+  _globals['_CHECKIMPERSONATIONREQUEST']._serialized_start=829
+  _globals['_CHECKIMPERSONATIONREQUEST']._serialized_end=1010
+  _globals['_CHECKIMPERSONATIONRESPONSE']._serialized_start=1013
+  _globals['_CHECKIMPERSONATIONRESPONSE']._serialized_end=1194
+  _globals['_IMPERSONATIONSESSION']._serialized_start=1197
+  _globals['_IMPERSONATIONSESSION']._serialized_end=1533
+  _globals['_BEGINIMPERSONATIONREQUEST']._serialized_start=1536
+  _globals['_BEGINIMPERSONATIONREQUEST']._serialized_end=1711
+  _globals['_ENDIMPERSONATIONREQUEST']._serialized_start=1713
+  _globals['_ENDIMPERSONATIONREQUEST']._serialized_end=1758
+  _globals['_LISTIMPERSONATIONSESSIONSREQUEST']._serialized_start=1761
+  _globals['_LISTIMPERSONATIONSESSIONSREQUEST']._serialized_end=1911
+  _globals['_LISTIMPERSONATIONSESSIONSRESPONSE']._serialized_start=1913
+  _globals['_LISTIMPERSONATIONSESSIONSRESPONSE']._serialized_end=2026
+  _globals['_IMPERSONATION']._serialized_start=2029
+  _globals['_IMPERSONATION']._serialized_end=2730
 # @@protoc_insertion_point(module_scope)

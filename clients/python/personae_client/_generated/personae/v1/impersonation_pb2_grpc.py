@@ -30,21 +30,22 @@ class ImpersonationStub:
     connector makes at query time, and the record of impersonation sessions.
 
     An actor or target is a platform username, mapped to a user through the external usernames
-    set for that platform (compared case-insensitively on Databricks), else through usernames
-    (case-insensitively). The rules:
-    - the integration must be enabled and the target must be an enabled user;
-    - Snowflake, Redshift, Synapse (and PostgreSQL, Teradata, S3): the actor must be an enabled
-    user holding IMPERSONATE_USER;
+    set for that platform, else through usernames; both compared case-insensitively. The rules:
+    - PostgreSQL, Teradata and S3 do not support impersonation (UNSUPPORTED_PLATFORM);
+    - the integration must be enabled (INTEGRATION_DISABLED);
+    - Snowflake, Redshift, Synapse: the actor must be an enabled user holding IMPERSONATE_USER
+    (directly, through a role, or through a group's role);
     - Trino (enabled by default): the actor must be an enabled user holding IMPERSONATE_USER, or
-    match allowed_impersonator_pattern;
+    its whole name must match allowed_impersonator_pattern;
     - Databricks: IMPERSONATE_USER is ignored; only actors in allowed_impersonators, compared
     case-insensitively, are accepted, and they need not be users here;
-    - in every case nobody may impersonate a user holding an admin permission (USER_ADMIN,
-    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks.
+    - an actor who is a disabled user is never allowed;
+    - the target must be an enabled user, may not hold an admin permission (USER_ADMIN,
+    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks, and, when the integration
+    names target groups, must be a member of one of them (TARGET_OUT_OF_SCOPE).
 
-    Every decision and every mutating RPC writes an audit event (decisions with
-    impersonation_user set to the target); mutating RPCs return the policy revision they
-    committed in the `personae-consistency-token` response header.
+    Mutating RPCs write an audit event and return the revision they committed in the
+    `personae-consistency-token` response header.
     """
 
     def __init__(self, channel):
@@ -83,6 +84,11 @@ class ImpersonationStub:
                 request_serializer=personae_dot_v1_dot_impersonation__pb2.EndImpersonationRequest.SerializeToString,
                 response_deserializer=personae_dot_v1_dot_impersonation__pb2.ImpersonationSession.FromString,
                 _registered_method=True)
+        self.ListImpersonationSessions = channel.unary_unary(
+                '/personae.v1.Impersonation/ListImpersonationSessions',
+                request_serializer=personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsRequest.SerializeToString,
+                response_deserializer=personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class ImpersonationServicer:
@@ -90,21 +96,22 @@ class ImpersonationServicer:
     connector makes at query time, and the record of impersonation sessions.
 
     An actor or target is a platform username, mapped to a user through the external usernames
-    set for that platform (compared case-insensitively on Databricks), else through usernames
-    (case-insensitively). The rules:
-    - the integration must be enabled and the target must be an enabled user;
-    - Snowflake, Redshift, Synapse (and PostgreSQL, Teradata, S3): the actor must be an enabled
-    user holding IMPERSONATE_USER;
+    set for that platform, else through usernames; both compared case-insensitively. The rules:
+    - PostgreSQL, Teradata and S3 do not support impersonation (UNSUPPORTED_PLATFORM);
+    - the integration must be enabled (INTEGRATION_DISABLED);
+    - Snowflake, Redshift, Synapse: the actor must be an enabled user holding IMPERSONATE_USER
+    (directly, through a role, or through a group's role);
     - Trino (enabled by default): the actor must be an enabled user holding IMPERSONATE_USER, or
-    match allowed_impersonator_pattern;
+    its whole name must match allowed_impersonator_pattern;
     - Databricks: IMPERSONATE_USER is ignored; only actors in allowed_impersonators, compared
     case-insensitively, are accepted, and they need not be users here;
-    - in every case nobody may impersonate a user holding an admin permission (USER_ADMIN,
-    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks.
+    - an actor who is a disabled user is never allowed;
+    - the target must be an enabled user, may not hold an admin permission (USER_ADMIN,
+    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks, and, when the integration
+    names target groups, must be a member of one of them (TARGET_OUT_OF_SCOPE).
 
-    Every decision and every mutating RPC writes an audit event (decisions with
-    impersonation_user set to the target); mutating RPCs return the policy revision they
-    committed in the `personae-consistency-token` response header.
+    Mutating RPCs write an audit event and return the revision they committed in the
+    `personae-consistency-token` response header.
     """
 
     def ListIntegrations(self, request, context):
@@ -137,9 +144,9 @@ class ImpersonationServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BeginImpersonation(self, request, context):
-        """Records the start of an impersonation session. It decides nothing: rights are checked at
-        query time with CheckImpersonation, and the session is scoped to itself only.
-        Requires FETCH_POLICY_INFO.
+        """Records the start of an impersonation session: who acts as whom, why, from when and until
+        when. It decides nothing: rights are checked at query time with CheckImpersonation, naming
+        the session. Requires FETCH_POLICY_INFO.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,6 +155,13 @@ class ImpersonationServicer:
     def EndImpersonation(self, request, context):
         """Records the end of an impersonation session; ending an ended session returns it
         unchanged. Requires FETCH_POLICY_INFO.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListImpersonationSessions(self, request, context):
+        """Lists recorded sessions, newest first. Requires FETCH_POLICY_INFO.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,6 +200,11 @@ def add_ImpersonationServicer_to_server(servicer, server):
                     request_deserializer=personae_dot_v1_dot_impersonation__pb2.EndImpersonationRequest.FromString,
                     response_serializer=personae_dot_v1_dot_impersonation__pb2.ImpersonationSession.SerializeToString,
             ),
+            'ListImpersonationSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListImpersonationSessions,
+                    request_deserializer=personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsRequest.FromString,
+                    response_serializer=personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'personae.v1.Impersonation', rpc_method_handlers)
@@ -199,21 +218,22 @@ class Impersonation:
     connector makes at query time, and the record of impersonation sessions.
 
     An actor or target is a platform username, mapped to a user through the external usernames
-    set for that platform (compared case-insensitively on Databricks), else through usernames
-    (case-insensitively). The rules:
-    - the integration must be enabled and the target must be an enabled user;
-    - Snowflake, Redshift, Synapse (and PostgreSQL, Teradata, S3): the actor must be an enabled
-    user holding IMPERSONATE_USER;
+    set for that platform, else through usernames; both compared case-insensitively. The rules:
+    - PostgreSQL, Teradata and S3 do not support impersonation (UNSUPPORTED_PLATFORM);
+    - the integration must be enabled (INTEGRATION_DISABLED);
+    - Snowflake, Redshift, Synapse: the actor must be an enabled user holding IMPERSONATE_USER
+    (directly, through a role, or through a group's role);
     - Trino (enabled by default): the actor must be an enabled user holding IMPERSONATE_USER, or
-    match allowed_impersonator_pattern;
+    its whole name must match allowed_impersonator_pattern;
     - Databricks: IMPERSONATE_USER is ignored; only actors in allowed_impersonators, compared
     case-insensitively, are accepted, and they need not be users here;
-    - in every case nobody may impersonate a user holding an admin permission (USER_ADMIN,
-    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks.
+    - an actor who is a disabled user is never allowed;
+    - the target must be an enabled user, may not hold an admin permission (USER_ADMIN,
+    APPLICATION_ADMIN, GOVERNANCE, AUDIT) that the actor lacks, and, when the integration
+    names target groups, must be a member of one of them (TARGET_OUT_OF_SCOPE).
 
-    Every decision and every mutating RPC writes an audit event (decisions with
-    impersonation_user set to the target); mutating RPCs return the policy revision they
-    committed in the `personae-consistency-token` response header.
+    Mutating RPCs write an audit event and return the revision they committed in the
+    `personae-consistency-token` response header.
     """
 
     @staticmethod
@@ -368,6 +388,33 @@ class Impersonation:
             '/personae.v1.Impersonation/EndImpersonation',
             personae_dot_v1_dot_impersonation__pb2.EndImpersonationRequest.SerializeToString,
             personae_dot_v1_dot_impersonation__pb2.ImpersonationSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListImpersonationSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/personae.v1.Impersonation/ListImpersonationSessions',
+            personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsRequest.SerializeToString,
+            personae_dot_v1_dot_impersonation__pb2.ListImpersonationSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -316,14 +316,16 @@ class PermissionCheck(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., permission: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
 
 class ImpersonationCheck(_message.Message):
-    __slots__ = ("platform", "actor", "target")
+    __slots__ = ("platform", "actor", "target", "session_id")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     platform: _common_pb2.Platform
     actor: str
     target: str
-    def __init__(self, platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., actor: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., actor: _Optional[str] = ..., target: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class BatchCheckItem(_message.Message):
     __slots__ = ("permission", "impersonation")
@@ -350,14 +352,16 @@ class BatchCheckError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class BatchCheckResult(_message.Message):
-    __slots__ = ("allowed", "reason", "error")
+    __slots__ = ("allowed", "explanation", "reason", "error")
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     allowed: bool
-    reason: str
+    explanation: str
+    reason: _common_pb2.ImpersonationReason
     error: BatchCheckError
-    def __init__(self, allowed: _Optional[bool] = ..., reason: _Optional[str] = ..., error: _Optional[_Union[BatchCheckError, _Mapping]] = ...) -> None: ...
+    def __init__(self, allowed: _Optional[bool] = ..., explanation: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.ImpersonationReason, str]] = ..., error: _Optional[_Union[BatchCheckError, _Mapping]] = ...) -> None: ...
 
 class BatchCheckResponse(_message.Message):
     __slots__ = ("results",)

@@ -1,0 +1,101 @@
+//! Integrations, the facts an impersonation decision reads, and sessions.
+
+use super::{Sql, where_in};
+
+/// Every integration (the order is the caller's).
+pub const INTEGRATIONS: &str = "
+    SELECT platform, enabled, impersonation_role, allowed_impersonator_pattern, update_time,
+           version
+    FROM integrations";
+
+/// The integration of platform $1.
+pub const INTEGRATION: &str = "
+    SELECT platform, enabled, impersonation_role, allowed_impersonator_pattern, update_time,
+           version
+    FROM integrations WHERE platform = $1";
+
+/// The allow lists of every platform, or of platform $1.
+pub const ALLOWED_IMPERSONATORS: &str = "
+    SELECT platform, name FROM integration_allowed_impersonators
+    WHERE $1 IS NULL OR platform = $1
+    ORDER BY platform, name_key";
+
+/// The target groups of every platform, or of platform $1.
+pub const TARGET_GROUPS: &str = "
+    SELECT platform, group_id FROM integration_target_groups
+    WHERE $1 IS NULL OR platform = $1
+    ORDER BY platform, group_id";
+
+/// Replaces the settings of platform $1: $2 enabled, $3 role, $4 pattern, $5 the time.
+pub const UPDATE_INTEGRATION: &str = "
+    UPDATE integrations
+    SET enabled = $2, impersonation_role = $3, allowed_impersonator_pattern = $4,
+        update_time = $5, version = version + 1
+    WHERE platform = $1";
+
+pub const CLEAR_ALLOWED_IMPERSONATORS: &str =
+    "DELETE FROM integration_allowed_impersonators WHERE platform = $1";
+
+pub const INSERT_ALLOWED_IMPERSONATOR: &str = "
+    INSERT INTO integration_allowed_impersonators (platform, name, name_key) VALUES ($1, $2, $3)";
+
+pub const CLEAR_TARGET_GROUPS: &str = "DELETE FROM integration_target_groups WHERE platform = $1";
+
+pub const INSERT_TARGET_GROUP: &str =
+    "INSERT INTO integration_target_groups (platform, group_id) VALUES ($1, $2)";
+
+/// The platforms whose integration names group $1 as a target group.
+pub const PLATFORMS_TARGETING_GROUP: &str =
+    "SELECT platform FROM integration_target_groups WHERE group_id = $1 ORDER BY platform";
+
+/// The user whose external username on platform $1 has name key $2.
+pub const USER_BY_EXTERNAL_NAME: &str =
+    "SELECT user_id FROM external_usernames WHERE platform = $1 AND name_key = $2";
+
+/// The user whose username has comparison key $1, with the username as written.
+pub const USER_BY_USERNAME_KEY: &str = "SELECT id, username FROM users WHERE username_key = $1";
+
+/// Which of the groups $1 user $2 is a direct member of.
+pub const MEMBER_OF: Sql = where_in!(
+    "SELECT group_id FROM group_members",
+    "group_id",
+    "AND user_id = $2"
+);
+
+/// The session with session id $1.
+pub const SESSION: &str = "
+    SELECT id, session_id, platform, actor, target, actor_user_id, target_user_id, reason,
+           begin_time, expire_time, end_time
+    FROM impersonation_sessions WHERE session_id = $1";
+
+pub const INSERT_SESSION: &str = "
+    INSERT INTO impersonation_sessions (id, session_id, platform, actor, actor_key, target,
+                                        actor_user_id, target_user_id, reason, begin_time,
+                                        expire_time)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// Ends session $1 at $2 unless it has ended already.
+pub const END_SESSION: &str = "
+    UPDATE impersonation_sessions SET end_time = $2 WHERE session_id = $1 AND end_time IS NULL";
+
+// A page of sessions, newest first, from the index of the most selective filter given (actor,
+// then platform, then open only), so a filtered page never walks the whole table: $1 the last id
+// of the previous page, $2 a platform (or NULL), $3 an actor key (or NULL), $4 open only, $5 the
+// time, $6 the limit.
+macro_rules! sessions_page {
+    ($driving:literal) => {
+        concat!(
+            "SELECT id, session_id, platform, actor, target, actor_user_id, target_user_id, ",
+            "reason, begin_time, expire_time, end_time FROM impersonation_sessions WHERE ",
+            $driving,
+            " AND id < $1 AND ($2 IS NULL OR platform = $2) AND ($3 IS NULL OR actor_key = $3)",
+            " AND (NOT $4 OR (end_time IS NULL AND (expire_time IS NULL OR expire_time > $5)))",
+            " ORDER BY id DESC LIMIT $6"
+        )
+    };
+}
+
+pub const SESSIONS_OF_ACTOR: &str = sessions_page!("actor_key = $3");
+pub const SESSIONS_ON_PLATFORM: &str = sessions_page!("platform = $2");
+pub const OPEN_SESSIONS: &str = sessions_page!("end_time IS NULL");
+pub const SESSIONS: &str = sessions_page!("true");
