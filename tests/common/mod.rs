@@ -12,7 +12,8 @@ use personae::{
     domain::api_key,
     proto::{
         audit_client::AuditClient, groups_client::GroupsClient,
-        permissions_client::PermissionsClient, users_client::UsersClient,
+        impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
+        users_client::UsersClient,
     },
     server::{self, ServeOptions},
     store::{Pool, SqlStore, Store},
@@ -275,6 +276,9 @@ impl TestServer {
     }
     pub fn groups(&self, auth: Authorization) -> GroupsClient<Authed> {
         GroupsClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn impersonation(&self, auth: Authorization) -> ImpersonationClient<Authed> {
+        ImpersonationClient::with_interceptor(self.channel.clone(), auth)
     }
     pub fn audit(&self, auth: Authorization) -> AuditClient<Authed> {
         AuditClient::with_interceptor(self.channel.clone(), auth)
