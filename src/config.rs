@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Calls served at once; further calls are refused with UNAVAILABLE. Default 1024.
     #[arg(long, env = "PERSONAE_MAX_CONCURRENT_REQUESTS")]
     pub max_concurrent_requests: Option<usize>,
+    /// How often impersonation decisions are written to the audit log, in seconds (one event
+    /// per distinct decision, with a count); default 60.
+    #[arg(long, env = "PERSONAE_DECISION_AUDIT_INTERVAL_SECS")]
+    pub decision_audit_interval_secs: Option<u64>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -78,6 +82,7 @@ pub struct FileConfig {
     pub log_json: Option<bool>,
     pub request_timeout_secs: Option<u64>,
     pub max_concurrent_requests: Option<usize>,
+    pub decision_audit_interval_secs: Option<u64>,
     pub bootstrap_token: Option<String>,
 }
 
@@ -102,6 +107,7 @@ pub struct ServerConfig {
     pub metrics_listen: SocketAddr,
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
+    pub decision_audit_interval: Duration,
     pub bootstrap_token: Option<String>,
 }
 
@@ -120,6 +126,14 @@ impl ServerConfig {
             .or(file.request_timeout_secs)
             .unwrap_or(30);
         anyhow::ensure!(timeout > 0, "request_timeout_secs must be at least 1");
+        let audit_interval = args
+            .decision_audit_interval_secs
+            .or(file.decision_audit_interval_secs)
+            .unwrap_or(60);
+        anyhow::ensure!(
+            (1..=3600).contains(&audit_interval),
+            "decision_audit_interval_secs must be from 1 to 3600"
+        );
         Ok(Self {
             listen: args
                 .listen
@@ -132,6 +146,7 @@ impl ServerConfig {
                 .unwrap_or(([127, 0, 0, 1], 9464).into()),
             request_timeout: Duration::from_secs(timeout),
             max_concurrent_requests,
+            decision_audit_interval: Duration::from_secs(audit_interval),
             bootstrap_token: bootstrap_token(file.bootstrap_token),
         })
     }

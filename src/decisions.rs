@@ -1,23 +1,43 @@
 //! Answers impersonation questions, for CheckImpersonation and BatchCheck alike: the facts come
-//! from the store, the rules from `domain::impersonation`.
+//! from the store, the rules from `domain::impersonation`, and every decision is audited.
+//!
+//! A row per decision would make the audit log the bottleneck and the biggest table at
+//! thousands of checks a second. So decisions are tallied in memory, one tally per distinct
+//! (platform, actor, target, allowed, reason), and written in the background every interval as
+//! one event each, with the count and the first and last time, in one transaction. A denial of
+//! a pair that was allowed before is written at once, and whatever is pending is written when
+//! the server stops.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::json;
+use tokio::{sync::Notify, task::JoinHandle};
 
 use crate::domain::{
-    self,
+    self, Id, Timestamp,
+    audit::AuditRecord,
     external::Platform,
-    impersonation::{Decision, Subject, decide},
+    impersonation::{Decision, Reason, Subject, decide},
     name::comparison_key,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// May `actor` act as the subject on `platform`? A session stands for its target while it is
-/// active, and only for its own platform and actor.
-pub async fn check_impersonation(
+/// May `actor` act as the subject on `platform`? Evaluated straight from the store: a session
+/// stands for its target while it is active, and only for its own platform and actor.
+pub async fn evaluate(
     store: &dyn Store,
     platform: Platform,
     actor: &str,
     subject: &Subject,
-) -> Result<Decision> {
+) -> Result<(String, Decision)> {
     let target = match subject {
         Subject::Target(target) => target.clone(),
         Subject::Session(session_id) => {
@@ -43,11 +63,236 @@ pub async fn check_impersonation(
                 ));
             }
             if !session.active_at(domain::now()) {
-                return Ok(Decision::session_ended(&session));
+                return Ok((session.target.clone(), Decision::session_ended(&session)));
             }
             session.target
         }
     };
     let facts = store.impersonation_facts(platform, actor, &target).await?;
-    Ok(decide(&facts))
+    Ok((target, decide(&facts)))
+}
+
+/// The impersonation checks of the service: evaluated, then audited.
+pub struct Decisions {
+    store: Arc<dyn Store>,
+    audit: Arc<DecisionAudit>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Decisions {
+    /// Starts the background writer of the decision audit, writing every `interval`.
+    pub fn start(store: Arc<dyn Store>, interval: Duration) -> Self {
+        let audit = Arc::new(DecisionAudit::default());
+        let writer = audit.spawn_writer(store.clone(), interval);
+        Self {
+            store,
+            audit,
+            writer: Mutex::new(Some(writer)),
+        }
+    }
+
+    pub async fn check_impersonation(
+        &self,
+        platform: Platform,
+        actor: &str,
+        subject: &Subject,
+    ) -> Result<Decision> {
+        let (target, decision) = evaluate(self.store.as_ref(), platform, actor, subject).await?;
+        self.audit
+            .record(platform, actor, &target, &decision, domain::now());
+        Ok(decision)
+    }
+
+    /// Stops the writer after a last write, then writes what came meanwhile: for a graceful
+    /// shutdown, once calls have drained.
+    pub async fn close(&self) {
+        self.audit.closed.store(true, Ordering::Release);
+        self.audit.wake.notify_one();
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer
+            && let Err(error) = writer.await
+        {
+            tracing::error!(%error, "the decision audit writer failed");
+        }
+        self.audit.write(self.store.as_ref()).await;
+    }
+}
+
+/// The identity of a tally: comparison keys, never text joined from input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct TallyKey {
+    platform: Platform,
+    actor: String,
+    target: String,
+    reason: Reason,
+}
+
+/// Decisions of one key since the last write.
+#[derive(Clone, Debug)]
+struct Tally {
+    actor: String,
+    target: String,
+    actor_user_id: Option<Id>,
+    target_user_id: Option<Id>,
+    count: u64,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+impl Tally {
+    fn record(self, key: &TallyKey) -> AuditRecord {
+        let mut record = AuditRecord::new(
+            self.actor_user_id,
+            "CheckImpersonation",
+            "user",
+            self.target_user_id
+                .map_or_else(|| self.target.clone(), |id| id.to_string()),
+        )
+        .with_details(json!({
+            "platform": key.platform.as_str(),
+            "actor": self.actor,
+            "target": self.target,
+            "allowed": key.reason.allows(),
+            "reason": key.reason.as_str(),
+            "count": self.count,
+            "first_time": self.first.to_rfc3339(),
+            "last_time": self.last.to_rfc3339(),
+        }));
+        record.impersonation_user = Some(self.target);
+        record
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.count += other.count;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// The most distinct decisions held before a write is forced, whatever the interval.
+const MAX_PENDING: usize = 10_000;
+
+/// The most (platform, actor, target) pairs remembered as allowed, for writing a denial of one
+/// of them at once.
+const MAX_ALLOWED_PAIRS: u64 = 100_000;
+
+struct DecisionAudit {
+    pending: Mutex<HashMap<TallyKey, Tally>>,
+    /// Pairs allowed before, as (platform, actor key, target key).
+    allowed: moka::sync::Cache<(Platform, String, String), ()>,
+    /// Wakes the writer before the interval ends.
+    wake: Arc<Notify>,
+    /// Set on shutdown: the writer stops after its next write.
+    closed: AtomicBool,
+}
+
+impl Default for DecisionAudit {
+    fn default() -> Self {
+        Self {
+            pending: Mutex::new(HashMap::new()),
+            allowed: moka::sync::Cache::new(MAX_ALLOWED_PAIRS),
+            wake: Arc::new(Notify::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+}
+
+impl DecisionAudit {
+    fn record(
+        &self,
+        platform: Platform,
+        actor: &str,
+        target: &str,
+        decision: &Decision,
+        now: Timestamp,
+    ) {
+        let key = TallyKey {
+            platform,
+            actor: comparison_key(actor),
+            target: comparison_key(target),
+            reason: decision.reason,
+        };
+        let pair = (platform, key.actor.clone(), key.target.clone());
+        let urgent = if decision.allowed() {
+            self.allowed.insert(pair, ());
+            false
+        } else {
+            self.allowed.remove(&pair).is_some()
+        };
+        let tally = Tally {
+            actor: actor.to_owned(),
+            target: target.to_owned(),
+            actor_user_id: decision.actor_user_id,
+            target_user_id: decision.target_user_id,
+            count: 1,
+            first: now,
+            last: now,
+        };
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            match pending.get_mut(&key) {
+                Some(existing) => existing.merge(tally),
+                None => {
+                    pending.insert(key, tally);
+                }
+            }
+            pending.len() >= MAX_PENDING
+        };
+        if urgent || full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The writer holds only a weak reference, so it ends with the service even unclosed.
+    fn spawn_writer(self: &Arc<Self>, store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
+        let (audit, wake) = (Arc::downgrade(self), self.wake.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    () = wake.notified() => {}
+                }
+                let Some(audit) = audit.upgrade() else { return };
+                audit.write(store.as_ref()).await;
+                if audit.closed.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Appends what is pending; on failure (the store away) keeps it for the next write.
+    async fn write(&self, store: &dyn Store) {
+        let taken: Vec<(TallyKey, Tally)> = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.drain().collect()
+        };
+        if taken.is_empty() {
+            return;
+        }
+        let records = taken
+            .iter()
+            .map(|(key, tally)| tally.clone().record(key))
+            .collect();
+        if let Err(error) = store.append_audit_events(records).await {
+            tracing::warn!(
+                %error,
+                decisions = taken.len(),
+                "writing impersonation decisions to the audit log failed; retrying with the next write"
+            );
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, tally) in taken {
+                match pending.get_mut(&key) {
+                    Some(newer) => newer.merge(tally),
+                    None => {
+                        pending.insert(key, tally);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -73,6 +73,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
     let options = ServeOptions {
         request_timeout: config.request_timeout,
         max_concurrent_requests: config.max_concurrent_requests,
+        decision_audit_interval: config.decision_audit_interval,
     };
     server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
     tracing::info!("personae stopped");

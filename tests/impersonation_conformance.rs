@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use common::{
     TestStore,
-    store::{all_pages, create_user, record},
+    store::{all_pages, create_user, record, verify_chain},
     values::*,
 };
 use personae::{
-    decisions::check_impersonation,
+    decisions::{Decisions, evaluate},
     domain::{
         Id,
         external::{ExternalUsername, Platform},
@@ -23,7 +23,7 @@ use personae::{
         role::{AssignmentKey, Grantee, NewRole},
     },
     error::Error,
-    store::Store,
+    store::{AuditFilter, Store},
 };
 
 async fn grant(store: &dyn Store, user: Id, name: &str) {
@@ -388,7 +388,7 @@ async fn decision_table(t: TestStore) {
     ];
     for (platform, actor, target, reason, actor_id, target_id) in cases {
         let what = format!("{} {actor} -> {target}", platform.as_str());
-        let decision = check_impersonation(store, platform, actor, &Subject::Target(target.into()))
+        let (_, decision) = evaluate(store, platform, actor, &Subject::Target(target.into()))
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(decision.reason, reason, "{what}: {}", decision.explanation);
@@ -446,7 +446,9 @@ async fn sessions_are_checked_at_query_time(t: TestStore) {
 
     let by_session = |platform: Platform, actor: &'static str, id: &'static str| async move {
         let subject = Subject::Session(SessionId::parse("session_id", id).unwrap());
-        check_impersonation(store, platform, actor, &subject).await
+        evaluate(store, platform, actor, &subject)
+            .await
+            .map(|(_, d)| d)
     };
     let allowed = by_session(Platform::Snowflake, "snow_imp", "s-1")
         .await
@@ -694,7 +696,131 @@ async fn integrations_are_configured_safely(t: TestStore) {
         .unwrap();
 }
 
+/// The decisions recorded so far: one event per distinct decision and write, as JSON details.
+async fn decision_events(store: &dyn Store) -> Vec<serde_json::Value> {
+    let filter = AuditFilter {
+        action: Some("CheckImpersonation".into()),
+        ..Default::default()
+    };
+    let events = all_pages(
+        100,
+        |e: &personae::domain::audit::AuditEvent| e.sequence.to_string(),
+        async |request| store.list_audit_events(&filter, request).await,
+    )
+    .await;
+    for event in &events {
+        assert!(event.impersonation_user.is_some(), "{event:?}");
+    }
+    events
+        .iter()
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect()
+}
+
+/// Waits up to `within` for the decision events to number `count`.
+async fn await_decision_events(
+    store: &dyn Store,
+    count: usize,
+    within: Duration,
+) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let events = decision_events(store).await;
+        if events.len() >= count || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Decisions are written as tallies, not a row per check: with an hour's interval nothing is
+/// written until a pair allowed before is denied, which is written at once (with the tally
+/// pending); closing writes the rest. The chain stays whole.
+async fn decisions_are_audited_as_tallies(t: TestStore) {
+    let store = t.store.clone();
+    let w = world(store.as_ref()).await;
+    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600));
+    let check = |actor: &'static str| {
+        let decisions = &decisions;
+        async move {
+            decisions
+                .check_impersonation(
+                    Platform::Snowflake,
+                    actor,
+                    &Subject::Target("target@x.com".into()),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert!(check("IMP@x.com").await.allowed());
+        assert!(!check("plain@x.com").await.allowed());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        decision_events(store.as_ref()).await.is_empty(),
+        "nothing before the interval"
+    );
+
+    store
+        .revoke_permission(
+            w.imp,
+            &perm(permission::IMPERSONATE_USER),
+            record("RevokePermission", w.imp),
+        )
+        .await
+        .unwrap();
+    assert!(!check("imp@x.com").await.allowed());
+    let events = await_decision_events(store.as_ref(), 3, Duration::from_secs(5)).await;
+    let summary: Vec<(String, String, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_lowercase(),
+                e["reason"].as_str().unwrap().to_owned(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary.len(), 3, "{events:?}");
+    for expected in [
+        (
+            "imp@x.com".to_owned(),
+            "ALLOWED_BY_PERMISSION".to_owned(),
+            3,
+        ),
+        (
+            "plain@x.com".to_owned(),
+            "ACTOR_LACKS_PERMISSION".to_owned(),
+            3,
+        ),
+        (
+            "imp@x.com".to_owned(),
+            "ACTOR_LACKS_PERMISSION".to_owned(),
+            1,
+        ),
+    ] {
+        assert!(summary.contains(&expected), "{expected:?} in {summary:?}");
+    }
+    let allowed = events.iter().find(|e| e["allowed"] == true).unwrap();
+    assert_eq!(allowed["platform"], "SNOWFLAKE");
+    assert!(allowed["first_time"].as_str().unwrap() <= allowed["last_time"].as_str().unwrap());
+
+    check("plain@x.com").await;
+    decisions.close().await;
+    let events = decision_events(store.as_ref()).await;
+    assert_eq!(
+        events.len(),
+        4,
+        "closing writes what is pending: {events:?}"
+    );
+    assert_eq!(events[3]["count"], 1);
+    assert!(verify_chain(store.as_ref()).await > 4);
+}
+
 on_both_stores!(
+    decisions_are_audited_as_tallies,
     decision_table,
     sessions_are_checked_at_query_time,
     sessions_list_by_filter_and_page,

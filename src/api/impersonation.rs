@@ -3,7 +3,6 @@
 use tonic::{Request, Response, Status};
 
 use super::{Context, audit, check_consistency, committed, convert, principal};
-use crate::decisions;
 use crate::domain::{
     self, Id, Version,
     impersonation::{
@@ -108,9 +107,11 @@ impl Impersonation for ImpersonationApi {
         let actor = platform_username("actor", &request.actor)?;
         let subject = Subject::try_from(request.subject.as_ref())?;
         check_consistency(request.consistency.as_ref())?;
-        let decision =
-            decisions::check_impersonation(self.context.store.as_ref(), platform, &actor, &subject)
-                .await?;
+        let decision = self
+            .context
+            .decisions
+            .check_impersonation(platform, &actor, &subject)
+            .await?;
         Ok(Response::new(convert::decision(decision)))
     }
 

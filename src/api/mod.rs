@@ -21,6 +21,7 @@ pub use users::UsersApi;
 use tonic::{Request, Response, metadata::MetadataValue};
 
 use crate::auth::Principal;
+use crate::decisions::Decisions;
 use crate::domain::{Revision, Version, audit::AuditRecord, name::comparison_key};
 use crate::error::{Error, Result};
 use crate::proto;
@@ -33,6 +34,7 @@ pub const CONSISTENCY_TOKEN_HEADER: &str = "personae-consistency-token";
 #[derive(Clone)]
 pub struct Context {
     pub store: Arc<dyn Store>,
+    pub decisions: Arc<Decisions>,
 }
 
 /// The caller, as the auth layer authenticated it.

@@ -6,7 +6,6 @@ use tonic::{Request, Response, Status};
 use super::{
     Context, UpdateMask, audit, check_consistency, committed, convert, principal, update_etag,
 };
-use crate::decisions;
 use crate::domain::{
     Id,
     impersonation::{Decision, Subject, platform_username},
@@ -419,14 +418,11 @@ impl Permissions for PermissionsApi {
                         let platform = convert::platform(question.platform)?;
                         let actor = platform_username("actor", &question.actor)?;
                         let subject = Subject::try_from(question.subject.as_ref())?;
-                        decisions::check_impersonation(
-                            self.context.store.as_ref(),
-                            platform,
-                            &actor,
-                            &subject,
-                        )
-                        .await
-                        .map(Answer::Impersonation)
+                        self.context
+                            .decisions
+                            .check_impersonation(platform, &actor, &subject)
+                            .await
+                            .map(Answer::Impersonation)
                     }
                     .await
                 }

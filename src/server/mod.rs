@@ -18,6 +18,7 @@ use crate::api::{
     AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
 };
 use crate::auth::{Authenticator, layer::Auth};
+use crate::decisions::Decisions;
 use crate::middleware;
 use crate::proto::{
     FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
@@ -39,6 +40,8 @@ const MAX_DECODING_MESSAGE_SIZE: usize = 1024 * 1024;
 pub struct ServeOptions {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
+    /// How often impersonation decisions are written to the audit log.
+    pub decision_audit_interval: Duration,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -50,8 +53,13 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let decisions = Arc::new(Decisions::start(
+        store.clone(),
+        options.decision_audit_interval,
+    ));
     let context = Context {
         store: store.clone(),
+        decisions: decisions.clone(),
     };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -152,6 +160,8 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), shutdown)
         .await
         .context("serving gRPC");
+    // Calls have drained: no decision can arrive after this last write.
+    decisions.close().await;
     let _ = stop_tx.send(true);
     health_task.abort();
     metrics_task

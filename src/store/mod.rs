@@ -198,6 +198,9 @@ pub trait Store: GroupStore + PolicyStore + ImpersonationStore + Send + Sync + '
     async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>>;
     /// The sequence and hash of the last event appended, as the chain head records them.
     async fn audit_head(&self) -> Result<(i64, String)>;
+    /// Appends events that record no change of their own (batched decisions), in one
+    /// transaction.
+    async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision>;
 }
 
 #[async_trait]

@@ -57,7 +57,7 @@ pub(super) async fn prefilter(conn: &mut Conn<'_>, text: &str) -> Result<String>
 }
 
 /// Adds trigrams from the rarest up while the estimated cost (postings read, plus candidates
-/// fetched, taking trigrams as independent) falls, then joins the chosen ones that overlap in
+/// fetched) falls, then joins the chosen ones that overlap in
 /// the text into one part each. The rarest trigram is always taken.
 fn rarest_parts(chars: &[char], counts: &HashMap<String, i64>) -> String {
     let users = counts.get("").copied().unwrap_or_default().max(1) as f64;
@@ -81,8 +81,13 @@ fn rarest_parts(chars: &[char], counts: &HashMap<String, i64>) -> String {
 
     let mut chosen = vec![false; chars.len() - 2];
     let (mut postings, mut candidates, mut cost) = (0.0, users, f64::INFINITY);
-    for (count, at) in firsts {
-        let (more_postings, fewer_candidates) = (postings + count, candidates * count / users);
+    for (taken, (count, at)) in firsts.into_iter().enumerate() {
+        // The trigrams of one text are correlated (`500` and `000` in `5000`), so each one after
+        // the first narrows the candidates by the square root of its share only (the backoff
+        // SQL Server's estimator uses for correlated predicates).
+        let share = count / users;
+        let narrowing = if taken == 0 { share } else { share.sqrt() };
+        let (more_postings, fewer_candidates) = (postings + count, candidates * narrowing);
         let next = more_postings * POSTING_COST + fewer_candidates;
         if next >= cost {
             break;

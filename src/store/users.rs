@@ -12,7 +12,7 @@ use super::{
     write::Write,
 };
 use crate::domain::{
-    self, Id, Version,
+    self, Id, Revision, Version,
     api_key::ApiKey,
     audit::{AuditEvent, AuditRecord},
     external::{AwsUserType, ExternalUsername, Platform},
@@ -579,6 +579,10 @@ impl Store for SqlStore {
 
     async fn audit_head(&self) -> Result<(i64, String)> {
         super::audit::head(&self.db).await
+    }
+
+    async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision> {
+        Write::begin(&self.db).await?.commit_all(records).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one way to change the store: a transaction that holds the audit chain's head, checks the
-//! rules no change may break, appends one audit event and commits.
+//! rules no change may break, appends its audit event (or, for batched records, its events) and
+//! commits.
 
 use super::{
     Committed,
@@ -43,34 +44,41 @@ impl Write {
 
     /// Checks the rules, appends the audit event and commits; the event's sequence is the
     /// revision.
-    pub async fn commit(mut self, record: AuditRecord) -> Result<Revision> {
+    pub async fn commit(self, record: AuditRecord) -> Result<Revision> {
+        self.commit_all(vec![record]).await
+    }
+
+    /// Checks the rules, appends the events in order and commits; the last event's sequence is
+    /// the revision.
+    pub async fn commit_all(mut self, records: Vec<AuditRecord>) -> Result<Revision> {
         self.check_policy_rules().await?;
-        let event = AuditEvent::seal(record, self.sequence, self.hash, domain::now());
+        let (mut sequence, mut hash) = (self.sequence, std::mem::take(&mut self.hash));
+        let time = domain::now();
         let mut conn = self.tx.conn();
-        conn.execute(
-            query(sql::APPEND)
-                .bind(event.sequence)
-                .bind(event.id)
-                .bind(event.time)
-                .bind(event.actor_id)
-                .bind(event.action.as_str())
-                .bind(event.target_type.as_str())
-                .bind(event.target_id.as_str())
-                .bind(event.success)
-                .bind(event.impersonation_user.as_deref())
-                .bind(event.details.as_str())
-                .bind(event.prev_hash.as_str())
-                .bind(event.hash.as_str()),
-        )
-        .await?;
-        conn.execute(
-            query(sql::MOVE_HEAD)
-                .bind(event.sequence)
-                .bind(event.hash.as_str()),
-        )
-        .await?;
+        for record in records {
+            let event = AuditEvent::seal(record, sequence, hash, time);
+            conn.execute(
+                query(sql::APPEND)
+                    .bind(event.sequence)
+                    .bind(event.id)
+                    .bind(event.time)
+                    .bind(event.actor_id)
+                    .bind(event.action.as_str())
+                    .bind(event.target_type.as_str())
+                    .bind(event.target_id.as_str())
+                    .bind(event.success)
+                    .bind(event.impersonation_user.as_deref())
+                    .bind(event.details.as_str())
+                    .bind(event.prev_hash.as_str())
+                    .bind(event.hash.as_str()),
+            )
+            .await?;
+            (sequence, hash) = (event.sequence, event.hash);
+        }
+        conn.execute(query(sql::MOVE_HEAD).bind(sequence).bind(hash.as_str()))
+            .await?;
         self.tx.commit().await?;
-        Ok(Revision(event.sequence))
+        Ok(Revision(sequence))
     }
 
     /// Commits with the value the change produced.

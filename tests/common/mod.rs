@@ -26,6 +26,10 @@ use tonic::{
     transport::Channel,
 };
 
+/// How often test servers write impersonation decisions to the audit log: short, so tests see
+/// them soon.
+pub const DECISION_AUDIT_INTERVAL: Duration = Duration::from_millis(200);
+
 /// A fresh, migrated store, with raw access for tests that must reach under the API.
 pub struct TestStore {
     pub store: Arc<dyn Store>,
@@ -242,6 +246,7 @@ impl TestServer {
         let options = ServeOptions {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests,
+            decision_audit_interval: DECISION_AUDIT_INTERVAL,
         };
         let task = tokio::spawn(server::serve(
             store.store.clone(),
