@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// per distinct decision, with a count); default 60.
     #[arg(long, env = "PERSONAE_DECISION_AUDIT_INTERVAL_SECS")]
     pub decision_audit_interval_secs: Option<u64>,
+    /// The most entries each cache of checks and credentials holds; default 100000.
+    #[arg(long, env = "PERSONAE_CACHE_ENTRIES")]
+    pub cache_entries: Option<u64>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -83,6 +86,7 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     pub max_concurrent_requests: Option<usize>,
     pub decision_audit_interval_secs: Option<u64>,
+    pub cache_entries: Option<u64>,
     pub bootstrap_token: Option<String>,
 }
 
@@ -108,6 +112,7 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     pub decision_audit_interval: Duration,
+    pub cache_entries: u64,
     pub bootstrap_token: Option<String>,
 }
 
@@ -147,6 +152,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(timeout),
             max_concurrent_requests,
             decision_audit_interval: Duration::from_secs(audit_interval),
+            cache_entries: args.cache_entries.or(file.cache_entries).unwrap_or(100_000),
             bootstrap_token: bootstrap_token(file.bootstrap_token),
         })
     }

@@ -1,5 +1,7 @@
-//! Answers impersonation questions, for CheckImpersonation and BatchCheck alike: the facts come
-//! from the store, the rules from `domain::impersonation`, and every decision is audited.
+//! Answers the checks of the service (CheckImpersonation, CheckPermission,
+//! GetEffectivePermissions, BatchCheck): the facts come from the store, or from caches that any
+//! commit makes unusable at once, the rules from the domain, and every impersonation decision is
+//! audited.
 //!
 //! A row per decision would make the audit log the bottleneck and the biggest table at
 //! thousands of checks a second. So decisions are tallied in memory, one tally per distinct
@@ -24,14 +26,16 @@ use crate::domain::{
     self, Id, Timestamp,
     audit::AuditRecord,
     external::Platform,
-    impersonation::{Decision, Reason, Subject, decide},
+    impersonation::{Decision, Reason, Session, Subject, decide},
     name::comparison_key,
+    permission::PermissionName,
+    policy::Grant,
 };
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Consistency, EpochCache, Freshness, Store};
 
-/// May `actor` act as the subject on `platform`? Evaluated straight from the store: a session
-/// stands for its target while it is active, and only for its own platform and actor.
+/// May `actor` act as the subject on `platform`? Evaluated straight from the store, with no
+/// cache: the reference the cached answers are tested against. Also returns the target.
 pub async fn evaluate(
     store: &dyn Store,
     platform: Platform,
@@ -42,28 +46,8 @@ pub async fn evaluate(
         Subject::Target(target) => target.clone(),
         Subject::Session(session_id) => {
             let session = store.get_session(session_id).await?;
-            if session.platform != platform {
-                return Err(Error::invalid(
-                    "platform",
-                    format!(
-                        "session {:?} was begun on {}, not {}",
-                        session.session_id,
-                        session.platform.as_str(),
-                        platform.as_str()
-                    ),
-                ));
-            }
-            if comparison_key(&session.actor) != comparison_key(actor) {
-                return Err(Error::invalid(
-                    "actor",
-                    format!(
-                        "session {:?} is {:?}'s, not {actor:?}'s",
-                        session.session_id, session.actor
-                    ),
-                ));
-            }
-            if !session.active_at(domain::now()) {
-                return Ok((session.target.clone(), Decision::session_ended(&session)));
+            if let Some(ended) = session_standing(&session, platform, actor)? {
+                return Ok((session.target, ended));
             }
             session.target
         }
@@ -72,22 +56,73 @@ pub async fn evaluate(
     Ok((target, decide(&facts)))
 }
 
-/// The impersonation checks of the service: evaluated, then audited.
+/// A session stands for its target while it is active, and only for its own platform and
+/// actor: an error when it is not theirs, the decision when it has ended, `None` while active.
+fn session_standing(
+    session: &Session,
+    platform: Platform,
+    actor: &str,
+) -> Result<Option<Decision>> {
+    if session.platform != platform {
+        return Err(Error::invalid(
+            "platform",
+            format!(
+                "session {:?} was begun on {}, not {}",
+                session.session_id,
+                session.platform.as_str(),
+                platform.as_str()
+            ),
+        ));
+    }
+    if comparison_key(&session.actor) != comparison_key(actor) {
+        return Err(Error::invalid(
+            "actor",
+            format!(
+                "session {:?} is {:?}'s, not {actor:?}'s",
+                session.session_id, session.actor
+            ),
+        ));
+    }
+    Ok((!session.active_at(domain::now())).then(|| Decision::session_ended(session)))
+}
+
+/// What an impersonation decision is cached under: the names exactly as asked, so that the
+/// explanation quotes them as given.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ImpersonationKey {
+    platform: Platform,
+    actor: String,
+    target: String,
+}
+
+/// The checks of the service (impersonation decisions, effective permissions), answered from
+/// caches that a commit anywhere makes unusable (`store::Freshness`), and audited.
 pub struct Decisions {
     store: Arc<dyn Store>,
+    freshness: Arc<Freshness>,
     audit: Arc<DecisionAudit>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    sessions: EpochCache<String, Session>,
+    impersonations: EpochCache<ImpersonationKey, Decision>,
+    grants: EpochCache<(Id, Option<Id>), Vec<Grant>>,
+    permissions: EpochCache<String, ()>,
 }
 
 impl Decisions {
-    /// Starts the background writer of the decision audit, writing every `interval`.
-    pub fn start(store: Arc<dyn Store>, interval: Duration) -> Self {
+    /// Starts the background writer of the decision audit, writing every `interval`; each
+    /// cache holds at most `cache_entries`.
+    pub fn start(store: Arc<dyn Store>, interval: Duration, cache_entries: u64) -> Self {
         let audit = Arc::new(DecisionAudit::default());
         let writer = audit.spawn_writer(store.clone(), interval);
         Self {
+            freshness: store.freshness(),
             store,
             audit,
             writer: Mutex::new(Some(writer)),
+            sessions: EpochCache::new(cache_entries),
+            impersonations: EpochCache::new(cache_entries),
+            grants: EpochCache::new(cache_entries),
+            permissions: EpochCache::new(cache_entries),
         }
     }
 
@@ -96,11 +131,84 @@ impl Decisions {
         platform: Platform,
         actor: &str,
         subject: &Subject,
+        consistency: Consistency,
     ) -> Result<Decision> {
-        let (target, decision) = evaluate(self.store.as_ref(), platform, actor, subject).await?;
+        let epoch = self.freshness.cache_epoch(consistency).await;
+        let target = match subject {
+            Subject::Target(target) => target.clone(),
+            Subject::Session(session_id) => {
+                let session = self
+                    .sessions
+                    .get_or_read(session_id.as_str().to_owned(), epoch, || {
+                        self.store.get_session(session_id)
+                    })
+                    .await?;
+                if let Some(ended) = session_standing(&session, platform, actor)? {
+                    self.audit
+                        .record(platform, actor, &session.target, &ended, domain::now());
+                    return Ok(ended);
+                }
+                session.target
+            }
+        };
+        let key = ImpersonationKey {
+            platform,
+            actor: actor.to_owned(),
+            target: target.clone(),
+        };
+        let decision = self
+            .impersonations
+            .get_or_read(key, epoch, || async {
+                let facts = self
+                    .store
+                    .impersonation_facts(platform, actor, &target)
+                    .await?;
+                Ok::<_, Error>(decide(&facts))
+            })
+            .await?;
         self.audit
             .record(platform, actor, &target, &decision, domain::now());
         Ok(decision)
+    }
+
+    /// Every path by which the user holds a permission, globally and, when given, within the
+    /// tenant.
+    pub async fn effective_permissions(
+        &self,
+        user_id: Id,
+        tenant_id: Option<Id>,
+        consistency: Consistency,
+    ) -> Result<Vec<Grant>> {
+        let epoch = self.freshness.cache_epoch(consistency).await;
+        self.grants
+            .get_or_read((user_id, tenant_id), epoch, || {
+                self.store.effective_permissions(user_id, tenant_id)
+            })
+            .await
+    }
+
+    /// Whether the user holds `permission` (globally, or in the tenant too); an unknown
+    /// permission is INVALID_ARGUMENT.
+    pub async fn holds(
+        &self,
+        user_id: Id,
+        permission: &PermissionName,
+        tenant_id: Option<Id>,
+        consistency: Consistency,
+    ) -> Result<bool> {
+        let epoch = self.freshness.cache_epoch(consistency).await;
+        self.permissions
+            .get_or_read(permission.as_str().to_owned(), epoch, || {
+                self.store.ensure_permission(permission)
+            })
+            .await?;
+        let grants = self
+            .grants
+            .get_or_read((user_id, tenant_id), epoch, || {
+                self.store.effective_permissions(user_id, tenant_id)
+            })
+            .await?;
+        Ok(grants.iter().any(|g| g.permission == permission.as_str()))
     }
 
     /// Stops the writer after a last write, then writes what came meanwhile: for a graceful

@@ -74,6 +74,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         request_timeout: config.request_timeout,
         max_concurrent_requests: config.max_concurrent_requests,
         decision_audit_interval: config.decision_audit_interval,
+        cache_entries: config.cache_entries,
     };
     server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
     tracing::info!("personae stopped");

@@ -23,7 +23,7 @@ use personae::{
         role::{AssignmentKey, Grantee, NewRole},
     },
     error::Error,
-    store::{AuditFilter, Store},
+    store::{AuditFilter, Consistency, Store},
 };
 
 async fn grant(store: &dyn Store, user: Id, name: &str) {
@@ -739,7 +739,7 @@ async fn await_decision_events(
 async fn decisions_are_audited_as_tallies(t: TestStore) {
     let store = t.store.clone();
     let w = world(store.as_ref()).await;
-    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600));
+    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
     let check = |actor: &'static str| {
         let decisions = &decisions;
         async move {
@@ -748,6 +748,7 @@ async fn decisions_are_audited_as_tallies(t: TestStore) {
                     Platform::Snowflake,
                     actor,
                     &Subject::Target("target@x.com".into()),
+                    Consistency::Cached,
                 )
                 .await
                 .unwrap()

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Context, audit, check_consistency, committed, convert, principal};
+use super::{Context, audit, committed, consistency, convert, principal};
 use crate::domain::{
     self, Id, Version,
     impersonation::{
@@ -106,11 +106,11 @@ impl Impersonation for ImpersonationApi {
         let platform = convert::platform(request.platform)?;
         let actor = platform_username("actor", &request.actor)?;
         let subject = Subject::try_from(request.subject.as_ref())?;
-        check_consistency(request.consistency.as_ref())?;
+        let consistency = consistency(request.consistency.as_ref())?;
         let decision = self
             .context
             .decisions
-            .check_impersonation(platform, &actor, &subject)
+            .check_impersonation(platform, &actor, &subject, consistency)
             .await?;
         Ok(Response::new(convert::decision(decision)))
     }

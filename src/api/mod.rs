@@ -25,7 +25,7 @@ use crate::decisions::Decisions;
 use crate::domain::{Revision, Version, audit::AuditRecord, name::comparison_key};
 use crate::error::{Error, Result};
 use crate::proto;
-use crate::store::{Committed, Store};
+use crate::store::{Committed, Consistency, Store};
 
 /// The response header carrying the revision a mutation committed.
 pub const CONSISTENCY_TOKEN_HEADER: &str = "personae-consistency-token";
@@ -88,20 +88,24 @@ fn search_query(text: &str) -> Result<Option<String>> {
     Ok((!text.is_empty()).then(|| comparison_key(text)))
 }
 
-/// Checks the consistency requirement's form. Answers come from the store itself, so every
-/// answer is fully consistent and any well-formed requirement is met.
-pub(super) fn check_consistency(consistency: Option<&proto::Consistency>) -> Result<()> {
+/// A check's consistency requirement: a token (`at_least_as_fresh`) must be a revision.
+pub(super) fn consistency(consistency: Option<&proto::Consistency>) -> Result<Consistency> {
     use proto::consistency::Requirement;
-    if let Some(Requirement::AtLeastAsFresh(token)) =
-        consistency.and_then(|c| c.requirement.as_ref())
-        && token.parse::<u64>().is_err()
-    {
-        return Err(Error::invalid(
-            "consistency.at_least_as_fresh",
-            format!("{token:?} is not a personae-consistency-token value"),
-        ));
+    match consistency.and_then(|c| c.requirement.as_ref()) {
+        None | Some(Requirement::FullyConsistent(false)) => Ok(Consistency::Cached),
+        Some(Requirement::FullyConsistent(true)) => Ok(Consistency::Full),
+        Some(Requirement::AtLeastAsFresh(token)) => token
+            .parse::<i64>()
+            .ok()
+            .filter(|revision| *revision >= 0)
+            .map(|revision| Consistency::AtLeast(Revision(revision)))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "consistency.at_least_as_fresh",
+                    format!("{token:?} is not a personae-consistency-token value"),
+                )
+            }),
     }
-    Ok(())
 }
 
 /// The validated paths of an Update call's `update_mask`.

@@ -3,9 +3,7 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{
-    Context, UpdateMask, audit, check_consistency, committed, convert, principal, update_etag,
-};
+use super::{Context, UpdateMask, audit, committed, consistency, convert, principal, update_etag};
 use crate::domain::{
     Id,
     impersonation::{Decision, Subject, platform_username},
@@ -17,7 +15,6 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, permissions_server::Permissions};
-use crate::store::Store;
 
 /// The most questions one BatchCheck takes.
 const MAX_BATCH_ITEMS: usize = 100;
@@ -48,14 +45,6 @@ fn assignment_key(
 enum Answer {
     Permission(bool),
     Impersonation(Decision),
-}
-
-/// Whether `user` holds `permission` (globally, or in `tenant` too).
-async fn check(store: &dyn Store, user: Id, permission: &str, tenant: Option<Id>) -> Result<bool> {
-    let name = PermissionName::parse("permission", permission)?;
-    store.ensure_permission(&name).await?;
-    let grants = store.effective_permissions(user, tenant).await?;
-    Ok(grants.iter().any(|g| g.permission == name.as_str()))
 }
 
 #[tonic::async_trait]
@@ -337,11 +326,11 @@ impl Permissions for PermissionsApi {
         let user = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
         actor.require_self_or(user, FETCH_POLICY_INFO)?;
         let tenant = Id::parse_optional("tenant_id", &request.tenant_id)?;
-        check_consistency(request.consistency.as_ref())?;
+        let consistency = consistency(request.consistency.as_ref())?;
         let grants = self
             .context
-            .store
-            .effective_permissions(user, tenant)
+            .decisions
+            .effective_permissions(user, tenant, consistency)
             .await?;
         Ok(Response::new(proto::GetEffectivePermissionsResponse {
             user_id: user.to_string(),
@@ -367,14 +356,13 @@ impl Permissions for PermissionsApi {
         let user = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
         actor.require_self_or(user, FETCH_POLICY_INFO)?;
         let tenant = Id::parse_optional("tenant_id", &request.tenant_id)?;
-        check_consistency(request.consistency.as_ref())?;
-        let allowed = check(
-            self.context.store.as_ref(),
-            user,
-            &request.permission,
-            tenant,
-        )
-        .await?;
+        let consistency = consistency(request.consistency.as_ref())?;
+        let permission = PermissionName::parse("permission", &request.permission)?;
+        let allowed = self
+            .context
+            .decisions
+            .holds(user, &permission, tenant, consistency)
+            .await?;
         Ok(Response::new(proto::CheckPermissionResponse { allowed }))
     }
 
@@ -394,7 +382,7 @@ impl Permissions for PermissionsApi {
             )
             .into());
         }
-        check_consistency(request.consistency.as_ref())?;
+        let consistency = consistency(request.consistency.as_ref())?;
         let mut results = Vec::with_capacity(request.items.len());
         for (index, item) in request.items.into_iter().enumerate() {
             let answer = match item.check {
@@ -402,14 +390,12 @@ impl Permissions for PermissionsApi {
                     async {
                         let user = Id::parse("user_id", &question.user_id)?;
                         let tenant = Id::parse_optional("tenant_id", &question.tenant_id)?;
-                        check(
-                            self.context.store.as_ref(),
-                            user,
-                            &question.permission,
-                            tenant,
-                        )
-                        .await
-                        .map(Answer::Permission)
+                        let permission = PermissionName::parse("permission", &question.permission)?;
+                        self.context
+                            .decisions
+                            .holds(user, &permission, tenant, consistency)
+                            .await
+                            .map(Answer::Permission)
                     }
                     .await
                 }
@@ -420,7 +406,7 @@ impl Permissions for PermissionsApi {
                         let subject = Subject::try_from(question.subject.as_ref())?;
                         self.context
                             .decisions
-                            .check_impersonation(platform, &actor, &subject)
+                            .check_impersonation(platform, &actor, &subject, consistency)
                             .await
                             .map(Answer::Impersonation)
                     }

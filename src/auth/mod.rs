@@ -13,7 +13,7 @@ pub use rpc_access::{Access, access_for};
 
 use crate::domain::{self, Id, api_key};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Consistency, Credential, EpochCache, Store};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -55,6 +55,9 @@ impl Principal {
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn Store>,
+    /// Known keys with their users' permissions, usable until the next commit anywhere. Unknown
+    /// key ids are never cached, so made-up keys cannot push real ones out.
+    credentials: Arc<EpochCache<Id, Credential>>,
 }
 
 /// One message for every refused key, so a caller cannot probe which keys exist.
@@ -62,8 +65,11 @@ const REFUSED: &str =
     "the API key is not valid: unknown, revoked, expired, or its user is disabled";
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, cache_entries: u64) -> Self {
+        Self {
+            store,
+            credentials: Arc::new(EpochCache::new(cache_entries)),
+        }
     }
 
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
@@ -80,11 +86,20 @@ impl Authenticator {
                 Error::Unauthenticated("the authorization header must be `Bearer <api key>`".into())
             })?;
         let presented = api_key::parse(token).map_err(|e| Error::Unauthenticated(e.to_string()))?;
-        let credential = self
+        let epoch = self
             .store
-            .credential(presented.key_id)
-            .await?
-            .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))?;
+            .freshness()
+            .cache_epoch(Consistency::Cached)
+            .await;
+        let credential = self
+            .credentials
+            .get_or_read(presented.key_id, epoch, || async {
+                self.store
+                    .credential(presented.key_id)
+                    .await?
+                    .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))
+            })
+            .await?;
         presented
             .verify(&credential.stored, domain::now())
             .map_err(|refusal| {

@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub max_concurrent_requests: usize,
     /// How often impersonation decisions are written to the audit log.
     pub decision_audit_interval: Duration,
+    /// The most entries each cache of checks and credentials holds.
+    pub cache_entries: u64,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -56,6 +58,7 @@ pub async fn serve(
     let decisions = Arc::new(Decisions::start(
         store.clone(),
         options.decision_audit_interval,
+        options.cache_entries,
     ));
     let context = Context {
         store: store.clone(),
@@ -110,7 +113,10 @@ pub async fn serve(
             options.max_concurrent_requests,
         )))
         // Handlers only ever see authenticated, authorized calls.
-        .layer(middleware::layer(Auth::new(Authenticator::new(store))))
+        .layer(middleware::layer(Auth::new(Authenticator::new(
+            store,
+            options.cache_entries,
+        ))))
         // Innermost, so only calls that may be served have their bodies read; it refuses an
         // oversized message as the handler starts reading it.
         .layer(middleware::layer(MessageLimit::new(

@@ -21,7 +21,7 @@ use sqlx::{
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{postgres, sqlite};
+use super::{freshness::Freshness, postgres, sqlite};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -241,6 +241,17 @@ impl Conn<'_> {
                 .map_err(sqlite::error),
         }
     }
+
+    /// Tells other processes, when this transaction commits, that `revision` has: PostgreSQL
+    /// notifies its listeners; on SQLite there is no other process to tell.
+    pub async fn announce(&mut self, revision: i64) -> Result<()> {
+        if let Self::Postgres(_) = self {
+            let revision = revision.to_string();
+            self.execute(query(postgres::ANNOUNCE).bind(revision.as_str()))
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// A connection taken from the pool for reads.
@@ -304,6 +315,8 @@ pub(super) struct Database {
     /// serialised by the write lock anyway; waiting for it while holding a pooled connection
     /// would let a burst of writers drain the pool and starve readers.
     write_turn: Arc<Mutex<()>>,
+    /// The newest revision this process has seen committed; see `freshness.rs`.
+    pub freshness: Arc<Freshness>,
 }
 
 /// The connection [`Database::ping`] checks the database with.
@@ -313,12 +326,13 @@ enum Probe {
 }
 
 impl Database {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, freshness: Arc<Freshness>) -> Self {
         Self {
             pool,
             reachable: AtomicBool::new(true),
             probe: Mutex::new(None),
             write_turn: Arc::new(Mutex::new(())),
+            freshness,
         }
     }
 

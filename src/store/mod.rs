@@ -12,6 +12,7 @@ mod api_keys;
 mod attributes;
 mod audit;
 mod db;
+mod freshness;
 mod grants;
 mod groups;
 mod impersonation;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use db::Pool;
+pub use freshness::{Consistency, EpochCache, Freshness};
 
 use crate::domain::{
     Id, Revision, Timestamp, Version,
@@ -112,6 +114,8 @@ pub struct Credential {
 pub trait Store: GroupStore + PolicyStore + ImpersonationStore + Send + Sync + 'static {
     /// Fails when the database cannot be reached.
     async fn ping(&self) -> Result<()>;
+    /// What this process knows of the store's revisions, for caches.
+    fn freshness(&self) -> Arc<Freshness>;
 
     /// Creates `admin` with every built-in permission and `key` if the store has no user yet;
     /// returns whether it did.
@@ -415,10 +419,16 @@ impl SqlStore {
                 "must start with sqlite: or postgres://",
             ));
         };
+        let hearing = matches!(pool, Pool::Sqlite(_));
         let store = Self {
-            db: db::Database::new(pool),
+            db: db::Database::new(pool, Arc::new(Freshness::new(0, hearing))),
         };
         keys::fill_missing(&store.db).await?;
+        let (head, _) = audit::head(&store.db).await?;
+        store.db.freshness.advance(head);
+        if let Pool::Postgres(pool) = &store.db.pool {
+            postgres::listen(pool.clone(), Arc::downgrade(&store.db.freshness));
+        }
         Ok(store)
     }
 

@@ -1,20 +1,20 @@
 //! What is PostgreSQL's own: connecting, column types (uuid, timestamptz, uuid[] for id lists),
-//! and its errors by SQLSTATE. The write lock is a row lock on the audit head
-//! (`write::LOCK_AUDIT_HEAD`).
+//! its errors by SQLSTATE, and hearing other processes' commits (LISTEN/NOTIFY). The write lock
+//! is a row lock on the audit head (`write::LOCK_AUDIT_HEAD`).
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Weak, time::Duration};
 
 use sqlx::{
     Arguments, ConnectOptions, Decode, Encode, Postgres, Type,
     encode::IsNull,
     error::{BoxDynError, ErrorKind},
     postgres::{
-        PgArgumentBuffer, PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo,
-        PgValueRef,
+        PgArgumentBuffer, PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions,
+        PgTypeInfo, PgValueRef,
     },
 };
 
-use super::{DbTime, db::Value};
+use super::{DbTime, db::Value, freshness::Freshness, queries::audit as audit_sql};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -123,5 +123,89 @@ impl Encode<'_, Postgres> for Id {
 impl<'r> Decode<'r, Postgres> for Id {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
         Ok(Self(<uuid::Uuid as Decode<Postgres>>::decode(value)?))
+    }
+}
+
+/// The channel every commit announces its revision on (`pg_notify` in the committing
+/// transaction, so it is delivered exactly when the commit is).
+pub(super) const REVISIONS_CHANNEL: &str = "personae_revisions";
+
+/// Announces revision $1 to every listening process when the transaction commits.
+pub(super) const ANNOUNCE: &str = "SELECT pg_notify('personae_revisions', $1)";
+
+/// How long the listener waits in silence before checking, with a notification to itself,
+/// that its connection still delivers; and how long it then waits for that notification.
+const HEARTBEAT_AFTER: Duration = Duration::from_secs(5);
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(2);
+
+/// Keeps `freshness` up to date with other processes' commits, for as long as it exists.
+/// While the listening connection is down (or silently dead: no heartbeat back), caches are
+/// bypassed; once it is back, the revision is read afresh, since what was announced meanwhile
+/// is lost.
+pub(super) fn listen(pool: PgPool, freshness: Weak<Freshness>) {
+    tokio::spawn(async move {
+        loop {
+            let ended = listen_until_lost(&pool, &freshness).await;
+            let Some(fresh) = freshness.upgrade() else {
+                return;
+            };
+            fresh.set_hearing(false);
+            if let Err(error) = ended {
+                tracing::warn!(
+                    %error,
+                    "not hearing other processes' commits; caches are bypassed until reconnected"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+}
+
+async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection must end this function, so that the revision is read afresh.
+    listener.eager_reconnect(false);
+    listener.listen(REVISIONS_CHANNEL).await?;
+    // Listening now, so every later commit is heard; the head covers every earlier one.
+    let (head, _): (i64, String) = sqlx::query_as(audit_sql::HEAD).fetch_one(pool).await?;
+    match freshness.upgrade() {
+        Some(fresh) => {
+            fresh.advance(head);
+            fresh.set_hearing(true);
+        }
+        None => return Ok(()),
+    }
+    let mut heartbeat_sent = false;
+    loop {
+        let wait = if heartbeat_sent {
+            HEARTBEAT_WAIT
+        } else {
+            HEARTBEAT_AFTER
+        };
+        match tokio::time::timeout(wait, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => {
+                heartbeat_sent = false;
+                let Some(fresh) = freshness.upgrade() else {
+                    return Ok(());
+                };
+                if let Ok(revision) = notification.payload().parse::<i64>() {
+                    fresh.advance(revision);
+                }
+            }
+            Ok(Ok(None)) => return Err(sqlx::Error::PoolClosed),
+            Ok(Err(error)) => return Err(error),
+            Err(_) if heartbeat_sent => {
+                return Err(sqlx::Error::Protocol(
+                    "the listening connection did not deliver its heartbeat".into(),
+                ));
+            }
+            Err(_) => {
+                if freshness.strong_count() == 0 {
+                    return Ok(());
+                }
+                sqlx::query(ANNOUNCE).bind("0").execute(pool).await?;
+                heartbeat_sent = true;
+            }
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Users: their rows and details, names, attributes, external usernames and direct grants.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{
-    AuditFilter, Committed, Credential, DbTime, NewApiKey, PageIndex, SqlStore, Store, UserFilter,
-    UserKey, api_keys,
+    AuditFilter, Committed, Credential, DbTime, Freshness, NewApiKey, PageIndex, SqlStore, Store,
+    UserFilter, UserKey, api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
     queries::{contains_pattern, users as sql},
@@ -278,6 +280,10 @@ impl UserChange {
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         self.db.ping(PING_TIMEOUT).await
+    }
+
+    fn freshness(&self) -> Arc<Freshness> {
+        self.db.freshness.clone()
     }
 
     async fn bootstrap(&self, admin: NewUser, key: NewApiKey) -> Result<bool> {

@@ -2,9 +2,12 @@
 //! rules no change may break, appends its audit event (or, for batched records, its events) and
 //! commits.
 
+use std::sync::Arc;
+
 use super::{
     Committed,
     db::{Conn, Database, Tx, query},
+    freshness::Freshness,
     queries::{audit as sql, policy as policy_sql},
     users::load_user,
 };
@@ -18,6 +21,7 @@ use crate::error::{Error, Result};
 /// A write transaction holding the audit chain's head.
 pub(super) struct Write {
     tx: Tx,
+    freshness: Arc<Freshness>,
     sequence: i64,
     hash: String,
     /// The enabled users holding USER_ADMIN when the transaction began (a few of them).
@@ -32,6 +36,7 @@ impl Write {
         let user_admins_before = enabled_user_admins(&mut tx.conn(), 3).await?;
         Ok(Self {
             tx,
+            freshness: db.freshness.clone(),
             sequence,
             hash,
             user_admins_before,
@@ -77,7 +82,11 @@ impl Write {
         }
         conn.execute(query(sql::MOVE_HEAD).bind(sequence).bind(hash.as_str()))
             .await?;
+        conn.announce(sequence).await?;
         self.tx.commit().await?;
+        // Before the caller's RPC returns: this process's cached answers from before the
+        // change are unusable from here on.
+        self.freshness.advance(sequence);
         Ok(Revision(sequence))
     }
 

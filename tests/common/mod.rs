@@ -247,6 +247,7 @@ impl TestServer {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests,
             decision_audit_interval: DECISION_AUDIT_INTERVAL,
+            cache_entries: 10_000,
         };
         let task = tokio::spawn(server::serve(
             store.store.clone(),

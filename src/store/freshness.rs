@@ -1,0 +1,138 @@
+//! What this process knows of the store's revisions, so that caches never answer from before a
+//! change they must reflect.
+//!
+//! Every commit moves the revision (the audit sequence) forward. This process sees its own
+//! commits as they happen, before their RPCs return, and other processes' through PostgreSQL's
+//! LISTEN/NOTIFY (`postgres::listen`). A cached answer is usable only while the revision it was
+//! read at is still the newest seen, so any commit anywhere makes every older answer unusable,
+//! and only while notifications are known to arrive: when the listening connection drops, caches
+//! are bypassed until it is back and the revision has been read afresh.
+
+use std::{
+    sync::atomic::{AtomicBool, AtomicI64, Ordering},
+    time::Duration,
+};
+
+use tokio::sync::Notify;
+
+use crate::domain::Revision;
+
+/// How long a check asking for a revision this process has not seen yet waits for it to be
+/// heard, before reading the store instead.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(200);
+
+/// How fresh an answer must be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// Cached answers may be used: stale by at most a notification's delay.
+    #[default]
+    Cached,
+    /// The answer reflects at least this revision.
+    AtLeast(Revision),
+    /// The answer reflects every committed change: read the store.
+    Full,
+}
+
+#[derive(Debug)]
+pub struct Freshness {
+    seen: AtomicI64,
+    /// Whether every commit of another process is heard; always true on SQLite (one process).
+    hearing: AtomicBool,
+    advanced: Notify,
+}
+
+impl Freshness {
+    pub(super) fn new(seen: i64, hearing: bool) -> Self {
+        Self {
+            seen: AtomicI64::new(seen),
+            hearing: AtomicBool::new(hearing),
+            advanced: Notify::new(),
+        }
+    }
+
+    /// The newest revision known to have committed.
+    pub fn seen(&self) -> i64 {
+        self.seen.load(Ordering::Acquire)
+    }
+
+    pub(super) fn advance(&self, revision: i64) {
+        if self.seen.fetch_max(revision, Ordering::AcqRel) < revision {
+            self.advanced.notify_waiters();
+        }
+    }
+
+    pub(super) fn set_hearing(&self, hearing: bool) {
+        self.hearing.store(hearing, Ordering::Release);
+    }
+
+    /// The revision a cached answer must have been read at to be used, or `None` when the
+    /// store must be read.
+    pub async fn cache_epoch(&self, consistency: Consistency) -> Option<i64> {
+        match consistency {
+            Consistency::Full => None,
+            Consistency::Cached => self.usable(),
+            Consistency::AtLeast(Revision(wanted)) => {
+                if self.seen() < wanted && !self.wait_for(wanted).await {
+                    return None;
+                }
+                self.usable()
+            }
+        }
+    }
+
+    fn usable(&self) -> Option<i64> {
+        self.hearing.load(Ordering::Acquire).then(|| self.seen())
+    }
+
+    /// Waits up to [`CATCH_UP_WAIT`] for `revision` to be seen.
+    async fn wait_for(&self, revision: i64) -> bool {
+        let caught_up = async {
+            loop {
+                let advanced = self.advanced.notified();
+                if self.seen() >= revision {
+                    return;
+                }
+                advanced.await;
+            }
+        };
+        tokio::time::timeout(CATCH_UP_WAIT, caught_up).await.is_ok()
+    }
+}
+
+/// A bounded cache whose answers are usable only at the revision they were read at.
+pub struct EpochCache<K, V> {
+    entries: moka::sync::Cache<K, (i64, V)>,
+}
+
+impl<K, V> EpochCache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::new(capacity),
+        }
+    }
+
+    /// The cached value of `key` read at `epoch`, else `read()`'s, cached at `epoch` (which the
+    /// caller took before reading, so a commit during the read leaves it unusable). Without an
+    /// epoch the store is read and nothing is cached.
+    pub async fn get_or_read<F, Fut, E>(&self, key: K, epoch: Option<i64>, read: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let Some(epoch) = epoch else {
+            return read().await;
+        };
+        if let Some((at, value)) = self.entries.get(&key)
+            && at == epoch
+        {
+            return Ok(value);
+        }
+        let value = read().await?;
+        self.entries.insert(key, (epoch, value.clone()));
+        Ok(value)
+    }
+}
