@@ -374,21 +374,23 @@ impl Database {
     pub async fn ping(&self, timeout: Duration) -> Result<()> {
         let mut probe = self.probe.lock().await;
         let pinged = tokio::time::timeout(timeout, async {
-            match probe.as_mut() {
-                Some(Probe::Postgres(conn)) => conn.ping().await,
-                Some(Probe::Sqlite(conn)) => conn.ping().await,
-                None => {
-                    *probe = Some(match &self.pool {
-                        Pool::Postgres(pool) => {
-                            Probe::Postgres(pool.connect_options().connect().await?)
-                        }
-                        Pool::Sqlite(pool) => {
-                            Probe::Sqlite(pool.connect_options().connect().await?)
-                        }
-                    });
-                    Ok(())
+            if let Some(existing) = probe.as_mut() {
+                let answered = match existing {
+                    Probe::Postgres(conn) => conn.ping().await,
+                    Probe::Sqlite(conn) => conn.ping().await,
+                };
+                if answered.is_ok() {
+                    return Ok(());
                 }
+                // A lost connection (terminated, or from before a restart) is no outage by
+                // itself: only failing to open a new one is.
+                *probe = None;
             }
+            *probe = Some(match &self.pool {
+                Pool::Postgres(pool) => Probe::Postgres(pool.connect_options().connect().await?),
+                Pool::Sqlite(pool) => Probe::Sqlite(pool.connect_options().connect().await?),
+            });
+            Ok(())
         })
         .await;
         let result = match pinged {

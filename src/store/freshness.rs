@@ -136,3 +136,75 @@ where
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn caches_are_used_only_when_fresh_enough() {
+        let freshness = Arc::new(Freshness::new(5, true));
+        assert_eq!(freshness.cache_epoch(Consistency::Cached).await, Some(5));
+        assert_eq!(freshness.cache_epoch(Consistency::Full).await, None);
+        assert_eq!(
+            freshness
+                .cache_epoch(Consistency::AtLeast(Revision(5)))
+                .await,
+            Some(5)
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(
+            freshness
+                .cache_epoch(Consistency::AtLeast(Revision(7)))
+                .await,
+            None,
+            "a revision not heard of reads the store"
+        );
+        assert!(started.elapsed() >= CATCH_UP_WAIT);
+
+        let hears = freshness.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            hears.advance(7);
+        });
+        assert_eq!(
+            freshness
+                .cache_epoch(Consistency::AtLeast(Revision(7)))
+                .await,
+            Some(7),
+            "a revision heard of while waiting"
+        );
+
+        freshness.set_hearing(false);
+        assert_eq!(freshness.cache_epoch(Consistency::Cached).await, None);
+        assert_eq!(
+            freshness
+                .cache_epoch(Consistency::AtLeast(Revision(7)))
+                .await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_before_a_commit_is_not_used_after_it() {
+        let freshness = Freshness::new(1, true);
+        let cache: EpochCache<&str, i32> = EpochCache::new(10);
+        let epoch = freshness.cache_epoch(Consistency::Cached).await;
+        let read = cache
+            .get_or_read("k", epoch, || async { Ok::<_, ()>(1) })
+            .await;
+        assert_eq!(read, Ok(1));
+        let hit = cache
+            .get_or_read("k", epoch, || async { Ok::<_, ()>(2) })
+            .await;
+        assert_eq!(hit, Ok(1), "cached at the same revision");
+        freshness.advance(2);
+        let epoch = freshness.cache_epoch(Consistency::Cached).await;
+        let fresh = cache
+            .get_or_read("k", epoch, || async { Ok::<_, ()>(3) })
+            .await;
+        assert_eq!(fresh, Ok(3), "read again after a commit");
+    }
+}

@@ -192,7 +192,11 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
                     fresh.advance(revision);
                 }
             }
-            Ok(Ok(None)) => return Err(sqlx::Error::PoolClosed),
+            Ok(Ok(None)) => {
+                return Err(sqlx::Error::Protocol(
+                    "the listening connection was lost".into(),
+                ));
+            }
             Ok(Err(error)) => return Err(error),
             Err(_) if heartbeat_sent => {
                 return Err(sqlx::Error::Protocol(

@@ -1,0 +1,265 @@
+//! Cached answers equal a plain evaluation straight from the store, after every one of a
+//! random sequence of writes (users, groups, roles, tenants, grants, integrations, sessions),
+//! on both stores. The sequence comes from a seed (printed; set PERSONAE_CACHE_SEED to replay).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    TestStore,
+    store::{create_user, record},
+    values::*,
+};
+use personae::{
+    decisions::{Decisions, evaluate},
+    domain::{
+        Id,
+        external::Platform,
+        group::NewGroup,
+        impersonation::{IntegrationSettings, NewSession, SessionId, Subject},
+        permission,
+        role::{AssignmentKey, Grantee, NewRole},
+    },
+    store::{Consistency, Store},
+};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+const WRITES: usize = 60;
+const PLATFORMS: [Platform; 4] = [
+    Platform::Snowflake,
+    Platform::Synapse,
+    Platform::Trino,
+    Platform::Databricks,
+];
+const PERMISSIONS: [&str; 3] = [
+    permission::IMPERSONATE_USER,
+    permission::USER_ADMIN,
+    permission::AUDIT,
+];
+
+struct World {
+    users: Vec<Id>,
+    names: Vec<String>,
+    groups: Vec<Id>,
+    roles: Vec<Id>,
+    tenant: Id,
+}
+
+async fn world(store: &dyn Store) -> World {
+    let mut users = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let name = format!("u{i}@x.com");
+        users.push(create_user(store, &name).await);
+        names.push(name);
+    }
+    let mut groups = Vec::new();
+    for name in ["G0", "G1"] {
+        let id = Id::new();
+        let group = NewGroup {
+            name: named(name),
+            description: desc(""),
+            email: None,
+        };
+        store
+            .create_group(id, group, record("CreateGroup", id))
+            .await
+            .unwrap();
+        groups.push(id);
+    }
+    let mut roles = Vec::new();
+    for (name, granted) in [
+        ("Impersonators", permission::IMPERSONATE_USER),
+        ("Auditors", permission::AUDIT),
+    ] {
+        let id = Id::new();
+        let role = NewRole {
+            name: named(name),
+            description: desc(""),
+            permissions: perms(&[granted]),
+        };
+        store
+            .create_role(id, role, record("CreateRole", id))
+            .await
+            .unwrap();
+        roles.push(id);
+    }
+    let tenant = Id::new();
+    store
+        .create_tenant(
+            tenant,
+            common::values::tenant("T"),
+            record("CreateTenant", tenant),
+        )
+        .await
+        .unwrap();
+    World {
+        users,
+        names,
+        groups,
+        roles,
+        tenant,
+    }
+}
+
+/// One random write; refusals (a rule the write would break) are part of the game.
+async fn random_write(store: &dyn Store, w: &World, rng: &mut StdRng, step: usize) -> String {
+    let user = w.users[rng.random_range(0..w.users.len())];
+    let group = w.groups[rng.random_range(0..w.groups.len())];
+    let role = w.roles[rng.random_range(0..w.roles.len())];
+    let permission = perm(PERMISSIONS[rng.random_range(0..PERMISSIONS.len())]);
+    let r = || record("Random", step);
+    let grantee = if rng.random_bool(0.5) {
+        Grantee::User(user)
+    } else {
+        Grantee::Group(group)
+    };
+    let assignment = AssignmentKey {
+        grantee,
+        role_id: role,
+        tenant_id: rng.random_bool(0.5).then_some(w.tenant),
+    };
+    let what = rng.random_range(0..10);
+    let result = match what {
+        0 => store
+            .grant_permission(user, &permission, r())
+            .await
+            .map(drop),
+        1 => store
+            .revoke_permission(user, &permission, r())
+            .await
+            .map(drop),
+        2 => store
+            .set_user_disabled(user, rng.random_bool(0.5), r())
+            .await
+            .map(drop),
+        3 => store.add_members(group, &[user], r()).await.map(drop),
+        4 => store.remove_member(group, user, r()).await.map(drop),
+        5 => store
+            .assign_role(Id::new(), assignment, r())
+            .await
+            .map(drop),
+        6 => store.unassign_role(assignment, r()).await.map(drop),
+        7 | 8 => {
+            let platform = PLATFORMS[rng.random_range(0..PLATFORMS.len())];
+            let allowed: Vec<String> = match platform {
+                Platform::Databricks => vec![w.names[rng.random_range(0..w.names.len())].clone()],
+                _ => vec![],
+            };
+            let pattern = if platform == Platform::Trino && rng.random_bool(0.5) {
+                "u[0-2]@x\\.com"
+            } else {
+                ""
+            };
+            let targets = if rng.random_bool(0.3) {
+                vec![group]
+            } else {
+                vec![]
+            };
+            let settings = IntegrationSettings::new(
+                platform,
+                rng.random_bool(0.8),
+                "",
+                &allowed,
+                pattern,
+                targets,
+            )
+            .unwrap();
+            store
+                .configure_integration(platform, settings, None, r())
+                .await
+                .map(drop)
+        }
+        _ => {
+            let session = NewSession {
+                session_id: SessionId::parse("session_id", &format!("s{step}")).unwrap(),
+                platform: Platform::Snowflake,
+                actor: w.names[0].clone(),
+                target: w.names[rng.random_range(0..w.names.len())].clone(),
+                reason: String::new(),
+                ttl: None,
+            };
+            store
+                .begin_impersonation(Id::new(), session, r())
+                .await
+                .map(drop)
+        }
+    };
+    format!(
+        "write kind {what}: {}",
+        if result.is_ok() { "done" } else { "refused" }
+    )
+}
+
+async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
+    let seed: u64 = std::env::var("PERSONAE_CACHE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("PERSONAE_CACHE_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let store = t.store.clone();
+    let w = world(store.as_ref()).await;
+    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
+
+    // A fixed set of questions, asked after every write, so that each write finds the answers
+    // of the one before cached.
+    let mut questions = Vec::new();
+    for platform in PLATFORMS {
+        for actor in w.names.iter().chain([&"svc@x.com".to_owned()]) {
+            for target in w.names.iter().take(2) {
+                questions.push((platform, actor.clone(), Subject::Target(target.clone())));
+            }
+        }
+    }
+    let mut history = Vec::new();
+    for step in 0..WRITES {
+        history.push(random_write(store.as_ref(), &w, &mut rng, step).await);
+        let mut asked = questions.clone();
+        let sessions = step.min(3);
+        for earlier in step - sessions..step {
+            let id = SessionId::parse("session_id", &format!("s{earlier}")).unwrap();
+            asked.push((
+                Platform::Snowflake,
+                w.names[0].clone(),
+                Subject::Session(id),
+            ));
+        }
+        for (platform, actor, subject) in &asked {
+            let plain = evaluate(store.as_ref(), *platform, actor, subject)
+                .await
+                .map(|(_, d)| d);
+            for _ in 0..2 {
+                let cached = decisions
+                    .check_impersonation(*platform, actor, subject, Consistency::Cached)
+                    .await;
+                assert_eq!(
+                    format!("{cached:?}"),
+                    format!("{plain:?}"),
+                    "seed {seed}, after {history:?}: {} {actor} {subject:?}",
+                    platform.as_str()
+                );
+            }
+        }
+        for user in &w.users {
+            for tenant in [None, Some(w.tenant)] {
+                let plain = store.effective_permissions(*user, tenant).await.unwrap();
+                for name in PERMISSIONS {
+                    let cached = decisions
+                        .holds(*user, &perm(name), tenant, Consistency::Cached)
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        cached,
+                        plain.iter().any(|g| g.permission == name),
+                        "seed {seed}, after {history:?}: {user} {name} {tenant:?}"
+                    );
+                }
+            }
+        }
+    }
+    decisions.close().await;
+}
+
+on_both_stores!(cached_answers_equal_the_store_after_every_write);
