@@ -37,7 +37,7 @@ pub fn bootstrap(database_url: &str, token: &str, log: &Path) -> anyhow::Result<
 
 /// A running `personae serve`, killed when dropped.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub address: SocketAddr,
     log: PathBuf,
 }

@@ -230,7 +230,9 @@ impl Decisions {
     }
 }
 
-/// The identity of a tally: comparison keys, never text joined from input.
+/// The identity of a tally: a structured value, never text joined from input. Names are as
+/// given (normalising them on every check would cost more than the few extra tallies of
+/// callers that vary the case).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TallyKey {
     platform: Platform,
@@ -242,8 +244,6 @@ struct TallyKey {
 /// Decisions of one key since the last write.
 #[derive(Clone, Debug)]
 struct Tally {
-    actor: String,
-    target: String,
     actor_user_id: Option<Id>,
     target_user_id: Option<Id>,
     count: u64,
@@ -258,19 +258,19 @@ impl Tally {
             "CheckImpersonation",
             "user",
             self.target_user_id
-                .map_or_else(|| self.target.clone(), |id| id.to_string()),
+                .map_or_else(|| key.target.clone(), |id| id.to_string()),
         )
         .with_details(json!({
             "platform": key.platform.as_str(),
-            "actor": self.actor,
-            "target": self.target,
+            "actor": key.actor,
+            "target": key.target,
             "allowed": key.reason.allows(),
             "reason": key.reason.as_str(),
             "count": self.count,
             "first_time": self.first.to_rfc3339(),
             "last_time": self.last.to_rfc3339(),
         }));
-        record.impersonation_user = Some(self.target);
+        record.impersonation_user = Some(key.target.clone());
         record
     }
 
@@ -290,7 +290,7 @@ const MAX_ALLOWED_PAIRS: u64 = 100_000;
 
 struct DecisionAudit {
     pending: Mutex<HashMap<TallyKey, Tally>>,
-    /// Pairs allowed before, as (platform, actor key, target key).
+    /// Pairs allowed before, as (platform, actor, target).
     allowed: moka::sync::Cache<(Platform, String, String), ()>,
     /// Wakes the writer before the interval ends.
     wake: Arc<Notify>,
@@ -320,20 +320,20 @@ impl DecisionAudit {
     ) {
         let key = TallyKey {
             platform,
-            actor: comparison_key(actor),
-            target: comparison_key(target),
+            actor: actor.to_owned(),
+            target: target.to_owned(),
             reason: decision.reason,
         };
         let pair = (platform, key.actor.clone(), key.target.clone());
         let urgent = if decision.allowed() {
-            self.allowed.insert(pair, ());
+            if !self.allowed.contains_key(&pair) {
+                self.allowed.insert(pair, ());
+            }
             false
         } else {
             self.allowed.remove(&pair).is_some()
         };
         let tally = Tally {
-            actor: actor.to_owned(),
-            target: target.to_owned(),
             actor_user_id: decision.actor_user_id,
             target_user_id: decision.target_user_id,
             count: 1,

@@ -755,7 +755,7 @@ async fn decisions_are_audited_as_tallies(t: TestStore) {
         }
     };
     for _ in 0..3 {
-        assert!(check("IMP@x.com").await.allowed());
+        assert!(check("imp@x.com").await.allowed());
         assert!(!check("plain@x.com").await.allowed());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -11,7 +11,7 @@ use std::{collections::HashSet, sync::Arc};
 
 pub use rpc_access::{Access, access_for};
 
-use crate::domain::{self, Id, api_key};
+use crate::domain::{self, Id, api_key, api_key::StoredCredential};
 use crate::error::{Error, Result};
 use crate::store::{Consistency, Credential, EpochCache, Store};
 
@@ -19,7 +19,8 @@ use crate::store::{Consistency, Credential, EpochCache, Store};
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub user_id: Id,
-    pub permissions: HashSet<String>,
+    /// Shared with the cached credential, so authenticating a call copies no strings.
+    pub permissions: Arc<HashSet<String>>,
 }
 
 impl Principal {
@@ -57,7 +58,14 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     /// Known keys with their users' permissions, usable until the next commit anywhere. Unknown
     /// key ids are never cached, so made-up keys cannot push real ones out.
-    credentials: Arc<EpochCache<Id, Credential>>,
+    credentials: Arc<EpochCache<Id, Arc<Known>>>,
+}
+
+/// A key as authentication needs it: what to verify the secret against, and what its user may
+/// do.
+struct Known {
+    stored: StoredCredential,
+    permissions: Arc<HashSet<String>>,
 }
 
 /// One message for every refused key, so a caller cannot probe which keys exist.
@@ -94,10 +102,18 @@ impl Authenticator {
         let credential = self
             .credentials
             .get_or_read(presented.key_id, epoch, || async {
-                self.store
+                let Credential {
+                    stored,
+                    permissions,
+                } = self
+                    .store
                     .credential(presented.key_id)
                     .await?
-                    .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))
+                    .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))?;
+                Ok::<_, Error>(Arc::new(Known {
+                    stored,
+                    permissions: Arc::new(permissions.into_iter().collect()),
+                }))
             })
             .await?;
         presented
@@ -108,7 +124,7 @@ impl Authenticator {
             })?;
         Ok(Principal {
             user_id: credential.stored.user_id,
-            permissions: credential.permissions.into_iter().collect(),
+            permissions: credential.permissions.clone(),
         })
     }
 }

@@ -1,0 +1,507 @@
+//! The check benchmark: what Health/Check, cached CheckPermission and CheckImpersonation, an
+//! authenticated call refused right after authentication, and GetUser cost the server per call,
+//! against Health/Check on the same server and on a bare tonic server.
+//!
+//! The server (the release binary, on SQLite) is pinned to CPU 0 and h2load, the load generator,
+//! to CPU 1. Each case is driven with pre-encoded gRPC frames at full speed; its CPU per call is
+//! the server's user+system time from /proc over the calls answered. Then ghz calls it at half
+//! the rate reached, for latency. See bench/README.md.
+
+mod server;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail, ensure};
+use clap::Parser;
+use personae::proto::{
+    self, impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
+    users_client::UsersClient,
+};
+use prost::Message;
+use tonic::{
+    Request,
+    metadata::AsciiMetadataValue,
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+
+#[derive(Parser, Debug)]
+#[command(about = "CPU per call and latency of the check RPCs, against Health/Check")]
+struct Args {
+    /// Calls per case at full speed.
+    #[arg(long, default_value_t = 200_000)]
+    requests: usize,
+    /// Connections h2load opens.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Concurrent streams per connection.
+    #[arg(long, default_value_t = 16)]
+    streams: usize,
+    /// Seconds of ghz calls at half the maximum rate, per case.
+    #[arg(long, default_value_t = 5)]
+    latency_secs: u64,
+    /// Serve a bare tonic health service on this address (what the benchmark runs itself as).
+    #[arg(long, hide = true)]
+    bare_health: Option<String>,
+    /// Accepted and ignored: cargo passes it to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One kind of call to load.
+struct Case {
+    name: &'static str,
+    path: &'static str,
+    body: Vec<u8>,
+    authorized: bool,
+    /// Calls the bare tonic server instead of personae.
+    bare: bool,
+    /// The request as JSON, for ghz.
+    json: String,
+}
+
+struct Measured {
+    name: &'static str,
+    calls_per_sec: f64,
+    cpu_us_per_call: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(address) = args.bare_health {
+        return bare_health(&address).await;
+    }
+    let h2load = tool("h2load", "apt-get install nghttp2-client")?;
+    let ghz = tool(
+        "ghz",
+        "go install github.com/bojand/ghz/cmd/ghz@latest (then add ~/go/bin to PATH)",
+    )?;
+
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("personae.db").display());
+    let log = dir.path().join("personae.log");
+    let token = personae::domain::api_key::generate().token;
+    server::bootstrap(&url, &token, &log)?;
+    let mut personae = server::Server::start(&url, &log)?;
+    let address = personae.address.to_string();
+    let channel = personae
+        .wait_ready(|| async {
+            Ok(Endpoint::from_shared(format!("http://{address}"))?
+                .connect()
+                .await?)
+        })
+        .await?;
+    let (actor, target) = seed(channel, &token).await?;
+    pin(personae.child.id(), 0)?;
+
+    let bare_address = free_address()?;
+    let mut bare = std::process::Command::new(std::env::current_exe()?)
+        .args(["--bare-health", &bare_address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting the bare tonic server")?;
+    wait_for(&bare_address).await?;
+    pin(bare.id(), 0)?;
+
+    let health = proto_bytes(&tonic_health::pb::HealthCheckRequest::default());
+    let cases = vec![
+        Case {
+            name: "Health/Check (bare tonic)",
+            path: "/grpc.health.v1.Health/Check",
+            body: health.clone(),
+            authorized: false,
+            bare: true,
+            json: "{}".into(),
+        },
+        Case {
+            name: "Health/Check",
+            path: "/grpc.health.v1.Health/Check",
+            body: health,
+            authorized: false,
+            bare: false,
+            json: "{}".into(),
+        },
+        Case {
+            name: "authentication only (refused after it)",
+            path: "/personae.v1.Permissions/CheckPermission",
+            body: proto_bytes(&proto::CheckPermissionRequest {
+                user_id: actor.clone(),
+                permission: "not a permission".into(),
+                ..Default::default()
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(r#"{{"user_id":"{actor}","permission":"not a permission"}}"#),
+        },
+        Case {
+            name: "CheckPermission (cached)",
+            path: "/personae.v1.Permissions/CheckPermission",
+            body: proto_bytes(&proto::CheckPermissionRequest {
+                user_id: actor.clone(),
+                permission: "IMPERSONATE_USER".into(),
+                ..Default::default()
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(r#"{{"user_id":"{actor}","permission":"IMPERSONATE_USER"}}"#),
+        },
+        Case {
+            name: "CheckImpersonation (cached)",
+            path: "/personae.v1.Impersonation/CheckImpersonation",
+            body: proto_bytes(&proto::CheckImpersonationRequest {
+                platform: proto::Platform::Snowflake as i32,
+                actor: ACTOR.into(),
+                subject: Some(proto::check_impersonation_request::Subject::Target(
+                    TARGET.into(),
+                )),
+                consistency: None,
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(
+                r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}"}}"#
+            ),
+        },
+        Case {
+            name: "GetUser (reads the store)",
+            path: "/personae.v1.Users/GetUser",
+            body: proto_bytes(&proto::GetUserRequest {
+                user: Some(proto::get_user_request::User::Id(target.clone())),
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(r#"{{"id":"{target}"}}"#),
+        },
+    ];
+
+    let mut results = Vec::new();
+    for case in &cases {
+        let (address, pid) = if case.bare {
+            (bare_address.clone(), bare.id())
+        } else {
+            (personae.address.to_string(), personae.child.id())
+        };
+        let frame = dir.path().join(format!("{}.frame", results.len()));
+        std::fs::write(&frame, grpc_frame(&case.body))?;
+        let load = H2load {
+            binary: &h2load,
+            address: &address,
+            case,
+            frame: &frame,
+            token: &token,
+            args: &args,
+        };
+        load.run(args.requests / 10)?;
+        let before = cpu_ticks(pid)?;
+        let calls_per_sec = load.run(args.requests)?;
+        let cpu_us_per_call =
+            (cpu_ticks(pid)? - before) as f64 * 1e6 / clock_ticks_per_sec() / args.requests as f64;
+        let rate = (calls_per_sec / 2.0).max(1.0) as u64;
+        let (p50_ms, p99_ms) = latency(&ghz, &address, case, &token, rate, args.latency_secs)?;
+        eprintln!(
+            "{:<40} {calls_per_sec:>9.0} calls/s {cpu_us_per_call:>7.1} µs CPU/call",
+            case.name
+        );
+        results.push(Measured {
+            name: case.name,
+            calls_per_sec,
+            cpu_us_per_call,
+            p50_ms,
+            p99_ms,
+        });
+    }
+    let _ = bare.kill();
+    let _ = bare.wait();
+    println!("{}", render(&results, &args));
+    Ok(())
+}
+
+const ACTOR: &str = "svc-connector@example.com";
+const TARGET: &str = "analyst@example.com";
+
+/// The actor (holding IMPERSONATE_USER), the target, and the Snowflake integration enabled;
+/// returns the actor's and the target's ids.
+async fn seed(channel: Channel, token: &str) -> anyhow::Result<(String, String)> {
+    let bearer: AsciiMetadataValue = format!("Bearer {token}").parse()?;
+    let auth = move |mut request: Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    };
+    let mut users = UsersClient::new(InterceptedService::new(channel.clone(), auth.clone()));
+    let mut permissions =
+        PermissionsClient::new(InterceptedService::new(channel.clone(), auth.clone()));
+    let mut impersonation = ImpersonationClient::new(InterceptedService::new(channel, auth));
+    let mut ids = Vec::new();
+    for email in [ACTOR, TARGET] {
+        let user = users
+            .create_user(proto::CreateUserRequest {
+                email: email.into(),
+                full_name: email.into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        ids.push(user.id);
+    }
+    permissions
+        .grant_permission(proto::GrantPermissionRequest {
+            user_id: ids[0].clone(),
+            permission: "IMPERSONATE_USER".into(),
+        })
+        .await?;
+    impersonation
+        .configure_integration(proto::ConfigureIntegrationRequest {
+            platform: proto::Platform::Snowflake as i32,
+            enabled: true,
+            ..Default::default()
+        })
+        .await?;
+    let check = impersonation
+        .check_impersonation(proto::CheckImpersonationRequest {
+            platform: proto::Platform::Snowflake as i32,
+            actor: ACTOR.into(),
+            subject: Some(proto::check_impersonation_request::Subject::Target(
+                TARGET.into(),
+            )),
+            consistency: None,
+        })
+        .await?
+        .into_inner();
+    ensure!(
+        check.allowed,
+        "the seeded impersonation must be allowed: {check:?}"
+    );
+    let target = ids.pop().unwrap_or_default();
+    let actor = ids.pop().unwrap_or_default();
+    Ok((actor, target))
+}
+
+fn proto_bytes(message: &impl Message) -> Vec<u8> {
+    message.encode_to_vec()
+}
+
+/// A gRPC length-prefixed message: not compressed, big-endian length, the bytes.
+fn grpc_frame(body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body.len() + 5);
+    frame.push(0);
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(body);
+    frame
+}
+
+struct H2load<'a> {
+    binary: &'a Path,
+    address: &'a str,
+    case: &'a Case,
+    frame: &'a Path,
+    token: &'a str,
+    args: &'a Args,
+}
+
+impl H2load<'_> {
+    /// Sends `requests` calls from CPU 1; returns the calls answered per second.
+    fn run(&self, requests: usize) -> anyhow::Result<f64> {
+        let mut command = Command::new("taskset");
+        command
+            .args(["-c", "1"])
+            .arg(self.binary)
+            .args(["-n", &requests.to_string()])
+            .args(["-c", &self.args.connections.to_string()])
+            .args(["-m", &self.args.streams.to_string()])
+            .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+            .arg("-d")
+            .arg(self.frame);
+        if self.case.authorized {
+            command.args(["-H", &format!("authorization: Bearer {}", self.token)]);
+        }
+        let output = command
+            .arg(format!("http://{}{}", self.address, self.case.path))
+            .output()
+            .context("running h2load")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        ensure!(output.status.success(), "h2load failed:\n{text}");
+        let succeeded = text
+            .lines()
+            .find(|l| l.starts_with("requests:"))
+            .and_then(|l| l.split(", ").find_map(|p| p.strip_suffix(" succeeded")))
+            .and_then(|n| n.trim().parse::<usize>().ok());
+        ensure!(
+            succeeded == Some(requests),
+            "h2load: not every call succeeded:\n{text}"
+        );
+        text.lines()
+            .find(|l| l.starts_with("finished in"))
+            .and_then(|l| l.split(", ").nth(1))
+            .and_then(|p| p.strip_suffix(" req/s"))
+            .and_then(|n| n.trim().parse().ok())
+            .with_context(|| format!("no rate in h2load's output:\n{text}"))
+    }
+}
+
+/// p50 and p99 in ms of `seconds` of calls at `rate` per second, from ghz.
+fn latency(
+    ghz: &Path,
+    address: &str,
+    case: &Case,
+    token: &str,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<(f64, f64)> {
+    if case.bare {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let call = case.path.trim_start_matches('/').replace('/', ".");
+    let mut command = Command::new("taskset");
+    command
+        .args(["-c", "1"])
+        .arg(ghz)
+        .args(["--insecure", "--format", "json", "--call", &call])
+        .args(["--rps", &rate.to_string()])
+        .args(["-n", &(rate * seconds).to_string()])
+        .args(["-c", "16", "--connections", "2"])
+        .args(["-d", &case.json]);
+    if case.authorized {
+        command.args([
+            "--metadata",
+            &format!(r#"{{"authorization":"Bearer {token}"}}"#),
+        ]);
+    }
+    let output = command.arg(address).output().context("running ghz")?;
+    ensure!(
+        output.status.success(),
+        "ghz failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let percentile = |p: u64| {
+        report["latencyDistribution"]
+            .as_array()
+            .and_then(|d| d.iter().find(|e| e["percentage"] == p))
+            .and_then(|e| e["latency"].as_f64())
+            .map(|ns| ns / 1e6)
+    };
+    // Calls answered with an error (the authentication-only case) have no distribution.
+    Ok((
+        percentile(50).unwrap_or(f64::NAN),
+        percentile(99).unwrap_or(f64::NAN),
+    ))
+}
+
+fn render(results: &[Measured], args: &Args) -> String {
+    let health = results
+        .iter()
+        .find(|r| r.name == "Health/Check")
+        .map_or(f64::NAN, |r| r.cpu_us_per_call);
+    let mut out = format!(
+        "== checks (SQLite; server on CPU 0, h2load on CPU 1: {} calls, {} connections × {} \
+         streams; latency from ghz at half the rate) ==\n\n",
+        args.requests, args.connections, args.streams
+    );
+    out.push_str(&format!(
+        "{:<40} {:>10} {:>12} {:>10} {:>9} {:>9}\n",
+        "call", "calls/s", "CPU µs/call", "x Health", "p50 ms", "p99 ms"
+    ));
+    for r in results {
+        out.push_str(&format!(
+            "{:<40} {:>10.0} {:>12.1} {:>10.2} {:>9.2} {:>9.2}\n",
+            r.name,
+            r.calls_per_sec,
+            r.cpu_us_per_call,
+            r.cpu_us_per_call / health,
+            r.p50_ms,
+            r.p99_ms
+        ));
+    }
+    out
+}
+
+/// A tool on PATH (or in ~/go/bin), or an error saying how to install it.
+fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {
+    let home_go = std::env::var("HOME")
+        .map(|home| PathBuf::from(home).join("go/bin"))
+        .ok();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(home_go)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| format!("{name} is needed: {install}"))
+}
+
+/// Pins every thread of `pid` to one CPU.
+fn pin(pid: u32, cpu: usize) -> anyhow::Result<()> {
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("running taskset")?;
+    ensure!(status.success(), "taskset failed for {pid}");
+    Ok(())
+}
+
+/// User plus system CPU time of `pid`, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after it do not.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Field 3 (state) is fields[0] here, so utime (14) is fields[11] and stime (15) fields[12].
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields.get(i).context("a short /proc stat line")?.parse()?)
+    };
+    Ok(tick(11)? + tick(12)?)
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn free_address() -> anyhow::Result<String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string())
+}
+
+async fn wait_for(address: &str) -> anyhow::Result<()> {
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))?;
+    for _ in 0..100 {
+        if endpoint.connect().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the bare tonic server did not start on {address}")
+}
+
+/// A tonic server with the health service only, and nothing else in its stack: the floor the
+/// personae server's own stack is measured against.
+async fn bare_health(address: &str) -> anyhow::Result<()> {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        )
+        .await?;
+    Ok(())
+}
