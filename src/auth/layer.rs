@@ -26,19 +26,19 @@ impl Middleware for Auth {
         S::Future: Send + 'static,
         S::Error: Send + 'static,
     {
+        let access = access_for(request.uri().path());
+        // Health and reflection: nothing to check, so nothing to wait for.
+        if access == Some(Access::Public) {
+            return Box::pin(next.run(request));
+        }
         let authenticator = self.authenticator.clone();
         // The body is not Sync, so the future holds what it needs of the request, not a borrow.
         let path = request.uri().path().to_owned();
-        let header = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
+        let header = request.headers().get(http::header::AUTHORIZATION).cloned();
         Box::pin(async move {
-            match authorize(&authenticator, &path, header).await {
+            match authorize(&authenticator, access, &path, header.as_ref()).await {
                 Ok(principal) => {
-                    if let Some(principal) = principal {
-                        request.extensions_mut().insert(principal);
-                    }
+                    request.extensions_mut().insert(principal);
                     next.run(request).await
                 }
                 Err(error) => Ok(Status::from(error).into_http()),
@@ -47,23 +47,19 @@ impl Middleware for Auth {
     }
 }
 
-/// Returns the caller, or `None` for public calls.
 async fn authorize(
     authenticator: &Authenticator,
+    access: Option<Access>,
     path: &str,
-    header: Option<Result<String, http::header::ToStrError>>,
-) -> Result<Option<Principal>> {
-    let access = access_for(path);
-    if access == Some(Access::Public) {
-        return Ok(None);
-    }
+    header: Option<&http::HeaderValue>,
+) -> Result<Principal> {
     let header = header
+        .map(http::HeaderValue::to_str)
         .transpose()
         .map_err(|_| Error::Unauthenticated("the authorization header is not ASCII".into()))?;
-    let principal = authenticator.authenticate(header.as_deref()).await?;
+    let principal = authenticator.authenticate(header).await?;
     match access {
         Some(Access::Permission(permission)) => principal.require(permission)?,
-        // SelfOr: the handler checks the target, since only it knows whose data the call is about.
         Some(_) => {}
         None => {
             return Err(Error::PermissionDenied(format!(
@@ -71,5 +67,5 @@ async fn authorize(
             )));
         }
     }
-    Ok(Some(principal))
+    Ok(principal)
 }

@@ -9,7 +9,7 @@ mod rpc_access;
 
 use std::{collections::HashSet, sync::Arc};
 
-pub use rpc_access::{Access, access_for};
+pub use rpc_access::{Access, access_for, known_path};
 
 use crate::domain::{self, Id, api_key, api_key::StoredCredential};
 use crate::error::{Error, Result};

@@ -141,6 +141,23 @@ static BY_PATH: LazyLock<HashMap<String, Access>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The public RPCs that are not personae's own.
+const PUBLIC_PATHS: [&str; 4] = [
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// `path` as a `'static` string when it names an RPC the server serves, so that metric labels
+/// and span names need no copy of it; `None` otherwise.
+pub fn known_path(path: &str) -> Option<&'static str> {
+    PUBLIC_PATHS
+        .into_iter()
+        .find(|known| *known == path)
+        .or_else(|| BY_PATH.get_key_value(path).map(|(known, _)| known.as_str()))
+}
+
 /// The access rule of a gRPC path (`/package.Service/Method`), or `None` if it has none.
 pub fn access_for(path: &str) -> Option<Access> {
     if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {

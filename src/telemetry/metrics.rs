@@ -24,15 +24,15 @@ use crate::middleware::{Middleware, Next, ResponseFuture};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
-    grpc_service: String,
-    grpc_method: String,
+    grpc_service: &'static str,
+    grpc_method: &'static str,
     grpc_code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabels {
-    grpc_service: String,
-    grpc_method: String,
+    grpc_service: &'static str,
+    grpc_method: &'static str,
 }
 
 /// Per-RPC metrics, named as go-grpc-prometheus names them so existing dashboards apply.
@@ -77,19 +77,19 @@ impl Metrics {
         text
     }
 
-    fn record(&self, path: &str, code: Code, seconds: f64) {
-        let (service, method) = split_path(path);
+    fn record(&self, path: &'static str, code: Code, seconds: f64) {
+        let (grpc_service, grpc_method) = split_path(path);
         self.handled
             .get_or_create(&HandledLabels {
-                grpc_service: service.to_owned(),
-                grpc_method: method.to_owned(),
+                grpc_service,
+                grpc_method,
                 grpc_code: code_name(code),
             })
             .inc();
         self.latency
             .get_or_create(&MethodLabels {
-                grpc_service: service.to_owned(),
-                grpc_method: method.to_owned(),
+                grpc_service,
+                grpc_method,
             })
             .observe(seconds);
     }
@@ -171,11 +171,8 @@ impl Middleware for RpcMetrics {
     {
         let mut recorder = CallRecorder {
             metrics: self.metrics.clone(),
-            path: known_rpc(request.uri().path()).to_owned(),
-            request_id: request
-                .extensions()
-                .get::<RequestId>()
-                .map(|id| id.0.clone()),
+            path: known_rpc(request.uri().path()),
+            request_id: request.extensions().get::<RequestId>().cloned(),
             span: request
                 .extensions()
                 .get::<tracing::Span>()
@@ -212,8 +209,8 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
 /// Holding the call's span keeps it open until then, so the trace covers the whole call.
 struct CallRecorder {
     metrics: Arc<Metrics>,
-    path: String,
-    request_id: Option<String>,
+    path: &'static str,
+    request_id: Option<RequestId>,
     span: tracing::Span,
     start: Instant,
     code: Option<Code>,
@@ -223,7 +220,7 @@ impl Drop for CallRecorder {
     fn drop(&mut self) {
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.start.elapsed();
-        self.metrics.record(&self.path, code, elapsed.as_secs_f64());
+        self.metrics.record(self.path, code, elapsed.as_secs_f64());
         self.span
             .record("rpc.grpc.status_code", i64::from(code as i32));
         if is_server_error(code) {
@@ -231,8 +228,8 @@ impl Drop for CallRecorder {
         }
         tracing::info!(
             target: "personae::access",
-            request_id = self.request_id.as_deref().unwrap_or_default(),
-            rpc = %self.path,
+            request_id = self.request_id.as_ref().map_or("", RequestId::as_str),
+            rpc = self.path,
             code = code_name(code),
             elapsed_ms = elapsed.as_secs_f64() * 1e3,
             "call finished"

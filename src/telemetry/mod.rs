@@ -14,16 +14,12 @@ pub use request_id::{RequestId, RequestIds};
 
 /// The path of a call, with paths that name no RPC folded into one, so that callers cannot grow
 /// metric label sets or span names without bound.
-fn known_rpc(path: &str) -> &str {
-    if crate::auth::access_for(path).is_some() {
-        path
-    } else {
-        "/unknown/unknown"
-    }
+fn known_rpc(path: &str) -> &'static str {
+    crate::auth::known_path(path).unwrap_or("/unknown/unknown")
 }
 
 /// `/package.Service/Method` as (`package.Service`, `Method`).
-fn split_path(path: &str) -> (&str, &str) {
+fn split_path(path: &'static str) -> (&'static str, &'static str) {
     path.trim_start_matches('/')
         .split_once('/')
         .unwrap_or((path, ""))

@@ -15,9 +15,17 @@ use crate::middleware::{Middleware, Next, ResponseFuture};
 
 /// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII is ever kept, so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+}
 
 const REQUEST_ID: &str = "x-request-id";
+const TRACEPARENT: &str = "traceparent";
 
 /// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
 /// so every log line and trace of the call can be found by the id. The span goes to later
@@ -32,13 +40,19 @@ impl Middleware for RequestIds {
         S::Future: Send + 'static,
         S::Error: Send + 'static,
     {
-        let id = request
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let id = RequestId(
+            request
+                .headers()
+                .get(REQUEST_ID)
+                .filter(|v| {
+                    let bytes = v.as_bytes();
+                    !bytes.is_empty()
+                        && bytes.len() <= 128
+                        && bytes.iter().all(u8::is_ascii_graphic)
+                })
+                .cloned()
+                .unwrap_or_else(new_request_id),
+        );
         let rpc = known_rpc(request.uri().path());
         let (service, method) = split_path(rpc);
         // Named and described as OpenTelemetry's RPC conventions say, so trace backends group
@@ -52,23 +66,35 @@ impl Middleware for RequestIds {
             rpc.service = service,
             rpc.method = method,
             rpc.grpc.status_code = tracing::field::Empty,
-            request_id = %id,
+            request_id = id.as_str(),
         );
-        // Continues the caller's trace. This fails only when traces are not exported at all.
-        let _ = span
-            .set_parent(TraceContextPropagator::new().extract(&HeaderExtractor(request.headers())));
-        request.extensions_mut().insert(RequestId(id.clone()));
-        request.extensions_mut().insert(span.clone());
+        // Continues the caller's trace, if it sent one. This fails only when traces are not
+        // exported at all.
+        if request.headers().contains_key(TRACEPARENT) {
+            let _ = span.set_parent(
+                TraceContextPropagator::new().extract(&HeaderExtractor(request.headers())),
+            );
+        }
+        request.extensions_mut().insert(id.clone());
+        // A span no layer wants (logs below info, no trace export) is not passed on.
+        if !span.is_disabled() {
+            request.extensions_mut().insert(span.clone());
+        }
         let future = next.run(request);
         Box::pin(
             async move {
                 let mut response = future.await?;
-                if let Ok(value) = HeaderValue::from_str(&id) {
-                    response.headers_mut().insert(REQUEST_ID, value);
-                }
+                response.headers_mut().insert(REQUEST_ID, id.0);
                 Ok(response)
             }
             .instrument(span),
         )
     }
+}
+
+/// A new request id: a UUIDv7, formatted on the stack.
+fn new_request_id() -> HeaderValue {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
