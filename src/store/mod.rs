@@ -24,6 +24,7 @@ mod queries;
 mod roles;
 mod search;
 mod sqlite;
+mod user_rows;
 mod users;
 mod write;
 

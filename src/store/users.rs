@@ -1,16 +1,18 @@
-//! Users: their rows and details, names, attributes, external usernames and direct grants.
+//! Users: creating, listing, changing and deleting them, their names, attributes, external
+//! usernames and direct grants; reading them is `user_rows.rs`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::{
-    AuditFilter, Committed, Credential, DbTime, Freshness, NewApiKey, PageIndex, SqlStore, Store,
-    UserFilter, UserKey, api_keys,
+    AuditFilter, Committed, Credential, Freshness, NewApiKey, SqlStore, Store, UserFilter, UserKey,
+    api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
     queries::{contains_pattern, users as sql},
     search,
+    user_rows::{UserRow, load_user, load_users},
     write::Write,
 };
 use crate::domain::{
@@ -18,167 +20,12 @@ use crate::domain::{
     api_key::ApiKey,
     audit::{AuditEvent, AuditRecord},
     external::{AwsUserType, ExternalUsername, Platform},
-    name::{AttributeName, comparison_key, search_key},
+    name::{AttributeName, search_key},
     page::PageRequest,
     permission::PermissionName,
-    user::{NewUser, User, UserChanges, UserKind},
+    user::{NewUser, User, UserChanges},
 };
 use crate::error::{Error, Result};
-
-#[derive(sqlx::FromRow)]
-pub(super) struct UserRow {
-    id: Id,
-    username: String,
-    email: String,
-    full_name: String,
-    kind: String,
-    iam_id: Id,
-    disabled: bool,
-    create_time: DbTime,
-    update_time: DbTime,
-    disable_time: Option<DbTime>,
-    version: i64,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = Error;
-
-    fn try_from(row: UserRow) -> Result<Self> {
-        Ok(Self {
-            id: row.id,
-            username: row.username,
-            email: row.email,
-            full_name: row.full_name,
-            kind: UserKind::from_db(&row.kind)?,
-            iam_id: row.iam_id,
-            disabled: row.disabled,
-            permissions: Vec::new(),
-            group_ids: Vec::new(),
-            attributes: Default::default(),
-            external_usernames: Vec::new(),
-            authorizations: Default::default(),
-            create_time: row.create_time.0,
-            update_time: row.update_time.0,
-            disable_time: row.disable_time.map(|t| t.0),
-            version: Version(row.version),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct UserValueRow {
-    user_id: Id,
-    value: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct UserGroupRow {
-    user_id: Id,
-    group_id: Id,
-}
-
-#[derive(sqlx::FromRow)]
-struct UserAttributeRow {
-    user_id: Id,
-    name: String,
-    value: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct ExternalUsernameRow {
-    user_id: Id,
-    platform: String,
-    username: String,
-    aws_user_type: Option<String>,
-}
-
-/// Reads the details of a page of users, one query per table whatever the table's size, and
-/// joins them to the rows.
-pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Result<Vec<User>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Id> = rows.iter().map(|row| row.id).collect();
-    let permissions: Vec<UserValueRow> = conn
-        .fetch_all(query(sql::PERMISSIONS_OF).bind(&ids[..]))
-        .await?;
-    let groups: Vec<UserGroupRow> = conn.fetch_all(query(sql::GROUPS_OF).bind(&ids[..])).await?;
-    let attributes: Vec<UserAttributeRow> = conn
-        .fetch_all(query(sql::ATTRIBUTES_OF).bind(&ids[..]))
-        .await?;
-    let authorizations: Vec<UserAttributeRow> = conn
-        .fetch_all(query(sql::AUTHORIZATIONS_OF).bind(&ids[..]))
-        .await?;
-    let external_usernames: Vec<ExternalUsernameRow> = conn
-        .fetch_all(query(sql::EXTERNAL_USERNAMES_OF).bind(&ids[..]))
-        .await?;
-
-    let mut users = rows
-        .into_iter()
-        .map(User::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    let index = PageIndex::new(&ids);
-    for row in permissions {
-        if let Some(user) = index.get(&mut users, row.user_id) {
-            user.permissions.push(row.value);
-        }
-    }
-    for row in groups {
-        if let Some(user) = index.get(&mut users, row.user_id) {
-            user.group_ids.push(row.group_id);
-        }
-    }
-    for row in attributes {
-        if let Some(user) = index.get(&mut users, row.user_id) {
-            user.attributes.entry(row.name).or_default().push(row.value);
-        }
-    }
-    for row in authorizations {
-        if let Some(user) = index.get(&mut users, row.user_id) {
-            user.authorizations
-                .entry(row.name)
-                .or_default()
-                .push(row.value);
-        }
-    }
-    for row in external_usernames {
-        if let Some(user) = index.get(&mut users, row.user_id) {
-            user.external_usernames.push(ExternalUsername {
-                platform: Platform::from_db(&row.platform)?,
-                username: row.username,
-                aws_user_type: row
-                    .aws_user_type
-                    .as_deref()
-                    .map(AwsUserType::from_db)
-                    .transpose()?,
-            });
-        }
-    }
-    Ok(users)
-}
-
-pub(super) async fn load_user(conn: &mut Conn<'_>, key: &UserKey) -> Result<User> {
-    let row: Option<UserRow> = match key {
-        UserKey::Id(id) => conn.fetch_optional(query(sql::BY_ID).bind(*id)).await?,
-        UserKey::Username(name) => {
-            let key = comparison_key(name);
-            conn.fetch_optional(query(sql::BY_USERNAME_KEY).bind(key.as_str()))
-                .await?
-        }
-    };
-    let Some(row) = row else {
-        return Err(match key {
-            UserKey::Id(id) => user_not_found(*id),
-            UserKey::Username(name) => {
-                Error::NotFound(format!("no user has the username {name:?}"))
-            }
-        });
-    };
-    let mut users = load_users(conn, vec![row]).await?;
-    users
-        .pop()
-        .ok_or_else(|| Error::internal("loading one user returned none"))
-}
 
 /// The error for an id that names no user.
 pub(super) fn user_not_found(id: Id) -> Error {

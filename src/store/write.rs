@@ -9,7 +9,7 @@ use super::{
     db::{Conn, Database, Tx, query},
     freshness::Freshness,
     queries::{audit as sql, policy as policy_sql},
-    users::load_user,
+    user_rows::load_user,
 };
 use crate::domain::{
     self, Id, Revision,
