@@ -180,6 +180,15 @@ impl Decisions {
         consistency: Consistency,
     ) -> Result<Vec<Grant>> {
         let epoch = self.freshness.cache_epoch(consistency).await;
+        self.grants_at(user_id, tenant_id, epoch).await
+    }
+
+    async fn grants_at(
+        &self,
+        user_id: Id,
+        tenant_id: Option<Id>,
+        epoch: Option<i64>,
+    ) -> Result<Vec<Grant>> {
         self.grants
             .get_or_read((user_id, tenant_id), epoch, || {
                 self.store.effective_permissions(user_id, tenant_id)
@@ -202,12 +211,7 @@ impl Decisions {
                 self.store.ensure_permission(permission)
             })
             .await?;
-        let grants = self
-            .grants
-            .get_or_read((user_id, tenant_id), epoch, || {
-                self.store.effective_permissions(user_id, tenant_id)
-            })
-            .await?;
+        let grants = self.grants_at(user_id, tenant_id, epoch).await?;
         Ok(grants.iter().any(|g| g.permission == permission.as_str()))
     }
 

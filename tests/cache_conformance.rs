@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{
     TestStore,
-    store::{create_user, record},
+    store::{create_group, create_user, record},
     values::*,
 };
 use personae::{
@@ -16,7 +16,6 @@ use personae::{
     domain::{
         Id,
         external::Platform,
-        group::NewGroup,
         impersonation::{IntegrationSettings, NewSession, SessionId, Subject},
         permission,
         role::{AssignmentKey, Grantee, NewRole},
@@ -54,20 +53,10 @@ async fn world(store: &dyn Store) -> World {
         users.push(create_user(store, &name).await);
         names.push(name);
     }
-    let mut groups = Vec::new();
-    for name in ["G0", "G1"] {
-        let id = Id::new();
-        let group = NewGroup {
-            name: named(name),
-            description: desc(""),
-            email: None,
-        };
-        store
-            .create_group(id, group, record("CreateGroup", id))
-            .await
-            .unwrap();
-        groups.push(id);
-    }
+    let groups = vec![
+        create_group(store, "G0").await,
+        create_group(store, "G1").await,
+    ];
     let mut roles = Vec::new();
     for (name, granted) in [
         ("Impersonators", permission::IMPERSONATE_USER),

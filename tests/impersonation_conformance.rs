@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{
     TestStore,
-    store::{all_pages, create_user, record, verify_chain},
+    store::{all_pages, create_group, create_user, grant, record, verify_chain},
     values::*,
 };
 use personae::{
@@ -15,7 +15,6 @@ use personae::{
     domain::{
         Id,
         external::{ExternalUsername, Platform},
-        group::NewGroup,
         impersonation::{
             IntegrationSettings, NewSession, Reason, SessionFilter, SessionId, Subject,
         },
@@ -25,27 +24,6 @@ use personae::{
     error::Error,
     store::{AuditFilter, Consistency, Store},
 };
-
-async fn grant(store: &dyn Store, user: Id, name: &str) {
-    store
-        .grant_permission(user, &perm(name), record("GrantPermission", user))
-        .await
-        .unwrap();
-}
-
-async fn create_group(store: &dyn Store, name: &str) -> Id {
-    let id = Id::new();
-    let group = NewGroup {
-        name: named(name),
-        description: desc(""),
-        email: None,
-    };
-    store
-        .create_group(id, group, record("CreateGroup", id))
-        .await
-        .unwrap();
-    id
-}
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
     store

@@ -11,16 +11,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Authorization, TestStore};
+use common::{Authorization, TestStore, grpc::token};
 use personae::{
-    api::CONSISTENCY_TOKEN_HEADER,
     bootstrap,
     domain::api_key,
     proto::{self, permissions_client::PermissionsClient, users_client::UsersClient},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tokio::process::{Child, Command};
-use tonic::{Response, transport::Channel};
+use tonic::transport::Channel;
 
 /// How stale B may be without a token: a notification's delay while it listens (the stated
 /// bound, 7 s, covers a silently dead listening connection; this test's faults are not silent).
@@ -55,16 +54,6 @@ async fn serve(database_url: &str) -> (Child, Channel) {
         assert!(Instant::now() < deadline, "personae serve did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn token<T>(response: &Response<T>) -> String {
-    response
-        .metadata()
-        .get(CONSISTENCY_TOKEN_HEADER)
-        .expect("a consistency token")
-        .to_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn question(user_id: &str, token: Option<&str>) -> proto::CheckPermissionRequest {
@@ -164,14 +153,14 @@ async fn a_revocation_through_a_is_never_missed_by_b() {
                 permission: "AUDIT".into(),
             };
             let response = a_permissions.grant_permission(request).await.unwrap();
-            token(&response)
+            token(&response).to_string()
         } else {
             let request = proto::RevokePermissionRequest {
                 user_id: ada.id.clone(),
                 permission: "AUDIT".into(),
             };
             let response = a_permissions.revoke_permission(request).await.unwrap();
-            token(&response)
+            token(&response).to_string()
         };
         held = grant;
         if rng.random_bool(0.5) {

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use common::{
     TestStore,
     store::{
-        all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_user, head,
-        page, record,
+        all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_group,
+        create_user, head, page, record,
     },
 };
 use personae::{
@@ -27,20 +27,6 @@ use personae::{
     error::Error,
     store::{NewApiKey, Store, UserKey},
 };
-
-async fn group(store: &dyn Store, name: &str) -> Id {
-    let id = Id::new();
-    let new = NewGroup {
-        name: named(name),
-        description: Default::default(),
-        email: None,
-    };
-    store
-        .create_group(id, new, record("CreateGroup", id))
-        .await
-        .unwrap();
-    id
-}
 
 async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
     let id = Id::new();
@@ -80,7 +66,7 @@ async fn holds(store: &dyn Store, user: Id, tenant: Option<Id>) -> BTreeSet<Stri
 
 async fn groups_have_unique_names_and_etags(t: TestStore) {
     let store = t.store.as_ref();
-    let id = group(store, "Accountants").await;
+    let id = create_group(store, "Accountants").await;
     let err = store
         .create_group(
             Id::new(),
@@ -97,7 +83,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
         matches!(err, Error::AlreadyExists(ref m) if m.starts_with("name:")),
         "{err:?}"
     );
-    group(store, "Auditors").await;
+    create_group(store, "Auditors").await;
 
     let found = store.list_groups(Some("count"), &page(10)).await.unwrap();
     assert_eq!(found.iter().map(|g| g.id).collect::<Vec<_>>(), [id]);
@@ -156,7 +142,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
 
 async fn adding_members_is_all_or_nothing(t: TestStore) {
     let store = t.store.as_ref();
-    let g = group(store, "Accountants").await;
+    let g = create_group(store, "Accountants").await;
     let (ada, bob) = (
         create_user(store, "ada@example.com").await,
         create_user(store, "bob@example.com").await,
@@ -216,7 +202,7 @@ async fn adding_members_is_all_or_nothing(t: TestStore) {
 
 async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
     let store = t.store.as_ref();
-    let g = group(store, "Auditors").await;
+    let g = create_group(store, "Auditors").await;
     let ada = create_user(store, "ada@example.com").await;
     store
         .add_members(g, &[ada], record("AddMembers", "x"))
@@ -267,7 +253,7 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
 
 async fn group_attributes_are_sets(t: TestStore) {
     let store = t.store.as_ref();
-    let g = group(store, "Sales").await;
+    let g = create_group(store, "Sales").await;
     store
         .add_group_attribute(
             g,
@@ -313,7 +299,7 @@ async fn group_attributes_are_sets(t: TestStore) {
 
 async fn concurrent_membership_changes_add_up(t: TestStore) {
     let store = t.store.clone();
-    let g = group(&*store, "Crowd").await;
+    let g = create_group(&*store, "Crowd").await;
     let mut users = Vec::new();
     for i in 0..20 {
         users.push(create_user(&*store, &format!("u{i}@example.com")).await);
@@ -556,7 +542,7 @@ async fn roles_bundle_permissions(t: TestStore) {
 async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     let store = t.store.as_ref();
     let ada = create_user(store, "ada@example.com").await;
-    let g = group(store, "Auditors").await;
+    let g = create_group(store, "Auditors").await;
     store
         .add_members(g, &[ada], record("AddMembers", "x"))
         .await
@@ -703,7 +689,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
 async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
     let store = t.store.as_ref();
     let ada = create_user(store, "ada@example.com").await;
-    let g = group(store, "Admins").await;
+    let g = create_group(store, "Admins").await;
     store
         .add_members(g, &[ada], record("AddMembers", "x"))
         .await
@@ -733,7 +719,7 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
 async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     let store = t.store.as_ref();
     let ada = create_user(store, "ada@example.com").await;
-    let g = group(store, "Admins").await;
+    let g = create_group(store, "Admins").await;
     let admins = role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
     let before = head(store).await;
 
@@ -874,7 +860,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let roles = store.list_roles(&page(100)).await.unwrap();
     let role_named = |name: &str| roles.iter().find(|r| r.name == name).unwrap().id;
     let (app_admin, governor) = (role_named("Application admin"), role_named("Governor"));
-    let g = group(store, "Admins").await;
+    let g = create_group(store, "Admins").await;
     assign(store, Grantee::Group(g), app_admin, None).await;
     let (emea, apac) = (Id::new(), Id::new());
     store

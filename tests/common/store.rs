@@ -7,6 +7,7 @@ use personae::{
     domain::{
         BUILT_IN_IAM_ID, Id,
         audit::{AuditRecord, ChainVerifier},
+        group::NewGroup,
         page::PageRequest,
         permission,
         user::{Email, FullName, NewUser, User, UserKind},
@@ -15,7 +16,7 @@ use personae::{
     store::{Store, UserFilter},
 };
 
-use super::values::perm;
+use super::values::{named, perm};
 
 /// An audit record for `action` on `target`, by no one in particular.
 pub fn record(action: &'static str, target: impl ToString) -> AuditRecord {
@@ -53,6 +54,29 @@ pub async fn make_admin(store: &dyn Store, email: &str) -> Id {
         )
         .await
         .expect("grant USER_ADMIN");
+    id
+}
+
+/// Grants permission `name` to `user` directly.
+pub async fn grant(store: &dyn Store, user: Id, name: &str) {
+    store
+        .grant_permission(user, &perm(name), record("GrantPermission", user))
+        .await
+        .expect("grant a permission");
+}
+
+/// Creates a group named `name` and returns its id.
+pub async fn create_group(store: &dyn Store, name: &str) -> Id {
+    let id = Id::new();
+    let group = NewGroup {
+        name: named(name),
+        description: Default::default(),
+        email: None,
+    };
+    store
+        .create_group(id, group, record("CreateGroup", id))
+        .await
+        .expect("create a group");
     id
 }
 
