@@ -257,6 +257,8 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         (call!(admin.configure_integration(proto::ConfigureIntegrationRequest { etag: "\"999\"".into(), ..configure(Platform::Trino, "", &[], &[]) })), Aborted, "etag"),
         (call!(admin.list_impersonation_sessions(proto::ListImpersonationSessionsRequest { page_size: -1, ..Default::default() })), InvalidArgument, "page_size"),
         (call!(admin.list_impersonation_sessions(proto::ListImpersonationSessionsRequest { platform: 99, ..Default::default() })), InvalidArgument, "platform"),
+        (call!(admin.get_integration(proto::GetIntegrationRequest { platform: 0 })), InvalidArgument, "platform"),
+        (call!(admin.get_integration(proto::GetIntegrationRequest { platform: 42 })), InvalidArgument, "platform"),
     ];
     assert_each_refused_changing_nothing(&server, cases).await;
     server.stop().await;
