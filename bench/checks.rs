@@ -32,9 +32,13 @@ use tonic::{
 #[derive(Parser, Debug)]
 #[command(about = "CPU per call and latency of the check RPCs, against Health/Check")]
 struct Args {
-    /// Calls per case at full speed.
-    #[arg(long, default_value_t = 200_000)]
+    /// Calls per case and round at full speed.
+    #[arg(long, default_value_t = 100_000)]
     requests: usize,
+    /// Rounds: each loads every case in turn, and each case reports its median round, so that a
+    /// drift of the machine during the run touches every case alike.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Connections h2load opens.
     #[arg(long, default_value_t = 4)]
     connections: usize,
@@ -112,9 +116,9 @@ async fn main() -> anyhow::Result<()> {
     pin(bare.id(), 0)?;
 
     let health = proto_bytes(&tonic_health::pb::HealthCheckRequest::default());
-    let cases = vec![
+    let cases = [
         Case {
-            name: "Health/Check (bare tonic)",
+            name: BARE,
             path: "/grpc.health.v1.Health/Check",
             body: health.clone(),
             authorized: false,
@@ -130,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
             json: "{}".into(),
         },
         Case {
-            name: "authentication only (refused after it)",
+            name: AUTHENTICATION,
             path: "/personae.v1.Permissions/CheckPermission",
             body: proto_bytes(&proto::CheckPermissionRequest {
                 user_id: actor.clone(),
@@ -142,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
             json: format!(r#"{{"user_id":"{actor}","permission":"not a permission"}}"#),
         },
         Case {
-            name: "CheckPermission (cached)",
+            name: CHECK_PERMISSION,
             path: "/personae.v1.Permissions/CheckPermission",
             body: proto_bytes(&proto::CheckPermissionRequest {
                 user_id: actor.clone(),
@@ -154,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
             json: format!(r#"{{"user_id":"{actor}","permission":"IMPERSONATE_USER"}}"#),
         },
         Case {
-            name: "CheckImpersonation (cached)",
+            name: CHECK_IMPERSONATION,
             path: "/personae.v1.Impersonation/CheckImpersonation",
             body: proto_bytes(&proto::CheckImpersonationRequest {
                 platform: proto::Platform::Snowflake as i32,
@@ -182,34 +186,54 @@ async fn main() -> anyhow::Result<()> {
         },
     ];
 
-    let mut results = Vec::new();
-    for case in &cases {
-        let (address, pid) = if case.bare {
+    let frames = cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let frame = dir.path().join(format!("{i}.frame"));
+            std::fs::write(&frame, grpc_frame(&case.body))?;
+            Ok(frame)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let target = |case: &Case| {
+        if case.bare {
             (bare_address.clone(), bare.id())
         } else {
             (personae.address.to_string(), personae.child.id())
-        };
-        let frame = dir.path().join(format!("{}.frame", results.len()));
-        std::fs::write(&frame, grpc_frame(&case.body))?;
-        let load = H2load {
-            binary: &h2load,
-            address: &address,
-            case,
-            frame: &frame,
-            token: &token,
-            args: &args,
-        };
-        load.run(args.requests / 10)?;
-        let before = cpu_ticks(pid)?;
-        let calls_per_sec = load.run(args.requests)?;
-        let cpu_us_per_call =
-            (cpu_ticks(pid)? - before) as f64 * 1e6 / clock_ticks_per_sec() / args.requests as f64;
+        }
+    };
+    let mut rounds: Vec<Vec<(f64, f64)>> = vec![Vec::new(); cases.len()];
+    for round in 1..=args.rounds.max(1) {
+        for (i, case) in cases.iter().enumerate() {
+            let (address, pid) = target(case);
+            let load = H2load {
+                binary: &h2load,
+                address: &address,
+                case,
+                frame: &frames[i],
+                token: &token,
+                args: &args,
+            };
+            load.run(args.requests / 10)?;
+            let before = cpu_ticks(pid)?;
+            let calls_per_sec = load.run(args.requests)?;
+            let cpu_us_per_call = (cpu_ticks(pid)? - before) as f64 * 1e6
+                / clock_ticks_per_sec()
+                / args.requests as f64;
+            eprintln!(
+                "round {round}: {:<40} {calls_per_sec:>9.0} calls/s {cpu_us_per_call:>7.1} µs CPU/call",
+                case.name
+            );
+            rounds[i].push((cpu_us_per_call, calls_per_sec));
+        }
+    }
+    let mut results = Vec::new();
+    for (case, mut measured) in cases.iter().zip(rounds) {
+        measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (cpu_us_per_call, calls_per_sec) = measured[measured.len() / 2];
+        let (address, _) = target(case);
         let rate = (calls_per_sec / 2.0).max(1.0) as u64;
         let (p50_ms, p99_ms) = latency(&ghz, &address, case, &token, rate, args.latency_secs)?;
-        eprintln!(
-            "{:<40} {calls_per_sec:>9.0} calls/s {cpu_us_per_call:>7.1} µs CPU/call",
-            case.name
-        );
         results.push(Measured {
             name: case.name,
             calls_per_sec,
@@ -403,9 +427,9 @@ fn render(results: &[Measured], args: &Args) -> String {
         .find(|r| r.name == "Health/Check")
         .map_or(f64::NAN, |r| r.cpu_us_per_call);
     let mut out = format!(
-        "== checks (SQLite; server on CPU 0, h2load on CPU 1: {} calls, {} connections × {} \
-         streams; latency from ghz at half the rate) ==\n\n",
-        args.requests, args.connections, args.streams
+        "== checks (SQLite; server on CPU 0, h2load on CPU 1: median of {} rounds of {} calls, \
+         {} connections × {} streams; latency from ghz at half the rate) ==\n\n",
+        args.rounds, args.requests, args.connections, args.streams
     );
     out.push_str(&format!(
         "{:<40} {:>10} {:>12} {:>10} {:>9} {:>9}\n",
@@ -422,8 +446,43 @@ fn render(results: &[Measured], args: &Args) -> String {
             r.p99_ms
         ));
     }
+    let cpu = |name: &str| {
+        results
+            .iter()
+            .find(|r| r.name == name)
+            .map_or(f64::NAN, |r| r.cpu_us_per_call)
+    };
+    out.push_str("\ntargets:\n");
+    for (target, measured, limit) in [
+        (
+            "cached CheckPermission, x Health",
+            cpu(CHECK_PERMISSION) / health,
+            1.25,
+        ),
+        (
+            "cached CheckImpersonation, x Health",
+            cpu(CHECK_IMPERSONATION) / health,
+            1.25,
+        ),
+        (
+            "what authentication adds, x Health",
+            cpu(AUTHENTICATION) / health - 1.0,
+            0.25,
+        ),
+        ("Health/Check, x the bare server's", health / cpu(BARE), 1.2),
+    ] {
+        let verdict = if measured <= limit { "ok" } else { "MISSED" };
+        out.push_str(&format!(
+            "  {target:<40} {measured:>5.2} (at most {limit}) {verdict}\n"
+        ));
+    }
     out
 }
+
+const BARE: &str = "Health/Check (bare tonic)";
+const AUTHENTICATION: &str = "authentication only (refused after it)";
+const CHECK_PERMISSION: &str = "CheckPermission (cached)";
+const CHECK_IMPERSONATION: &str = "CheckImpersonation (cached)";
 
 /// A tool on PATH (or in ~/go/bin), or an error saying how to install it.
 fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {

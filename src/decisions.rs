@@ -11,7 +11,7 @@
 //! the server stops.
 
 use std::{
-    collections::HashMap,
+    hash::RandomState,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -19,6 +19,7 @@ use std::{
     time::Duration,
 };
 
+use equivalent::Equivalent;
 use serde_json::json;
 use tokio::{sync::Notify, task::JoinHandle};
 
@@ -32,7 +33,7 @@ use crate::domain::{
     policy::Grant,
 };
 use crate::error::{Error, Result};
-use crate::store::{Consistency, EpochCache, Freshness, Store};
+use crate::store::{CacheKey, Consistency, EpochCache, Freshness, Store};
 
 /// May `actor` act as the subject on `platform`? Evaluated straight from the store, with no
 /// cache: the reference the cached answers are tested against. Also returns the target.
@@ -95,6 +96,31 @@ struct ImpersonationKey {
     target: String,
 }
 
+/// An [`ImpersonationKey`] borrowed from the request, for looking one up without copying the
+/// names. Its fields are the key's, in the key's order, so both hash alike.
+#[derive(Hash)]
+struct ImpersonationQuery<'a> {
+    platform: Platform,
+    actor: &'a str,
+    target: &'a str,
+}
+
+impl Equivalent<ImpersonationKey> for ImpersonationQuery<'_> {
+    fn equivalent(&self, key: &ImpersonationKey) -> bool {
+        self.platform == key.platform && self.actor == key.actor && self.target == key.target
+    }
+}
+
+impl CacheKey<ImpersonationKey> for ImpersonationQuery<'_> {
+    fn to_key(&self) -> ImpersonationKey {
+        ImpersonationKey {
+            platform: self.platform,
+            actor: self.actor.to_owned(),
+            target: self.target.to_owned(),
+        }
+    }
+}
+
 /// The checks of the service (impersonation decisions, effective permissions), answered from
 /// caches that a commit anywhere makes unusable (`store::Freshness`), and audited.
 pub struct Decisions {
@@ -104,7 +130,7 @@ pub struct Decisions {
     writer: Mutex<Option<JoinHandle<()>>>,
     sessions: EpochCache<String, Session>,
     impersonations: EpochCache<ImpersonationKey, Decision>,
-    grants: EpochCache<(Id, Option<Id>), Vec<Grant>>,
+    grants: EpochCache<(Id, Option<Id>), Arc<[Grant]>>,
     permissions: EpochCache<String, ()>,
 }
 
@@ -139,7 +165,7 @@ impl Decisions {
             Subject::Session(session_id) => {
                 let session = self
                     .sessions
-                    .get_or_read(session_id.as_str().to_owned(), epoch, || {
+                    .get_or_read(session_id.as_str(), epoch, || {
                         self.store.get_session(session_id)
                     })
                     .await?;
@@ -151,14 +177,14 @@ impl Decisions {
                 session.target
             }
         };
-        let key = ImpersonationKey {
+        let key = ImpersonationQuery {
             platform,
-            actor: actor.to_owned(),
-            target: target.clone(),
+            actor,
+            target: &target,
         };
         let decision = self
             .impersonations
-            .get_or_read(key, epoch, || async {
+            .get_or_read(&key, epoch, || async {
                 let facts = self
                     .store
                     .impersonation_facts(platform, actor, &target)
@@ -178,7 +204,7 @@ impl Decisions {
         user_id: Id,
         tenant_id: Option<Id>,
         consistency: Consistency,
-    ) -> Result<Vec<Grant>> {
+    ) -> Result<Arc<[Grant]>> {
         let epoch = self.freshness.cache_epoch(consistency).await;
         self.grants_at(user_id, tenant_id, epoch).await
     }
@@ -188,10 +214,14 @@ impl Decisions {
         user_id: Id,
         tenant_id: Option<Id>,
         epoch: Option<i64>,
-    ) -> Result<Vec<Grant>> {
+    ) -> Result<Arc<[Grant]>> {
         self.grants
-            .get_or_read((user_id, tenant_id), epoch, || {
-                self.store.effective_permissions(user_id, tenant_id)
+            .get_or_read(&(user_id, tenant_id), epoch, || async {
+                Ok(self
+                    .store
+                    .effective_permissions(user_id, tenant_id)
+                    .await?
+                    .into())
             })
             .await
     }
@@ -206,13 +236,17 @@ impl Decisions {
         consistency: Consistency,
     ) -> Result<bool> {
         let epoch = self.freshness.cache_epoch(consistency).await;
+        let grants = self.grants_at(user_id, tenant_id, epoch).await?;
+        if grants.iter().any(|g| g.permission == permission.as_str()) {
+            return Ok(true);
+        }
+        // Only a permission that exists can be held, so only a "no" needs to know it exists.
         self.permissions
-            .get_or_read(permission.as_str().to_owned(), epoch, || {
+            .get_or_read(permission.as_str(), epoch, || {
                 self.store.ensure_permission(permission)
             })
             .await?;
-        let grants = self.grants_at(user_id, tenant_id, epoch).await?;
-        Ok(grants.iter().any(|g| g.permission == permission.as_str()))
+        Ok(false)
     }
 
     /// Stops the writer after a last write, then writes what came meanwhile: for a graceful
@@ -239,10 +273,21 @@ impl Decisions {
 /// callers that vary the case).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TallyKey {
-    platform: Platform,
-    actor: String,
-    target: String,
+    pair: ImpersonationKey,
     reason: Reason,
+}
+
+/// A [`TallyKey`] borrowed from the check, hashing as the key does (same fields, same order).
+#[derive(Hash)]
+struct TallyQuery<'a> {
+    pair: ImpersonationQuery<'a>,
+    reason: Reason,
+}
+
+impl Equivalent<TallyKey> for TallyQuery<'_> {
+    fn equivalent(&self, key: &TallyKey) -> bool {
+        self.reason == key.reason && self.pair.equivalent(&key.pair)
+    }
 }
 
 /// Decisions of one key since the last write.
@@ -262,19 +307,19 @@ impl Tally {
             "CheckImpersonation",
             "user",
             self.target_user_id
-                .map_or_else(|| key.target.clone(), |id| id.to_string()),
+                .map_or_else(|| key.pair.target.clone(), |id| id.to_string()),
         )
         .with_details(json!({
-            "platform": key.platform.as_str(),
-            "actor": key.actor,
-            "target": key.target,
+            "platform": key.pair.platform.as_str(),
+            "actor": key.pair.actor,
+            "target": key.pair.target,
             "allowed": key.reason.allows(),
             "reason": key.reason.as_str(),
             "count": self.count,
             "first_time": self.first.to_rfc3339(),
             "last_time": self.last.to_rfc3339(),
         }));
-        record.impersonation_user = Some(key.target.clone());
+        record.impersonation_user = Some(key.pair.target.clone());
         record
     }
 
@@ -293,9 +338,10 @@ const MAX_PENDING: usize = 10_000;
 const MAX_ALLOWED_PAIRS: u64 = 100_000;
 
 struct DecisionAudit {
-    pending: Mutex<HashMap<TallyKey, Tally>>,
-    /// Pairs allowed before, as (platform, actor, target).
-    allowed: moka::sync::Cache<(Platform, String, String), ()>,
+    /// Looked up by borrowed keys, so that counting a repeated decision copies no names.
+    pending: Mutex<hashbrown::HashMap<TallyKey, Tally, RandomState>>,
+    /// Pairs allowed before.
+    allowed: moka::sync::Cache<ImpersonationKey, ()>,
     /// Wakes the writer before the interval ends.
     wake: Arc<Notify>,
     /// Set on shutdown: the writer stops after its next write.
@@ -305,7 +351,7 @@ struct DecisionAudit {
 impl Default for DecisionAudit {
     fn default() -> Self {
         Self {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(hashbrown::HashMap::default()),
             allowed: moka::sync::Cache::new(MAX_ALLOWED_PAIRS),
             wake: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
@@ -322,16 +368,14 @@ impl DecisionAudit {
         decision: &Decision,
         now: Timestamp,
     ) {
-        let key = TallyKey {
+        let pair = ImpersonationQuery {
             platform,
-            actor: actor.to_owned(),
-            target: target.to_owned(),
-            reason: decision.reason,
+            actor,
+            target,
         };
-        let pair = (platform, key.actor.clone(), key.target.clone());
         let urgent = if decision.allowed() {
             if !self.allowed.contains_key(&pair) {
-                self.allowed.insert(pair, ());
+                self.allowed.insert(pair.to_key(), ());
             }
             false
         } else {
@@ -346,10 +390,20 @@ impl DecisionAudit {
         };
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let key = TallyQuery {
+                pair,
+                reason: decision.reason,
+            };
             match pending.get_mut(&key) {
                 Some(existing) => existing.merge(tally),
                 None => {
-                    pending.insert(key, tally);
+                    pending.insert(
+                        TallyKey {
+                            pair: key.pair.to_key(),
+                            reason: key.reason,
+                        },
+                        tally,
+                    );
                 }
             }
             pending.len() >= MAX_PENDING
@@ -406,5 +460,48 @@ impl DecisionAudit {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    /// A borrowed key must hash as its owned key does, or lookups by it would miss: the caches
+    /// would never hit, and a repeated decision would replace its tally instead of counting.
+    #[test]
+    fn borrowed_keys_hash_and_compare_as_their_owned_keys() {
+        let hasher = RandomState::new();
+        let query = ImpersonationQuery {
+            platform: Platform::Trino,
+            actor: "Ann",
+            target: "bob@example.com",
+        };
+        let key = query.to_key();
+        assert_eq!(hasher.hash_one(&query), hasher.hash_one(&key));
+        assert!(query.equivalent(&key));
+        let other = ImpersonationQuery {
+            target: "Bob@example.com",
+            ..query
+        };
+        assert!(!other.equivalent(&key), "names are compared as given");
+
+        let owned = TallyKey {
+            pair: key,
+            reason: Reason::AllowedByPattern,
+        };
+        let tally = TallyQuery {
+            pair: query,
+            reason: Reason::AllowedByPattern,
+        };
+        assert_eq!(hasher.hash_one(&tally), hasher.hash_one(&owned));
+        assert!(tally.equivalent(&owned));
+        let denied = TallyQuery {
+            reason: Reason::TargetUnknown,
+            ..tally
+        };
+        assert!(!denied.equivalent(&owned));
     }
 }

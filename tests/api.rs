@@ -626,6 +626,50 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
     server.stop().await;
 }
 
+/// A response carries `x-request-id` when the caller sent one (echoed) or the call failed (a new
+/// one, to quote); a successful call that sent none gets none.
+async fn request_ids_come_back_when_sent_or_on_failure(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel());
+    let plain = health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        plain.metadata().get("x-request-id").is_none(),
+        "{:?}",
+        plain.metadata()
+    );
+
+    let mut request = tonic::Request::new(tonic_health::pb::HealthCheckRequest::default());
+    request
+        .metadata_mut()
+        .insert("x-request-id", "probe-1".parse().unwrap());
+    let echoed = health.check(request).await.unwrap();
+    assert_eq!(
+        echoed
+            .metadata()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap()),
+        Some("probe-1")
+    );
+
+    let refused = server
+        .users(server.admin())
+        .create_user(proto::CreateUserRequest::default())
+        .await
+        .unwrap_err();
+    let id = refused
+        .metadata()
+        .get("x-request-id")
+        .unwrap_or_else(|| panic!("a failed call carries its request id: {refused:?}"));
+    assert!(
+        uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok(),
+        "{id:?}"
+    );
+    server.stop().await;
+}
+
 /// Beyond the concurrency limit calls are refused at once; on shutdown, calls in flight finish.
 async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
     let server = TestServer::start_with(t, 1).await;
@@ -725,5 +769,6 @@ on_both_stores!(
     listing_pages_and_tokens_bind_filters,
     unimplemented_rpcs_say_so,
     health_and_metrics_need_no_key,
+    request_ids_come_back_when_sent_or_on_failure,
     overload_is_shed_and_shutdown_drains,
 );

@@ -334,7 +334,7 @@ impl Permissions for PermissionsApi {
             .await?;
         Ok(Response::new(proto::GetEffectivePermissionsResponse {
             user_id: user.to_string(),
-            permissions: policy::by_permission(grants)
+            permissions: policy::by_permission(grants.to_vec())
                 .into_iter()
                 .map(|(permission, sources)| proto::EffectivePermission {
                     permission,

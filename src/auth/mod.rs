@@ -9,7 +9,7 @@ mod rpc_access;
 
 use std::{collections::HashSet, sync::Arc};
 
-pub use rpc_access::{Access, access_for, known_path};
+pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 
 use crate::domain::{self, Id, api_key, api_key::StoredCredential};
 use crate::error::{Error, Result};
@@ -101,7 +101,7 @@ impl Authenticator {
             .await;
         let credential = self
             .credentials
-            .get_or_read(presented.key_id, epoch, || async {
+            .get_or_read(&presented.key_id, epoch, || async {
                 let Credential {
                     stored,
                     permissions,

@@ -130,14 +130,51 @@ const TABLE: &[(&str, &[&str], Access)] = &[
     ),
 ];
 
-static BY_PATH: LazyLock<HashMap<String, Access>> = LazyLock::new(|| {
-    TABLE
-        .iter()
-        .flat_map(|(service, methods, access)| {
-            methods
-                .iter()
-                .map(move |method| (format!("/personae.v1.{service}/{method}"), *access))
+/// One RPC the server serves: its path, and what a caller needs to make it.
+#[derive(Debug)]
+pub struct Rpc {
+    /// `/package.Service/Method`.
+    pub path: String,
+    pub access: Access,
+    /// Its position in the catalogue, so that state kept per RPC is an index away.
+    pub index: usize,
+}
+
+impl Rpc {
+    /// (`package.Service`, `Method`): the names metrics and traces group calls by.
+    pub fn service_and_method(&self) -> (&str, &str) {
+        self.path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or((&self.path, ""))
+    }
+}
+
+/// Every RPC the server serves.
+static CATALOGUE: LazyLock<Vec<Rpc>> = LazyLock::new(|| {
+    let public = PUBLIC_PATHS.map(|path| (path.to_owned(), Access::Public));
+    let personae = TABLE.iter().flat_map(|(service, methods, access)| {
+        methods
+            .iter()
+            .map(move |method| (format!("/personae.v1.{service}/{method}"), *access))
+    });
+    public
+        .into_iter()
+        .chain(personae)
+        .enumerate()
+        .map(|(index, (path, access))| Rpc {
+            path,
+            access,
+            index,
         })
+        .collect()
+});
+
+/// The path index, built after the catalogue so that its keys can borrow the catalogue's paths.
+static BY_PATH: LazyLock<HashMap<&'static str, &'static Rpc>> = LazyLock::new(|| {
+    CATALOGUE
+        .iter()
+        .map(|rpc| (rpc.path.as_str(), rpc))
         .collect()
 });
 
@@ -149,21 +186,19 @@ const PUBLIC_PATHS: [&str; 4] = [
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
-/// `path` as a `'static` string when it names an RPC the server serves, so that metric labels
-/// and span names need no copy of it; `None` otherwise.
-pub fn known_path(path: &str) -> Option<&'static str> {
-    PUBLIC_PATHS
-        .into_iter()
-        .find(|known| *known == path)
-        .or_else(|| BY_PATH.get_key_value(path).map(|(known, _)| known.as_str()))
+/// The RPC at `path`, or `None` if the server serves none there.
+pub fn rpc(path: &str) -> Option<&'static Rpc> {
+    BY_PATH.get(path).copied()
+}
+
+/// How many RPCs the catalogue holds; every [`Rpc::index`] is below it.
+pub fn rpc_count() -> usize {
+    CATALOGUE.len()
 }
 
 /// The access rule of a gRPC path (`/package.Service/Method`), or `None` if it has none.
 pub fn access_for(path: &str) -> Option<Access> {
-    if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
-        return Some(Access::Public);
-    }
-    BY_PATH.get(path).copied()
+    rpc(path).map(|rpc| rpc.access)
 }
 
 #[cfg(test)]
@@ -176,10 +211,17 @@ mod tests {
 
     #[test]
     fn every_rpc_has_exactly_one_access_rule() {
-        let fds =
-            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let served = [
+            crate::proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ];
+        let files = served
+            .into_iter()
+            .flat_map(|fds| prost_types::FileDescriptorSet::decode(fds).unwrap().file);
         let mut rpcs = BTreeSet::new();
-        for file in &fds.file {
+        for file in files {
             for service in &file.service {
                 for method in &service.method {
                     rpcs.insert(format!(
@@ -192,7 +234,7 @@ mod tests {
             }
         }
         assert!(
-            rpcs.len() > 60,
+            rpcs.len() > 64,
             "expected the whole API, found {} RPCs",
             rpcs.len()
         );
@@ -201,10 +243,12 @@ mod tests {
             missing.is_empty(),
             "RPCs without an access rule: {missing:?}"
         );
-        let stale: Vec<_> = BY_PATH.keys().filter(|p| !rpcs.contains(*p)).collect();
+        let stale: Vec<_> = BY_PATH.keys().filter(|p| !rpcs.contains(**p)).collect();
         assert!(stale.is_empty(), "access rules naming no RPC: {stale:?}");
-        let entries: usize = TABLE.iter().map(|(_, methods, _)| methods.len()).sum();
-        assert_eq!(entries, BY_PATH.len(), "an RPC is listed twice");
+        assert_eq!(rpc_count(), BY_PATH.len(), "an RPC is listed twice");
+        for (index, rpc) in CATALOGUE.iter().enumerate() {
+            assert_eq!(rpc.index, index);
+        }
         assert_eq!(access_for("/personae.v1.Users/NoSuchRpc"), None);
         assert_eq!(
             access_for("/grpc.health.v1.Health/Check"),

@@ -20,7 +20,8 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 #[derive(Debug, PartialEq, Eq)]
 pub struct PresentedKey {
     pub key_id: Id,
-    secret: String,
+    /// Base62 digits, so ASCII.
+    secret: [u8; SECRET_LEN],
 }
 
 /// A freshly generated key: the token is shown once, the hash is stored.
@@ -33,14 +34,14 @@ pub struct GeneratedKey {
 pub fn generate() -> GeneratedKey {
     let mut rng = rand::rng();
     let secret: String = (0..SECRET_LEN)
-        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+        .map(|_| char::from(BASE62[rng.random_range(0..BASE62.len())]))
         .collect();
     let key_id = Id::new();
     let body = format!("{PREFIX}_{}_{secret}", key_id.0.simple());
     GeneratedKey {
         key_id,
-        token: format!("{body}_{}", checksum(&body)),
-        secret_hash: hash_secret(&secret),
+        token: format!("{body}_{}", String::from_utf8_lossy(&checksum(&body))),
+        secret_hash: hash_secret(secret.as_bytes()),
     }
 }
 
@@ -82,32 +83,35 @@ pub fn parse(token: &str) -> Result<PresentedKey, MalformedKey> {
     {
         return Err(MalformedKey::Shape);
     }
+    let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret.as_bytes()) else {
+        return Err(MalformedKey::Shape);
+    };
     let key_id = (id.len() == 32)
         .then(|| uuid::Uuid::try_parse(id).ok())
         .flatten()
         .ok_or(MalformedKey::Shape)?;
     let body_len = token.len() - CHECKSUM_LEN - 1;
-    if checksum(&token[..body_len]) != sum {
+    if checksum(&token[..body_len]) != sum.as_bytes() {
         return Err(MalformedKey::Checksum);
     }
     Ok(PresentedKey {
         key_id: Id(key_id),
-        secret: secret.to_owned(),
+        secret,
     })
 }
 
-fn hash_secret(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
+fn hash_secret(secret: &[u8]) -> Vec<u8> {
+    Sha256::digest(secret).to_vec()
 }
 
-fn checksum(body: &str) -> String {
+fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(body.as_bytes()) as u64;
     let mut digits = [b'0'; CHECKSUM_LEN];
     for digit in digits.iter_mut().rev() {
         *digit = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8_lossy(&digits).into_owned()
+    digits
 }
 
 /// What the store knows about a key, for authentication.
@@ -133,8 +137,8 @@ pub enum Refusal {
 impl PresentedKey {
     /// Accepts the key if its secret matches (in constant time) and it is still usable.
     pub fn verify(&self, stored: &StoredCredential, now: Timestamp) -> Result<(), Refusal> {
-        let presented = hash_secret(&self.secret);
-        if !bool::from(presented.ct_eq(&stored.secret_hash)) {
+        let presented = Sha256::digest(self.secret);
+        if !bool::from(presented[..].ct_eq(&stored.secret_hash)) {
             return Err(Refusal::WrongSecret);
         }
         if stored.revoke_time.is_some() {

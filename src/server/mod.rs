@@ -26,7 +26,7 @@ use crate::proto::{
     permissions_server::PermissionsServer, users_server::UsersServer,
 };
 use crate::store::Store;
-use crate::telemetry::{Metrics, RequestIds, RpcMetrics, serve_metrics};
+use crate::telemetry::{Metrics, Observe, serve_metrics};
 use health::StoreHealth;
 use load_shed::LoadShed;
 use message_limit::MessageLimit;
@@ -104,10 +104,9 @@ pub async fn serve(
     ));
 
     let stack = ServiceBuilder::new()
-        // Outermost, so every log line, trace and response below carries the request id.
-        .layer(middleware::layer(RequestIds))
-        // Outside shedding and auth, so refused and shed calls are counted and timed too.
-        .layer(middleware::layer(RpcMetrics::new(metrics_registry)))
+        // Outermost, so every log line, trace and response below carries the request id, and
+        // calls refused by shedding or auth are counted and timed too.
+        .layer(middleware::layer(Observe::new(metrics_registry)))
         // Before auth, so an overloaded server refuses calls without touching the store.
         .layer(middleware::layer(LoadShed::new(
             options.max_concurrent_requests,

@@ -117,23 +117,48 @@ where
 
     /// The cached value of `key` read at `epoch`, else `read()`'s, cached at `epoch` (which the
     /// caller took before reading, so a commit during the read leaves it unusable). Without an
-    /// epoch the store is read and nothing is cached.
-    pub async fn get_or_read<F, Fut, E>(&self, key: K, epoch: Option<i64>, read: F) -> Result<V, E>
+    /// epoch the store is read and nothing is cached. The key is borrowed, so that a hit copies
+    /// nothing of it.
+    pub async fn get_or_read<Q, F, Fut, E>(
+        &self,
+        key: &Q,
+        epoch: Option<i64>,
+        read: F,
+    ) -> Result<V, E>
     where
+        Q: CacheKey<K> + ?Sized,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
         let Some(epoch) = epoch else {
             return read().await;
         };
-        if let Some((at, value)) = self.entries.get(&key)
+        if let Some((at, value)) = self.entries.get(key)
             && at == epoch
         {
             return Ok(value);
         }
         let value = read().await?;
-        self.entries.insert(key, (epoch, value.clone()));
+        self.entries.insert(key.to_key(), (epoch, value.clone()));
         Ok(value)
+    }
+}
+
+/// A borrowed form of a cache key `K`, hashing and comparing as `K` does, that makes the owned
+/// key only when an entry is stored.
+pub trait CacheKey<K>: moka::Equivalent<K> + std::hash::Hash {
+    fn to_key(&self) -> K;
+}
+
+impl<K: Clone + Eq + std::hash::Hash> CacheKey<K> for K {
+    fn to_key(&self) -> K {
+        self.clone()
+    }
+}
+
+impl CacheKey<String> for str {
+    fn to_key(&self) -> String {
+        self.to_owned()
     }
 }
 
@@ -193,17 +218,17 @@ mod tests {
         let cache: EpochCache<&str, i32> = EpochCache::new(10);
         let epoch = freshness.cache_epoch(Consistency::Cached).await;
         let read = cache
-            .get_or_read("k", epoch, || async { Ok::<_, ()>(1) })
+            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(1) })
             .await;
         assert_eq!(read, Ok(1));
         let hit = cache
-            .get_or_read("k", epoch, || async { Ok::<_, ()>(2) })
+            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(2) })
             .await;
         assert_eq!(hit, Ok(1), "cached at the same revision");
         freshness.advance(2);
         let epoch = freshness.cache_epoch(Consistency::Cached).await;
         let fresh = cache
-            .get_or_read("k", epoch, || async { Ok::<_, ()>(3) })
+            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(3) })
             .await;
         assert_eq!(fresh, Ok(3), "read again after a commit");
     }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use db::Pool;
-pub use freshness::{Consistency, EpochCache, Freshness};
+pub use freshness::{CacheKey, Consistency, EpochCache, Freshness};
 
 use crate::domain::{
     Id, Revision, Timestamp, Version,

@@ -1,26 +1,16 @@
-//! Prometheus metrics per RPC, and what is known only when a call is over: its access log line
-//! and its span's status.
+//! Prometheus metrics per RPC, and the endpoint that serves them.
 
-use std::{
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Instant,
-};
+use std::sync::{Arc, OnceLock};
 
 use axum::serve::ListenerExt;
-use http::{Request, Response};
-use http_body::{Body as HttpBody, Frame};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
     registry::Registry,
 };
-use tonic::{Code, body::Body};
-use tower::Service;
+use tonic::Code;
 
-use super::{RequestId, known_rpc, split_path};
-use crate::middleware::{Middleware, Next, ResponseFuture};
+use crate::auth::{Rpc, rpc_count};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
@@ -40,6 +30,16 @@ pub struct Metrics {
     registry: Registry,
     handled: Family<HandledLabels, Counter>,
     latency: Family<MethodLabels, Histogram>,
+    /// The series of each RPC by its catalogue index (the last slot for paths that name no RPC),
+    /// looked up in the families once rather than on every call, and only once called, so that
+    /// the endpoint lists the RPCs in use.
+    series: Box<[OnceLock<RpcSeries>]>,
+}
+
+struct RpcSeries {
+    latency: Histogram,
+    /// By `Code as usize`.
+    handled: [OnceLock<Counter>; 17],
 }
 
 impl Default for Metrics {
@@ -65,6 +65,7 @@ impl Default for Metrics {
             registry,
             handled,
             latency,
+            series: (0..=rpc_count()).map(|_| OnceLock::new()).collect(),
         }
     }
 }
@@ -77,25 +78,39 @@ impl Metrics {
         text
     }
 
-    fn record(&self, path: &'static str, code: Code, seconds: f64) {
-        let (grpc_service, grpc_method) = split_path(path);
-        self.handled
-            .get_or_create(&HandledLabels {
-                grpc_service,
-                grpc_method,
-                grpc_code: code_name(code),
+    pub(super) fn record(&self, rpc: Option<&'static Rpc>, code: Code, seconds: f64) {
+        let (grpc_service, grpc_method) = rpc.map_or(UNKNOWN, Rpc::service_and_method);
+        let series =
+            self.series[rpc.map_or(rpc_count(), |rpc| rpc.index)].get_or_init(|| RpcSeries {
+                latency: self
+                    .latency
+                    .get_or_create(&MethodLabels {
+                        grpc_service,
+                        grpc_method,
+                    })
+                    .clone(),
+                handled: Default::default(),
+            });
+        series.handled[code as usize]
+            .get_or_init(|| {
+                self.handled
+                    .get_or_create(&HandledLabels {
+                        grpc_service,
+                        grpc_method,
+                        grpc_code: code_name(code),
+                    })
+                    .clone()
             })
             .inc();
-        self.latency
-            .get_or_create(&MethodLabels {
-                grpc_service,
-                grpc_method,
-            })
-            .observe(seconds);
+        series.latency.observe(seconds);
     }
 }
 
-fn code_name(code: Code) -> &'static str {
+/// The labels of calls to paths that name no RPC, folded into one series so that callers
+/// cannot grow the label sets without bound.
+const UNKNOWN: (&str, &str) = ("unknown", "unknown");
+
+pub(super) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",
@@ -147,142 +162,4 @@ pub async fn serve_metrics(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// Counts every call by status code and times it until its status is sent, and logs one access
-/// line per call.
-#[derive(Clone)]
-pub struct RpcMetrics {
-    metrics: Arc<Metrics>,
-}
-
-impl RpcMetrics {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl Middleware for RpcMetrics {
-    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
-        let mut recorder = CallRecorder {
-            metrics: self.metrics.clone(),
-            path: known_rpc(request.uri().path()),
-            request_id: request.extensions().get::<RequestId>().cloned(),
-            span: request
-                .extensions()
-                .get::<tracing::Span>()
-                .cloned()
-                .unwrap_or_else(tracing::Span::none),
-            start: Instant::now(),
-            code: None,
-        };
-        let future = next.run(request);
-        Box::pin(async move {
-            let response = future.await?;
-            // Errors come "trailers-only", with the status in the headers; other calls send it
-            // in the trailers, which the body watches for.
-            recorder.code = grpc_status(response.headers());
-            Ok(response.map(|body| {
-                Body::new(ObservedBody {
-                    inner: body,
-                    recorder,
-                })
-            }))
-        })
-    }
-}
-
-fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
-    headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map(Code::from_i32)
-}
-
-/// Records the call when its response is done with: fully sent, or dropped (a cancelled call).
-/// Holding the call's span keeps it open until then, so the trace covers the whole call.
-struct CallRecorder {
-    metrics: Arc<Metrics>,
-    path: &'static str,
-    request_id: Option<RequestId>,
-    span: tracing::Span,
-    start: Instant,
-    code: Option<Code>,
-}
-
-impl Drop for CallRecorder {
-    fn drop(&mut self) {
-        let code = self.code.unwrap_or(Code::Cancelled);
-        let elapsed = self.start.elapsed();
-        self.metrics.record(self.path, code, elapsed.as_secs_f64());
-        self.span
-            .record("rpc.grpc.status_code", i64::from(code as i32));
-        if is_server_error(code) {
-            self.span.record("otel.status_code", "ERROR");
-        }
-        tracing::info!(
-            target: "personae::access",
-            request_id = self.request_id.as_ref().map_or("", RequestId::as_str),
-            rpc = self.path,
-            code = code_name(code),
-            elapsed_ms = elapsed.as_secs_f64() * 1e3,
-            "call finished"
-        );
-    }
-}
-
-/// The codes that mark a server span as failed in OpenTelemetry's gRPC conventions; the others
-/// are the caller's doing.
-fn is_server_error(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unknown
-            | Code::DeadlineExceeded
-            | Code::Unimplemented
-            | Code::Internal
-            | Code::Unavailable
-            | Code::DataLoss
-    )
-}
-
-pin_project_lite::pin_project! {
-    struct ObservedBody {
-        #[pin]
-        inner: Body,
-        recorder: CallRecorder,
-    }
-}
-
-impl HttpBody for ObservedBody {
-    type Data = bytes::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &frame
-            && let Some(trailers) = frame.trailers_ref()
-            && let Some(code) = grpc_status(trailers)
-        {
-            this.recorder.code = Some(code);
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
 }

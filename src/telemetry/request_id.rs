@@ -1,100 +1,93 @@
-//! The identity of each call: its request id, and its span in logs and traces.
+//! Request ids: the caller's `x-request-id` if it sent a sane one, else a new one.
 
-use http::{HeaderValue, Request, Response};
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry_http::HeaderExtractor;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tonic::body::Body;
-use tower::Service;
-use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
+use std::sync::{
+    LazyLock,
+    atomic::{AtomicU64, Ordering},
+};
 
-use super::{known_rpc, split_path};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::middleware::{Middleware, Next, ResponseFuture};
+pub(super) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of one call: the caller's `x-request-id` if it sent a sane one, else a new UUIDv7.
+/// The id of one call.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub HeaderValue);
+pub struct RequestId {
+    value: HeaderValue,
+    /// Whether the caller sent it.
+    given: bool,
+}
 
 impl RequestId {
+    /// The caller's id when it is 1 to 128 visible ASCII characters, else a new one.
+    pub(super) fn of(headers: &HeaderMap) -> Self {
+        let given = headers.get(&REQUEST_ID).filter(|v| {
+            let bytes = v.as_bytes();
+            !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(u8::is_ascii_graphic)
+        });
+        let mut value = given.cloned().unwrap_or_else(new_request_id);
+        // Unique per call, so HPACK must not index it: an indexed id would only push reusable
+        // headers out of the connection's table.
+        value.set_sensitive(true);
+        Self {
+            value,
+            given: given.is_some(),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         // Only visible ASCII is ever kept, so this never falls back.
-        self.0.to_str().unwrap_or_default()
+        self.value.to_str().unwrap_or_default()
+    }
+
+    pub(super) fn given(&self) -> bool {
+        self.given
+    }
+
+    pub(super) fn header_value(&self) -> HeaderValue {
+        self.value.clone()
     }
 }
 
-const REQUEST_ID: &str = "x-request-id";
-const TRACEPARENT: &str = "traceparent";
+/// Where this process's ids start: random, so that two processes' ids do not collide.
+static FIRST_ID: LazyLock<u128> = LazyLock::new(rand::random);
+static ISSUED: AtomicU64 = AtomicU64::new(0);
 
-/// Gives every call a request id, echoed in the response, and a span carrying it and the RPC,
-/// so every log line and trace of the call can be found by the id. The span goes to later
-/// layers in the request extensions.
-#[derive(Clone, Default)]
-pub struct RequestIds;
+/// A new request id, shaped as a UUID: the process's random start plus a counter, which is
+/// unique without a clock or a random draw per call.
+fn new_request_id() -> HeaderValue {
+    let n = ISSUED.fetch_add(1, Ordering::Relaxed);
+    let id = uuid::Uuid::from_u128(FIRST_ID.wrapping_add(u128::from(n)));
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
 
-impl Middleware for RequestIds {
-    fn call<S>(&self, mut request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
-        let id = RequestId(
-            request
-                .headers()
-                .get(REQUEST_ID)
-                .filter(|v| {
-                    let bytes = v.as_bytes();
-                    !bytes.is_empty()
-                        && bytes.len() <= 128
-                        && bytes.iter().all(u8::is_ascii_graphic)
-                })
-                .cloned()
-                .unwrap_or_else(new_request_id),
-        );
-        let rpc = known_rpc(request.uri().path());
-        let (service, method) = split_path(rpc);
-        // Named and described as OpenTelemetry's RPC conventions say, so trace backends group
-        // and label calls by RPC; the status is recorded when the call is over.
-        let span = tracing::info_span!(
-            "rpc",
-            otel.name = rpc.trim_start_matches('/'),
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            rpc.system = "grpc",
-            rpc.service = service,
-            rpc.method = method,
-            rpc.grpc.status_code = tracing::field::Empty,
-            request_id = id.as_str(),
-        );
-        // Continues the caller's trace, if it sent one. This fails only when traces are not
-        // exported at all.
-        if request.headers().contains_key(TRACEPARENT) {
-            let _ = span.set_parent(
-                TraceContextPropagator::new().extract(&HeaderExtractor(request.headers())),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sane_caller_id_is_kept_and_others_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&REQUEST_ID, HeaderValue::from_static("abc-123"));
+        let id = RequestId::of(&headers);
+        assert_eq!(id.as_str(), "abc-123");
+        assert!(id.given());
+        for bad in ["", "has space", &"x".repeat(129)] {
+            headers.insert(&REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            let id = RequestId::of(&headers);
+            assert_ne!(id.as_str(), bad);
+            assert!(!id.given());
+            assert!(
+                uuid::Uuid::parse_str(id.as_str()).is_ok(),
+                "{}",
+                id.as_str()
             );
         }
-        request.extensions_mut().insert(id.clone());
-        // A span no layer wants (logs below info, no trace export) is not passed on.
-        if !span.is_disabled() {
-            request.extensions_mut().insert(span.clone());
-        }
-        let future = next.run(request);
-        Box::pin(
-            async move {
-                let mut response = future.await?;
-                response.headers_mut().insert(REQUEST_ID, id.0);
-                Ok(response)
-            }
-            .instrument(span),
-        )
+        let (a, b) = (
+            RequestId::of(&HeaderMap::new()),
+            RequestId::of(&HeaderMap::new()),
+        );
+        assert_ne!(a.as_str(), b.as_str());
     }
-}
-
-/// A new request id: a UUIDv7, formatted on the stack.
-fn new_request_id() -> HeaderValue {
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
