@@ -9,6 +9,10 @@
 
 mod server;
 
+/// The allocator the server uses, so that the bare server differs from it by the stack alone.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -33,11 +37,11 @@ use tonic::{
 #[command(about = "CPU per call and latency of the check RPCs, against Health/Check")]
 struct Args {
     /// Calls per case and round at full speed.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 60_000)]
     requests: usize,
-    /// Rounds: each loads every case in turn, and each case reports its median round, so that a
-    /// drift of the machine during the run touches every case alike.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds: each loads every case in turn; ratios are taken within a round and reported as
+    /// their median, so that a drift of the machine during the run touches every case alike.
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Connections h2load opens.
     #[arg(long, default_value_t = 4)]
@@ -72,6 +76,8 @@ struct Measured {
     name: &'static str,
     calls_per_sec: f64,
     cpu_us_per_call: f64,
+    /// The median over rounds of this case's CPU per call over Health/Check's.
+    x_health: f64,
     p50_ms: f64,
     p99_ms: f64,
 }
@@ -227,10 +233,23 @@ async fn main() -> anyhow::Result<()> {
             rounds[i].push((cpu_us_per_call, calls_per_sec));
         }
     }
+    // Ratios are taken within each round, against that round's Health/Check, and then their
+    // median: a machine that drifts between rounds moves both sides of a ratio alike.
+    let health = index_of(&cases, "Health/Check")?;
+    let median_ratio = |i: usize, to: usize| {
+        median(
+            rounds[i]
+                .iter()
+                .zip(&rounds[to])
+                .map(|(case, base)| case.0 / base.0)
+                .collect(),
+        )
+    };
+    let health_vs_bare = median_ratio(health, index_of(&cases, BARE)?);
     let mut results = Vec::new();
-    for (case, mut measured) in cases.iter().zip(rounds) {
-        measured.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (cpu_us_per_call, calls_per_sec) = measured[measured.len() / 2];
+    for (i, case) in cases.iter().enumerate() {
+        let cpu_us_per_call = median(rounds[i].iter().map(|r| r.0).collect());
+        let calls_per_sec = median(rounds[i].iter().map(|r| r.1).collect());
         let (address, _) = target(case);
         let rate = (calls_per_sec / 2.0).max(1.0) as u64;
         let (p50_ms, p99_ms) = latency(&ghz, &address, case, &token, rate, args.latency_secs)?;
@@ -238,13 +257,14 @@ async fn main() -> anyhow::Result<()> {
             name: case.name,
             calls_per_sec,
             cpu_us_per_call,
+            x_health: median_ratio(i, health),
             p50_ms,
             p99_ms,
         });
     }
     let _ = bare.kill();
     let _ = bare.wait();
-    println!("{}", render(&results, &args));
+    println!("{}", render(&results, health_vs_bare, &args));
     Ok(())
 }
 
@@ -421,11 +441,7 @@ fn latency(
     ))
 }
 
-fn render(results: &[Measured], args: &Args) -> String {
-    let health = results
-        .iter()
-        .find(|r| r.name == "Health/Check")
-        .map_or(f64::NAN, |r| r.cpu_us_per_call);
+fn render(results: &[Measured], health_vs_bare: f64, args: &Args) -> String {
     let mut out = format!(
         "== checks (SQLite; server on CPU 0, h2load on CPU 1: median of {} rounds of {} calls, \
          {} connections × {} streams; latency from ghz at half the rate) ==\n\n",
@@ -438,38 +454,33 @@ fn render(results: &[Measured], args: &Args) -> String {
     for r in results {
         out.push_str(&format!(
             "{:<40} {:>10.0} {:>12.1} {:>10.2} {:>9.2} {:>9.2}\n",
-            r.name,
-            r.calls_per_sec,
-            r.cpu_us_per_call,
-            r.cpu_us_per_call / health,
-            r.p50_ms,
-            r.p99_ms
+            r.name, r.calls_per_sec, r.cpu_us_per_call, r.x_health, r.p50_ms, r.p99_ms
         ));
     }
-    let cpu = |name: &str| {
+    let x_health = |name: &str| {
         results
             .iter()
             .find(|r| r.name == name)
-            .map_or(f64::NAN, |r| r.cpu_us_per_call)
+            .map_or(f64::NAN, |r| r.x_health)
     };
     out.push_str("\ntargets:\n");
     for (target, measured, limit) in [
         (
             "cached CheckPermission, x Health",
-            cpu(CHECK_PERMISSION) / health,
+            x_health(CHECK_PERMISSION),
             1.25,
         ),
         (
             "cached CheckImpersonation, x Health",
-            cpu(CHECK_IMPERSONATION) / health,
+            x_health(CHECK_IMPERSONATION),
             1.25,
         ),
         (
             "what authentication adds, x Health",
-            cpu(AUTHENTICATION) / health - 1.0,
+            x_health(AUTHENTICATION) - 1.0,
             0.25,
         ),
-        ("Health/Check, x the bare server's", health / cpu(BARE), 1.2),
+        ("Health/Check, x the bare server's", health_vs_bare, 1.2),
     ] {
         let verdict = if measured <= limit { "ok" } else { "MISSED" };
         out.push_str(&format!(
@@ -477,6 +488,18 @@ fn render(results: &[Measured], args: &Args) -> String {
         ));
     }
     out
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn index_of(cases: &[Case], name: &str) -> anyhow::Result<usize> {
+    cases
+        .iter()
+        .position(|case| case.name == name)
+        .with_context(|| format!("no case named {name}"))
 }
 
 const BARE: &str = "Health/Check (bare tonic)";

@@ -16,8 +16,10 @@ use std::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
+
+use chrono::SubsecRound;
 
 use equivalent::Equivalent;
 use serde_json::json;
@@ -171,7 +173,7 @@ impl Decisions {
                     .await?;
                 if let Some(ended) = session_standing(&session, platform, actor)? {
                     self.audit
-                        .record(platform, actor, &session.target, &ended, domain::now());
+                        .record(platform, actor, &session.target, &ended, SystemTime::now());
                     return Ok(ended);
                 }
                 session.target
@@ -193,7 +195,7 @@ impl Decisions {
             })
             .await?;
         self.audit
-            .record(platform, actor, &target, &decision, domain::now());
+            .record(platform, actor, &target, &decision, SystemTime::now());
         Ok(decision)
     }
 
@@ -296,8 +298,9 @@ struct Tally {
     actor_user_id: Option<Id>,
     target_user_id: Option<Id>,
     count: u64,
-    first: Timestamp,
-    last: Timestamp,
+    /// Clock readings, made timestamps only when written: cheaper on the hot path.
+    first: SystemTime,
+    last: SystemTime,
 }
 
 impl Tally {
@@ -316,8 +319,8 @@ impl Tally {
             "allowed": key.reason.allows(),
             "reason": key.reason.as_str(),
             "count": self.count,
-            "first_time": self.first.to_rfc3339(),
-            "last_time": self.last.to_rfc3339(),
+            "first_time": timestamp(self.first).to_rfc3339(),
+            "last_time": timestamp(self.last).to_rfc3339(),
         }));
         record.impersonation_user = Some(key.pair.target.clone());
         record
@@ -328,6 +331,10 @@ impl Tally {
         self.first = self.first.min(other.first);
         self.last = self.last.max(other.last);
     }
+}
+
+fn timestamp(time: SystemTime) -> Timestamp {
+    Timestamp::from(time).trunc_subsecs(6)
 }
 
 /// The most distinct decisions held before a write is forced, whatever the interval.
@@ -366,7 +373,7 @@ impl DecisionAudit {
         actor: &str,
         target: &str,
         decision: &Decision,
-        now: Timestamp,
+        now: SystemTime,
     ) {
         let pair = ImpersonationQuery {
             platform,

@@ -7,7 +7,9 @@
 pub mod layer;
 mod rpc_access;
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
+
+use hashbrown::HashSet;
 
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 
@@ -19,7 +21,8 @@ use crate::store::{Consistency, Credential, EpochCache, Store};
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub user_id: Id,
-    /// Shared with the cached credential, so authenticating a call copies no strings.
+    /// Shared with the cached credential, so authenticating a call copies no strings. Hashed
+    /// with hashbrown's fast default: its names come from the store, not from callers.
     pub permissions: Arc<HashSet<String>>,
 }
 
@@ -117,7 +120,7 @@ impl Authenticator {
             })
             .await?;
         presented
-            .verify(&credential.stored, domain::now())
+            .verify(&credential.stored, domain::now)
             .map_err(|refusal| {
                 tracing::info!(key_id = %presented.key_id, ?refusal, "API key refused");
                 Error::Unauthenticated(REFUSED.into())

@@ -1,7 +1,9 @@
 //! The one table of what every RPC requires. An RPC missing here is refused; a test walks the
 //! file descriptor set and fails if any RPC lacks an entry or an entry names no RPC.
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::sync::LazyLock;
+
+use hashbrown::HashMap;
 
 use crate::domain::permission::{APPLICATION_ADMIN, AUDIT, FETCH_POLICY_INFO, USER_ADMIN};
 
@@ -171,6 +173,7 @@ static CATALOGUE: LazyLock<Vec<Rpc>> = LazyLock::new(|| {
 });
 
 /// The path index, built after the catalogue so that its keys can borrow the catalogue's paths.
+/// A fixed table that callers only read, so hashbrown's fast default hasher is safe here.
 static BY_PATH: LazyLock<HashMap<&'static str, &'static Rpc>> = LazyLock::new(|| {
     CATALOGUE
         .iter()

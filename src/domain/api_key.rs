@@ -135,8 +135,13 @@ pub enum Refusal {
 }
 
 impl PresentedKey {
-    /// Accepts the key if its secret matches (in constant time) and it is still usable.
-    pub fn verify(&self, stored: &StoredCredential, now: Timestamp) -> Result<(), Refusal> {
+    /// Accepts the key if its secret matches (in constant time) and it is still usable. The clock
+    /// is read only for a key that expires.
+    pub fn verify(
+        &self,
+        stored: &StoredCredential,
+        now: impl FnOnce() -> Timestamp,
+    ) -> Result<(), Refusal> {
         let presented = Sha256::digest(self.secret);
         if !bool::from(presented[..].ct_eq(&stored.secret_hash)) {
             return Err(Refusal::WrongSecret);
@@ -144,7 +149,7 @@ impl PresentedKey {
         if stored.revoke_time.is_some() {
             return Err(Refusal::Revoked);
         }
-        if stored.expire_time.is_some_and(|t| t <= now) {
+        if stored.expire_time.is_some_and(|t| t <= now()) {
             return Err(Refusal::Expired);
         }
         if stored.user_disabled {
@@ -186,16 +191,16 @@ mod tests {
         assert_eq!(presented.key_id, key.key_id);
         let now = super::super::now();
         assert_eq!(
-            presented.verify(&stored(key.secret_hash.clone()), now),
+            presented.verify(&stored(key.secret_hash.clone()), || now),
             Ok(())
         );
         assert_eq!(
-            presented.verify(&stored(vec![0; 32]), now),
+            presented.verify(&stored(vec![0; 32]), || now),
             Err(Refusal::WrongSecret)
         );
         let mut expired = stored(key.secret_hash);
         expired.expire_time = Some(now);
-        assert_eq!(presented.verify(&expired, now), Err(Refusal::Expired));
+        assert_eq!(presented.verify(&expired, || now), Err(Refusal::Expired));
     }
 
     #[test]

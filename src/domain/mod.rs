@@ -127,14 +127,22 @@ pub fn bounded_text(field: &str, text: &str, max_chars: usize) -> Result<String>
     if trimmed.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    let chars = trimmed.chars().count();
-    if chars > max_chars {
-        return Err(Error::invalid(
-            field,
-            format!("is {chars} characters long; the limit is {max_chars}"),
-        ));
+    // A text has at least as many bytes as characters, so a short one needs no count.
+    if trimmed.len() > max_chars {
+        let chars = trimmed.chars().count();
+        if chars > max_chars {
+            return Err(Error::invalid(
+                field,
+                format!("is {chars} characters long; the limit is {max_chars}"),
+            ));
+        }
     }
-    if trimmed.chars().any(char::is_control) {
+    let has_control = if trimmed.is_ascii() {
+        trimmed.bytes().any(|b| b.is_ascii_control())
+    } else {
+        trimmed.chars().any(char::is_control)
+    };
+    if has_control {
         return Err(Error::invalid(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())

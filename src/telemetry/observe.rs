@@ -101,7 +101,7 @@ fn call_span(rpc: Option<&'static Rpc>, id: &RequestId, headers: &HeaderMap) -> 
         rpc.service = service,
         rpc.method = method,
         rpc.grpc.status_code = tracing::field::Empty,
-        request_id = id.as_str(),
+        request_id = %id,
     );
     // Setting the parent fails only when traces are not exported at all.
     if !span.is_disabled() && headers.contains_key(&TRACEPARENT) {
@@ -141,7 +141,7 @@ impl Drop for CallRecorder {
         }
         tracing::info!(
             target: "personae::access",
-            request_id = self.id.as_str(),
+            request_id = %self.id,
             rpc = self.rpc.map_or("/unknown/unknown", |rpc| rpc.path.as_str()),
             code = code_name(code),
             elapsed_ms = elapsed.as_secs_f64() * 1e3,
