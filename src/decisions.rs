@@ -19,14 +19,12 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use chrono::SubsecRound;
-
 use equivalent::Equivalent;
 use serde_json::json;
 use tokio::{sync::Notify, task::JoinHandle};
 
 use crate::domain::{
-    self, Id, Timestamp,
+    self, Id,
     audit::AuditRecord,
     external::Platform,
     impersonation::{Decision, Reason, Session, Subject, decide},
@@ -319,8 +317,8 @@ impl Tally {
             "allowed": key.reason.allows(),
             "reason": key.reason.as_str(),
             "count": self.count,
-            "first_time": timestamp(self.first).to_rfc3339(),
-            "last_time": timestamp(self.last).to_rfc3339(),
+            "first_time": domain::timestamp(self.first).to_rfc3339(),
+            "last_time": domain::timestamp(self.last).to_rfc3339(),
         }));
         record.impersonation_user = Some(key.pair.target.clone());
         record
@@ -331,10 +329,6 @@ impl Tally {
         self.first = self.first.min(other.first);
         self.last = self.last.max(other.last);
     }
-}
-
-fn timestamp(time: SystemTime) -> Timestamp {
-    Timestamp::from(time).trunc_subsecs(6)
 }
 
 /// The most distinct decisions held before a write is forced, whatever the interval.

@@ -14,11 +14,27 @@ pub type ResponseFuture<E> = BoxFuture<'static, Result<Response<Body>, E>>;
 /// What one layer of the stack does to a call: look at or change the request, answer it itself,
 /// or pass it to `next` and look at or change the response.
 pub trait Middleware: Clone + Send + Sync + 'static {
-    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static;
+    fn call<S: Inner>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>;
+}
+
+/// The rest of the stack as every middleware needs it: a service of HTTP calls whose answers can
+/// be awaited on any thread.
+pub trait Inner:
+    Service<Request<Body>, Response = Response<Body>, Future: Send + 'static, Error: Send + 'static>
+    + Send
+    + 'static
+{
+}
+
+impl<S> Inner for S where
+    S: Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Future: Send + 'static,
+            Error: Send + 'static,
+        > + Send
+        + 'static
+{
 }
 
 /// The rest of the stack, already polled ready, owned so that a middleware may call it later
@@ -62,9 +78,7 @@ pub struct MiddlewareService<M, S> {
 impl<M, S> Service<Request<Body>> for MiddlewareService<M, S>
 where
     M: Middleware,
-    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Inner + Clone,
 {
     type Response = Response<Body>;
     type Error = S::Error;

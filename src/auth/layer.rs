@@ -1,12 +1,11 @@
 //! The middleware that authenticates and authorizes every call before it reaches a handler.
 
-use http::{Request, Response};
+use http::Request;
 use tonic::{Status, body::Body};
-use tower::Service;
 
 use super::{Access, Authenticator, Principal, access_for};
 use crate::error::{Error, Result};
-use crate::middleware::{Middleware, Next, ResponseFuture};
+use crate::middleware::{Inner, Middleware, Next, ResponseFuture};
 
 #[derive(Clone)]
 pub struct Auth {
@@ -20,12 +19,11 @@ impl Auth {
 }
 
 impl Middleware for Auth {
-    fn call<S>(&self, mut request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
+    fn call<S: Inner>(
+        &self,
+        mut request: Request<Body>,
+        next: Next<S>,
+    ) -> ResponseFuture<S::Error> {
         let access = access_for(request.uri().path());
         // Health and reflection: nothing to check, so nothing to wait for.
         if access == Some(Access::Public) {

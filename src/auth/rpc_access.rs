@@ -142,16 +142,6 @@ pub struct Rpc {
     pub index: usize,
 }
 
-impl Rpc {
-    /// (`package.Service`, `Method`): the names metrics and traces group calls by.
-    pub fn service_and_method(&self) -> (&str, &str) {
-        self.path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or((&self.path, ""))
-    }
-}
-
 /// Every RPC the server serves.
 static CATALOGUE: LazyLock<Vec<Rpc>> = LazyLock::new(|| {
     let public = PUBLIC_PATHS.map(|path| (path.to_owned(), Access::Public));

@@ -41,7 +41,7 @@ pub fn generate() -> GeneratedKey {
     GeneratedKey {
         key_id,
         token: format!("{body}_{}", String::from_utf8_lossy(&checksum(&body))),
-        secret_hash: hash_secret(secret.as_bytes()),
+        secret_hash: hash_secret(secret.as_bytes()).to_vec(),
     }
 }
 
@@ -51,7 +51,7 @@ pub fn adopt(token: &str) -> Result<GeneratedKey, MalformedKey> {
     Ok(GeneratedKey {
         key_id: presented.key_id,
         token: token.to_owned(),
-        secret_hash: hash_secret(&presented.secret),
+        secret_hash: hash_secret(&presented.secret).to_vec(),
     })
 }
 
@@ -100,8 +100,8 @@ pub fn parse(token: &str) -> Result<PresentedKey, MalformedKey> {
     })
 }
 
-fn hash_secret(secret: &[u8]) -> Vec<u8> {
-    Sha256::digest(secret).to_vec()
+fn hash_secret(secret: &[u8]) -> [u8; 32] {
+    Sha256::digest(secret).into()
 }
 
 fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {
@@ -142,7 +142,7 @@ impl PresentedKey {
         stored: &StoredCredential,
         now: impl FnOnce() -> Timestamp,
     ) -> Result<(), Refusal> {
-        let presented = Sha256::digest(self.secret);
+        let presented = hash_secret(&self.secret);
         if !bool::from(presented[..].ct_eq(&stored.secret_hash)) {
             return Err(Refusal::WrongSecret);
         }

@@ -12,7 +12,7 @@ pub mod policy;
 pub mod role;
 pub mod user;
 
-use std::fmt;
+use std::{fmt, time::SystemTime};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -71,7 +71,13 @@ pub const BUILT_IN_IAM_ID: Id = Id(uuid::uuid!("00000000-0000-7000-8000-00000000
 pub type Timestamp = DateTime<Utc>;
 
 pub fn now() -> Timestamp {
-    Utc::now().trunc_subsecs(6)
+    timestamp(SystemTime::now())
+}
+
+/// A clock reading at the precision the stores keep; for readings taken on a hot path, where
+/// the conversion can wait.
+pub fn timestamp(time: SystemTime) -> Timestamp {
+    Timestamp::from(time).trunc_subsecs(6)
 }
 
 /// The revision of the store a change committed: the sequence number of its audit event, which

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::Request;
 use tokio::sync::Semaphore;
 use tonic::{Status, body::Body};
-use tower::Service;
 
-use crate::middleware::{Middleware, Next, ResponseFuture};
+use crate::middleware::{Inner, Middleware, Next, ResponseFuture};
 
 /// Serves at most `limit` calls at once and refuses the rest at once with UNAVAILABLE, so
 /// an overloaded server sheds load instead of queueing it into timeouts.
@@ -25,12 +24,7 @@ impl LoadShed {
 }
 
 impl Middleware for LoadShed {
-    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
+    fn call<S: Inner>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error> {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let future = next.run(request);

@@ -6,12 +6,11 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{Request, Response};
+use http::Request;
 use http_body::{Body as HttpBody, Frame};
 use tonic::{Status, body::Body};
-use tower::Service;
 
-use crate::middleware::{Middleware, Next, ResponseFuture};
+use crate::middleware::{Inner, Middleware, Next, ResponseFuture};
 
 /// Refuses a request message as soon as its length prefix says it is over `limit` bytes, before
 /// it is read, let alone decoded.
@@ -27,12 +26,7 @@ impl MessageLimit {
 }
 
 impl Middleware for MessageLimit {
-    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
+    fn call<S: Inner>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error> {
         let limit = self.limit;
         let request = request.map(|inner| {
             Body::new(LimitedBody {

@@ -146,7 +146,7 @@ where
 
 /// A borrowed form of a cache key `K`, hashing and comparing as `K` does, that makes the owned
 /// key only when an entry is stored.
-pub trait CacheKey<K>: moka::Equivalent<K> + std::hash::Hash {
+pub trait CacheKey<K>: equivalent::Equivalent<K> + std::hash::Hash {
     fn to_key(&self) -> K;
 }
 

@@ -10,6 +10,7 @@ use prometheus_client::{
 };
 use tonic::Code;
 
+use super::{recorded_path, service_and_method};
 use crate::auth::{Rpc, rpc_count};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,7 +80,7 @@ impl Metrics {
     }
 
     pub(super) fn record(&self, rpc: Option<&'static Rpc>, code: Code, seconds: f64) {
-        let (grpc_service, grpc_method) = rpc.map_or(UNKNOWN, Rpc::service_and_method);
+        let (grpc_service, grpc_method) = service_and_method(recorded_path(rpc));
         let series =
             self.series[rpc.map_or(rpc_count(), |rpc| rpc.index)].get_or_init(|| RpcSeries {
                 latency: self
@@ -105,10 +106,6 @@ impl Metrics {
         series.latency.observe(seconds);
     }
 }
-
-/// The labels of calls to paths that name no RPC, folded into one series so that callers
-/// cannot grow the label sets without bound.
-const UNKNOWN: (&str, &str) = ("unknown", "unknown");
 
 pub(super) fn code_name(code: Code) -> &'static str {
     match code {

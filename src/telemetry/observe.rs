@@ -8,20 +8,20 @@ use std::{
     time::Instant,
 };
 
-use http::{HeaderMap, HeaderName, Request, Response};
+use http::{HeaderMap, HeaderName, Request};
 use http_body::{Body as HttpBody, Frame};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tonic::{Code, body::Body};
-use tower::Service;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::metrics::{Metrics, code_name};
 use super::request_id::{REQUEST_ID, RequestId};
+use super::{recorded_path, service_and_method};
 use crate::auth::{Rpc, rpc};
-use crate::middleware::{Middleware, Next, ResponseFuture};
+use crate::middleware::{Inner, Middleware, Next, ResponseFuture};
 
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -43,12 +43,7 @@ impl Observe {
 }
 
 impl Middleware for Observe {
-    fn call<S>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error>
-    where
-        S: Service<Request<Body>, Response = Response<Body>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Send + 'static,
-    {
+    fn call<S: Inner>(&self, request: Request<Body>, next: Next<S>) -> ResponseFuture<S::Error> {
         let rpc = rpc(request.uri().path());
         let id = RequestId::of(request.headers());
         let span = call_span(rpc, &id, request.headers());
@@ -91,10 +86,11 @@ impl Middleware for Observe {
 /// label calls by RPC; the status is recorded when the call is over. Continues the caller's
 /// trace, if it sent one.
 fn call_span(rpc: Option<&'static Rpc>, id: &RequestId, headers: &HeaderMap) -> tracing::Span {
-    let (service, method) = rpc.map_or(("unknown", "unknown"), Rpc::service_and_method);
+    let path = recorded_path(rpc);
+    let (service, method) = service_and_method(path);
     let span = tracing::info_span!(
         "rpc",
-        otel.name = rpc.map_or("unknown/unknown", |rpc| rpc.path.trim_start_matches('/')),
+        otel.name = path.trim_start_matches('/'),
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
         rpc.system = "grpc",
@@ -142,7 +138,7 @@ impl Drop for CallRecorder {
         tracing::info!(
             target: "personae::access",
             request_id = %self.id,
-            rpc = self.rpc.map_or("/unknown/unknown", |rpc| rpc.path.as_str()),
+            rpc = recorded_path(self.rpc),
             code = code_name(code),
             elapsed_ms = elapsed.as_secs_f64() * 1e3,
             "call finished"
