@@ -5,11 +5,15 @@
 //! through the API: UUIDv7 ids in creation order, the default permissions, and the comparison
 //! keys of migration 0003, computed as the service computes them.
 
-use std::{collections::HashMap, fmt::Write as _, time::Instant};
+use std::{
+    collections::{BTreeSet, HashMap},
+    fmt::Write as _,
+    time::Instant,
+};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use personae::domain::name::{comparison_key, search_key, search_trigrams};
+use personae::domain::name::{comparison_key, search_key, search_trigrams, search_words};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgConnection, QueryBuilder, Sqlite, SqliteConnection,
@@ -195,21 +199,15 @@ impl DataSet {
         })
     }
 
-    /// How many users' search keys hold each trigram, as the store counts them on each write
-    /// (migration 0005).
-    fn trigram_counts(&self) -> Vec<(String, i64)> {
-        let started = Instant::now();
+    /// How many users' search keys hold each of the parts `parts` takes from a key (trigrams,
+    /// migration 0005, or words, 0007), as the store counts them on each write.
+    fn search_counts(&self, parts: fn(&str) -> BTreeSet<String>) -> Vec<(String, i64)> {
         let mut counts: HashMap<String, i64> = HashMap::new();
         for user in self.users() {
-            for trigram in search_trigrams(&user.search_key()) {
-                *counts.entry(trigram).or_default() += 1;
+            for part in parts(&user.search_key()) {
+                *counts.entry(part).or_default() += 1;
             }
         }
-        progress(
-            &format!("counted {} trigrams", counts.len()),
-            "user_search_trigrams",
-            started,
-        );
         counts.into_iter().collect()
     }
 
@@ -357,7 +355,7 @@ pub async fn postgres(conn: &mut PgConnection, data: &DataSet) -> anyhow::Result
         },
     )
     .await?;
-    add_trigram_counts::<sqlx::Postgres>(conn, &data.trigram_counts()).await?;
+    add_search_counts::<sqlx::Postgres>(conn, data).await?;
     let restore = Instant::now();
     for key in foreign_keys {
         conn.execute(AssertSqlSafe(format!(
@@ -430,10 +428,11 @@ fn insert_group<DB: sqlx::Database>() -> QueryBuilder<DB> {
     )
 }
 
-/// Adds `counts` to the trigram counts, which already hold the bootstrap admin's.
-async fn add_trigram_counts<DB: sqlx::Database>(
+/// Adds the users' trigram and word counts to the store's, which already hold the bootstrap
+/// admin's.
+async fn add_search_counts<DB: sqlx::Database>(
     conn: &mut DB::Connection,
-    counts: &[(String, i64)],
+    data: &DataSet,
 ) -> anyhow::Result<()>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -441,22 +440,38 @@ where
     for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
 {
-    // Within both databases' limits on parameters per statement.
-    for chunk in counts.chunks(10_000) {
-        let mut insert =
-            QueryBuilder::<DB>::new("INSERT INTO user_search_trigrams (trigram, users) ");
-        insert.push_values(chunk, |mut values, (trigram, users)| {
-            values.push_bind(trigram.clone()).push_bind(*users);
-        });
-        insert.push(
-            " ON CONFLICT (trigram) DO UPDATE \
-             SET users = user_search_trigrams.users + excluded.users",
+    let tables = [
+        (
+            "user_search_trigrams",
+            "trigram",
+            search_trigrams as fn(&str) -> _,
+        ),
+        ("user_search_word_counts", "word", search_words),
+    ];
+    for (table, column, parts) in tables {
+        let started = Instant::now();
+        let counts = data.search_counts(parts);
+        // Within both databases' limits on parameters per statement.
+        for chunk in counts.chunks(10_000) {
+            let mut insert =
+                QueryBuilder::<DB>::new(format!("INSERT INTO {table} ({column}, users) "));
+            insert.push_values(chunk, |mut values, (part, users)| {
+                values.push_bind(part.clone()).push_bind(*users);
+            });
+            insert.push(format!(
+                " ON CONFLICT ({column}) DO UPDATE SET users = {table}.users + excluded.users"
+            ));
+            insert
+                .build()
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("adding to {table}"))?;
+        }
+        progress(
+            &format!("counted {} {column}s", counts.len()),
+            table,
+            started,
         );
-        insert
-            .build()
-            .execute(&mut *conn)
-            .await
-            .context("adding the trigram counts")?;
     }
     Ok(())
 }
@@ -539,7 +554,7 @@ pub async fn sqlite(conn: &mut SqliteConnection, data: &DataSet) -> anyhow::Resu
     )
     .await
     .context("inserting group members")?;
-    add_trigram_counts::<Sqlite>(&mut tx, &data.trigram_counts()).await?;
+    add_search_counts::<Sqlite>(&mut tx, data).await?;
     tx.commit().await?;
     Ok(started.elapsed().as_secs_f64())
 }

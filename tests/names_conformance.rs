@@ -205,39 +205,70 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
             .await,
         "the group's filled key is enforced",
     );
-    assert_trigram_counts_are_exact(&t).await;
+    assert_search_counts_are_exact(&t).await;
 }
 
-/// The search's trigram counts equal a recount of the users' search keys, and so do the counts
-/// migration 0005 computes from them when it runs on a database that has users.
-async fn assert_trigram_counts_are_exact(t: &TestStore) {
+/// The search's trigram and word counts equal a recount of the users' search keys, and so do
+/// the counts migrations 0005 and 0007 compute from them when they run on a database that has
+/// users.
+async fn assert_search_counts_are_exact(t: &TestStore) {
     let keys = t
         .text_and_number_rows(
             "SELECT search_key, CAST(0 AS BIGINT) FROM users WHERE search_key IS NOT NULL",
         )
         .await;
-    let mut recount: BTreeMap<String, i64> = BTreeMap::new();
-    for (key, _) in &keys {
-        for trigram in personae::domain::name::search_trigrams(key) {
-            *recount.entry(trigram).or_default() += 1;
-        }
-    }
-    let counts = || async {
-        let rows = t
-            .text_and_number_rows("SELECT trigram, users FROM user_search_trigrams WHERE users > 0")
-            .await;
-        rows.into_iter().collect::<BTreeMap<_, _>>()
-    };
-    assert_eq!(counts().await, recount, "counts kept by the writes");
-
-    let migration = if t.is_postgres() {
-        include_str!("../src/store/migrations/postgres/0005_user_search_trigrams.sql")
+    let (postgres, sqlite) = (
+        [
+            include_str!("../src/store/migrations/postgres/0005_user_search_trigrams.sql"),
+            include_str!("../src/store/migrations/postgres/0007_user_search_words.sql"),
+        ],
+        [
+            include_str!("../src/store/migrations/sqlite/0005_user_search_trigrams.sql"),
+            include_str!("../src/store/migrations/sqlite/0007_user_search_words.sql"),
+        ],
+    );
+    let migrations = if t.is_postgres() { postgres } else { sqlite };
+    let word_index = if t.is_postgres() {
+        "DROP INDEX users_search_words_idx"
     } else {
-        include_str!("../src/store/migrations/sqlite/0005_user_search_trigrams.sql")
+        "DROP TABLE users_search_words"
     };
-    t.execute_raw(&format!("DROP TABLE user_search_trigrams; {migration}"))
-        .await;
-    assert_eq!(counts().await, recount, "counts filled by the migration");
+    let cases = [
+        (
+            "user_search_trigrams",
+            "trigram",
+            personae::domain::name::search_trigrams as fn(&str) -> _,
+            migrations[0],
+            "SELECT 1",
+        ),
+        (
+            "user_search_word_counts",
+            "word",
+            personae::domain::name::search_words,
+            migrations[1],
+            word_index,
+        ),
+    ];
+    for (table, column, parts, migration, drop_index) in cases {
+        let mut recount: BTreeMap<String, i64> = BTreeMap::new();
+        for (key, _) in &keys {
+            for part in parts(key) {
+                *recount.entry(part).or_default() += 1;
+            }
+        }
+        let counts = || async {
+            let rows = t
+                .text_and_number_rows(&format!(
+                    "SELECT {column}, users FROM {table} WHERE users > 0"
+                ))
+                .await;
+            rows.into_iter().collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(counts().await, recount, "{table} kept by the writes");
+        t.execute_raw(&format!("{drop_index}; DROP TABLE {table}; {migration}"))
+            .await;
+        assert_eq!(counts().await, recount, "{table} filled by the migration");
+    }
 }
 
 async fn search(store: &dyn Store, text: &str) -> Vec<Id> {
@@ -294,11 +325,61 @@ async fn search_follows_changes_and_matches_literally(t: TestStore) {
         [],
         "a trigram no user holds"
     );
-    assert_trigram_counts_are_exact(&t).await;
+    assert_search_counts_are_exact(&t).await;
+}
+
+/// A query holding a whole word much rarer than any of its trigrams is answered from the word
+/// index, with the same answer the trigrams give: every user whose key contains the query,
+/// however the word sits in it, and no user who holds the query's trigrams apart.
+async fn search_by_a_whole_word_finds_every_match(t: TestStore) {
+    let store = t.store.as_ref();
+    for n in 0..6 {
+        create_user(store, &format!("a.bcx.xbcd.e@f{n}.com"), "Filler")
+            .await
+            .unwrap();
+    }
+    let exact = create_user(store, "a.bcd.e@g.com", "Exact").await.unwrap();
+    let within = create_user(store, "za.bcd.ez@h.com", "Within")
+        .await
+        .unwrap();
+    let mut expected = vec![exact, within];
+    expected.sort();
+    assert_eq!(search(store, "a.bcd.e").await, expected);
+    assert_eq!(search(store, "A.BCD.E@G").await, [exact]);
+    assert!(search(store, "a.bcd.e@f").await.is_empty());
+    let mut everyone = search(store, "bcx.xbcd.").await;
+    everyone.sort();
+    assert_eq!(
+        everyone.len(),
+        6,
+        "the fillers, by a word every one of them holds"
+    );
+
+    let version = store.get_user(&UserKey::Id(exact)).await.unwrap().version;
+    let changes = UserChanges {
+        full_name: Some(FullName::parse("full_name", "Ab.Cde.Fg").unwrap()),
+        email: None,
+    };
+    store
+        .update_user(exact, version, changes, record("UpdateUser", exact))
+        .await
+        .unwrap();
+    assert_eq!(search(store, "b.cde.f").await, [exact], "a new word");
+    store
+        .delete_user(within, record("DeleteUser", within))
+        .await
+        .unwrap();
+    assert_eq!(
+        search(store, "a.bcd.e").await,
+        [exact],
+        "a deleted user's words are gone"
+    );
+    assert_search_counts_are_exact(&t).await;
 }
 
 on_both_stores!(
     search_follows_changes_and_matches_literally,
+    search_by_a_whole_word_finds_every_match,
     user_names_ignore_case_in_every_script,
     group_role_and_tenant_names_ignore_case_in_every_script,
     external_usernames_ignore_case_except_on_s3,

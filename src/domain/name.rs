@@ -37,6 +37,32 @@ pub fn search_trigrams(key: &str) -> BTreeSet<String> {
     trigrams
 }
 
+/// Whether a character separates the words of a search key: any ASCII character but a letter or
+/// digit. It is the split SQLite's FTS5 `ascii` tokenizer makes, and the one PostgreSQL's word
+/// index makes with a regular expression (migrations `0007_user_search_words`), so all three
+/// agree on what a word is.
+fn separates_words(c: char) -> bool {
+    c.is_ascii() && !c.is_ascii_alphanumeric()
+}
+
+/// The distinct words of a search key, whose counts steer the user search like its trigrams'.
+pub fn search_words(key: &str) -> BTreeSet<String> {
+    key.split(separates_words)
+        .filter(|word| !word.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The words of a query that every text containing it holds whole: those with a separator on
+/// both sides within the query. (The first and last may be the ends of longer words.)
+pub fn whole_words(query: &str) -> Vec<&str> {
+    let parts: Vec<&str> = query.split(separates_words).collect();
+    match parts.as_slice() {
+        [_, inner @ .., _] => inner.iter().copied().filter(|w| !w.is_empty()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The name of a group, role, tenant or IAM: required, trimmed, bounded, unique ignoring case
 /// among its kind.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -110,6 +136,39 @@ mod tests {
         assert_eq!(comparison_key("STRASSE"), "strasse");
         assert_ne!(comparison_key("Ada"), comparison_key("Adam"));
         assert_eq!(search_key(&["Ada L", "ADA@X.COM"]), "ada l\nada@x.com");
+    }
+
+    #[test]
+    fn whole_words_are_those_with_a_separator_on_both_sides() {
+        let key = search_key(&["Ada Lovelace", "ada.lovelace.0500000@example.com"]);
+        assert_eq!(
+            search_words(&key),
+            BTreeSet::from(["0500000", "ada", "com", "example", "lovelace"].map(String::from))
+        );
+        assert_eq!(whole_words("ce.0500000@example.c"), ["0500000", "example"]);
+        assert_eq!(whole_words("émile.zoë"), Vec::<&str>::new());
+        assert_eq!(whole_words("@émile_"), ["émile"]);
+        assert_eq!(whole_words("a..b"), Vec::<&str>::new());
+    }
+
+    proptest::proptest! {
+        /// A text that contains a query holds every whole word of the query among its words, so
+        /// looking a whole word up never misses a match.
+        #[test]
+        fn texts_holding_a_query_hold_its_whole_words(
+            text in "[a-cé0-1.@ _%\n]{0,30}",
+            start in 0usize..30,
+            len in 0usize..30,
+        ) {
+            let chars: Vec<char> = text.chars().collect();
+            let start = start.min(chars.len());
+            let end = (start + len).min(chars.len());
+            let query: String = chars[start..end].iter().collect();
+            let words = search_words(&text);
+            for word in whole_words(&query) {
+                proptest::prop_assert!(words.contains(word), "{word:?} of {query:?} in {text:?}");
+            }
+        }
     }
 
     #[test]

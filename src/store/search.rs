@@ -1,19 +1,25 @@
-//! Which trigrams of a ListUsers query the search index is asked for.
+//! How the matches of a ListUsers query are looked up.
 //!
-//! Both indexes (pg_trgm's GIN, SQLite's FTS5 trigram table) answer `LIKE '%text%'` by reading
-//! the posting list of every trigram of the text. A query such as a whole email holds trigrams
-//! every user has (`@ex`, `com`): read in full, they made a one-match search at a million users
-//! cost 100 ms and more, growing with the table. So the index is given only the query's rarest
-//! trigrams, judged on exact counts kept with every write (`user_search_trigrams`), and the
-//! exact pattern is checked on the rows it returns. Any substrings of the query, in order, match
-//! at least what the query matches, so the choice changes the cost of a search, never its
-//! answer.
+//! Both trigram indexes (pg_trgm's GIN, SQLite's FTS5 trigram table) answer `LIKE '%text%'` by
+//! reading the posting list of every trigram of the text. A query such as a whole email holds
+//! trigrams every user has (`@ex`, `com`): read in full, they made a one-match search at a
+//! million users cost 100 ms and more, growing with the table. So the index is given only the
+//! query's rarest trigrams, judged on exact counts kept with every write
+//! (`user_search_trigrams`), and the exact pattern is checked on the rows it returns. Any
+//! substrings of the query, in order, match at least what the query matches, so the choice
+//! changes the cost of a search, never its answer.
+//!
+//! Even the rarest trigrams of a long query span thousands of users at a million (`500` and
+//! `000` in `0500000`), while its words are far rarer. A word with a separator on both sides
+//! within the query is held whole by every key that contains the query, so when the query has
+//! one whose count (`user_search_word_counts`) promises fewer candidates, the word index is
+//! asked for it instead: one short posting list, whatever the size of the table.
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::db::{Conn, query};
+use super::db::{Conn, Sql, query};
 use super::queries::{index_pattern, users as sql};
-use crate::domain::name::search_trigrams;
+use crate::domain::name::{search_trigrams, search_words, whole_words};
 use crate::error::Result;
 
 /// What reading one posting costs, in candidate rows fetched and rechecked. Measured on an
@@ -21,45 +27,84 @@ use crate::error::Result;
 /// GIN posting and a heap recheck on PostgreSQL are in the same proportion).
 const POSTING_COST: f64 = 1.0 / 256.0;
 
-/// Keeps the trigram counts in step with one user's search key: `old` before the write (None
-/// for a new user), `new` after it (None for a deleted one).
+/// Which index a search reads its candidates from.
+#[derive(Debug, PartialEq)]
+pub(super) enum Lookup {
+    /// The trigram index, given a `%part%part%` pattern of the query's rarest trigrams.
+    Trigrams(String),
+    /// The word index, given one of the query's whole words.
+    Word(String),
+}
+
+/// Keeps the trigram and word counts in step with one user's search key: `old` before the
+/// write (None for a new user), `new` after it (None for a deleted one).
 pub(super) async fn count(conn: &mut Conn<'_>, old: Option<&str>, new: Option<&str>) -> Result<()> {
-    let trigrams = |key: Option<&str>| key.map(search_trigrams).unwrap_or_default();
-    let (old, new) = (trigrams(old), trigrams(new));
+    add_counts(conn, sql::COUNT_TRIGRAMS, search_trigrams, old, new).await?;
+    add_counts(conn, sql::COUNT_WORDS, search_words, old, new).await
+}
+
+async fn add_counts(
+    conn: &mut Conn<'_>,
+    statement: Sql,
+    parts: fn(&str) -> BTreeSet<String>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<()> {
+    let (old, new) = (
+        old.map(parts).unwrap_or_default(),
+        new.map(parts).unwrap_or_default(),
+    );
     let difference = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
         a.difference(b).cloned().collect()
     };
     for (changed, delta) in [(difference(&new, &old), 1), (difference(&old, &new), -1)] {
         if !changed.is_empty() {
-            conn.execute(
-                query(sql::COUNT_TRIGRAMS)
-                    .bind(changed.as_slice())
-                    .bind(delta),
-            )
-            .await?;
+            conn.execute(query(statement).bind(changed.as_slice()).bind(delta))
+                .await?;
         }
     }
     Ok(())
 }
 
-/// The pattern the search index is given for a query (a search key's text): its rarest
-/// trigrams, as `%part%part%`.
-pub(super) async fn prefilter(conn: &mut Conn<'_>, text: &str) -> Result<String> {
+/// How the matches of a query (a search key's text) are looked up: by its rarest whole word or
+/// its rarest trigrams, whichever promises less work.
+pub(super) async fn lookup(conn: &mut Conn<'_>, text: &str) -> Result<Lookup> {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() < 3 {
-        return Ok(index_pattern(&[text]));
+        return Ok(Lookup::Trigrams(index_pattern(&[text])));
     }
     let trigrams: Vec<String> = search_trigrams(text).into_iter().collect();
-    let counts: Vec<(String, i64)> = conn
-        .fetch_all(query(sql::TRIGRAM_COUNTS).bind(trigrams.as_slice()))
-        .await?;
-    Ok(rarest_parts(&chars, &counts.into_iter().collect()))
+    let counts: HashMap<String, i64> = conn
+        .fetch_all::<(String, i64)>(query(sql::TRIGRAM_COUNTS).bind(trigrams.as_slice()))
+        .await?
+        .into_iter()
+        .collect();
+    let (pattern, trigram_cost) = rarest_parts(&chars, &counts);
+    let words: Vec<String> = whole_words(text).into_iter().map(String::from).collect();
+    if words.is_empty() {
+        return Ok(Lookup::Trigrams(pattern));
+    }
+    let word_counts: HashMap<String, i64> = conn
+        .fetch_all::<(String, i64)>(query(sql::WORD_COUNTS).bind(words.as_slice()))
+        .await?
+        .into_iter()
+        .collect();
+    let rarest = words
+        .into_iter()
+        .map(|word| (word_counts.get(&word).copied().unwrap_or_default(), word))
+        .min();
+    Ok(match rarest {
+        Some((users, word)) if (users.max(0) as f64) * (1.0 + POSTING_COST) < trigram_cost => {
+            Lookup::Word(word)
+        }
+        _ => Lookup::Trigrams(pattern),
+    })
 }
 
 /// Adds trigrams from the rarest up while the estimated cost (postings read, plus candidates
-/// fetched) falls, then joins the chosen ones that overlap in
-/// the text into one part each. The rarest trigram is always taken.
-fn rarest_parts(chars: &[char], counts: &HashMap<String, i64>) -> String {
+/// fetched) falls, then joins the chosen ones that overlap in the text into one part each. The
+/// rarest trigram is always taken. Returns the pattern and its estimated cost.
+fn rarest_parts(chars: &[char], counts: &HashMap<String, i64>) -> (String, f64) {
     let users = counts.get("").copied().unwrap_or_default().max(1) as f64;
     // A trigram holding a LIKE wildcard cannot be looked up: it is worth no more than none.
     let count = |trigram: &str| {
@@ -112,7 +157,7 @@ fn rarest_parts(chars: &[char], counts: &HashMap<String, i64>) -> String {
     if let Some((start, end)) = run {
         parts.push(chars[start..end].iter().collect());
     }
-    index_pattern(&parts)
+    (index_pattern(&parts), cost)
 }
 
 #[cfg(test)]
@@ -137,14 +182,14 @@ mod tests {
             known.insert(trigram, if rare { 50 } else { 1_000_000 });
         }
         let text: Vec<char> = "ada@example.com".chars().collect();
-        assert_eq!(rarest_parts(&text, &known), "%ada@e%");
+        assert_eq!(rarest_parts(&text, &known).0, "%ada@e%");
     }
 
     #[test]
     fn a_trigram_no_user_holds_is_enough() {
         let text: Vec<char> = "zzzexample".chars().collect();
         let known = counts(&[("", 1000), ("exa", 1000), ("xam", 1000), ("amp", 1000)]);
-        assert_eq!(rarest_parts(&text, &known), "%zzz%");
+        assert_eq!(rarest_parts(&text, &known).0, "%zzz%");
     }
 
     #[test]
@@ -160,7 +205,7 @@ mod tests {
             ("yzd", 900_000),
             ("zde", 900_000),
         ]);
-        assert_eq!(rarest_parts(&text, &known), "%abc%def%");
+        assert_eq!(rarest_parts(&text, &known).0, "%abc%def%");
     }
 
     proptest! {
@@ -176,7 +221,7 @@ mod tests {
             for (window, n) in chars.windows(3).zip(seed.iter().cycle()) {
                 known.insert(String::from_iter(window), *n);
             }
-            let pattern = rarest_parts(&chars, &known);
+            let (pattern, _) = rarest_parts(&chars, &known);
             let parts: Vec<&str> = pattern.trim_matches('%').split('%').collect();
             prop_assert!(!parts.is_empty());
             let masked: String = text

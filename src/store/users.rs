@@ -11,7 +11,7 @@ use super::{
     attributes::{self, Owner},
     db::{Conn, query},
     queries::{contains_pattern, users as sql},
-    search,
+    search::{self, Lookup},
     user_rows::{UserRow, load_user, load_users},
     write::Write,
 };
@@ -190,8 +190,8 @@ impl Store for SqlStore {
         let permission = filter.permission.as_ref().map(PermissionName::as_str);
         let mut pooled = self.db.acquire().await?;
         let mut conn = pooled.conn();
-        let index_pattern = match (&filter.query, filter.group_id, permission) {
-            (Some(text), None, None) => Some(search::prefilter(&mut conn, text).await?),
+        let lookup = match (&filter.query, filter.group_id, permission) {
+            (Some(text), None, None) => Some(search::lookup(&mut conn, text).await?),
             _ => None,
         };
         let statement = if let Some(group) = filter.group_id {
@@ -209,13 +209,15 @@ impl Store for SqlStore {
                 .bind(filter.iam_id)
                 .bind(pattern.as_deref())
                 .bind(after)
-        } else if let (Some(index_pattern), Some(pattern)) = (&index_pattern, &pattern) {
-            query(sql::LIST_BY_QUERY)
-                .bind(index_pattern)
-                .bind(pattern)
-                .bind(filter.include_disabled)
-                .bind(filter.iam_id)
-                .bind(after)
+        } else if let (Some(lookup), Some(pattern)) = (&lookup, &pattern) {
+            match lookup {
+                Lookup::Trigrams(index_pattern) => query(sql::LIST_BY_QUERY).bind(index_pattern),
+                Lookup::Word(word) => query(sql::LIST_BY_WORD).bind(word),
+            }
+            .bind(pattern)
+            .bind(filter.include_disabled)
+            .bind(filter.iam_id)
+            .bind(after)
         } else {
             query(sql::LIST)
                 .bind(filter.include_disabled)

@@ -54,31 +54,51 @@ pub const LIST_BY_PERMISSION: &str = r"
       AND ($4 IS NULL OR u.search_key LIKE $4 ESCAPE '\')
     ORDER BY p.user_id LIMIT $6";
 
-/// A page of the users whose search key contains a text: $1 a LIKE pattern for the search
-/// index with no escapes (it may match more), $2 the exact LIKE pattern, $3 include disabled,
-/// $4 an IAM (or NULL), $5 the last id of the previous page, $6 the limit. The matches are
-/// read from the index first (MATERIALIZED), so the planner never walks the whole primary key
-/// hoping to meet them.
+/// A page of the users whose search key contains a text, from the users a search index returns
+/// for `$1` (`$matches`, a query giving their ids): $2 the exact LIKE pattern, $3 include
+/// disabled, $4 an IAM (or NULL), $5 the last id of the previous page, $6 the limit. The matches
+/// are read from the index first (MATERIALIZED), so the planner never walks the whole primary
+/// key hoping to meet them.
+macro_rules! search_page {
+    ($matches:literal) => {
+        concat!(
+            "WITH matches AS MATERIALIZED (",
+            $matches,
+            r")
+            SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
+                   update_time, disable_time, version
+            FROM users u
+            WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
+              AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
+            ORDER BY u.id LIMIT $6"
+        )
+    };
+}
+
+/// [`search_page!`] with the users the trigram index matches to $1, a LIKE pattern with no
+/// escapes (it may match more than the query).
 pub const LIST_BY_QUERY: Sql = Sql {
-    postgres: r"
-        WITH matches AS MATERIALIZED (SELECT id FROM users WHERE search_key LIKE $1)
-        SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
-               update_time, disable_time, version
-        FROM users u
-        WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
-          AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
-        ORDER BY u.id LIMIT $6",
-    sqlite: r"
-        WITH matches AS MATERIALIZED (
-            SELECT r.user_id AS id FROM users_search s
-            JOIN users_search_rows r ON r.search_rowid = s.rowid
-            WHERE s.search_key LIKE $1)
-        SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
-               update_time, disable_time, version
-        FROM users u
-        WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
-          AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
-        ORDER BY u.id LIMIT $6",
+    postgres: search_page!("SELECT id FROM users WHERE search_key LIKE $1"),
+    sqlite: search_page!(
+        "SELECT r.user_id AS id FROM users_search s
+         JOIN users_search_rows r ON r.search_rowid = s.rowid
+         WHERE s.search_key LIKE $1"
+    ),
+};
+
+/// [`search_page!`] with the users whose search key holds the word $1 whole (migrations 0007:
+/// PostgreSQL's expression must be the index's, character for character).
+pub const LIST_BY_WORD: Sql = Sql {
+    postgres: search_page!(
+        r"SELECT id FROM users
+          WHERE regexp_split_to_array(search_key, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')
+                @> ARRAY[$1::text]"
+    ),
+    sqlite: search_page!(
+        r#"SELECT r.user_id AS id FROM users_search_words s
+           JOIN users_search_rows r ON r.search_rowid = s.rowid
+           WHERE users_search_words MATCH '"' || $1 || '"'"#
+    ),
 };
 
 /// How many users' search keys hold each of the trigrams $1 (see `store/search.rs`).
@@ -98,6 +118,24 @@ pub const COUNT_TRIGRAMS: Sql = Sql {
         INSERT INTO user_search_trigrams (trigram, users)
         SELECT value, $2 FROM json_each($1) WHERE true
         ON CONFLICT (trigram) DO UPDATE SET users = users + excluded.users",
+};
+
+/// How many users' search keys hold each of the words $1.
+pub const WORD_COUNTS: Sql = where_in!(
+    "SELECT word, users FROM user_search_word_counts",
+    "word",
+    ""
+);
+
+/// Adds $2 (1 or -1) to the counts of the words $1, as [`COUNT_TRIGRAMS`] does for trigrams.
+pub const COUNT_WORDS: Sql = Sql {
+    postgres: "
+        INSERT INTO user_search_word_counts (word, users) SELECT unnest($1::text[]), $2
+        ON CONFLICT (word) DO UPDATE SET users = user_search_word_counts.users + excluded.users",
+    sqlite: "
+        INSERT INTO user_search_word_counts (word, users)
+        SELECT value, $2 FROM json_each($1) WHERE true
+        ON CONFLICT (word) DO UPDATE SET users = users + excluded.users",
 };
 
 pub const PERMISSIONS_OF: Sql = where_in!(
