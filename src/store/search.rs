@@ -28,7 +28,6 @@ use crate::error::Result;
 const POSTING_COST: f64 = 1.0 / 256.0;
 
 /// Which index a search reads its candidates from.
-#[derive(Debug, PartialEq)]
 pub(super) enum Lookup {
     /// The trigram index, given a `%part%part%` pattern of the query's rarest trigrams.
     Trigrams(String),

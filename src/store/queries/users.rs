@@ -55,20 +55,25 @@ pub const LIST_BY_PERMISSION: &str = r"
     ORDER BY p.user_id LIMIT $6";
 
 /// A page of the users whose search key contains a text, from the users a search index returns
-/// for `$1` (`$matches`, a query giving their ids): $2 the exact LIKE pattern, $3 include
-/// disabled, $4 an IAM (or NULL), $5 the last id of the previous page, $6 the limit. The matches
-/// are read from the index first (MATERIALIZED), so the planner never walks the whole primary
-/// key hoping to meet them.
+/// for `$1` (`$matches`, a query giving their ids, which `$among` tests a user's id against): $2
+/// the exact LIKE pattern, $3 include disabled, $4 an IAM (or NULL), $5 the last id of the
+/// previous page, $6 the limit. The matches are read from the index first (MATERIALIZED), so
+/// the planner never walks the whole primary key hoping to meet them.
 macro_rules! search_page {
     ($matches:literal) => {
+        search_page!($matches, "u.id IN (SELECT id FROM matches)")
+    };
+    ($matches:literal, $among:literal) => {
         concat!(
             "WITH matches AS MATERIALIZED (",
             $matches,
-            r")
+            ")
             SELECT id, username, email, full_name, kind, iam_id, disabled, create_time,
                    update_time, disable_time, version
             FROM users u
-            WHERE u.id IN (SELECT id FROM matches) AND u.search_key LIKE $2 ESCAPE '\'
+            WHERE ",
+            $among,
+            r" AND u.search_key LIKE $2 ESCAPE '\'
               AND u.id > $5 AND ($3 OR NOT u.disabled) AND ($4 IS NULL OR u.iam_id = $4)
             ORDER BY u.id LIMIT $6"
         )
@@ -87,12 +92,16 @@ pub const LIST_BY_QUERY: Sql = Sql {
 };
 
 /// [`search_page!`] with the users whose search key holds the word $1 whole (migrations 0007:
-/// PostgreSQL's expression must be the index's, character for character).
+/// PostgreSQL's expression must be the index's, character for character). PostgreSQL has no
+/// statistics on the words, so it guesses thousands of matches, and given `IN (matches)` it
+/// walks the primary key to meet them, the whole table for one match; the word is looked up
+/// only when it is rare, so the page is read by the matches' ids instead (`= ANY`).
 pub const LIST_BY_WORD: Sql = Sql {
     postgres: search_page!(
         r"SELECT id FROM users
           WHERE regexp_split_to_array(search_key, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')
-                @> ARRAY[$1::text]"
+                @> ARRAY[$1::text]",
+        "u.id = ANY(ARRAY(SELECT id FROM matches))"
     ),
     sqlite: search_page!(
         r#"SELECT r.user_id AS id FROM users_search_words s
