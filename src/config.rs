@@ -7,6 +7,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::secrets::KeySource;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "personae",
@@ -39,6 +41,11 @@ pub struct StoreArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PERSONAE_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// A file holding the secret key for secrets at rest (64 hex characters), when
+    /// PERSONAE_SECRET_KEY is not set; default on SQLite: the database's path plus `.key`,
+    /// created when a secret is first stored.
+    #[arg(long, env = "PERSONAE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -88,6 +95,7 @@ pub struct FileConfig {
     pub decision_audit_interval_secs: Option<u64>,
     pub cache_entries: Option<u64>,
     pub bootstrap_token: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -114,6 +122,7 @@ pub struct ServerConfig {
     pub decision_audit_interval: Duration,
     pub cache_entries: u64,
     pub bootstrap_token: Option<String>,
+    pub secret_key: KeySource,
 }
 
 impl ServerConfig {
@@ -139,12 +148,18 @@ impl ServerConfig {
             (1..=3600).contains(&audit_interval),
             "decision_audit_interval_secs must be from 1 to 3600"
         );
+        let database_url = database_url(args.store.database_url, file.database_url);
+        let secret_key = secret_key_source(
+            &database_url,
+            args.store.secret_key_file.or(file.secret_key_file),
+        );
         Ok(Self {
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or(([127, 0, 0, 1], 50051).into()),
-            database_url: database_url(args.store.database_url, file.database_url),
+            database_url,
+            secret_key,
             metrics_listen: args
                 .metrics_listen
                 .or(file.metrics_listen)
@@ -163,6 +178,37 @@ pub fn database_url(flag: Option<String>, file: Option<String>) -> String {
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
+/// Where the secret key for secrets at rest comes from: PERSONAE_SECRET_KEY (a secret, so from
+/// the environment only, never a flag), else a key file named by flag or file, else on SQLite a
+/// file beside the database, created when a secret is first stored. PostgreSQL has no default:
+/// replicas must share one key, so it is given.
+pub fn secret_key_source(database_url: &str, key_file: Option<PathBuf>) -> KeySource {
+    if let Some(hex) = std::env::var("PERSONAE_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        return KeySource::Hex(hex);
+    }
+    if let Some(path) = key_file {
+        return KeySource::File {
+            path,
+            create: false,
+        };
+    }
+    let database_file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or_default())
+        .filter(|path| !path.is_empty() && *path != ":memory:");
+    match database_file {
+        Some(path) => KeySource::File {
+            path: PathBuf::from(format!("{path}.key")),
+            create: true,
+        },
+        None => KeySource::None,
+    }
+}
+
 /// PERSONAE_BOOTSTRAP_TOKEN, a secret, comes from the environment or the file, never a flag.
 pub fn bootstrap_token(file: Option<String>) -> Option<String> {
     std::env::var("PERSONAE_BOOTSTRAP_TOKEN")
@@ -174,6 +220,42 @@ pub fn bootstrap_token(file: Option<String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_key_is_a_given_file_or_on_sqlite_one_beside_the_database() {
+        let file = |path: &str, create| KeySource::File {
+            path: path.into(),
+            create,
+        };
+        let cases = [
+            ("sqlite://personae.db", None, file("personae.db.key", true)),
+            (
+                "sqlite:///var/lib/p.db?mode=rwc",
+                None,
+                file("/var/lib/p.db.key", true),
+            ),
+            ("sqlite::memory:", None, KeySource::None),
+            ("postgres://db/personae", None, KeySource::None),
+            (
+                "postgres://db/personae",
+                Some("/etc/k"),
+                file("/etc/k", false),
+            ),
+            (
+                "sqlite://personae.db",
+                Some("/etc/k"),
+                file("/etc/k", false),
+            ),
+        ];
+        for (url, key_file, expected) in cases {
+            let source = secret_key_source(url, key_file.map(PathBuf::from));
+            assert_eq!(
+                format!("{source:?}"),
+                format!("{expected:?}"),
+                "{url} {key_file:?}"
+            );
+        }
+    }
 
     #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {

@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod domain;
 pub mod error;
 pub mod middleware;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use personae::{
     bootstrap::{self as admin, BOOTSTRAP_ADMIN_EMAIL},
     config::{
         BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs,
-        bootstrap_token, database_url,
+        bootstrap_token, database_url, secret_key_source,
     },
     domain::api_key,
     server::{self, ServeOptions},
@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
     let config = ServerConfig::resolve(args, file)?;
-    let store = store::open(&config.database_url)
+    let store = store::open(&config.database_url, &config.secret_key)
         .await
         .context("opening the store")?;
     announce_bootstrap(admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await?);
@@ -90,7 +90,10 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
 
 async fn migrate(args: StoreArgs, file: FileConfig) -> anyhow::Result<()> {
     let url = database_url(args.database_url, file.database_url);
-    store::open(&url).await.context("applying migrations")?;
+    let secret_key = secret_key_source(&url, args.secret_key_file.or(file.secret_key_file));
+    store::open(&url, &secret_key)
+        .await
+        .context("applying migrations")?;
     tracing::info!(store = store_kind(&url), "migrations applied");
     Ok(())
 }
@@ -101,7 +104,10 @@ async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> 
         return Ok(());
     }
     let url = database_url(args.store.database_url, file.database_url);
-    let store = store::open(&url).await.context("opening the store")?;
+    let secret_key = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file));
+    let store = store::open(&url, &secret_key)
+        .await
+        .context("opening the store")?;
     let token = bootstrap_token(file.bootstrap_token);
     let created = admin::bootstrap(store.as_ref(), token.as_deref()).await?;
     if created.is_none() && token.is_none() {

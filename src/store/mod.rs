@@ -23,6 +23,7 @@ mod postgres;
 mod queries;
 mod roles;
 mod search;
+mod secret_keys;
 mod sqlite;
 mod user_rows;
 mod users;
@@ -55,6 +56,7 @@ use crate::domain::{
     user::{NewUser, User, UserChanges},
 };
 use crate::error::Result;
+use crate::secrets::KeySource;
 
 /// A change that committed, with the revision it committed at.
 #[derive(Debug)]
@@ -397,9 +399,16 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    /// Opens the store a database URL names (`sqlite:` or `postgres://`), applies its
-    /// migrations, and fills the comparison keys of rows that predate them.
+    /// Opens the store a database URL names (`sqlite:` or `postgres://`) with no secret key;
+    /// see [`SqlStore::open_with`].
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, &KeySource::None).await
+    }
+
+    /// Opens the store a database URL names (`sqlite:` or `postgres://`), applies its
+    /// migrations, fills the comparison keys of rows that predate them, and checks that the
+    /// secret key `secret_key` gives is the store's.
+    pub async fn open_with(url: &str, secret_key: &KeySource) -> Result<Self> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = postgres::connect(url).await?;
             sqlx::migrate!("src/store/migrations/postgres")
@@ -425,6 +434,7 @@ impl SqlStore {
             db: db::Database::new(pool, Arc::new(Freshness::new(0, hearing))),
         };
         keys::fill_missing(&store.db).await?;
+        secret_keys::check(&store.db, secret_key).await?;
         let (head, _) = audit::head(&store.db).await?;
         store.db.freshness.advance(head);
         if let Pool::Postgres(pool) = &store.db.pool {
@@ -445,9 +455,9 @@ fn migration_error(error: sqlx::migrate::MigrateError, backend: &str) -> crate::
     )
 }
 
-/// Opens the store a database URL names; see [`SqlStore::open`].
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(SqlStore::open(url).await?))
+/// Opens the store a database URL names; see [`SqlStore::open_with`].
+pub async fn open(url: &str, secret_key: &KeySource) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::open_with(url, secret_key).await?))
 }
 
 /// Where each id of a page stands in it, to join the page's detail rows to its items.

@@ -1,0 +1,7 @@
+//! The versions of the service's secret key (see `store/secret_keys.rs`).
+
+/// The newest key's version and its check value.
+pub const LATEST: &str = "SELECT version, key_check FROM secret_keys ORDER BY version DESC LIMIT 1";
+
+/// Records key version $1 with its check value $2.
+pub const INSERT: &str = "INSERT INTO secret_keys (version, key_check) VALUES ($1, $2)";
