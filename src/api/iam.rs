@@ -1,13 +1,117 @@
-//! The IamConfig service: application settings so far; IAMs answer UNIMPLEMENTED until their
-//! issue lands.
+//! The IamConfig service: IAMs and application settings. Calling a user-info endpoint
+//! (TestConnection, TestUserLogin, SyncUser, SyncAll) answers UNIMPLEMENTED until that part of
+//! its issue lands.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
-use crate::domain::{permission::PermissionName, role::SettingsChanges};
-use crate::error::Error;
+use crate::domain::{
+    Id,
+    iam::{
+        self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
+        ProfileSchemaEntry, SecretChange,
+    },
+    name::Name,
+    page::PageRequest,
+    permission::PermissionName,
+    role::SettingsChanges,
+};
+use crate::error::{Error, Result};
 use crate::proto::{self, iam_config_server::IamConfig};
+
+/// The paths of UpdateIam's mask.
+const IAM_PATHS: [&str; 10] = [
+    "name",
+    "user_info_endpoint",
+    "user_info_endpoint.uri",
+    "user_info_endpoint.basic_auth_username",
+    "user_info_endpoint.basic_auth_password",
+    "user_info_endpoint.tls",
+    "user_info_endpoint.tls.ca_cert_pem",
+    "user_info_endpoint.tls.client_cert_pem",
+    "user_info_endpoint.tls.client_key_pem",
+    "profile_schema",
+];
+
+/// What an audit event says of an IAM: everything but its secrets, of which only whether one
+/// is stored.
+fn iam_details(iam: &Iam) -> Value {
+    json!({
+        "name": iam.name,
+        "user_info_endpoint": iam.endpoint.as_ref().map(|e| json!({
+            "uri": e.uri,
+            "basic_auth_username": e.basic_auth_username,
+            "has_basic_auth_password": e.has_basic_auth_password,
+        })),
+        "profile_schema": schema_details(&iam.profile_schema),
+    })
+}
+
+fn schema_details(schema: &[ProfileSchemaEntry]) -> Value {
+    schema
+        .iter()
+        .map(|e| json!({ "platform": e.platform.as_str(), "attribute": e.attribute }))
+        .collect()
+}
+
+/// What UpdateIam's mask changes about the endpoint: the whole, or single fields.
+fn endpoint_change(
+    mask: &UpdateMask,
+    endpoint: Option<&proto::UserInfoEndpoint>,
+) -> Result<Option<EndpointChange>> {
+    let fields: Vec<&String> = mask
+        .paths()
+        .iter()
+        .filter(|p| p.starts_with("user_info_endpoint."))
+        .collect();
+    if mask.has("user_info_endpoint") {
+        if !fields.is_empty() {
+            return Err(Error::invalid(
+                "update_mask",
+                "names user_info_endpoint and one of its fields; name the whole or its fields",
+            ));
+        }
+        return Ok(Some(match endpoint {
+            None => EndpointChange::Remove,
+            Some(endpoint) => EndpointChange::Replace(convert::endpoint_settings(endpoint)?),
+        }));
+    }
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    if fields
+        .iter()
+        .any(|p| p.starts_with("user_info_endpoint.tls"))
+    {
+        return Err(Error::Unimplemented(
+            "update_mask: TLS settings for user-info endpoints are not built yet".into(),
+        ));
+    }
+    let given = endpoint.cloned().unwrap_or_default();
+    Ok(Some(EndpointChange::Fields(EndpointFieldChanges {
+        uri: mask.field("user_info_endpoint.uri", || {
+            EndpointUri::parse("user_info_endpoint.uri", &given.uri)
+        })?,
+        basic_auth_username: mask.field("user_info_endpoint.basic_auth_username", || {
+            iam::basic_auth_username(
+                "user_info_endpoint.basic_auth_username",
+                &given.basic_auth_username,
+            )
+        })?,
+        basic_auth_password: mask.field("user_info_endpoint.basic_auth_password", || {
+            if given.basic_auth_password.is_empty() {
+                Ok(SecretChange::Remove)
+            } else {
+                Password::parse(
+                    "user_info_endpoint.basic_auth_password",
+                    &given.basic_auth_password,
+                )
+                .map(SecretChange::Set)
+            }
+        })?,
+    })))
+}
 
 pub struct IamConfigApi {
     context: Context,
@@ -21,6 +125,103 @@ impl IamConfigApi {
 
 #[tonic::async_trait]
 impl IamConfig for IamConfigApi {
+    async fn list_iams(
+        &self,
+        request: Request<proto::ListIamsRequest>,
+    ) -> Result<Response<proto::ListIamsResponse>, Status> {
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
+        let mut iams = self.context.store.list_iams(&page).await?;
+        let next_page_token = page.finish(&mut iams, |i| i.id.to_string());
+        Ok(Response::new(proto::ListIamsResponse {
+            iams: iams.into_iter().map(convert::iam).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_iam(
+        &self,
+        request: Request<proto::GetIamRequest>,
+    ) -> Result<Response<proto::Iam>, Status> {
+        let id = Id::parse("id", &request.get_ref().id)?;
+        Ok(Response::new(convert::iam(
+            self.context.store.get_iam(id).await?,
+        )))
+    }
+
+    async fn create_iam(
+        &self,
+        request: Request<proto::CreateIamRequest>,
+    ) -> Result<Response<proto::Iam>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let iam = NewIam {
+            name: Name::parse("name", &request.name)?,
+            endpoint: request
+                .user_info_endpoint
+                .as_ref()
+                .map(convert::endpoint_settings)
+                .transpose()?,
+            profile_schema: convert::profile_schema(&request.profile_schema)?,
+        };
+        let id = Id::new();
+        let record = audit(&actor, "CreateIam", "iam", id).with_details(json!({
+            "name": iam.name,
+            "user_info_endpoint": iam.endpoint.as_ref().map(|e| json!({
+                "uri": e.uri.as_str(),
+                "basic_auth_username": e.basic_auth_username,
+                "has_basic_auth_password": e.basic_auth_password.is_some(),
+            })),
+            "profile_schema": schema_details(&iam.profile_schema),
+        }));
+        let created = self.context.store.create_iam(id, iam, record).await?;
+        Ok(committed(created, convert::iam))
+    }
+
+    async fn update_iam(
+        &self,
+        request: Request<proto::UpdateIamRequest>,
+    ) -> Result<Response<proto::Iam>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let iam = request
+            .iam
+            .ok_or_else(|| Error::invalid("iam", "is required"))?;
+        let id = Id::parse("iam.id", &iam.id)?;
+        let mask = UpdateMask::parse(request.update_mask, &IAM_PATHS)?;
+        let changes = IamChanges {
+            name: mask.field("name", || Name::parse("iam.name", &iam.name))?,
+            endpoint: endpoint_change(&mask, iam.user_info_endpoint.as_ref())?,
+            profile_schema: mask.field("profile_schema", || {
+                convert::profile_schema(&iam.profile_schema)
+            })?,
+        };
+        let etag = update_etag(&request.etag, &iam.etag)?;
+        let record = audit(&actor, "UpdateIam", "iam", id).with_details(json!({
+            "update_mask": mask.paths(),
+            "name": changes.name,
+            "profile_schema": changes.profile_schema.as_deref().map(schema_details),
+        }));
+        let updated = self
+            .context
+            .store
+            .update_iam(id, etag, changes, record)
+            .await?;
+        Ok(committed(updated, convert::iam))
+    }
+
+    async fn delete_iam(
+        &self,
+        request: Request<proto::DeleteIamRequest>,
+    ) -> Result<Response<()>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("id", &request.get_ref().id)?;
+        let iam = self.context.store.get_iam(id).await?;
+        let record = audit(&actor, "DeleteIam", "iam", id).with_details(iam_details(&iam));
+        let deleted = self.context.store.delete_iam(id, record).await?;
+        Ok(committed(deleted, |()| ()))
+    }
+
     async fn get_settings(
         &self,
         _request: Request<proto::GetSettingsRequest>,

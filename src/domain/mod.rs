@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audit;
 pub mod external;
 pub mod group;
+pub mod iam;
 pub mod impersonation;
 pub mod name;
 pub mod page;

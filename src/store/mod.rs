@@ -15,6 +15,7 @@ mod db;
 mod freshness;
 mod grants;
 mod groups;
+mod iams;
 mod impersonation;
 mod keys;
 mod names;
@@ -42,6 +43,7 @@ use crate::domain::{
     audit::{AuditEvent, AuditRecord},
     external::{ExternalUsername, Platform},
     group::{Group, GroupChanges, NewGroup},
+    iam::{Iam, IamChanges, NewIam},
     impersonation::{
         Facts, Integration, IntegrationSettings, NewSession, Session, SessionFilter, SessionId,
     },
@@ -114,7 +116,9 @@ pub struct Credential {
 /// Users, their keys and direct grants, and the audit log; groups and policy are in the
 /// supertraits.
 #[async_trait]
-pub trait Store: GroupStore + PolicyStore + ImpersonationStore + Send + Sync + 'static {
+pub trait Store:
+    GroupStore + PolicyStore + ImpersonationStore + IamStore + Send + Sync + 'static
+{
     /// Fails when the database cannot be reached.
     async fn ping(&self) -> Result<()>;
     /// What this process knows of the store's revisions, for caches.
@@ -393,9 +397,29 @@ pub trait ImpersonationStore {
     ) -> Result<Vec<Session>>;
 }
 
+/// Identity managers and their user-info endpoints.
+#[async_trait]
+pub trait IamStore {
+    /// Up to `page.size + 1` IAMs in id order, the built-in one first.
+    async fn list_iams(&self, page: &PageRequest) -> Result<Vec<Iam>>;
+    async fn get_iam(&self, id: Id) -> Result<Iam>;
+    /// Creates an IAM; its password, if any, is sealed under the secret key.
+    async fn create_iam(&self, id: Id, iam: NewIam, audit: AuditRecord) -> Result<Committed<Iam>>;
+    async fn update_iam(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: IamChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Iam>>;
+    /// Refused for the built-in IAM and while users belong to the IAM.
+    async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+}
+
 /// The store over either database.
 pub struct SqlStore {
     db: db::Database,
+    secrets: secret_keys::Secrets,
 }
 
 impl SqlStore {
@@ -430,11 +454,10 @@ impl SqlStore {
             ));
         };
         let hearing = matches!(pool, Pool::Sqlite(_));
-        let store = Self {
-            db: db::Database::new(pool, Arc::new(Freshness::new(0, hearing))),
-        };
-        keys::fill_missing(&store.db).await?;
-        secret_keys::check(&store.db, secret_key).await?;
+        let db = db::Database::new(pool, Arc::new(Freshness::new(0, hearing)));
+        keys::fill_missing(&db).await?;
+        let secrets = secret_keys::Secrets::open(&db, secret_key.clone()).await?;
+        let store = Self { db, secrets };
         let (head, _) = audit::head(&store.db).await?;
         store.db.freshness.advance(head);
         if let Pool::Postgres(pool) = &store.db.pool {

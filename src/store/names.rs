@@ -1,8 +1,8 @@
-//! Names unique ignoring case among their kind: groups, roles, tenants.
+//! Names unique ignoring case among their kind: groups, roles, tenants, IAMs.
 
 use super::{
     db::{Conn, query},
-    queries::{groups, policy},
+    queries::{groups, iams, policy},
 };
 use crate::domain::{Id, name::Name};
 use crate::error::{Error, Result};
@@ -13,6 +13,7 @@ pub(super) enum Named {
     Group,
     Role,
     Tenant,
+    Iam,
 }
 
 /// Refuses `name` for a `kind` when another one (not `except`) has it, ignoring case.
@@ -27,6 +28,7 @@ pub(super) async fn ensure_name_free(
         Named::Group => (groups::OWNER_OF_NAME, "group"),
         Named::Role => (policy::ROLE_OWNER_OF_NAME, "role"),
         Named::Tenant => (policy::TENANT_OWNER_OF_NAME, "tenant"),
+        Named::Iam => (iams::OWNER_OF_NAME, "IAM"),
     };
     let key = name.key();
     let taken: Option<(Id,)> = conn

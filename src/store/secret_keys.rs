@@ -1,11 +1,13 @@
-//! The start-up check of the service's secret key: the key given must be the one the store's
+//! The service's secret key as the store uses it. The key given must be the one the store's
 //! secrets are sealed under, told by a value sealed under it when it was first used
-//! (`secret_keys`). A wrong key is refused before the server serves, not found out when a
-//! secret is first read.
+//! (`secret_keys`): a wrong key is refused when the store opens, not found out when a secret is
+//! first read, and so is a missing one while secrets are stored.
+
+use std::sync::Mutex;
 
 use super::{
-    db::{Database, query},
-    queries::{audit::LOCK_HEAD, secret_keys as sql},
+    db::{Conn, Database, query},
+    queries::{audit::LOCK_HEAD, iams as iam_sql, secret_keys as sql},
 };
 use crate::domain::Id;
 use crate::error::{Error, Result};
@@ -22,19 +24,82 @@ fn check_place() -> Place {
     }
 }
 
-/// Refuses a configured key other than the store's; records the first key configured.
-pub(super) async fn check(db: &Database, source: &KeySource) -> Result<()> {
-    let Some(bytes) = source.load(false).map_err(Error::Internal)? else {
-        return Ok(());
-    };
-    let mut tx = db.begin_write().await?;
-    let mut conn = tx.conn();
-    // Under the write lock, so replicas starting together with a new key record it once.
-    let _: (i64, String) = conn.fetch_one(query(LOCK_HEAD)).await?;
+pub(super) struct Secrets {
+    source: KeySource,
+    /// Known once given and checked, or once a secret was first sealed (a SQLite key file is
+    /// created then).
+    key: Mutex<Option<SecretKey>>,
+}
+
+impl Secrets {
+    /// Checks the key `source` gives against the store's, recording the first key given.
+    pub async fn open(db: &Database, source: KeySource) -> Result<Self> {
+        let bytes = source.load(false).map_err(Error::Internal)?;
+        let mut tx = db.begin_write().await?;
+        let mut conn = tx.conn();
+        // Under the write lock, so replicas starting together with a new key record it once.
+        let _: (i64, String) = conn.fetch_one(query(LOCK_HEAD)).await?;
+        let key = match bytes {
+            Some(bytes) => Some(verify_or_record(&mut conn, &bytes).await?),
+            None => {
+                let (secrets,): (i64,) = conn.fetch_one(query(iam_sql::SECRET_COUNT)).await?;
+                if secrets > 0 {
+                    return Err(Error::FailedPrecondition(format!(
+                        "{secrets} secrets (user-info endpoint passwords) are stored, sealed \
+                         under a secret key, but no key is given: set PERSONAE_SECRET_KEY or \
+                         PERSONAE_SECRET_KEY_FILE to that key"
+                    )));
+                }
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok(Self {
+            source,
+            key: Mutex::new(key),
+        })
+    }
+
+    /// The key to seal a secret with in the write transaction `conn`, whose commit records the
+    /// key if it is the first one used.
+    pub async fn sealing_key(&self, conn: &mut Conn<'_>, field: &str) -> Result<SecretKey> {
+        let known = self
+            .key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let key = match known {
+            Some(key) => key,
+            None => {
+                let bytes = self
+                    .source
+                    .load(true)
+                    .map_err(Error::Internal)?
+                    .ok_or_else(|| {
+                        Error::FailedPrecondition(format!(
+                            "{field}: storing a secret needs the server's secret key; start it \
+                             with PERSONAE_SECRET_KEY (32 random bytes as 64 hex characters) or \
+                             PERSONAE_SECRET_KEY_FILE"
+                        ))
+                    })?;
+                let key = verify_or_record(conn, &bytes).await?;
+                *self
+                    .key
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+                key
+            }
+        };
+        Ok(key)
+    }
+}
+
+/// The key `bytes` make, checked against the store's newest key, or recorded as the first.
+async fn verify_or_record(conn: &mut Conn<'_>, bytes: &[u8; 32]) -> Result<SecretKey> {
     let latest: Option<(i64, Vec<u8>)> = conn.fetch_optional(query(sql::LATEST)).await?;
     match latest {
         Some((version, key_check)) => {
-            let key = SecretKey::new(&bytes, version);
+            let key = SecretKey::new(bytes, version);
             if key.open(check_place(), &key_check).ok().as_deref() != Some(CHECK) {
                 return Err(Error::FailedPrecondition(format!(
                     "the secret key given (PERSONAE_SECRET_KEY or its key file) is not the one \
@@ -42,13 +107,14 @@ pub(super) async fn check(db: &Database, source: &KeySource) -> Result<()> {
                      that key"
                 )));
             }
+            Ok(key)
         }
         None => {
-            let key = SecretKey::new(&bytes, 1);
+            let key = SecretKey::new(bytes, 1);
             let sealed = key.seal(check_place(), CHECK)?;
             conn.execute(query(sql::INSERT).bind(key.version).bind(&sealed[..]))
                 .await?;
+            Ok(key)
         }
     }
-    tx.commit().await
 }

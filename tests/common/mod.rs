@@ -11,10 +11,11 @@ use personae::{
     bootstrap,
     domain::api_key,
     proto::{
-        audit_client::AuditClient, groups_client::GroupsClient,
+        audit_client::AuditClient, groups_client::GroupsClient, iam_config_client::IamConfigClient,
         impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
         users_client::UsersClient,
     },
+    secrets::{KeySource, new_key_hex},
     server::{self, ServeOptions},
     store::{Pool, SqlStore, Store},
 };
@@ -36,6 +37,8 @@ pub struct TestStore {
     pub raw: Raw,
     /// The database URL, to open the store again as a restarted server would.
     pub url: String,
+    /// The secret key the store was opened with, as a server would be given it.
+    pub secret_key: KeySource,
     _dir: Option<TempDir>,
 }
 
@@ -120,6 +123,7 @@ impl TestStore {
             raw: Raw::of(&store),
             store,
             url,
+            secret_key: KeySource::None,
             _dir: None,
         }
     }
@@ -128,11 +132,21 @@ impl TestStore {
 pub async fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("personae.db").display());
-    let store = Arc::new(SqlStore::open(&url).await.expect("open SQLite store"));
+    // As the server has it on SQLite: a key file beside the database, made when first needed.
+    let secret_key = KeySource::File {
+        path: dir.path().join("personae.db.key"),
+        create: true,
+    };
+    let store = Arc::new(
+        SqlStore::open_with(&url, &secret_key)
+            .await
+            .expect("open SQLite store"),
+    );
     TestStore {
         raw: Raw::of(&store),
         store,
         url,
+        secret_key,
         _dir: Some(dir),
     }
 }
@@ -154,11 +168,17 @@ pub async fn postgres_store() -> TestStore {
         .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
     let url = format!("{base}/{name}");
-    let store = Arc::new(SqlStore::open(&url).await.expect("open PostgreSQL store"));
+    let secret_key = KeySource::Hex(new_key_hex());
+    let store = Arc::new(
+        SqlStore::open_with(&url, &secret_key)
+            .await
+            .expect("open PostgreSQL store"),
+    );
     TestStore {
         raw: Raw::of(&store),
         store,
         url,
+        secret_key,
         _dir: None,
     }
 }
@@ -285,6 +305,9 @@ impl TestServer {
     }
     pub fn impersonation(&self, auth: Authorization) -> ImpersonationClient<Authed> {
         ImpersonationClient::with_interceptor(self.channel.clone(), auth)
+    }
+    pub fn iam_config(&self, auth: Authorization) -> IamConfigClient<Authed> {
+        IamConfigClient::with_interceptor(self.channel.clone(), auth)
     }
     pub fn audit(&self, auth: Authorization) -> AuditClient<Authed> {
         AuditClient::with_interceptor(self.channel.clone(), auth)

@@ -4,6 +4,7 @@
 
 pub(super) mod audit;
 pub(super) mod groups;
+pub(super) mod iams;
 pub(super) mod impersonation;
 pub(super) mod keys;
 pub(super) mod policy;

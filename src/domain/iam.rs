@@ -1,0 +1,383 @@
+//! Identity managers (IAMs): where users come from, and the external user-info endpoint that
+//! supplies their groups and authorizations.
+
+use super::{Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::Platform, name::Name};
+use crate::error::{Error, Result};
+
+/// The longest basic-auth password accepted.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Iam {
+    pub id: Id,
+    pub name: String,
+    pub built_in: bool,
+    pub endpoint: Option<Endpoint>,
+    pub profile_schema: Vec<ProfileSchemaEntry>,
+    pub create_time: Timestamp,
+    pub update_time: Timestamp,
+    pub version: Version,
+}
+
+/// A user-info endpoint as it is shown: its secrets only as whether they are stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub uri: String,
+    pub basic_auth_username: String,
+    pub has_basic_auth_password: bool,
+}
+
+/// Where one platform's external username comes from: a top-level field of the user-info
+/// answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileSchemaEntry {
+    pub platform: Platform,
+    pub attribute: String,
+}
+
+/// An endpoint URI: absolute, https (http only for a loopback host), with no query or fragment,
+/// since the service adds `?userid=`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointUri(String);
+
+impl EndpointUri {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let text = bounded_text(field, text, MAX_TEXT_CHARS)?;
+        let uri: http::Uri = text
+            .parse()
+            .map_err(|_| Error::invalid(field, format!("{text:?} is not a URI")))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::invalid(field, "must be absolute, with a scheme and a host"))?;
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if is_loopback(host) => {}
+            Some("http") => {
+                return Err(Error::invalid(
+                    field,
+                    "must use https (http only for a loopback host: localhost, 127.0.0.1, [::1])",
+                ));
+            }
+            _ => return Err(Error::invalid(field, "must be an https:// URI")),
+        }
+        if uri.query().is_some() {
+            return Err(Error::invalid(
+                field,
+                "must have no query: the service calls it with ?userid=<username>",
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A basic-auth username: may be empty (no basic auth), never holds `:`, which would end it.
+pub fn basic_auth_username(field: &str, text: &str) -> Result<String> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let username = bounded_text(field, text, MAX_TEXT_CHARS)?;
+    if username.contains(':') || username.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "must not contain `:` or control characters",
+        ));
+    }
+    Ok(username)
+}
+
+/// A basic-auth password to store; whitespace is kept, as it may be part of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        if text.is_empty() {
+            return Err(Error::invalid(field, "is required"));
+        }
+        if text.chars().count() > MAX_PASSWORD_CHARS {
+            return Err(Error::invalid(
+                field,
+                format!("is longer than {MAX_PASSWORD_CHARS} characters"),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never printed, so it cannot reach a log line through a `{:?}`.
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+/// A profile schema: at most one entry per platform, each naming a field of the answer.
+pub fn profile_schema(
+    field: &str,
+    entries: &[(Platform, &str)],
+) -> Result<Vec<ProfileSchemaEntry>> {
+    let mut schema: Vec<ProfileSchemaEntry> = Vec::with_capacity(entries.len());
+    for (i, (platform, attribute)) in entries.iter().enumerate() {
+        if schema.iter().any(|e| e.platform == *platform) {
+            return Err(Error::invalid(
+                format!("{field}[{i}].platform"),
+                format!(
+                    "{} has an entry already; at most one per platform",
+                    platform.as_str()
+                ),
+            ));
+        }
+        let attribute = bounded_text(
+            &format!("{field}[{i}].attribute"),
+            attribute,
+            MAX_TEXT_CHARS,
+        )?;
+        schema.push(ProfileSchemaEntry {
+            platform: *platform,
+            attribute,
+        });
+    }
+    schema.sort_by_key(|e| e.platform);
+    Ok(schema)
+}
+
+/// The endpoint of a new IAM, or the one that replaces an IAM's whole.
+#[derive(Clone, Debug)]
+pub struct EndpointSettings {
+    pub uri: EndpointUri,
+    pub basic_auth_username: String,
+    /// None: no password (on create), or keep the stored one (on a whole replacement).
+    pub basic_auth_password: Option<Password>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewIam {
+    pub name: Name,
+    pub endpoint: Option<EndpointSettings>,
+    pub profile_schema: Vec<ProfileSchemaEntry>,
+}
+
+/// A change to a stored secret.
+#[derive(Clone, Debug)]
+pub enum SecretChange {
+    Set(Password),
+    Remove,
+}
+
+/// Changes to single fields of an IAM's endpoint; `None` keeps a field.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointFieldChanges {
+    pub uri: Option<EndpointUri>,
+    pub basic_auth_username: Option<String>,
+    pub basic_auth_password: Option<SecretChange>,
+}
+
+/// What UpdateIam changes about an endpoint.
+#[derive(Clone, Debug)]
+pub enum EndpointChange {
+    /// The IAM has no endpoint after the change.
+    Remove,
+    /// The endpoint is replaced whole; a password left out keeps the stored one.
+    Replace(EndpointSettings),
+    /// Single fields change; the IAM must have an endpoint or gain a URI.
+    Fields(EndpointFieldChanges),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IamChanges {
+    pub name: Option<Name>,
+    pub endpoint: Option<EndpointChange>,
+    pub profile_schema: Option<Vec<ProfileSchemaEntry>>,
+}
+
+/// An endpoint as stored: what changes apply to.
+#[derive(Clone, Debug, Default)]
+pub struct StoredEndpoint {
+    pub uri: Option<String>,
+    pub basic_auth_username: String,
+    pub has_basic_auth_password: bool,
+}
+
+/// What an endpoint becomes: its URI (None: no endpoint), username, and what happens to the
+/// stored password (None: kept as it is).
+#[derive(Debug)]
+pub struct EndpointOutcome {
+    pub uri: Option<String>,
+    pub basic_auth_username: String,
+    pub basic_auth_password: Option<SecretChange>,
+}
+
+impl EndpointChange {
+    /// Applies the change to the stored endpoint, refusing what would leave it inconsistent.
+    pub fn apply(self, stored: &StoredEndpoint) -> Result<EndpointOutcome> {
+        let outcome = match self {
+            Self::Remove => EndpointOutcome {
+                uri: None,
+                basic_auth_username: String::new(),
+                basic_auth_password: stored
+                    .has_basic_auth_password
+                    .then_some(SecretChange::Remove),
+            },
+            Self::Replace(settings) => EndpointOutcome {
+                uri: Some(settings.uri.as_str().to_owned()),
+                basic_auth_username: settings.basic_auth_username,
+                basic_auth_password: settings.basic_auth_password.map(SecretChange::Set),
+            },
+            Self::Fields(fields) => {
+                let uri = fields
+                    .uri
+                    .map(|uri| uri.as_str().to_owned())
+                    .or_else(|| stored.uri.clone());
+                if uri.is_none() {
+                    return Err(Error::invalid(
+                        "user_info_endpoint.uri",
+                        "is required: the IAM has no user-info endpoint yet",
+                    ));
+                }
+                EndpointOutcome {
+                    uri,
+                    basic_auth_username: fields
+                        .basic_auth_username
+                        .unwrap_or_else(|| stored.basic_auth_username.clone()),
+                    basic_auth_password: fields.basic_auth_password,
+                }
+            }
+        };
+        let has_password = match &outcome.basic_auth_password {
+            Some(SecretChange::Set(_)) => true,
+            Some(SecretChange::Remove) => false,
+            None => stored.has_basic_auth_password,
+        };
+        if has_password && outcome.basic_auth_username.is_empty() {
+            return Err(Error::invalid(
+                "user_info_endpoint.basic_auth_username",
+                "is required with a basic-auth password",
+            ));
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_uris_are_https_or_loopback_http() {
+        for good in [
+            "https://iam.example.com/userinfo",
+            "https://iam.example.com:8443/v1/users",
+            "http://localhost:8080/info",
+            "http://127.0.0.1:9000/",
+            "http://[::1]:9000/x",
+        ] {
+            assert!(EndpointUri::parse("uri", good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("", "is required"),
+            ("iam.example.com/info", "is not a URI"),
+            ("/info", "must be absolute"),
+            ("http://iam.example.com/info", "must use https"),
+            ("http://10.0.0.1/info", "must use https"),
+            ("ftp://iam.example.com/", "must be an https:// URI"),
+            ("https://iam.example.com/info?x=1", "must have no query"),
+            ("https://exa mple.com/", "is not a URI"),
+        ] {
+            let error = EndpointUri::parse("user_info_endpoint.uri", bad).unwrap_err();
+            let text = error.to_string();
+            assert!(text.starts_with("user_info_endpoint.uri: "), "{text}");
+            assert!(text.contains(says), "{bad}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_password_needs_a_username_whatever_the_change() {
+        let stored = StoredEndpoint {
+            uri: Some("https://a.example/".into()),
+            basic_auth_username: "svc".into(),
+            has_basic_auth_password: true,
+        };
+        let clear_username = EndpointChange::Fields(EndpointFieldChanges {
+            basic_auth_username: Some(String::new()),
+            ..Default::default()
+        });
+        assert!(clear_username.apply(&stored).is_err());
+        let clear_both = EndpointChange::Fields(EndpointFieldChanges {
+            basic_auth_username: Some(String::new()),
+            basic_auth_password: Some(SecretChange::Remove),
+            ..Default::default()
+        });
+        let outcome = clear_both.apply(&stored).unwrap();
+        assert_eq!(outcome.uri.as_deref(), Some("https://a.example/"));
+        let removed = EndpointChange::Remove.apply(&stored).unwrap();
+        assert!(removed.uri.is_none());
+        assert!(matches!(
+            removed.basic_auth_password,
+            Some(SecretChange::Remove)
+        ));
+        let no_endpoint = StoredEndpoint::default();
+        let username_only = EndpointChange::Fields(EndpointFieldChanges {
+            basic_auth_username: Some("svc".into()),
+            ..Default::default()
+        });
+        let error = username_only.apply(&no_endpoint).unwrap_err().to_string();
+        assert!(
+            error.starts_with("user_info_endpoint.uri: is required"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn profile_schemas_hold_one_entry_per_platform() {
+        let schema = profile_schema(
+            "profile_schema",
+            &[
+                (Platform::Trino, "trino_login"),
+                (Platform::Snowflake, " sf "),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            schema[0].platform,
+            Platform::Snowflake,
+            "sorted by platform"
+        );
+        assert_eq!(schema[0].attribute, "sf");
+        let twice = profile_schema(
+            "profile_schema",
+            &[(Platform::Trino, "a"), (Platform::Trino, "b")],
+        )
+        .unwrap_err();
+        assert!(
+            twice
+                .to_string()
+                .starts_with("profile_schema[1].platform: TRINO")
+        );
+        let empty = profile_schema("profile_schema", &[(Platform::S3, " ")]).unwrap_err();
+        assert!(
+            empty
+                .to_string()
+                .starts_with("profile_schema[0].attribute: is required")
+        );
+        assert_eq!(
+            format!("{:?}", Password::parse("p", "hunter2").unwrap()),
+            "Password(..)"
+        );
+    }
+}

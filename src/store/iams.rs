@@ -1,0 +1,262 @@
+//! Identity managers: their rows, user-info endpoints (the password sealed, never in clear) and
+//! profile schemas.
+
+use async_trait::async_trait;
+
+use super::{
+    Committed, DbTime, IamStore, PageIndex, SqlStore,
+    db::{Conn, query},
+    names::{Named, ensure_name_free},
+    queries::iams as sql,
+    write::Write,
+};
+use crate::domain::{
+    self, Id, Version,
+    audit::AuditRecord,
+    external::Platform,
+    iam::{
+        Endpoint, EndpointChange, EndpointOutcome, Iam, IamChanges, NewIam, ProfileSchemaEntry,
+        SecretChange, StoredEndpoint,
+    },
+    page::PageRequest,
+};
+use crate::error::{Error, Result};
+use crate::secrets::Place;
+
+#[derive(sqlx::FromRow)]
+struct IamRow {
+    id: Id,
+    name: String,
+    built_in: bool,
+    endpoint_uri: Option<String>,
+    basic_auth_username: String,
+    has_basic_auth_password: bool,
+    create_time: DbTime,
+    update_time: DbTime,
+    version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProfileSchemaRow {
+    iam_id: Id,
+    platform: String,
+    attribute: String,
+}
+
+/// Where an IAM's basic-auth password is sealed to.
+fn password_place(id: Id) -> Place {
+    Place {
+        table: "iams",
+        row: id,
+        column: "basic_auth_password",
+    }
+}
+
+fn iam_not_found(id: Id) -> Error {
+    Error::NotFound(format!("IAM {id} does not exist"))
+}
+
+/// Reads the profile schemas of a page of IAMs and joins them to the rows.
+async fn load_iams(conn: &mut Conn<'_>, rows: Vec<IamRow>) -> Result<Vec<Iam>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Id> = rows.iter().map(|row| row.id).collect();
+    let schemas: Vec<ProfileSchemaRow> = conn
+        .fetch_all(query(sql::PROFILE_SCHEMAS_OF).bind(&ids[..]))
+        .await?;
+    let mut iams: Vec<Iam> = rows
+        .into_iter()
+        .map(|row| Iam {
+            id: row.id,
+            name: row.name,
+            built_in: row.built_in,
+            endpoint: row.endpoint_uri.map(|uri| Endpoint {
+                uri,
+                basic_auth_username: row.basic_auth_username,
+                has_basic_auth_password: row.has_basic_auth_password,
+            }),
+            profile_schema: Vec::new(),
+            create_time: row.create_time.0,
+            update_time: row.update_time.0,
+            version: Version(row.version),
+        })
+        .collect();
+    let index = PageIndex::new(&ids);
+    for row in schemas {
+        if let Some(iam) = index.get(&mut iams, row.iam_id) {
+            iam.profile_schema.push(ProfileSchemaEntry {
+                platform: Platform::from_db(&row.platform)?,
+                attribute: row.attribute,
+            });
+        }
+    }
+    Ok(iams)
+}
+
+async fn load_iam(conn: &mut Conn<'_>, id: Id) -> Result<Iam> {
+    let row: Option<IamRow> = conn.fetch_optional(query(sql::BY_ID).bind(id)).await?;
+    let row = row.ok_or_else(|| iam_not_found(id))?;
+    load_iams(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| iam_not_found(id))
+}
+
+async fn set_profile_schema(
+    conn: &mut Conn<'_>,
+    id: Id,
+    schema: &[ProfileSchemaEntry],
+) -> Result<()> {
+    conn.execute(query(sql::CLEAR_PROFILE_SCHEMA).bind(id))
+        .await?;
+    for entry in schema {
+        conn.execute(
+            query(sql::ADD_PROFILE_SCHEMA_ENTRY)
+                .bind(id)
+                .bind(entry.platform.as_str())
+                .bind(entry.attribute.as_str()),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    /// Writes what an IAM's endpoint becomes, sealing a new password under the secret key.
+    async fn write_endpoint(
+        &self,
+        conn: &mut Conn<'_>,
+        id: Id,
+        outcome: EndpointOutcome,
+    ) -> Result<()> {
+        conn.execute(
+            query(sql::SET_ENDPOINT)
+                .bind(id)
+                .bind(outcome.uri.as_deref())
+                .bind(outcome.basic_auth_username.as_str()),
+        )
+        .await?;
+        match outcome.basic_auth_password {
+            None => {}
+            Some(SecretChange::Remove) => {
+                conn.execute(query(sql::SET_PASSWORD).bind(id).bind(None::<&str>))
+                    .await?;
+            }
+            Some(SecretChange::Set(password)) => {
+                let key = self
+                    .secrets
+                    .sealing_key(conn, "user_info_endpoint.basic_auth_password")
+                    .await?;
+                let sealed = key.seal(password_place(id), password.expose().as_bytes())?;
+                conn.execute(query(sql::SET_PASSWORD).bind(id).bind(&sealed[..]))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IamStore for SqlStore {
+    async fn list_iams(&self, page: &PageRequest) -> Result<Vec<Iam>> {
+        let after = page.after_id()?.unwrap_or(Id::FIRST);
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let rows: Vec<IamRow> = conn
+            .fetch_all(query(sql::LIST).bind(after).bind(page.limit()))
+            .await?;
+        load_iams(&mut conn, rows).await
+    }
+
+    async fn get_iam(&self, id: Id) -> Result<Iam> {
+        let mut pooled = self.db.acquire().await?;
+        load_iam(&mut pooled.conn(), id).await
+    }
+
+    async fn create_iam(&self, id: Id, iam: NewIam, audit: AuditRecord) -> Result<Committed<Iam>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        ensure_name_free(&mut conn, Named::Iam, "name", &iam.name, None).await?;
+        conn.execute(
+            query(sql::INSERT)
+                .bind(id)
+                .bind(iam.name.as_str())
+                .bind(iam.name.key().as_str())
+                .bind(domain::now())
+                .bind(None::<&str>)
+                .bind(""),
+        )
+        .await?;
+        if let Some(endpoint) = iam.endpoint {
+            let outcome = EndpointChange::Replace(endpoint).apply(&StoredEndpoint::default())?;
+            self.write_endpoint(&mut conn, id, outcome).await?;
+        }
+        set_profile_schema(&mut conn, id, &iam.profile_schema).await?;
+        let created = load_iam(&mut conn, id).await?;
+        write.finish(created, audit).await
+    }
+
+    async fn update_iam(
+        &self,
+        id: Id,
+        etag: Version,
+        changes: IamChanges,
+        audit: AuditRecord,
+    ) -> Result<Committed<Iam>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        let current = load_iam(&mut conn, id).await?;
+        etag.ensure_current(current.version, &format!("IAM {id}"))?;
+        if let Some(name) = &changes.name {
+            ensure_name_free(&mut conn, Named::Iam, "iam.name", name, Some(id)).await?;
+            conn.execute(
+                query(sql::SET_NAME)
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(name.key().as_str()),
+            )
+            .await?;
+        }
+        if let Some(change) = changes.endpoint {
+            let stored = current
+                .endpoint
+                .map(|e| StoredEndpoint {
+                    uri: Some(e.uri),
+                    basic_auth_username: e.basic_auth_username,
+                    has_basic_auth_password: e.has_basic_auth_password,
+                })
+                .unwrap_or_default();
+            let outcome = change.apply(&stored)?;
+            self.write_endpoint(&mut conn, id, outcome).await?;
+        }
+        if let Some(schema) = &changes.profile_schema {
+            set_profile_schema(&mut conn, id, schema).await?;
+        }
+        conn.execute(query(sql::TOUCH).bind(id).bind(domain::now()))
+            .await?;
+        let updated = load_iam(&mut conn, id).await?;
+        write.finish(updated, audit).await
+    }
+
+    async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        let iam = load_iam(&mut conn, id).await?;
+        if iam.built_in {
+            return Err(Error::FailedPrecondition(format!(
+                "IAM {id} ({}) is built in and cannot be deleted",
+                iam.name
+            )));
+        }
+        let (users,): (i64,) = conn.fetch_one(query(sql::USER_COUNT).bind(id)).await?;
+        if users > 0 {
+            return Err(Error::FailedPrecondition(format!(
+                "IAM {id} ({}) has {users} users; migrate or delete them first",
+                iam.name
+            )));
+        }
+        conn.execute(query(sql::DELETE).bind(id)).await?;
+        write.finish((), audit).await
+    }
+}

@@ -1,0 +1,59 @@
+//! Identity managers, their user-info endpoints and profile schemas.
+
+use super::{Sql, where_in};
+
+/// The columns of an IAM row; whether a password is stored, never the password.
+macro_rules! columns {
+    () => {
+        "SELECT id, name, built_in, endpoint_uri, basic_auth_username,
+                basic_auth_password IS NOT NULL AS has_basic_auth_password, create_time,
+                update_time, version
+         FROM iams"
+    };
+}
+
+pub const BY_ID: &str = concat!(columns!(), " WHERE id = $1");
+
+/// A page of IAMs: $1 the last id of the previous page, $2 the limit.
+pub const LIST: &str = concat!(columns!(), " WHERE id > $1 ORDER BY id LIMIT $2");
+
+pub const PROFILE_SCHEMAS_OF: Sql = where_in!(
+    "SELECT iam_id, platform, attribute FROM iam_profile_schema",
+    "iam_id",
+    "ORDER BY iam_id, platform"
+);
+
+/// Another IAM (not $2) whose name has the comparison key $1.
+pub const OWNER_OF_NAME: &str = "
+    SELECT id FROM iams WHERE name_key = $1 AND ($2 IS NULL OR id <> $2)";
+
+/// $1 id, $2 name, $3 its key, $4 the time, $5 endpoint URI, $6 basic-auth username.
+pub const INSERT: &str = "
+    INSERT INTO iams (id, name, name_key, built_in, create_time, update_time, version,
+                      endpoint_uri, basic_auth_username)
+    VALUES ($1, $2, $3, false, $4, $4, 1, $5, $6)";
+
+/// $2 name, $3 its comparison key.
+pub const SET_NAME: &str = "UPDATE iams SET name = $2, name_key = $3 WHERE id = $1";
+
+/// $2 endpoint URI (NULL: none), $3 basic-auth username.
+pub const SET_ENDPOINT: &str =
+    "UPDATE iams SET endpoint_uri = $2, basic_auth_username = $3 WHERE id = $1";
+
+/// $2 the sealed password, or NULL for none.
+pub const SET_PASSWORD: &str = "UPDATE iams SET basic_auth_password = $2 WHERE id = $1";
+
+pub const CLEAR_PROFILE_SCHEMA: &str = "DELETE FROM iam_profile_schema WHERE iam_id = $1";
+
+pub const ADD_PROFILE_SCHEMA_ENTRY: &str =
+    "INSERT INTO iam_profile_schema (iam_id, platform, attribute) VALUES ($1, $2, $3)";
+
+pub const TOUCH: &str = "UPDATE iams SET version = version + 1, update_time = $2 WHERE id = $1";
+
+pub const USER_COUNT: &str = "SELECT count(*) FROM users WHERE iam_id = $1";
+
+/// The profile schema goes with it (ON DELETE CASCADE).
+pub const DELETE: &str = "DELETE FROM iams WHERE id = $1";
+
+/// How many secrets are stored, for the start-up check of the secret key.
+pub const SECRET_COUNT: &str = "SELECT count(*) FROM iams WHERE basic_auth_password IS NOT NULL";

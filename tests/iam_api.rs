@@ -1,0 +1,458 @@
+//! IAMs over real gRPC, on both stores: created, read, listed, updated with masks (write-only
+//! secrets never returned), deleted under their rules; bad input refused with the field named,
+//! changing nothing; and the stored secrets tied to the server's secret key.
+
+mod common;
+
+use common::{
+    TestServer, TestStore,
+    grpc::{all_pages, assert_each_refused_changing_nothing, assert_refused, token},
+};
+use personae::{
+    domain::{
+        iam::{EndpointSettings, EndpointUri, NewIam, Password},
+        name::Name,
+    },
+    error::Error,
+    proto::{self, Platform},
+    secrets::{KeySource, new_key_hex},
+    store::SqlStore,
+};
+use prost_types::FieldMask;
+use tonic::Code;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn endpoint(uri: &str, username: &str, password: &str) -> proto::UserInfoEndpoint {
+    proto::UserInfoEndpoint {
+        uri: uri.into(),
+        basic_auth_username: username.into(),
+        basic_auth_password: password.into(),
+        ..Default::default()
+    }
+}
+
+fn entry(platform: Platform, attribute: &str) -> proto::ProfileSchemaEntry {
+    proto::ProfileSchemaEntry {
+        platform: platform as i32,
+        attribute: attribute.into(),
+    }
+}
+
+fn update(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
+    proto::UpdateIamRequest {
+        iam: Some(iam.clone()),
+        update_mask: Some(FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+        etag: String::new(),
+    }
+}
+
+async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let mut iams = server.iam_config(server.admin());
+
+    let listed = iams
+        .list_iams(proto::ListIamsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.iams.len(), 1);
+    assert!(listed.iams[0].built_in);
+
+    let response = iams
+        .create_iam(proto::CreateIamRequest {
+            name: "Okta".into(),
+            user_info_endpoint: Some(endpoint(
+                "https://iam.example.com/userinfo",
+                "svc",
+                PASSWORD,
+            )),
+            profile_schema: vec![
+                entry(Platform::Trino, "trino_login"),
+                entry(Platform::Snowflake, "sf_login"),
+            ],
+        })
+        .await
+        .unwrap();
+    assert!(token(&response) > 0, "a create returns its revision");
+    let okta = response.into_inner();
+    let stored = okta.user_info_endpoint.clone().unwrap();
+    assert_eq!(stored.uri, "https://iam.example.com/userinfo");
+    assert_eq!(stored.basic_auth_username, "svc");
+    assert!(stored.has_basic_auth_password);
+    assert_eq!(stored.basic_auth_password, "", "write-only");
+    let platforms: Vec<i32> = okta.profile_schema.iter().map(|e| e.platform).collect();
+    assert_eq!(
+        platforms,
+        [Platform::Snowflake as i32, Platform::Trino as i32]
+    );
+    assert!(!okta.built_in);
+    let read = iams
+        .get_iam(proto::GetIamRequest {
+            id: okta.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, okta);
+
+    for taken in ["OKTA", "okta"] {
+        let again = iams
+            .create_iam(proto::CreateIamRequest {
+                name: taken.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_refused(again, Code::AlreadyExists, "name");
+    }
+    let accented = iams
+        .create_iam(proto::CreateIamRequest {
+            name: "Émile".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let folded = iams
+        .create_iam(proto::CreateIamRequest {
+            name: "émile".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_refused(folded, Code::AlreadyExists, "name");
+
+    // One field of the endpoint: the stored password stays.
+    let mut changed = okta.clone();
+    changed.user_info_endpoint = Some(endpoint("https://iam2.example.com/info", "", ""));
+    let okta = iams
+        .update_iam(update(&changed, &["user_info_endpoint.uri"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = okta.user_info_endpoint.clone().unwrap();
+    assert_eq!(stored.uri, "https://iam2.example.com/info");
+    assert_eq!(stored.basic_auth_username, "svc");
+    assert!(stored.has_basic_auth_password);
+
+    // The whole endpoint with the password left empty: kept.
+    let mut changed = okta.clone();
+    changed.user_info_endpoint = Some(endpoint("https://iam3.example.com/", "svc2", ""));
+    let okta = iams
+        .update_iam(update(&changed, &["user_info_endpoint"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = okta.user_info_endpoint.clone().unwrap();
+    assert_eq!(
+        (stored.uri.as_str(), stored.basic_auth_username.as_str()),
+        ("https://iam3.example.com/", "svc2")
+    );
+    assert!(stored.has_basic_auth_password, "kept");
+
+    // The password named itself, empty: removed.
+    let mut changed = okta.clone();
+    changed.user_info_endpoint = Some(endpoint("", "", ""));
+    let okta = iams
+        .update_iam(update(
+            &changed,
+            &["user_info_endpoint.basic_auth_password"],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !okta
+            .user_info_endpoint
+            .clone()
+            .unwrap()
+            .has_basic_auth_password
+    );
+
+    let stale = iams.update_iam(update(&read, &["name"])).await;
+    assert_refused(stale, Code::Aborted, "etag");
+
+    let mut changed = okta.clone();
+    changed.name = "Okta Prod".into();
+    changed.user_info_endpoint = None;
+    changed.profile_schema = vec![entry(Platform::S3, "aws_user")];
+    let okta = iams
+        .update_iam(update(
+            &changed,
+            &["name", "user_info_endpoint", "profile_schema"],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(okta.name, "Okta Prod");
+    assert_eq!(okta.user_info_endpoint, None, "removed");
+    assert_eq!(okta.profile_schema, [entry(Platform::S3, "aws_user")]);
+
+    let member = server
+        .users(server.admin())
+        .create_user(proto::CreateUserRequest {
+            email: "member@example.com".into(),
+            full_name: "Member".into(),
+            iam_id: okta.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let busy = iams
+        .delete_iam(proto::DeleteIamRequest {
+            id: okta.id.clone(),
+        })
+        .await;
+    assert_refused(busy, Code::FailedPrecondition, "has 1 users");
+    server
+        .users(server.admin())
+        .delete_user(proto::DeleteUserRequest {
+            id: member.id,
+            confirm: "Delete".into(),
+        })
+        .await
+        .unwrap();
+    iams.delete_iam(proto::DeleteIamRequest {
+        id: okta.id.clone(),
+    })
+    .await
+    .unwrap();
+    let gone = iams.get_iam(proto::GetIamRequest { id: okta.id }).await;
+    assert_refused(gone, Code::NotFound, "does not exist");
+
+    let paged = all_pages(1, |token| {
+        let mut iams = iams.clone();
+        async move {
+            let page = iams
+                .list_iams(proto::ListIamsRequest {
+                    page_size: 1,
+                    page_token: token,
+                })
+                .await?
+                .into_inner();
+            Ok((page.iams, page.next_page_token))
+        }
+    })
+    .await;
+    let names: Vec<String> = paged.into_iter().map(|i| i.name).collect();
+    assert_eq!(names, ["Built-in", accented.name.as_str()]);
+
+    let events = server
+        .audit(server.admin())
+        .list_audit_events(proto::ListAuditEventsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let logged = format!("{events:?}");
+    assert!(logged.contains("CreateIam") && logged.contains("DeleteIam"));
+    assert!(!logged.contains(PASSWORD), "no secret in the audit log");
+    server.stop().await;
+}
+
+async fn bad_input_is_refused_naming_the_field(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let iams = server.iam_config(server.admin());
+    let built_in = iams
+        .clone()
+        .list_iams(proto::ListIamsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .iams
+        .remove(0);
+    let create = |uri: &str, username: &str, password: &str| proto::CreateIamRequest {
+        name: "Okta".into(),
+        user_info_endpoint: Some(endpoint(uri, username, password)),
+        profile_schema: Vec::new(),
+    };
+    let schema = |entries: Vec<proto::ProfileSchemaEntry>| proto::CreateIamRequest {
+        name: "Okta".into(),
+        user_info_endpoint: None,
+        profile_schema: entries,
+    };
+    let with_tls = proto::CreateIamRequest {
+        user_info_endpoint: Some(proto::UserInfoEndpoint {
+            tls: Some(proto::TlsConfig::default()),
+            ..endpoint("https://iam.example.com/", "", "")
+        }),
+        ..create("https://iam.example.com/", "", "")
+    };
+    let uri = "https://iam.example.com/";
+    let mut both = update(&built_in, &["user_info_endpoint", "user_info_endpoint.uri"]);
+    both.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
+    let mut username_only = update(&built_in, &["user_info_endpoint.basic_auth_username"]);
+    username_only.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint("", "svc", ""));
+    let cases = vec![
+        (
+            call!(iams.create_iam(proto::CreateIamRequest::default())),
+            Code::InvalidArgument,
+            "name: is required",
+        ),
+        (
+            call!(iams.create_iam(create("http://iam.example.com/", "", ""))),
+            Code::InvalidArgument,
+            "user_info_endpoint.uri: must use https",
+        ),
+        (
+            call!(iams.create_iam(create("https://iam.example.com/?a=1", "", ""))),
+            Code::InvalidArgument,
+            "user_info_endpoint.uri: must have no query",
+        ),
+        (
+            call!(iams.create_iam(create("", "", ""))),
+            Code::InvalidArgument,
+            "user_info_endpoint.uri: is required",
+        ),
+        (
+            call!(iams.create_iam(create(uri, "", PASSWORD))),
+            Code::InvalidArgument,
+            "user_info_endpoint.basic_auth_username: is required",
+        ),
+        (
+            call!(iams.create_iam(create(uri, "a:b", PASSWORD))),
+            Code::InvalidArgument,
+            "user_info_endpoint.basic_auth_username: must not contain",
+        ),
+        (
+            call!(iams.create_iam(create(uri, "svc", &"x".repeat(1025)))),
+            Code::InvalidArgument,
+            "user_info_endpoint.basic_auth_password: is longer",
+        ),
+        (
+            call!(iams.create_iam(with_tls)),
+            Code::Unimplemented,
+            "user_info_endpoint.tls",
+        ),
+        (
+            call!(iams.create_iam(schema(vec![
+                entry(Platform::Trino, "a"),
+                entry(Platform::Trino, "b"),
+            ]))),
+            Code::InvalidArgument,
+            "profile_schema[1].platform",
+        ),
+        (
+            call!(iams.create_iam(schema(vec![entry(Platform::Unspecified, "a")]))),
+            Code::InvalidArgument,
+            "profile_schema[0].platform: is required",
+        ),
+        (
+            call!(iams.create_iam(schema(vec![entry(Platform::S3, " ")]))),
+            Code::InvalidArgument,
+            "profile_schema[0].attribute: is required",
+        ),
+        (
+            call!(iams.get_iam(proto::GetIamRequest { id: "x".into() })),
+            Code::InvalidArgument,
+            "id:",
+        ),
+        (
+            call!(iams.get_iam(proto::GetIamRequest {
+                id: "00000000-0000-7000-8000-00000000ffff".into(),
+            })),
+            Code::NotFound,
+            "does not exist",
+        ),
+        (
+            call!(iams.update_iam(proto::UpdateIamRequest::default())),
+            Code::InvalidArgument,
+            "iam: is required",
+        ),
+        (
+            call!(iams.update_iam(update(&built_in, &["built_in"]))),
+            Code::InvalidArgument,
+            "update_mask",
+        ),
+        (
+            call!(iams.update_iam(both)),
+            Code::InvalidArgument,
+            "update_mask: names user_info_endpoint and one of its fields",
+        ),
+        (
+            call!(iams.update_iam(username_only)),
+            Code::InvalidArgument,
+            "user_info_endpoint.uri: is required",
+        ),
+        (
+            call!(iams.update_iam(update(&built_in, &["user_info_endpoint.tls"]))),
+            Code::Unimplemented,
+            "TLS",
+        ),
+        (
+            call!(iams.delete_iam(proto::DeleteIamRequest {
+                id: built_in.id.clone(),
+            })),
+            Code::FailedPrecondition,
+            "built in",
+        ),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
+    server.stop().await;
+}
+
+fn new_iam(name: &str) -> NewIam {
+    NewIam {
+        name: Name::parse("name", name).unwrap(),
+        endpoint: Some(EndpointSettings {
+            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            basic_auth_username: "svc".into(),
+            basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
+        }),
+        profile_schema: Vec::new(),
+    }
+}
+
+fn record() -> personae::domain::audit::AuditRecord {
+    personae::domain::audit::AuditRecord::new(None, "CreateIam", "iam", "x")
+}
+
+/// A password is stored only under a secret key, and once one is stored the store does not
+/// open without that key.
+async fn stored_secrets_need_their_key(t: TestStore) {
+    let keyless = SqlStore::open_with(&t.url, &KeySource::None).await.unwrap();
+    let refused = personae::store::IamStore::create_iam(
+        &keyless,
+        personae::domain::Id::new(),
+        new_iam("Keyless"),
+        record(),
+    )
+    .await;
+    match refused {
+        Err(Error::FailedPrecondition(message)) => assert!(
+            message.starts_with("user_info_endpoint.basic_auth_password: storing a secret needs"),
+            "{message}"
+        ),
+        other => panic!("a password without a key: {other:?}"),
+    }
+
+    t.store
+        .create_iam(personae::domain::Id::new(), new_iam("Okta"), record())
+        .await
+        .unwrap();
+    match SqlStore::open_with(&t.url, &KeySource::None).await {
+        Err(Error::FailedPrecondition(message)) => {
+            assert!(message.starts_with("1 secrets"), "{message}")
+        }
+        other => panic!("no key while secrets are stored: {:?}", other.err()),
+    }
+    match SqlStore::open_with(&t.url, &KeySource::Hex(new_key_hex())).await {
+        Err(Error::FailedPrecondition(message)) => {
+            assert!(message.contains("is not the one"), "{message}")
+        }
+        other => panic!("another key: {:?}", other.err()),
+    }
+    SqlStore::open_with(&t.url, &t.secret_key)
+        .await
+        .expect("the store's own key opens it");
+}
+
+on_both_stores!(
+    iams_are_created_read_updated_and_deleted,
+    bad_input_is_refused_naming_the_field,
+    stored_secrets_need_their_key,
+);
