@@ -140,8 +140,7 @@ impl SqlStore {
         match outcome.basic_auth_password {
             None => {}
             Some(SecretChange::Remove) => {
-                conn.execute(query(sql::SET_PASSWORD).bind(id).bind(None::<&str>))
-                    .await?;
+                conn.execute(query(sql::CLEAR_PASSWORD).bind(id)).await?;
             }
             Some(SecretChange::Set(password)) => {
                 let key = self

@@ -40,8 +40,10 @@ pub const SET_NAME: &str = "UPDATE iams SET name = $2, name_key = $3 WHERE id = 
 pub const SET_ENDPOINT: &str =
     "UPDATE iams SET endpoint_uri = $2, basic_auth_username = $3 WHERE id = $1";
 
-/// $2 the sealed password, or NULL for none.
+/// $2 the sealed password.
 pub const SET_PASSWORD: &str = "UPDATE iams SET basic_auth_password = $2 WHERE id = $1";
+
+pub const CLEAR_PASSWORD: &str = "UPDATE iams SET basic_auth_password = NULL WHERE id = $1";
 
 pub const CLEAR_PROFILE_SCHEMA: &str = "DELETE FROM iam_profile_schema WHERE iam_id = $1";
 
