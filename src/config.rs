@@ -31,6 +31,9 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Create the first admin if the store is empty, print its API key once, and exit.
     Bootstrap(BootstrapArgs),
+    /// Seal every stored secret again under a new secret key, in one transaction, and exit.
+    /// Stop the servers first and start them with the new key after.
+    RotateSecretKey(RotateArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -80,6 +83,17 @@ pub struct BootstrapArgs {
     /// Print a new, well-formed API key for PERSONAE_BOOTSTRAP_TOKEN and exit, touching nothing.
     #[arg(long)]
     pub new_token: bool,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A file holding the new key (64 hex characters), when PERSONAE_NEW_SECRET_KEY is not set.
+    /// With neither, and the current key in a key file, a new key is made and the file replaced
+    /// (the old one kept as `<file>.old`).
+    #[arg(long, env = "PERSONAE_NEW_SECRET_KEY_FILE")]
+    pub new_secret_key_file: Option<PathBuf>,
 }
 
 /// The settings a config file may hold.

@@ -1,16 +1,18 @@
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context as _;
 use clap::Parser;
 use personae::{
     bootstrap::{self as admin, BOOTSTRAP_ADMIN_EMAIL},
     config::{
-        BootstrapArgs, Cli, Command, FileConfig, ServeArgs, ServerConfig, StoreArgs,
+        BootstrapArgs, Cli, Command, FileConfig, RotateArgs, ServeArgs, ServerConfig, StoreArgs,
         bootstrap_token, database_url, secret_key_source,
     },
     domain::api_key,
+    secrets::{self, KeySource},
     server::{self, ServeOptions},
-    store, telemetry,
+    store::{self, SqlStore},
+    telemetry,
 };
 use tokio::net::TcpListener;
 
@@ -34,7 +36,8 @@ async fn main() -> ExitCode {
     let log_json = match &cli.command {
         Command::Serve(ServeArgs { store, .. })
         | Command::Migrate(store)
-        | Command::Bootstrap(BootstrapArgs { store, .. }) => {
+        | Command::Bootstrap(BootstrapArgs { store, .. })
+        | Command::RotateSecretKey(RotateArgs { store, .. }) => {
             store.log_json.or(file.log_json).unwrap_or(false)
         }
     };
@@ -49,6 +52,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args, file).await,
         Command::Migrate(args) => migrate(args, file).await,
         Command::Bootstrap(args) => bootstrap(args, file).await,
+        Command::RotateSecretKey(args) => rotate_secret_key(args, file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +118,61 @@ async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> 
         tracing::info!("the store already has users; nothing to bootstrap");
     }
     announce_bootstrap(created);
+    Ok(())
+}
+
+/// Seals the stored secrets again under a new key: PERSONAE_NEW_SECRET_KEY, a new key file, or
+/// a key made here when the current one is in a key file, which is then replaced. A made key is
+/// written beside the file (`.new`) before the store changes, so it is never only in memory.
+async fn rotate_secret_key(args: RotateArgs, file: FileConfig) -> anyhow::Result<()> {
+    let url = database_url(args.store.database_url, file.database_url);
+    let current = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file));
+    let store = SqlStore::open_with(&url, &current)
+        .await
+        .context("opening the store")?;
+    let given = std::env::var("PERSONAE_NEW_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let (new_key, replace) = match (given, args.new_secret_key_file, &current) {
+        (Some(hex), _, _) => (secrets::parse_key(&hex, "PERSONAE_NEW_SECRET_KEY")?, None),
+        (None, Some(path), _) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the new key file {}", path.display()))?;
+            let origin = format!("the new key file {}", path.display());
+            (secrets::parse_key(&text, &origin)?, None)
+        }
+        (None, None, KeySource::File { path, .. }) => {
+            let pending = PathBuf::from(format!("{}.new", path.display()));
+            (
+                secrets::create_key_file(&pending)?,
+                Some((pending, path.clone())),
+            )
+        }
+        (None, None, _) => anyhow::bail!(
+            "give the new key in PERSONAE_NEW_SECRET_KEY or --new-secret-key-file \
+             (openssl rand -hex 32 makes one)"
+        ),
+    };
+    let rotation = store.rotate_secret_key(&new_key).await?;
+    if let Some((pending, path)) = replace {
+        let old = PathBuf::from(format!("{}.old", path.display()));
+        if path.exists() {
+            std::fs::rename(&path, &old)
+                .with_context(|| format!("keeping the old key as {}", old.display()))?;
+        }
+        std::fs::rename(&pending, &path).with_context(|| {
+            format!(
+                "the secrets are sealed under the key in {}; moving it to {} failed",
+                pending.display(),
+                path.display()
+            )
+        })?;
+    }
+    tracing::info!(
+        version = rotation.version,
+        secrets = rotation.secrets,
+        "secrets sealed again under the new key; start the servers with it"
+    );
     Ok(())
 }
 

@@ -65,7 +65,7 @@ pub fn new_key_hex() -> String {
 
 /// Parses 64 hex characters (surrounding whitespace ignored) into the key's bytes; `origin`
 /// names where they came from in the error.
-fn parse_key(text: &str, origin: &str) -> anyhow::Result<[u8; KEY_LEN]> {
+pub fn parse_key(text: &str, origin: &str) -> anyhow::Result<[u8; KEY_LEN]> {
     let bytes = hex::decode(text.trim())
         .ok()
         .and_then(|bytes| <[u8; KEY_LEN]>::try_from(bytes).ok());
@@ -88,7 +88,13 @@ impl KeySource {
                 Ok(text) => parse_key(&text, &format!("the key file {}", path.display())).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if *create && create_missing {
-                        create_key_file(path).map(Some)
+                        let key = create_key_file(path)?;
+                        tracing::warn!(
+                            path = %path.display(),
+                            "created a secret key file for secrets at rest; back it up with the \
+                             database: without it the stored secrets cannot be read"
+                        );
+                        Ok(Some(key))
                     } else if *create {
                         Ok(None)
                     } else {
@@ -104,7 +110,7 @@ impl KeySource {
 }
 
 /// Writes a new random key to `path`, readable by its owner only; never overwrites a file.
-fn create_key_file(path: &Path) -> anyhow::Result<[u8; KEY_LEN]> {
+pub fn create_key_file(path: &Path) -> anyhow::Result<[u8; KEY_LEN]> {
     let hex = new_key_hex();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -116,11 +122,6 @@ fn create_key_file(path: &Path) -> anyhow::Result<[u8; KEY_LEN]> {
     writeln!(file, "{hex}")
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing the key file {}", path.display()))?;
-    tracing::warn!(
-        path = %path.display(),
-        "created a secret key file for secrets at rest; back it up with the database: without \
-         it the stored secrets cannot be read"
-    );
     parse_key(&hex, "the new key")
 }
 

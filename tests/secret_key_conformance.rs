@@ -6,20 +6,28 @@ mod common;
 
 use common::TestStore;
 use personae::{
+    domain::{
+        Id,
+        audit::AuditRecord,
+        iam::{EndpointSettings, EndpointUri, NewIam, Password},
+        name::Name,
+    },
     error::Error,
-    secrets::{KeySource, new_key_hex},
-    store::SqlStore,
+    secrets::{KeySource, new_key_hex, parse_key},
+    store::{IamStore, SqlStore, Store},
 };
 
 async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
-    let first = KeySource::Hex(new_key_hex());
+    // The test store's key, made now if it is a SQLite key file made on first need.
+    t.secret_key.load(true).expect("the test store's key");
+    let first = t.secret_key.clone();
     let other = KeySource::Hex(new_key_hex());
     SqlStore::open_with(&t.url, &KeySource::None)
         .await
         .expect("no key: nothing secret is stored yet");
     SqlStore::open_with(&t.url, &first)
         .await
-        .expect("the first key is recorded");
+        .expect("the first key given is recorded, or matches the one recorded");
     SqlStore::open_with(&t.url, &first)
         .await
         .expect("the same key opens the store again");
@@ -53,4 +61,85 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
     );
 }
 
-on_both_stores!(another_key_is_refused_when_the_store_opens);
+fn iam(name: &str) -> NewIam {
+    NewIam {
+        name: Name::parse("name", name).unwrap(),
+        endpoint: Some(EndpointSettings {
+            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            basic_auth_username: "svc".into(),
+            basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
+        }),
+        profile_schema: Vec::new(),
+    }
+}
+
+fn record() -> AuditRecord {
+    AuditRecord::new(None, "CreateIam", "iam", "x")
+}
+
+fn key(hex: &str) -> [u8; 32] {
+    parse_key(hex, "test").unwrap()
+}
+
+/// Rotation seals every secret again under the next key version, in one audited transaction:
+/// afterwards only the new key opens the store. A ciphertext copied to another row does not
+/// open there (its associated data names its row), so rotation stops at it and changes nothing.
+async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
+    let store = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
+    let (a, b) = (Id::new(), Id::new());
+    store.create_iam(a, iam("A"), record()).await.unwrap();
+    store.create_iam(b, iam("B"), record()).await.unwrap();
+    let (sequence, _) = store.audit_head().await.unwrap();
+
+    let second = new_key_hex();
+    let rotation = store.rotate_secret_key(&key(&second)).await.unwrap();
+    assert_eq!((rotation.version, rotation.secrets), (2, 2));
+    assert_eq!(
+        store.audit_head().await.unwrap().0,
+        sequence + 1,
+        "one audit event"
+    );
+    match SqlStore::open_with(&t.url, &t.secret_key).await {
+        Err(Error::FailedPrecondition(message)) => {
+            assert!(message.contains("key version 2"), "{message}")
+        }
+        other => panic!("the old key after a rotation: {:?}", other.err()),
+    }
+    let reopened = SqlStore::open_with(&t.url, &KeySource::Hex(second.clone()))
+        .await
+        .expect("the new key opens the store");
+    let third = new_key_hex();
+    let again = reopened.rotate_secret_key(&key(&third)).await.unwrap();
+    assert_eq!(
+        (again.version, again.secrets),
+        (3, 2),
+        "the rotated secrets open under the new key"
+    );
+
+    t.execute_raw(&format!(
+        "UPDATE iams SET basic_auth_password = \
+         (SELECT basic_auth_password FROM iams WHERE id = '{a}') WHERE id = '{b}'"
+    ))
+    .await;
+    let (before, _) = reopened.audit_head().await.unwrap();
+    match reopened.rotate_secret_key(&key(&new_key_hex())).await {
+        Err(Error::FailedPrecondition(message)) => assert!(
+            message.starts_with(&format!("iams row {b}: basic_auth_password does not open")),
+            "{message}"
+        ),
+        other => panic!("a moved ciphertext: {other:?}"),
+    }
+    assert_eq!(
+        reopened.audit_head().await.unwrap().0,
+        before,
+        "nothing changed"
+    );
+    SqlStore::open_with(&t.url, &KeySource::Hex(third))
+        .await
+        .expect("the key before the refused rotation still opens the store");
+}
+
+on_both_stores!(
+    another_key_is_refused_when_the_store_opens,
+    rotation_reseals_every_secret_and_refuses_a_moved_one,
+);

@@ -44,7 +44,7 @@ struct ProfileSchemaRow {
 }
 
 /// Where an IAM's basic-auth password is sealed to.
-fn password_place(id: Id) -> Place {
+pub(super) fn password_place(id: Id) -> Place {
     Place {
         table: "iams",
         row: id,

@@ -25,6 +25,8 @@ mod queries;
 mod roles;
 mod search;
 mod secret_keys;
+
+pub use secret_keys::Rotation;
 mod sqlite;
 mod user_rows;
 mod users;

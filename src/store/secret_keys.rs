@@ -6,10 +6,13 @@
 use std::sync::Mutex;
 
 use super::{
+    SqlStore,
     db::{Conn, Database, query},
+    iams::password_place,
     queries::{audit::LOCK_HEAD, iams as iam_sql, secret_keys as sql},
+    write::Write,
 };
-use crate::domain::Id;
+use crate::domain::{Id, audit::AuditRecord};
 use crate::error::{Error, Result};
 use crate::secrets::{KeySource, Place, SecretKey};
 
@@ -60,15 +63,24 @@ impl Secrets {
         })
     }
 
+    fn current(&self) -> Option<SecretKey> {
+        self.key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(&self, key: SecretKey) {
+        *self
+            .key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+    }
+
     /// The key to seal a secret with in the write transaction `conn`, whose commit records the
     /// key if it is the first one used.
     pub async fn sealing_key(&self, conn: &mut Conn<'_>, field: &str) -> Result<SecretKey> {
-        let known = self
-            .key
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let key = match known {
+        let key = match self.current() {
             Some(key) => key,
             None => {
                 let bytes = self
@@ -83,14 +95,64 @@ impl Secrets {
                         ))
                     })?;
                 let key = verify_or_record(conn, &bytes).await?;
-                *self
-                    .key
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key.clone());
+                self.replace(key.clone());
                 key
             }
         };
         Ok(key)
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The new key's version.
+    pub version: i64,
+    /// How many secrets were sealed again.
+    pub secrets: usize,
+}
+
+impl SqlStore {
+    /// Seals every stored secret again under `new`, the next key version, in one transaction
+    /// with its audit event; from then on the store opens only with the new key. A secret that
+    /// does not open under the current key (altered, or copied from another row) stops the
+    /// rotation, changing nothing.
+    pub async fn rotate_secret_key(&self, new: &[u8; 32]) -> Result<Rotation> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        let latest: Option<(i64, Vec<u8>)> = conn.fetch_optional(query(sql::LATEST)).await?;
+        let version = latest.map_or(1, |(version, _)| version + 1);
+        let new_key = SecretKey::new(new, version);
+        let sealed: Vec<(Id, Vec<u8>)> = conn.fetch_all(query(sql::SEALED_PASSWORDS)).await?;
+        let current = self.secrets.current();
+        for (id, secret) in &sealed {
+            let place = password_place(*id);
+            let plain = current
+                .as_ref()
+                .and_then(|key| key.open(place, secret).ok())
+                .ok_or_else(|| {
+                    Error::FailedPrecondition(format!(
+                        "iams row {id}: basic_auth_password does not open under the current \
+                         secret key (it was altered, or copied from another row); nothing was \
+                         changed"
+                    ))
+                })?;
+            let resealed = new_key.seal(place, &plain)?;
+            conn.execute(query(iam_sql::SET_PASSWORD).bind(*id).bind(&resealed[..]))
+                .await?;
+        }
+        let key_check = new_key.seal(check_place(), CHECK)?;
+        conn.execute(query(sql::INSERT).bind(version).bind(&key_check[..]))
+            .await?;
+        let record = AuditRecord::new(None, "RotateSecretKey", "secret_key", version)
+            .with_details(serde_json::json!({ "version": version, "secrets": sealed.len() }));
+        let rotation = Rotation {
+            version,
+            secrets: sealed.len(),
+        };
+        let committed = write.finish(rotation, record).await?;
+        self.secrets.replace(new_key);
+        Ok(committed.value)
     }
 }
 

@@ -3,5 +3,9 @@
 /// The newest key's version and its check value.
 pub const LATEST: &str = "SELECT version, key_check FROM secret_keys ORDER BY version DESC LIMIT 1";
 
+/// Every stored basic-auth password, sealed.
+pub const SEALED_PASSWORDS: &str =
+    "SELECT id, basic_auth_password FROM iams WHERE basic_auth_password IS NOT NULL ORDER BY id";
+
 /// Records key version $1 with its check value $2.
 pub const INSERT: &str = "INSERT INTO secret_keys (version, key_check) VALUES ($1, $2)";
