@@ -97,7 +97,7 @@ async fn migrate(args: StoreArgs, file: FileConfig) -> anyhow::Result<()> {
     let secret_key = secret_key_source(&url, args.secret_key_file.or(file.secret_key_file));
     store::open(&url, &secret_key)
         .await
-        .context("applying migrations")?;
+        .context("opening the store (migrations, then the secret key)")?;
     tracing::info!(store = store_kind(&url), "migrations applied");
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! Secrets at rest (an IAM endpoint's basic-auth password): AES-256-GCM under the service's
-//! secret key. The associated data binds each ciphertext to where it is stored (table, row id,
-//! column) and to the key's version, so a ciphertext copied to another row or column fails to
-//! decrypt instead of yielding someone else's secret.
+//! Secrets at rest (an IAM endpoint's basic-auth password and TLS client key): AES-256-GCM under
+//! the service's secret key. The associated data binds each ciphertext to where it is stored
+//! (table, row id, column) and to the key's version, so a ciphertext copied to another row or
+//! column fails to decrypt instead of yielding someone else's secret.
 
 use std::{
     io::Write as _,

@@ -39,6 +39,51 @@ fn entry(platform: Platform, attribute: &str) -> proto::ProfileSchemaEntry {
     }
 }
 
+/// A certificate and its key, PEM, with what signing by it needs.
+struct Pem {
+    cert: String,
+    key: String,
+    params: rcgen::CertificateParams,
+    key_pair: rcgen::KeyPair,
+}
+
+/// A certificate for `name` signed by `issuer` (a self-signed CA when None), valid between the
+/// given years.
+fn certificate(name: &str, years: (i32, i32), issuer: Option<&Pem>) -> Pem {
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.into()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.not_before = rcgen::date_time_ymd(years.0, 1, 1);
+    params.not_after = rcgen::date_time_ymd(years.1, 1, 1);
+    let cert = match issuer {
+        None => {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.self_signed(&key_pair).unwrap()
+        }
+        Some(issuer) => {
+            let issuer = rcgen::Issuer::from_params(&issuer.params, &issuer.key_pair);
+            params.signed_by(&key_pair, &issuer).unwrap()
+        }
+    };
+    Pem {
+        cert: cert.pem(),
+        key: key_pair.serialize_pem(),
+        params,
+        key_pair,
+    }
+}
+
+fn tls(ca: &str, cert: &str, key: &str) -> Option<proto::TlsConfig> {
+    Some(proto::TlsConfig {
+        ca_cert_pem: ca.into(),
+        client_cert_pem: cert.into(),
+        client_key_pem: key.into(),
+        has_client_key: false,
+    })
+}
+
 fn update(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
     proto::UpdateIamRequest {
         iam: Some(iam.clone()),
@@ -254,6 +299,109 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     server.stop().await;
 }
 
+/// TLS settings are checked when saved, the client key is write-only and sealed, and a new
+/// certificate is checked against the stored key.
+async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let mut iams = server.iam_config(server.admin());
+    let ca = certificate("Test CA", (2020, 2090), None);
+    let client = certificate("client.example.com", (2020, 2090), Some(&ca));
+    let created = iams
+        .create_iam(proto::CreateIamRequest {
+            name: "Okta".into(),
+            user_info_endpoint: Some(proto::UserInfoEndpoint {
+                tls: tls(&ca.cert, &client.cert, &client.key),
+                ..endpoint("https://iam.example.com/", "", "")
+            }),
+            profile_schema: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = created.user_info_endpoint.clone().unwrap().tls.unwrap();
+    assert_eq!(stored.ca_cert_pem, ca.cert.trim());
+    assert_eq!(stored.client_cert_pem, client.cert.trim());
+    assert!(stored.has_client_key);
+    assert_eq!(stored.client_key_pem, "", "write-only");
+
+    // A new certificate alone is checked against the stored key.
+    let other = certificate("other.example.com", (2020, 2090), Some(&ca));
+    let mut changed = created.clone();
+    changed.user_info_endpoint = Some(proto::UserInfoEndpoint {
+        tls: tls("", &other.cert, ""),
+        ..endpoint("", "", "")
+    });
+    let refused = iams
+        .update_iam(update(
+            &changed,
+            &["user_info_endpoint.tls.client_cert_pem"],
+        ))
+        .await;
+    assert_refused(
+        refused,
+        Code::InvalidArgument,
+        "user_info_endpoint.tls.client_key_pem: does not match",
+    );
+    changed.user_info_endpoint = Some(proto::UserInfoEndpoint {
+        tls: tls("", &other.cert, &other.key),
+        ..endpoint("", "", "")
+    });
+    let updated = iams
+        .update_iam(update(
+            &changed,
+            &[
+                "user_info_endpoint.tls.client_cert_pem",
+                "user_info_endpoint.tls.client_key_pem",
+            ],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = updated.user_info_endpoint.clone().unwrap().tls.unwrap();
+    assert_eq!(stored.client_cert_pem, other.cert.trim());
+    assert_eq!(stored.ca_cert_pem, ca.cert.trim(), "kept");
+
+    // The whole TLS, with the key left empty: the stored key is kept, and still matches.
+    changed = updated.clone();
+    changed.user_info_endpoint = Some(proto::UserInfoEndpoint {
+        tls: tls("", &other.cert, ""),
+        ..endpoint("", "", "")
+    });
+    let replaced = iams
+        .update_iam(update(&changed, &["user_info_endpoint.tls"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = replaced.user_info_endpoint.clone().unwrap().tls.unwrap();
+    assert_eq!(
+        stored.ca_cert_pem, "",
+        "the CA is unset by the whole replacement"
+    );
+    assert!(stored.has_client_key);
+
+    changed = replaced.clone();
+    changed.user_info_endpoint = Some(endpoint("", "", ""));
+    let cleared = iams
+        .update_iam(update(&changed, &["user_info_endpoint.tls"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.user_info_endpoint.unwrap().tls, None);
+
+    let events = server
+        .audit(server.admin())
+        .list_audit_events(proto::ListAuditEventsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let logged = format!("{events:?}");
+    assert!(!logged.contains("PRIVATE KEY"), "no key in the audit log");
+    server.stop().await;
+}
+
 async fn bad_input_is_refused_naming_the_field(t: TestStore) {
     let server = TestServer::start(t).await;
     let iams = server.iam_config(server.admin());
@@ -275,14 +423,27 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         user_info_endpoint: None,
         profile_schema: entries,
     };
-    let with_tls = proto::CreateIamRequest {
-        user_info_endpoint: Some(proto::UserInfoEndpoint {
-            tls: Some(proto::TlsConfig::default()),
-            ..endpoint("https://iam.example.com/", "", "")
-        }),
-        ..create("https://iam.example.com/", "", "")
-    };
     let uri = "https://iam.example.com/";
+    let ca = certificate("Test CA", (2020, 2090), None);
+    let client = certificate("client", (2020, 2090), Some(&ca));
+    let expired = certificate("old", (2010, 2020), Some(&ca));
+    let stranger = certificate("stranger", (2020, 2090), None);
+    let with_tls = |ca: &str, cert: &str, key: &str| proto::CreateIamRequest {
+        user_info_endpoint: Some(proto::UserInfoEndpoint {
+            tls: tls(ca, cert, key),
+            ..endpoint(uri, "", "")
+        }),
+        ..create(uri, "", "")
+    };
+    let (client_pem, client_key_pem) = (client.cert.clone(), client.key.clone());
+    let mut tls_and_field = update(
+        &built_in,
+        &[
+            "user_info_endpoint.tls",
+            "user_info_endpoint.tls.ca_cert_pem",
+        ],
+    );
+    tls_and_field.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let mut both = update(&built_in, &["user_info_endpoint", "user_info_endpoint.uri"]);
     both.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let mut username_only = update(&built_in, &["user_info_endpoint.basic_auth_username"]);
@@ -324,9 +485,34 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
             "user_info_endpoint.basic_auth_password: is longer",
         ),
         (
-            call!(iams.create_iam(with_tls)),
-            Code::Unimplemented,
-            "user_info_endpoint.tls",
+            call!(iams.create_iam(with_tls("not a certificate", "", ""))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.ca_cert_pem: holds no PEM certificate",
+        ),
+        (
+            call!(iams.create_iam(with_tls("", &expired.cert, &expired.key))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.client_cert_pem: certificate 1 (CN=old) expired on",
+        ),
+        (
+            call!(iams.create_iam(with_tls("", &client_pem, ""))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.client_key_pem: is required with client_cert_pem",
+        ),
+        (
+            call!(iams.create_iam(with_tls("", "", &client_key_pem))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.client_cert_pem: is required with client_key_pem",
+        ),
+        (
+            call!(iams.create_iam(with_tls("", &client_pem, &stranger.key))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.client_key_pem: does not match",
+        ),
+        (
+            call!(iams.create_iam(with_tls("", &client_pem, &client_pem))),
+            Code::InvalidArgument,
+            "user_info_endpoint.tls.client_key_pem: is not a PEM private key",
         ),
         (
             call!(iams.create_iam(schema(vec![
@@ -379,9 +565,9 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
             "user_info_endpoint.uri: is required",
         ),
         (
-            call!(iams.update_iam(update(&built_in, &["user_info_endpoint.tls"]))),
-            Code::Unimplemented,
-            "TLS",
+            call!(iams.update_iam(tls_and_field)),
+            Code::InvalidArgument,
+            "update_mask: names user_info_endpoint.tls and one of its fields",
         ),
         (
             call!(iams.delete_iam(proto::DeleteIamRequest {
@@ -402,6 +588,7 @@ fn new_iam(name: &str) -> NewIam {
             uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
+            tls: Default::default(),
         }),
         profile_schema: Vec::new(),
     }
@@ -453,6 +640,7 @@ async fn stored_secrets_need_their_key(t: TestStore) {
 
 on_both_stores!(
     iams_are_created_read_updated_and_deleted,
+    tls_settings_are_checked_and_the_key_kept_secret,
     bad_input_is_refused_naming_the_field,
     stored_secrets_need_their_key,
 );

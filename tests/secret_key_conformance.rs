@@ -9,8 +9,10 @@ use personae::{
     domain::{
         Id,
         audit::AuditRecord,
-        iam::{EndpointSettings, EndpointUri, NewIam, Password},
+        iam::{EndpointSettings, EndpointUri, NewIam, Password, TlsSettings},
         name::Name,
+        now,
+        tls::{Certificates, PrivateKey},
     },
     error::Error,
     secrets::{KeySource, new_key_hex, parse_key},
@@ -68,6 +70,31 @@ fn iam(name: &str) -> NewIam {
             uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
+            tls: Default::default(),
+        }),
+        profile_schema: Vec::new(),
+    }
+}
+
+/// An IAM whose endpoint presents a client certificate, its key sealed like a password.
+fn iam_with_client_key(name: &str) -> NewIam {
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client.example.com".into()])
+        .unwrap()
+        .self_signed(&key_pair)
+        .unwrap();
+    let field = "user_info_endpoint.tls";
+    NewIam {
+        name: Name::parse("name", name).unwrap(),
+        endpoint: Some(EndpointSettings {
+            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            basic_auth_username: String::new(),
+            basic_auth_password: None,
+            tls: TlsSettings {
+                ca_cert: None,
+                client_cert: Some(Certificates::parse(field, &cert.pem(), now()).unwrap()),
+                client_key: Some(PrivateKey::parse(field, &key_pair.serialize_pem()).unwrap()),
+            },
         }),
         profile_schema: Vec::new(),
     }
@@ -89,11 +116,15 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
     let (a, b) = (Id::new(), Id::new());
     store.create_iam(a, iam("A"), record()).await.unwrap();
     store.create_iam(b, iam("B"), record()).await.unwrap();
+    store
+        .create_iam(Id::new(), iam_with_client_key("C"), record())
+        .await
+        .unwrap();
     let (sequence, _) = store.audit_head().await.unwrap();
 
     let second = new_key_hex();
     let rotation = store.rotate_secret_key(&key(&second)).await.unwrap();
-    assert_eq!((rotation.version, rotation.secrets), (2, 2));
+    assert_eq!((rotation.version, rotation.secrets), (2, 3));
     assert_eq!(
         store.audit_head().await.unwrap().0,
         sequence + 1,
@@ -112,7 +143,7 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
     let again = reopened.rotate_secret_key(&key(&third)).await.unwrap();
     assert_eq!(
         (again.version, again.secrets),
-        (3, 2),
+        (3, 3),
         "the rotated secrets open under the new key"
     );
 

@@ -10,12 +10,13 @@ use crate::domain::{
     audit::AuditEvent,
     external::{AwsUserType, ExternalUsername, Platform},
     group::Group,
-    iam::{self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry},
+    iam::{self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry, TlsSettings},
     impersonation::{
         Decision, Integration, Reason, Session, SessionId, Subject, platform_username,
     },
     policy::Source,
     role::{Grantee, PermissionInfo, Role, RoleAssignment, Settings, Tenant},
+    tls::{Certificates, PrivateKey},
     user::{User, UserKind},
 };
 use crate::error::{Error, Result};
@@ -441,12 +442,22 @@ pub fn iam(iam: Iam) -> proto::Iam {
         id: iam.id.to_string(),
         name: iam.name,
         built_in: iam.built_in,
-        user_info_endpoint: iam.endpoint.map(|e| proto::UserInfoEndpoint {
-            uri: e.uri,
-            basic_auth_username: e.basic_auth_username,
-            basic_auth_password: String::new(),
-            has_basic_auth_password: e.has_basic_auth_password,
-            tls: None,
+        user_info_endpoint: iam.endpoint.map(|e| {
+            let tls = !e.tls_ca_cert_pem.is_empty()
+                || !e.tls_client_cert_pem.is_empty()
+                || e.has_tls_client_key;
+            proto::UserInfoEndpoint {
+                uri: e.uri,
+                basic_auth_username: e.basic_auth_username,
+                basic_auth_password: String::new(),
+                has_basic_auth_password: e.has_basic_auth_password,
+                tls: tls.then(|| proto::TlsConfig {
+                    ca_cert_pem: e.tls_ca_cert_pem,
+                    client_cert_pem: e.tls_client_cert_pem,
+                    client_key_pem: String::new(),
+                    has_client_key: e.has_tls_client_key,
+                }),
+            }
         }),
         profile_schema: iam
             .profile_schema
@@ -477,24 +488,40 @@ pub fn profile_schema(entries: &[proto::ProfileSchemaEntry]) -> Result<Vec<Profi
     iam::profile_schema("profile_schema", &parsed)
 }
 
-/// TLS settings for endpoints are the next part of their issue; until then they are refused,
-/// not dropped.
-fn refuse_tls(tls: Option<&proto::TlsConfig>) -> Result<()> {
-    match tls {
-        Some(_) => Err(Error::Unimplemented(
-            "user_info_endpoint.tls: TLS settings for user-info endpoints are not built yet; \
-             leave tls unset (the system's trusted roots are used)"
-                .into(),
-        )),
-        None => Ok(()),
-    }
+/// Certificates from a request field; an empty one is unset.
+pub fn optional_certificates(field: &str, pem: &str) -> Result<Option<Certificates>> {
+    (!pem.trim().is_empty())
+        .then(|| Certificates::parse(field, pem, crate::domain::now()))
+        .transpose()
+}
+
+/// A client key from a request field; an empty one is left out.
+pub fn optional_client_key(pem: &str) -> Result<Option<PrivateKey>> {
+    (!pem.trim().is_empty())
+        .then(|| PrivateKey::parse("user_info_endpoint.tls.client_key_pem", pem))
+        .transpose()
+}
+
+/// The TLS settings of a request: none when unset; empty texts are unset.
+pub fn tls_settings(tls: Option<&proto::TlsConfig>) -> Result<TlsSettings> {
+    let Some(tls) = tls else {
+        return Ok(TlsSettings::default());
+    };
+    Ok(TlsSettings {
+        ca_cert: optional_certificates("user_info_endpoint.tls.ca_cert_pem", &tls.ca_cert_pem)?,
+        client_cert: optional_certificates(
+            "user_info_endpoint.tls.client_cert_pem",
+            &tls.client_cert_pem,
+        )?,
+        client_key: optional_client_key(&tls.client_key_pem)?,
+    })
 }
 
 /// The endpoint of a CreateIam request or of an UpdateIam that replaces it whole; an empty
 /// password is none (on create) or keeps the stored one (on update).
 pub fn endpoint_settings(endpoint: &proto::UserInfoEndpoint) -> Result<EndpointSettings> {
-    refuse_tls(endpoint.tls.as_ref())?;
     Ok(EndpointSettings {
+        tls: tls_settings(endpoint.tls.as_ref())?,
         uri: EndpointUri::parse("user_info_endpoint.uri", &endpoint.uri)?,
         basic_auth_username: iam::basic_auth_username(
             "user_info_endpoint.basic_auth_username",

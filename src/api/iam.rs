@@ -80,16 +80,9 @@ fn endpoint_change(
     if fields.is_empty() {
         return Ok(None);
     }
-    if fields
-        .iter()
-        .any(|p| p.starts_with("user_info_endpoint.tls"))
-    {
-        return Err(Error::Unimplemented(
-            "update_mask: TLS settings for user-info endpoints are not built yet".into(),
-        ));
-    }
     let given = endpoint.cloned().unwrap_or_default();
-    Ok(Some(EndpointChange::Fields(EndpointFieldChanges {
+    let tls = given.tls.clone().unwrap_or_default();
+    let mut changes = EndpointFieldChanges {
         uri: mask.field("user_info_endpoint.uri", || {
             EndpointUri::parse("user_info_endpoint.uri", &given.uri)
         })?,
@@ -110,7 +103,46 @@ fn endpoint_change(
                 .map(SecretChange::Set)
             }
         })?,
-    })))
+        ..Default::default()
+    };
+    if mask.has("user_info_endpoint.tls") {
+        if fields
+            .iter()
+            .any(|p| p.starts_with("user_info_endpoint.tls."))
+        {
+            return Err(Error::invalid(
+                "update_mask",
+                "names user_info_endpoint.tls and one of its fields; name the whole or its fields",
+            ));
+        }
+        let whole = convert::tls_settings(given.tls.as_ref())?;
+        changes.tls_ca_cert = Some(whole.ca_cert);
+        changes.tls_client_cert = Some(whole.client_cert);
+        changes.tls_client_key = match (given.tls.is_some(), whole.client_key) {
+            (_, Some(key)) => Some(SecretChange::Set(key)),
+            (true, None) => None,
+            (false, None) => Some(SecretChange::Remove),
+        };
+    }
+    if let Some(ca) = mask.field("user_info_endpoint.tls.ca_cert_pem", || {
+        convert::optional_certificates("user_info_endpoint.tls.ca_cert_pem", &tls.ca_cert_pem)
+    })? {
+        changes.tls_ca_cert = Some(ca);
+    }
+    if let Some(cert) = mask.field("user_info_endpoint.tls.client_cert_pem", || {
+        convert::optional_certificates(
+            "user_info_endpoint.tls.client_cert_pem",
+            &tls.client_cert_pem,
+        )
+    })? {
+        changes.tls_client_cert = Some(cert);
+    }
+    if let Some(key) = mask.field("user_info_endpoint.tls.client_key_pem", || {
+        convert::optional_client_key(&tls.client_key_pem)
+    })? {
+        changes.tls_client_key = Some(key.map_or(SecretChange::Remove, SecretChange::Set));
+    }
+    Ok(Some(EndpointChange::Fields(changes)))
 }
 
 pub struct IamConfigApi {

@@ -1,7 +1,12 @@
 //! Identity managers (IAMs): where users come from, and the external user-info endpoint that
 //! supplies their groups and authorizations.
 
-use super::{Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::Platform, name::Name};
+use super::{
+    Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text,
+    external::Platform,
+    name::Name,
+    tls::{Certificates, PrivateKey},
+};
 use crate::error::{Error, Result};
 
 /// The longest basic-auth password accepted.
@@ -19,12 +24,16 @@ pub struct Iam {
     pub version: Version,
 }
 
-/// A user-info endpoint as it is shown: its secrets only as whether they are stored.
-#[derive(Clone, Debug, PartialEq)]
+/// A user-info endpoint as it is stored and shown: its secrets only as whether they are stored.
+/// Empty PEM texts are unset.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Endpoint {
     pub uri: String,
     pub basic_auth_username: String,
     pub has_basic_auth_password: bool,
+    pub tls_ca_cert_pem: String,
+    pub tls_client_cert_pem: String,
+    pub has_tls_client_key: bool,
 }
 
 /// Where one platform's external username comes from: a top-level field of the user-info
@@ -164,6 +173,16 @@ pub struct EndpointSettings {
     pub basic_auth_username: String,
     /// None: no password (on create), or keep the stored one (on a whole replacement).
     pub basic_auth_password: Option<Password>,
+    pub tls: TlsSettings,
+}
+
+/// TLS toward an endpoint; a client key left out is none (on create) or kept (on a whole
+/// replacement).
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    pub ca_cert: Option<Certificates>,
+    pub client_cert: Option<Certificates>,
+    pub client_key: Option<PrivateKey>,
 }
 
 #[derive(Clone, Debug)]
@@ -175,17 +194,30 @@ pub struct NewIam {
 
 /// A change to a stored secret.
 #[derive(Clone, Debug)]
-pub enum SecretChange {
-    Set(Password),
+pub enum SecretChange<S> {
+    Set(S),
     Remove,
 }
 
-/// Changes to single fields of an IAM's endpoint; `None` keeps a field.
+impl<S> SecretChange<S> {
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> SecretChange<T> {
+        match self {
+            Self::Set(secret) => SecretChange::Set(f(secret)),
+            Self::Remove => SecretChange::Remove,
+        }
+    }
+}
+
+/// Changes to single fields of an IAM's endpoint; `None` keeps a field, `Some(None)` unsets a
+/// certificate.
 #[derive(Clone, Debug, Default)]
 pub struct EndpointFieldChanges {
     pub uri: Option<EndpointUri>,
     pub basic_auth_username: Option<String>,
-    pub basic_auth_password: Option<SecretChange>,
+    pub basic_auth_password: Option<SecretChange<Password>>,
+    pub tls_ca_cert: Option<Option<Certificates>>,
+    pub tls_client_cert: Option<Option<Certificates>>,
+    pub tls_client_key: Option<SecretChange<PrivateKey>>,
 }
 
 /// What UpdateIam changes about an endpoint.
@@ -206,26 +238,40 @@ pub struct IamChanges {
     pub profile_schema: Option<Vec<ProfileSchemaEntry>>,
 }
 
-/// An endpoint as stored: what changes apply to.
-#[derive(Clone, Debug, Default)]
-pub struct StoredEndpoint {
-    pub uri: Option<String>,
-    pub basic_auth_username: String,
-    pub has_basic_auth_password: bool,
-}
-
-/// What an endpoint becomes: its URI (None: no endpoint), username, and what happens to the
-/// stored password (None: kept as it is).
+/// What an endpoint becomes: its URI (None: no endpoint), the other settings, and what happens
+/// to each stored secret (None: kept as it is).
 #[derive(Debug)]
 pub struct EndpointOutcome {
     pub uri: Option<String>,
     pub basic_auth_username: String,
-    pub basic_auth_password: Option<SecretChange>,
+    pub basic_auth_password: Option<SecretChange<Password>>,
+    pub tls_ca_cert_pem: String,
+    pub tls_client_cert_pem: String,
+    pub tls_client_key: Option<SecretChange<PrivateKey>>,
+}
+
+fn pem_text(certificates: Option<Certificates>) -> String {
+    certificates
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether a secret is held after `change`, given whether it is stored now.
+fn holds<S>(change: &Option<SecretChange<S>>, stored: bool) -> bool {
+    match change {
+        Some(SecretChange::Set(_)) => true,
+        Some(SecretChange::Remove) => false,
+        None => stored,
+    }
 }
 
 impl EndpointChange {
-    /// Applies the change to the stored endpoint, refusing what would leave it inconsistent.
-    pub fn apply(self, stored: &StoredEndpoint) -> Result<EndpointOutcome> {
+    /// Applies the change to the stored endpoint (None: the IAM has none), refusing what would
+    /// leave it inconsistent. Whether a client key matches its certificate is checked by the
+    /// store, which can open a stored key.
+    pub fn apply(self, stored: Option<&Endpoint>) -> Result<EndpointOutcome> {
+        let none = Endpoint::default();
+        let stored = stored.unwrap_or(&none);
         let outcome = match self {
             Self::Remove => EndpointOutcome {
                 uri: None,
@@ -233,17 +279,23 @@ impl EndpointChange {
                 basic_auth_password: stored
                     .has_basic_auth_password
                     .then_some(SecretChange::Remove),
+                tls_ca_cert_pem: String::new(),
+                tls_client_cert_pem: String::new(),
+                tls_client_key: stored.has_tls_client_key.then_some(SecretChange::Remove),
             },
             Self::Replace(settings) => EndpointOutcome {
                 uri: Some(settings.uri.as_str().to_owned()),
                 basic_auth_username: settings.basic_auth_username,
                 basic_auth_password: settings.basic_auth_password.map(SecretChange::Set),
+                tls_ca_cert_pem: pem_text(settings.tls.ca_cert),
+                tls_client_cert_pem: pem_text(settings.tls.client_cert),
+                tls_client_key: settings.tls.client_key.map(SecretChange::Set),
             },
             Self::Fields(fields) => {
                 let uri = fields
                     .uri
                     .map(|uri| uri.as_str().to_owned())
-                    .or_else(|| stored.uri.clone());
+                    .or_else(|| (!stored.uri.is_empty()).then(|| stored.uri.clone()));
                 if uri.is_none() {
                     return Err(Error::invalid(
                         "user_info_endpoint.uri",
@@ -256,21 +308,36 @@ impl EndpointChange {
                         .basic_auth_username
                         .unwrap_or_else(|| stored.basic_auth_username.clone()),
                     basic_auth_password: fields.basic_auth_password,
+                    tls_ca_cert_pem: fields
+                        .tls_ca_cert
+                        .map_or_else(|| stored.tls_ca_cert_pem.clone(), pem_text),
+                    tls_client_cert_pem: fields
+                        .tls_client_cert
+                        .map_or_else(|| stored.tls_client_cert_pem.clone(), pem_text),
+                    tls_client_key: fields.tls_client_key,
                 }
             }
         };
-        let has_password = match &outcome.basic_auth_password {
-            Some(SecretChange::Set(_)) => true,
-            Some(SecretChange::Remove) => false,
-            None => stored.has_basic_auth_password,
-        };
-        if has_password && outcome.basic_auth_username.is_empty() {
+        if holds(&outcome.basic_auth_password, stored.has_basic_auth_password)
+            && outcome.basic_auth_username.is_empty()
+        {
             return Err(Error::invalid(
                 "user_info_endpoint.basic_auth_username",
                 "is required with a basic-auth password",
             ));
         }
-        Ok(outcome)
+        let has_key = holds(&outcome.tls_client_key, stored.has_tls_client_key);
+        match (outcome.tls_client_cert_pem.is_empty(), has_key) {
+            (false, false) => Err(Error::invalid(
+                "user_info_endpoint.tls.client_key_pem",
+                "is required with client_cert_pem",
+            )),
+            (true, true) => Err(Error::invalid(
+                "user_info_endpoint.tls.client_cert_pem",
+                "is required with client_key_pem",
+            )),
+            _ => Ok(outcome),
+        }
     }
 }
 
@@ -308,35 +375,35 @@ mod tests {
 
     #[test]
     fn a_password_needs_a_username_whatever_the_change() {
-        let stored = StoredEndpoint {
-            uri: Some("https://a.example/".into()),
+        let stored = Endpoint {
+            uri: "https://a.example/".into(),
             basic_auth_username: "svc".into(),
             has_basic_auth_password: true,
+            ..Default::default()
         };
         let clear_username = EndpointChange::Fields(EndpointFieldChanges {
             basic_auth_username: Some(String::new()),
             ..Default::default()
         });
-        assert!(clear_username.apply(&stored).is_err());
+        assert!(clear_username.apply(Some(&stored)).is_err());
         let clear_both = EndpointChange::Fields(EndpointFieldChanges {
             basic_auth_username: Some(String::new()),
             basic_auth_password: Some(SecretChange::Remove),
             ..Default::default()
         });
-        let outcome = clear_both.apply(&stored).unwrap();
+        let outcome = clear_both.apply(Some(&stored)).unwrap();
         assert_eq!(outcome.uri.as_deref(), Some("https://a.example/"));
-        let removed = EndpointChange::Remove.apply(&stored).unwrap();
+        let removed = EndpointChange::Remove.apply(Some(&stored)).unwrap();
         assert!(removed.uri.is_none());
         assert!(matches!(
             removed.basic_auth_password,
             Some(SecretChange::Remove)
         ));
-        let no_endpoint = StoredEndpoint::default();
         let username_only = EndpointChange::Fields(EndpointFieldChanges {
             basic_auth_username: Some("svc".into()),
             ..Default::default()
         });
-        let error = username_only.apply(&no_endpoint).unwrap_err().to_string();
+        let error = username_only.apply(None).unwrap_err().to_string();
         assert!(
             error.starts_with("user_info_endpoint.uri: is required"),
             "{error}"

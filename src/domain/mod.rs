@@ -11,6 +11,7 @@ pub mod page;
 pub mod permission;
 pub mod policy;
 pub mod role;
+pub mod tls;
 pub mod user;
 
 use std::{fmt, time::SystemTime};

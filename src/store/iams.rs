@@ -16,9 +16,10 @@ use crate::domain::{
     external::Platform,
     iam::{
         Endpoint, EndpointChange, EndpointOutcome, Iam, IamChanges, NewIam, ProfileSchemaEntry,
-        SecretChange, StoredEndpoint,
+        SecretChange,
     },
     page::PageRequest,
+    tls::{PrivateKey, ensure_key_matches},
 };
 use crate::error::{Error, Result};
 use crate::secrets::Place;
@@ -31,6 +32,9 @@ struct IamRow {
     endpoint_uri: Option<String>,
     basic_auth_username: String,
     has_basic_auth_password: bool,
+    tls_ca_cert_pem: String,
+    tls_client_cert_pem: String,
+    has_tls_client_key: bool,
     create_time: DbTime,
     update_time: DbTime,
     version: i64,
@@ -43,12 +47,16 @@ struct ProfileSchemaRow {
     attribute: String,
 }
 
-/// Where an IAM's basic-auth password is sealed to.
-pub(super) fn password_place(id: Id) -> Place {
+/// The columns of `iams` holding sealed secrets.
+pub(super) const PASSWORD: &str = "basic_auth_password";
+pub(super) const CLIENT_KEY: &str = "tls_client_key";
+
+/// Where an IAM's secret in `column` is sealed to.
+pub(super) fn secret_place(id: Id, column: &'static str) -> Place {
     Place {
         table: "iams",
         row: id,
-        column: "basic_auth_password",
+        column,
     }
 }
 
@@ -75,6 +83,9 @@ async fn load_iams(conn: &mut Conn<'_>, rows: Vec<IamRow>) -> Result<Vec<Iam>> {
                 uri,
                 basic_auth_username: row.basic_auth_username,
                 has_basic_auth_password: row.has_basic_auth_password,
+                tls_ca_cert_pem: row.tls_ca_cert_pem,
+                tls_client_cert_pem: row.tls_client_cert_pem,
+                has_tls_client_key: row.has_tls_client_key,
             }),
             profile_schema: Vec::new(),
             create_time: row.create_time.0,
@@ -123,36 +134,96 @@ async fn set_profile_schema(
 }
 
 impl SqlStore {
-    /// Writes what an IAM's endpoint becomes, sealing a new password under the secret key.
+    /// Writes what an IAM's endpoint becomes (`stored` is what it was), sealing new secrets
+    /// under the secret key, and checks that the client key is its certificate's.
     async fn write_endpoint(
         &self,
         conn: &mut Conn<'_>,
         id: Id,
+        stored: Option<&Endpoint>,
         outcome: EndpointOutcome,
     ) -> Result<()> {
+        if !outcome.tls_client_cert_pem.is_empty() {
+            let key = match &outcome.tls_client_key {
+                Some(SecretChange::Set(key)) => Some(key.clone()),
+                _ if stored
+                    .is_some_and(|s| s.tls_client_cert_pem == outcome.tls_client_cert_pem) =>
+                {
+                    None
+                }
+                _ => Some(self.stored_client_key(conn, id).await?),
+            };
+            if let Some(key) = key {
+                ensure_key_matches(
+                    &outcome.tls_client_cert_pem,
+                    &key,
+                    "user_info_endpoint.tls.client_key_pem",
+                )?;
+            }
+        }
         conn.execute(
             query(sql::SET_ENDPOINT)
                 .bind(id)
                 .bind(outcome.uri.as_deref())
-                .bind(outcome.basic_auth_username.as_str()),
+                .bind(outcome.basic_auth_username.as_str())
+                .bind(outcome.tls_ca_cert_pem.as_str())
+                .bind(outcome.tls_client_cert_pem.as_str()),
         )
         .await?;
-        match outcome.basic_auth_password {
-            None => {}
-            Some(SecretChange::Remove) => {
-                conn.execute(query(sql::CLEAR_PASSWORD).bind(id)).await?;
-            }
-            Some(SecretChange::Set(password)) => {
-                let key = self
-                    .secrets
-                    .sealing_key(conn, "user_info_endpoint.basic_auth_password")
-                    .await?;
-                let sealed = key.seal(password_place(id), password.expose().as_bytes())?;
-                conn.execute(query(sql::SET_PASSWORD).bind(id).bind(&sealed[..]))
-                    .await?;
+        let password = outcome
+            .basic_auth_password
+            .map(|c| c.map(|p| p.expose().to_owned()));
+        let client_key = outcome
+            .tls_client_key
+            .map(|c| c.map(|k| k.expose().to_owned()));
+        for (change, column, field, set, clear) in [
+            (
+                password,
+                PASSWORD,
+                "user_info_endpoint.basic_auth_password",
+                sql::SET_PASSWORD,
+                sql::CLEAR_PASSWORD,
+            ),
+            (
+                client_key,
+                CLIENT_KEY,
+                "user_info_endpoint.tls.client_key_pem",
+                sql::SET_CLIENT_KEY,
+                sql::CLEAR_CLIENT_KEY,
+            ),
+        ] {
+            match change {
+                None => {}
+                Some(SecretChange::Remove) => {
+                    conn.execute(query(clear).bind(id)).await?;
+                }
+                Some(SecretChange::Set(secret)) => {
+                    let key = self.secrets.sealing_key(conn, field).await?;
+                    let sealed = key.seal(secret_place(id, column), secret.as_bytes())?;
+                    conn.execute(query(set).bind(id).bind(&sealed[..])).await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// The client key stored for IAM `id`, opened, for checking it against a new certificate.
+    async fn stored_client_key(&self, conn: &mut Conn<'_>, id: Id) -> Result<PrivateKey> {
+        let (sealed,): (Option<Vec<u8>>,) = conn
+            .fetch_one(query(sql::SEALED_CLIENT_KEY).bind(id))
+            .await?;
+        let sealed = sealed.ok_or_else(|| {
+            Error::invalid(
+                "user_info_endpoint.tls.client_key_pem",
+                "is required with client_cert_pem",
+            )
+        })?;
+        let plain = self
+            .secrets
+            .open_secret(secret_place(id, CLIENT_KEY), &sealed)?;
+        let pem = String::from_utf8(plain)
+            .map_err(|_| Error::internal(format!("IAM {id}: the stored client key is not text")))?;
+        PrivateKey::parse("user_info_endpoint.tls.client_key_pem", &pem)
     }
 }
 
@@ -188,8 +259,8 @@ impl IamStore for SqlStore {
         )
         .await?;
         if let Some(endpoint) = iam.endpoint {
-            let outcome = EndpointChange::Replace(endpoint).apply(&StoredEndpoint::default())?;
-            self.write_endpoint(&mut conn, id, outcome).await?;
+            let outcome = EndpointChange::Replace(endpoint).apply(None)?;
+            self.write_endpoint(&mut conn, id, None, outcome).await?;
         }
         set_profile_schema(&mut conn, id, &iam.profile_schema).await?;
         let created = load_iam(&mut conn, id).await?;
@@ -218,16 +289,9 @@ impl IamStore for SqlStore {
             .await?;
         }
         if let Some(change) = changes.endpoint {
-            let stored = current
-                .endpoint
-                .map(|e| StoredEndpoint {
-                    uri: Some(e.uri),
-                    basic_auth_username: e.basic_auth_username,
-                    has_basic_auth_password: e.has_basic_auth_password,
-                })
-                .unwrap_or_default();
-            let outcome = change.apply(&stored)?;
-            self.write_endpoint(&mut conn, id, outcome).await?;
+            let outcome = change.apply(current.endpoint.as_ref())?;
+            self.write_endpoint(&mut conn, id, current.endpoint.as_ref(), outcome)
+                .await?;
         }
         if let Some(schema) = &changes.profile_schema {
             set_profile_schema(&mut conn, id, schema).await?;

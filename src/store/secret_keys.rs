@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::{
     SqlStore,
     db::{Conn, Database, query},
-    iams::password_place,
+    iams::{CLIENT_KEY, PASSWORD, secret_place},
     queries::{audit::LOCK_HEAD, iams as iam_sql, secret_keys as sql},
     write::Write,
 };
@@ -60,6 +60,19 @@ impl Secrets {
         Ok(Self {
             source,
             key: Mutex::new(key),
+        })
+    }
+
+    /// The plaintext of a stored secret, sealed to `place` under the store's key.
+    pub fn open_secret(&self, place: Place, sealed: &[u8]) -> Result<Vec<u8>> {
+        let key = self.current().ok_or_else(|| {
+            Error::internal("a sealed secret is stored, yet the store opened without a key")
+        })?;
+        key.open(place, sealed).map_err(|cause| {
+            Error::FailedPrecondition(format!(
+                "{} row {}: {} {cause}",
+                place.table, place.row, place.column
+            ))
         })
     }
 
@@ -123,33 +136,37 @@ impl SqlStore {
         let latest: Option<(i64, Vec<u8>)> = conn.fetch_optional(query(sql::LATEST)).await?;
         let version = latest.map_or(1, |(version, _)| version + 1);
         let new_key = SecretKey::new(new, version);
-        let sealed: Vec<(Id, Vec<u8>)> = conn.fetch_all(query(sql::SEALED_PASSWORDS)).await?;
         let current = self.secrets.current();
-        for (id, secret) in &sealed {
-            let place = password_place(*id);
-            let plain = current
-                .as_ref()
-                .and_then(|key| key.open(place, secret).ok())
-                .ok_or_else(|| {
-                    Error::FailedPrecondition(format!(
-                        "iams row {id}: basic_auth_password does not open under the current \
-                         secret key (it was altered, or copied from another row); nothing was \
-                         changed"
-                    ))
-                })?;
-            let resealed = new_key.seal(place, &plain)?;
-            conn.execute(query(iam_sql::SET_PASSWORD).bind(*id).bind(&resealed[..]))
-                .await?;
+        let mut secrets = 0;
+        for (column, sealed_sql, set_sql) in [
+            (PASSWORD, sql::SEALED_PASSWORDS, iam_sql::SET_PASSWORD),
+            (CLIENT_KEY, sql::SEALED_CLIENT_KEYS, iam_sql::SET_CLIENT_KEY),
+        ] {
+            let sealed: Vec<(Id, Vec<u8>)> = conn.fetch_all(query(sealed_sql)).await?;
+            for (id, secret) in &sealed {
+                let place = secret_place(*id, column);
+                let plain = current
+                    .as_ref()
+                    .and_then(|key| key.open(place, secret).ok())
+                    .ok_or_else(|| {
+                        Error::FailedPrecondition(format!(
+                            "iams row {id}: {column} does not open under the current secret \
+                             key (it was altered, or copied from another row); nothing was \
+                             changed"
+                        ))
+                    })?;
+                let resealed = new_key.seal(place, &plain)?;
+                conn.execute(query(set_sql).bind(*id).bind(&resealed[..]))
+                    .await?;
+            }
+            secrets += sealed.len();
         }
         let key_check = new_key.seal(check_place(), CHECK)?;
         conn.execute(query(sql::INSERT).bind(version).bind(&key_check[..]))
             .await?;
         let record = AuditRecord::new(None, "RotateSecretKey", "secret_key", version)
-            .with_details(serde_json::json!({ "version": version, "secrets": sealed.len() }));
-        let rotation = Rotation {
-            version,
-            secrets: sealed.len(),
-        };
+            .with_details(serde_json::json!({ "version": version, "secrets": secrets }));
+        let rotation = Rotation { version, secrets };
         let committed = write.finish(rotation, record).await?;
         self.secrets.replace(new_key);
         Ok(committed.value)

@@ -6,8 +6,9 @@ use super::{Sql, where_in};
 macro_rules! columns {
     () => {
         "SELECT id, name, built_in, endpoint_uri, basic_auth_username,
-                basic_auth_password IS NOT NULL AS has_basic_auth_password, create_time,
-                update_time, version
+                basic_auth_password IS NOT NULL AS has_basic_auth_password, tls_ca_cert_pem,
+                tls_client_cert_pem, tls_client_key IS NOT NULL AS has_tls_client_key,
+                create_time, update_time, version
          FROM iams"
     };
 }
@@ -36,14 +37,25 @@ pub const INSERT: &str = "
 /// $2 name, $3 its comparison key.
 pub const SET_NAME: &str = "UPDATE iams SET name = $2, name_key = $3 WHERE id = $1";
 
-/// $2 endpoint URI (NULL: none), $3 basic-auth username.
-pub const SET_ENDPOINT: &str =
-    "UPDATE iams SET endpoint_uri = $2, basic_auth_username = $3 WHERE id = $1";
+/// $2 endpoint URI (NULL: none), $3 basic-auth username, $4 CA certificates, $5 client
+/// certificate.
+pub const SET_ENDPOINT: &str = "
+    UPDATE iams SET endpoint_uri = $2, basic_auth_username = $3, tls_ca_cert_pem = $4,
+                    tls_client_cert_pem = $5
+    WHERE id = $1";
 
 /// $2 the sealed password.
 pub const SET_PASSWORD: &str = "UPDATE iams SET basic_auth_password = $2 WHERE id = $1";
 
 pub const CLEAR_PASSWORD: &str = "UPDATE iams SET basic_auth_password = NULL WHERE id = $1";
+
+/// $2 the sealed client key.
+pub const SET_CLIENT_KEY: &str = "UPDATE iams SET tls_client_key = $2 WHERE id = $1";
+
+pub const CLEAR_CLIENT_KEY: &str = "UPDATE iams SET tls_client_key = NULL WHERE id = $1";
+
+/// The sealed client key of IAM $1 (NULL: none).
+pub const SEALED_CLIENT_KEY: &str = "SELECT tls_client_key FROM iams WHERE id = $1";
 
 pub const CLEAR_PROFILE_SCHEMA: &str = "DELETE FROM iam_profile_schema WHERE iam_id = $1";
 
@@ -58,4 +70,5 @@ pub const USER_COUNT: &str = "SELECT count(*) FROM users WHERE iam_id = $1";
 pub const DELETE: &str = "DELETE FROM iams WHERE id = $1";
 
 /// How many secrets are stored, for the start-up check of the secret key.
-pub const SECRET_COUNT: &str = "SELECT count(*) FROM iams WHERE basic_auth_password IS NOT NULL";
+pub const SECRET_COUNT: &str = "
+    SELECT count(basic_auth_password) + count(tls_client_key) FROM iams";
