@@ -17,6 +17,7 @@ use crate::domain::{
     policy::Source,
     role::{Grantee, PermissionInfo, Role, RoleAssignment, Settings, Tenant},
     tls::{Certificates, PrivateKey},
+    usage::DailyUsage,
     user::{User, UserKind},
 };
 use crate::error::{Error, Result};
@@ -258,7 +259,7 @@ pub fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
     })
 }
 
-fn json_struct(value: serde_json::Value) -> Struct {
+pub fn json_struct(value: serde_json::Value) -> Struct {
     match json_value(value).kind {
         Some(Kind::StructValue(s)) => s,
         other => Struct {
@@ -536,4 +537,14 @@ pub fn endpoint_settings(endpoint: &proto::UserInfoEndpoint) -> Result<EndpointS
             })
             .transpose()?,
     })
+}
+
+pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
+    proto::DailyUsage {
+        date: day.date,
+        users_created: day.users_created,
+        permissions_granted: day.permissions_granted,
+        groups_created: day.groups_created,
+        impersonations_checked: day.impersonations_checked,
+    }
 }

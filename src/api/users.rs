@@ -5,11 +5,12 @@ use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
-    BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key, bounded_text,
+    self, BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key, bounded_text,
     external::ExternalUsername,
     name::AttributeName,
     page::PageRequest,
     permission::{PermissionName, USER_ADMIN},
+    usage,
     user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_values},
 };
 use crate::error::{Error, Result};
@@ -322,6 +323,22 @@ impl Users for UsersApi {
             .await?;
         Ok(Response::new(proto::ListApiKeysResponse {
             api_keys: keys.into_iter().map(convert::api_key).collect(),
+        }))
+    }
+
+    async fn get_usage_metrics(
+        &self,
+        request: Request<proto::GetUsageMetricsRequest>,
+    ) -> Result<Response<proto::GetUsageMetricsResponse>, Status> {
+        let days = usage::parse_days("days", request.get_ref().days)?;
+        let today = domain::now().date_naive();
+        let first = usage::first_day(today, days);
+        let counts = self.context.store.usage_counts(&first.to_string()).await?;
+        let daily = usage::daily(first, today, &counts);
+        let document = convert::json_struct(json!({ "days": daily }));
+        Ok(Response::new(proto::GetUsageMetricsResponse {
+            days: daily.into_iter().map(convert::daily_usage).collect(),
+            document: Some(document),
         }))
     }
 

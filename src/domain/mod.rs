@@ -12,6 +12,7 @@ pub mod permission;
 pub mod policy;
 pub mod role;
 pub mod tls;
+pub mod usage;
 pub mod user;
 
 use std::{fmt, time::SystemTime};

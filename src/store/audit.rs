@@ -79,3 +79,14 @@ pub(super) async fn head(db: &Database) -> Result<(i64, String)> {
     let mut pooled = db.acquire().await?;
     pooled.conn().fetch_one(query(sql::HEAD)).await
 }
+
+pub(super) async fn usage_counts(
+    db: &Database,
+    first_day: &str,
+) -> Result<Vec<(String, String, i64)>> {
+    let mut pooled = db.acquire().await?;
+    pooled
+        .conn()
+        .fetch_all(query(sql::USAGE_SINCE).bind(first_day))
+        .await
+}

@@ -214,6 +214,8 @@ pub trait Store:
     /// Appends events that record no change of their own (batched decisions), in one
     /// transaction.
     async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision>;
+    /// The usage counts `(day, metric, count)` from `first_day` (YYYY-MM-DD) on.
+    async fn usage_counts(&self, first_day: &str) -> Result<Vec<(String, String, i64)>>;
 }
 
 #[async_trait]

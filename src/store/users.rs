@@ -439,6 +439,10 @@ impl Store for SqlStore {
     async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision> {
         Write::begin(&self.db).await?.commit_all(records).await
     }
+
+    async fn usage_counts(&self, first_day: &str) -> Result<Vec<(String, String, i64)>> {
+        super::audit::usage_counts(&self.db, first_day).await
+    }
 }
 
 impl SqlStore {

@@ -15,6 +15,7 @@ use crate::domain::{
     self, Id, Revision,
     audit::{AuditEvent, AuditRecord},
     permission, policy,
+    usage::{self, Metric},
 };
 use crate::error::{Error, Result};
 
@@ -60,7 +61,17 @@ impl Write {
         let (mut sequence, mut hash) = (self.sequence, std::mem::take(&mut self.hash));
         let time = domain::now();
         let mut conn = self.tx.conn();
+        let day = usage::day(time);
         for record in records {
+            if let Some((metric, count)) = Metric::counted(record.action, &record.details) {
+                conn.execute(
+                    query(sql::COUNT_USAGE)
+                        .bind(day.as_str())
+                        .bind(metric.as_str())
+                        .bind(count),
+                )
+                .await?;
+            }
             let event = AuditEvent::seal(record, sequence, hash, time);
             conn.execute(
                 query(sql::APPEND)

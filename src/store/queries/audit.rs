@@ -4,6 +4,15 @@ use super::Sql;
 
 /// Every mutation starts here: PostgreSQL locks the head row, so writers queue in commit
 /// order; SQLite's `BEGIN IMMEDIATE` already holds the database's write lock.
+/// Adds $3 to the count of metric $2 on day $1 (see `domain::usage`).
+pub const COUNT_USAGE: &str = "
+    INSERT INTO usage_counts (day, metric, count) VALUES ($1, $2, $3)
+    ON CONFLICT (day, metric) DO UPDATE SET count = usage_counts.count + excluded.count";
+
+/// The usage counts from day $1 on.
+pub const USAGE_SINCE: &str =
+    "SELECT day, metric, count FROM usage_counts WHERE day >= $1 ORDER BY day, metric";
+
 pub const LOCK_HEAD: Sql = Sql {
     postgres: "SELECT sequence, hash FROM audit_head FOR UPDATE",
     sqlite: "SELECT sequence, hash FROM audit_head",
