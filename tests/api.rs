@@ -557,8 +557,8 @@ async fn unimplemented_rpcs_say_so(t: TestStore) {
     let server = TestServer::start(t).await;
     assert_refused(
         server
-            .users(server.admin())
-            .migrate_user(proto::MigrateUserRequest::default())
+            .iam_config(server.admin())
+            .test_connection(proto::TestConnectionRequest::default())
             .await,
         Code::Unimplemented,
         "implemented",

@@ -6,7 +6,9 @@ mod common;
 
 use common::{
     TestServer, TestStore,
-    grpc::{all_pages, assert_each_refused_changing_nothing, assert_refused, token},
+    grpc::{
+        all_pages, assert_each_refused_changing_nothing, assert_refused, create_user, grant, token,
+    },
 };
 use personae::{
     domain::{
@@ -581,6 +583,130 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
     server.stop().await;
 }
 
+/// MigrateUser moves a user to another IAM: what was granted here stays (permissions, local
+/// memberships), what the old IAM supplied goes (authorizations, external memberships), and a
+/// new username must be free.
+async fn users_migrate_between_iams(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let mut users = server.users(server.admin());
+    let okta = server
+        .iam_config(server.admin())
+        .create_iam(proto::CreateIamRequest {
+            name: "Okta".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ada = create_user(&server, "ada@example.com").await;
+    create_user(&server, "grace@example.com").await;
+    grant(&server, &ada.id, "AUDIT").await;
+    let mut groups = server.groups(server.admin());
+    let mut group_ids = Vec::new();
+    for name in ["Local", "From the IAM"] {
+        let group = groups
+            .create_group(proto::CreateGroupRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        groups
+            .add_members(proto::AddMembersRequest {
+                group_id: group.id.clone(),
+                user_ids: vec![ada.id.clone()],
+            })
+            .await
+            .unwrap();
+        group_ids.push(group.id);
+    }
+    // What a sync from the old IAM would have written.
+    let truth = if server.store.is_postgres() {
+        "true"
+    } else {
+        "1"
+    };
+    server
+        .store
+        .execute_raw(&format!(
+            "UPDATE group_members SET external = {truth} WHERE group_id = '{}'; \
+             INSERT INTO user_authorizations (user_id, name, value) VALUES ('{}', 'EMEA', 'Sales')",
+            group_ids[1], ada.id
+        ))
+        .await;
+    let request = |iam: &str, username: &str| proto::MigrateUserRequest {
+        id: ada.id.clone(),
+        target_iam_id: iam.into(),
+        new_username: username.into(),
+    };
+    let cases = vec![
+        (
+            call!(users.migrate_user(request("x", ""))),
+            Code::InvalidArgument,
+            "target_iam_id:",
+        ),
+        (
+            call!(users.migrate_user(request(&okta.id, "not an email"))),
+            Code::InvalidArgument,
+            "new_username:",
+        ),
+        (
+            call!(users.migrate_user(request(&ada.iam_id, ""))),
+            Code::FailedPrecondition,
+            "target_iam_id: user",
+        ),
+        (
+            call!(users.migrate_user(request("00000000-0000-7000-8000-00000000ffff", ""))),
+            Code::NotFound,
+            "target_iam_id: IAM",
+        ),
+        (
+            call!(users.migrate_user(request(&okta.id, "GRACE@example.com"))),
+            Code::AlreadyExists,
+            "new_username",
+        ),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
+
+    let migrated = users
+        .migrate_user(request(&okta.id, "ada@okta.example.com"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(migrated.iam_id, okta.id);
+    assert_eq!(
+        (migrated.username.as_str(), migrated.email.as_str()),
+        ("ada@okta.example.com", "ada@okta.example.com")
+    );
+    assert!(migrated.permissions.contains(&"AUDIT".to_string()));
+    assert_eq!(
+        migrated.group_ids,
+        [group_ids[0].clone()],
+        "the local group stays"
+    );
+    assert!(
+        migrated.authorizations.is_empty(),
+        "the old IAM's authorizations go"
+    );
+    let found = users
+        .list_users(proto::ListUsersRequest {
+            query: "okta.example".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert_eq!(found.len(), 1, "the search follows the new username");
+    let busy = server
+        .iam_config(server.admin())
+        .delete_iam(proto::DeleteIamRequest { id: okta.id })
+        .await;
+    assert_refused(busy, Code::FailedPrecondition, "has 1 users");
+    server.stop().await;
+}
+
 fn new_iam(name: &str) -> NewIam {
     NewIam {
         name: Name::parse("name", name).unwrap(),
@@ -643,4 +769,5 @@ on_both_stores!(
     tls_settings_are_checked_and_the_key_kept_secret,
     bad_input_is_refused_naming_the_field,
     stored_secrets_need_their_key,
+    users_migrate_between_iams,
 );

@@ -326,6 +326,29 @@ impl Users for UsersApi {
         }))
     }
 
+    async fn migrate_user(
+        &self,
+        request: Request<proto::MigrateUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let id = Id::parse("id", &request.id)?;
+        let target_iam = Id::parse("target_iam_id", &request.target_iam_id)?;
+        let new_username = (!request.new_username.is_empty())
+            .then(|| Email::parse("new_username", &request.new_username))
+            .transpose()?;
+        let record = audit(&actor, "MigrateUser", "user", id).with_details(json!({
+            "target_iam_id": target_iam.to_string(),
+            "new_username": new_username.as_ref().map(Email::as_str),
+        }));
+        let migrated = self
+            .context
+            .store
+            .migrate_user(id, target_iam, new_username, record)
+            .await?;
+        Ok(committed(migrated, convert::user))
+    }
+
     async fn get_usage_metrics(
         &self,
         request: Request<proto::GetUsageMetricsRequest>,

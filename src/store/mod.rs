@@ -57,7 +57,7 @@ use crate::domain::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
-    user::{NewUser, User, UserChanges},
+    user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::Result;
 use crate::secrets::KeySource;
@@ -156,6 +156,16 @@ pub trait Store:
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
     async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+    /// Moves a user to another IAM (renaming them when `new_username` is given), keeping what
+    /// was granted here and dropping what the old IAM supplied: its authorizations and the
+    /// group memberships it made.
+    async fn migrate_user(
+        &self,
+        id: Id,
+        target_iam: Id,
+        new_username: Option<Email>,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>>;
     async fn add_user_attribute(
         &self,
         id: Id,

@@ -10,7 +10,7 @@ use super::{
     api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
-    queries::{contains_pattern, users as sql},
+    queries::{contains_pattern, iams as iam_sql, users as sql},
     search::{self, Lookup},
     user_rows::{UserRow, load_user, load_users},
     write::Write,
@@ -23,7 +23,7 @@ use crate::domain::{
     name::{AttributeName, search_key},
     page::PageRequest,
     permission::PermissionName,
-    user::{NewUser, User, UserChanges},
+    user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::{Error, Result};
 
@@ -59,7 +59,7 @@ pub(super) async fn ensure_permission_exists(
 async fn ensure_username_free(
     conn: &mut Conn<'_>,
     field: &str,
-    email: &domain::user::Email,
+    email: &Email,
     except: Option<Id>,
 ) -> Result<()> {
     let key = email.key();
@@ -91,6 +91,16 @@ async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> 
     )
     .await?;
     search::count(conn, None, Some(&search)).await
+}
+
+/// Computes the user's search key again from the searched fields, keeping the search counts.
+async fn refresh_search_key(conn: &mut Conn<'_>, id: Id) -> Result<()> {
+    let (full_name, username, email, old_search): (String, String, String, Option<String>) =
+        conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;
+    let search = search_key(&[&full_name, &username, &email]);
+    conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
+        .await?;
+    search::count(conn, old_search.as_deref(), Some(&search)).await
 }
 
 /// A change to one user: the write transaction, with the user known to exist.
@@ -253,12 +263,50 @@ impl Store for SqlStore {
             conn.execute(query(sql::SET_FULL_NAME).bind(id).bind(name.as_str()))
                 .await?;
         }
-        let (full_name, username, email, old_search): (String, String, String, Option<String>) =
-            conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;
-        let search = search_key(&[&full_name, &username, &email]);
-        conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
+        refresh_search_key(&mut conn, id).await?;
+        change.finish(audit).await
+    }
+
+    async fn migrate_user(
+        &self,
+        id: Id,
+        target_iam: Id,
+        new_username: Option<Email>,
+        audit: AuditRecord,
+    ) -> Result<Committed<User>> {
+        let mut change = UserChange::begin(self, id).await?;
+        let mut conn = change.conn();
+        let user = load_user(&mut conn, &UserKey::Id(id)).await?;
+        if user.iam_id == target_iam {
+            return Err(Error::FailedPrecondition(format!(
+                "target_iam_id: user {id} already belongs to IAM {target_iam}"
+            )));
+        }
+        let exists: Option<(Id,)> = conn
+            .fetch_optional(query(iam_sql::EXISTS).bind(target_iam))
             .await?;
-        search::count(&mut conn, old_search.as_deref(), Some(&search)).await?;
+        if exists.is_none() {
+            return Err(Error::NotFound(format!(
+                "target_iam_id: IAM {target_iam} does not exist"
+            )));
+        }
+        if let Some(username) = &new_username {
+            ensure_username_free(&mut conn, "new_username", username, Some(id)).await?;
+            conn.execute(
+                query(sql::SET_EMAIL)
+                    .bind(id)
+                    .bind(username.as_str())
+                    .bind(username.key().as_str()),
+            )
+            .await?;
+            refresh_search_key(&mut conn, id).await?;
+        }
+        conn.execute(query(sql::SET_IAM).bind(id).bind(target_iam))
+            .await?;
+        conn.execute(query(sql::DROP_AUTHORIZATIONS).bind(id))
+            .await?;
+        conn.execute(query(sql::DROP_EXTERNAL_MEMBERSHIPS).bind(id))
+            .await?;
         change.finish(audit).await
     }
 

@@ -64,6 +64,8 @@ pub const ADD_PROFILE_SCHEMA_ENTRY: &str =
 
 pub const TOUCH: &str = "UPDATE iams SET version = version + 1, update_time = $2 WHERE id = $1";
 
+pub const EXISTS: &str = "SELECT id FROM iams WHERE id = $1";
+
 pub const USER_COUNT: &str = "SELECT count(*) FROM users WHERE iam_id = $1";
 
 /// The profile schema goes with it (ON DELETE CASCADE).

@@ -210,6 +210,13 @@ pub const VERSION: &str = "SELECT version FROM users WHERE id = $1";
 pub const SET_EMAIL: &str = "
     UPDATE users SET email = $2, username = $2, email_key = $3, username_key = $3 WHERE id = $1";
 
+pub const SET_IAM: &str = "UPDATE users SET iam_id = $2 WHERE id = $1";
+
+/// What the user's old IAM supplied: its authorizations and the memberships it made.
+pub const DROP_AUTHORIZATIONS: &str = "DELETE FROM user_authorizations WHERE user_id = $1";
+pub const DROP_EXTERNAL_MEMBERSHIPS: &str =
+    "DELETE FROM group_members WHERE user_id = $1 AND external";
+
 pub const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
 
 /// What the search key of user $1 is made of.
