@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod user_info;
 
 /// The `personae.v1` API as generated from `proto/`.
 pub mod proto {

@@ -180,7 +180,7 @@ fn aws_user_type_to_proto(kind: Option<AwsUserType>) -> proto::AwsUserType {
     }
 }
 
-fn attribute_map(
+pub fn attribute_map(
     attributes: BTreeMap<String, Vec<String>>,
 ) -> HashMap<String, proto::AttributeValues> {
     attributes
@@ -547,4 +547,19 @@ pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
         groups_created: day.groups_created,
         impersonations_checked: day.impersonations_checked,
     }
+}
+
+/// The external usernames a profile schema takes from a user-info answer.
+pub fn profile_usernames(
+    schema: &[ProfileSchemaEntry],
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<proto::ExternalUsername> {
+    iam::profile_usernames(schema, fields)
+        .into_iter()
+        .map(|(platform, username)| proto::ExternalUsername {
+            platform: platform_to_proto(platform) as i32,
+            username,
+            aws_user_type: proto::AwsUserType::Unspecified as i32,
+        })
+        .collect()
 }

@@ -1,13 +1,15 @@
-//! The IamConfig service: IAMs and application settings. Calling a user-info endpoint
-//! (TestConnection, TestUserLogin, SyncUser, SyncAll) answers UNIMPLEMENTED until that part of
-//! its issue lands.
+//! The IamConfig service: IAMs, their user-info endpoints (TestConnection, TestUserLogin) and
+//! application settings. SyncUser and SyncAll answer UNIMPLEMENTED until that part of their
+//! issue lands.
+
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
 use crate::domain::{
-    Id,
+    Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
         ProfileSchemaEntry, SecretChange,
@@ -19,6 +21,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, iam_config_server::IamConfig};
+use crate::user_info::UserInfoClient;
 
 /// The paths of UpdateIam's mask.
 const IAM_PATHS: [&str; 10] = [
@@ -240,6 +243,64 @@ impl IamConfig for IamConfigApi {
             .update_iam(id, etag, changes, record)
             .await?;
         Ok(committed(updated, convert::iam))
+    }
+
+    async fn test_connection(
+        &self,
+        request: Request<proto::TestConnectionRequest>,
+    ) -> Result<Response<proto::TestConnectionResponse>, Status> {
+        let id = Id::parse("iam_id", &request.get_ref().iam_id)?;
+        let (_, config) = self.context.store.iam_endpoint(id).await?;
+        let started = Instant::now();
+        let answer = match UserInfoClient::new(config) {
+            Ok(client) => client.probe().await,
+            Err(error) => Err(error),
+        };
+        let latency = started.elapsed();
+        let (ok, http_status, error) = match answer {
+            Ok(status @ (401 | 403)) => (
+                false,
+                status,
+                format!("the endpoint refused the credentials (HTTP {status})"),
+            ),
+            Ok(status) => (true, status, String::new()),
+            Err(error) => (false, error.http_status(), error.to_string()),
+        };
+        Ok(Response::new(proto::TestConnectionResponse {
+            ok,
+            http_status: i32::from(http_status),
+            error,
+            latency: prost_types::Duration::try_from(latency).ok(),
+        }))
+    }
+
+    async fn test_user_login(
+        &self,
+        request: Request<proto::TestUserLoginRequest>,
+    ) -> Result<Response<proto::TestUserLoginResponse>, Status> {
+        let request = request.into_inner();
+        let id = Id::parse("iam_id", &request.iam_id)?;
+        let userid = bounded_text("userid", &request.userid, MAX_TEXT_CHARS)?;
+        let (iam, config) = self.context.store.iam_endpoint(id).await?;
+        let answer = match UserInfoClient::new(config) {
+            Ok(client) => client.fetch(&userid).await,
+            Err(error) => Err(error),
+        };
+        Ok(Response::new(match answer {
+            Ok(info) => proto::TestUserLoginResponse {
+                ok: true,
+                http_status: 200,
+                error: String::new(),
+                external_usernames: convert::profile_usernames(&iam.profile_schema, &info.fields),
+                groups: info.groups,
+                authorizations: convert::attribute_map(info.authorizations),
+            },
+            Err(error) => proto::TestUserLoginResponse {
+                http_status: i32::from(error.http_status()),
+                error: error.to_string(),
+                ..Default::default()
+            },
+        }))
     }
 
     async fn delete_iam(

@@ -36,12 +36,52 @@ pub struct Endpoint {
     pub has_tls_client_key: bool,
 }
 
+/// An endpoint's settings with its secrets opened, as calling it needs them. Never printed
+/// whole.
+#[derive(Clone, Default)]
+pub struct EndpointConfig {
+    pub uri: String,
+    /// Username and password.
+    pub basic_auth: Option<(String, String)>,
+    pub ca_cert_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("uri", &self.uri)
+            .field(
+                "basic_auth_username",
+                &self.basic_auth.as_ref().map(|(u, _)| u),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where one platform's external username comes from: a top-level field of the user-info
 /// answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileSchemaEntry {
     pub platform: Platform,
     pub attribute: String,
+}
+
+/// The external usernames a profile schema takes from the top-level `fields` of a user-info
+/// answer: each entry's field when it holds a non-empty string (else that platform's name is
+/// left as it is).
+pub fn profile_usernames(
+    schema: &[ProfileSchemaEntry],
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<(Platform, String)> {
+    schema
+        .iter()
+        .filter_map(|entry| {
+            let name = fields.get(&entry.attribute)?.as_str()?.trim();
+            (!name.is_empty()).then(|| (entry.platform, name.to_owned()))
+        })
+        .collect()
 }
 
 /// An endpoint URI: absolute, https (http only for a loopback host), with no query or fragment,

@@ -15,8 +15,8 @@ use crate::domain::{
     audit::AuditRecord,
     external::Platform,
     iam::{
-        Endpoint, EndpointChange, EndpointOutcome, Iam, IamChanges, NewIam, ProfileSchemaEntry,
-        SecretChange,
+        Endpoint, EndpointChange, EndpointConfig, EndpointOutcome, Iam, IamChanges, NewIam,
+        ProfileSchemaEntry, SecretChange,
     },
     page::PageRequest,
     tls::{PrivateKey, ensure_key_matches},
@@ -300,6 +300,40 @@ impl IamStore for SqlStore {
             .await?;
         let updated = load_iam(&mut conn, id).await?;
         write.finish(updated, audit).await
+    }
+
+    async fn iam_endpoint(&self, id: Id) -> Result<(Iam, EndpointConfig)> {
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let iam = load_iam(&mut conn, id).await?;
+        let Some(endpoint) = iam.endpoint.clone() else {
+            return Err(Error::FailedPrecondition(format!(
+                "iam_id: IAM {id} ({}) has no user-info endpoint",
+                iam.name
+            )));
+        };
+        let (password, client_key): (Option<Vec<u8>>, Option<Vec<u8>>) =
+            conn.fetch_one(query(sql::SEALED_SECRETS).bind(id)).await?;
+        let open = |sealed: Option<Vec<u8>>, column| -> Result<String> {
+            let Some(sealed) = sealed else {
+                return Ok(String::new());
+            };
+            let plain = self
+                .secrets
+                .open_secret(secret_place(id, column), &sealed)?;
+            String::from_utf8(plain)
+                .map_err(|_| Error::internal(format!("IAM {id}: the stored {column} is not text")))
+        };
+        let password = open(password, PASSWORD)?;
+        let config = EndpointConfig {
+            uri: endpoint.uri,
+            basic_auth: (!endpoint.basic_auth_username.is_empty())
+                .then_some((endpoint.basic_auth_username, password)),
+            ca_cert_pem: endpoint.tls_ca_cert_pem,
+            client_cert_pem: endpoint.tls_client_cert_pem,
+            client_key_pem: open(client_key, CLIENT_KEY)?,
+        };
+        Ok((iam, config))
     }
 
     async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {

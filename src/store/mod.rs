@@ -45,7 +45,7 @@ use crate::domain::{
     audit::{AuditEvent, AuditRecord},
     external::{ExternalUsername, Platform},
     group::{Group, GroupChanges, NewGroup},
-    iam::{Iam, IamChanges, NewIam},
+    iam::{EndpointConfig, Iam, IamChanges, NewIam},
     impersonation::{
         Facts, Integration, IntegrationSettings, NewSession, Session, SessionFilter, SessionId,
     },
@@ -428,6 +428,9 @@ pub trait IamStore {
     ) -> Result<Committed<Iam>>;
     /// Refused for the built-in IAM and while users belong to the IAM.
     async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>>;
+    /// The IAM with its endpoint's settings, secrets opened, for calling it; FAILED_PRECONDITION
+    /// when the IAM has no endpoint.
+    async fn iam_endpoint(&self, id: Id) -> Result<(Iam, EndpointConfig)>;
 }
 
 /// The store over either database.

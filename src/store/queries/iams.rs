@@ -54,6 +54,10 @@ pub const SET_CLIENT_KEY: &str = "UPDATE iams SET tls_client_key = $2 WHERE id =
 
 pub const CLEAR_CLIENT_KEY: &str = "UPDATE iams SET tls_client_key = NULL WHERE id = $1";
 
+/// The sealed secrets of IAM $1 (each NULL when none).
+pub const SEALED_SECRETS: &str =
+    "SELECT basic_auth_password, tls_client_key FROM iams WHERE id = $1";
+
 /// The sealed client key of IAM $1 (NULL: none).
 pub const SEALED_CLIENT_KEY: &str = "SELECT tls_client_key FROM iams WHERE id = $1";
 

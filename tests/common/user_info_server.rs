@@ -1,0 +1,164 @@
+//! A real HTTPS user-info endpoint for the IAM tests: rustls with certificates made by rcgen at
+//! test time, a client certificate required, basic auth checked, and one answer per `userid`
+//! for each way an endpoint can answer.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::RawQuery,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use base64::Engine as _;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto::Builder,
+    service::TowerToHyperService,
+};
+use rustls::{
+    RootCertStore, ServerConfig,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    server::WebPkiClientVerifier,
+};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub const USERNAME: &str = "personae";
+pub const PASSWORD: &str = "user-info-secret-8f3a";
+
+/// A certificate and key, PEM, with what issuing by it needs.
+pub struct Pem {
+    pub cert: String,
+    pub key: String,
+    params: rcgen::CertificateParams,
+    key_pair: rcgen::KeyPair,
+}
+
+/// A CA when `issuer` is None, else a certificate for `names` issued by it.
+pub fn certificate(names: &[&str], issuer: Option<&Pem>) -> Pem {
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0]);
+    let cert = match issuer {
+        None => {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.self_signed(&key_pair).unwrap()
+        }
+        Some(issuer) => {
+            let issuer = rcgen::Issuer::from_params(&issuer.params, &issuer.key_pair);
+            params.signed_by(&key_pair, &issuer).unwrap()
+        }
+    };
+    Pem {
+        cert: cert.pem(),
+        key: key_pair.serialize_pem(),
+        params,
+        key_pair,
+    }
+}
+
+/// The running endpoint: its URI, the CA that signed its certificate, and a client certificate
+/// it accepts.
+pub struct UserInfoServer {
+    pub uri: String,
+    pub ca: Pem,
+    pub client: Pem,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UserInfoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn user_info(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    // The test userids need no decoding.
+    let userid = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("userid=")));
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"))
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
+    }
+    let ok = |body: String| (StatusCode::OK, body).into_response();
+    match userid {
+        Some("ada") => ok(r#"{"groups":[{"name":"Accountants"},{"name":"Controllers"}],"authorizations":{"EMEA":["Sales","Expenses"],"APAC":["Sales"]},"trino_login":"ada_t"}"#.into()),
+        Some("extra") => ok(r#"{"groups":[{"name":"Accountants","id":7}],"authorizations":{},"unknown":{"nested":true}}"#.into()),
+        Some("error") => (StatusCode::INTERNAL_SERVER_ERROR, "the directory is down").into_response(),
+        Some("slow") => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            ok("{}".into())
+        }
+        Some("malformed") => ok("{\"groups\": [".into()),
+        Some("shape") => ok(r#"{"groups":"Accountants","authorizations":{}}"#.into()),
+        Some("huge") => ok(format!(
+            r#"{{"groups":[],"authorizations":{{}},"padding":"{}"}}"#,
+            "x".repeat(2 * 1024 * 1024)
+        )),
+        None => ok("ready".into()),
+        Some(_) => (StatusCode::NOT_FOUND, "no such user").into_response(),
+    }
+}
+
+impl UserInfoServer {
+    pub async fn start() -> Self {
+        let ca = certificate(&["User-info test CA"], None);
+        let server = certificate(&["localhost", "127.0.0.1"], Some(&ca));
+        let client = certificate(&["personae client"], Some(&ca));
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(ca.cert.as_bytes()).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .unwrap();
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(server.cert.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(server.key.as_bytes()).unwrap(),
+            )
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let router = Router::new().route("/userinfo", get(user_info));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    // A refused handshake (no client certificate) ends here; the client sees it.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let _ = Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
+                        .await;
+                });
+            }
+        });
+        Self {
+            uri: format!("https://localhost:{}/userinfo", address.port()),
+            ca,
+            client,
+            task,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! TestConnection and TestUserLogin against a real HTTPS user-info endpoint (rustls, a client
+//! certificate required, basic auth), on both stores: every way the endpoint can answer is
+//! reported with what happened, never as INTERNAL, and nothing changes.
+
+mod common;
+#[path = "common/user_info_server.rs"]
+mod user_info_server;
+
+use common::{
+    TestServer, TestStore,
+    grpc::{assert_refused, snapshot},
+};
+use personae::proto::{self, Platform};
+use tonic::Code;
+use user_info_server::{PASSWORD, USERNAME, UserInfoServer, certificate};
+
+/// An IAM calling `endpoint` with these credentials, CA and client certificate (empty: none).
+async fn iam(
+    server: &TestServer,
+    name: &str,
+    endpoint: &UserInfoServer,
+    password: &str,
+    ca: &str,
+    client: Option<(&str, &str)>,
+) -> String {
+    let (cert, key) = client.unwrap_or_default();
+    server
+        .iam_config(server.admin())
+        .create_iam(proto::CreateIamRequest {
+            name: name.into(),
+            user_info_endpoint: Some(proto::UserInfoEndpoint {
+                uri: endpoint.uri.clone(),
+                basic_auth_username: USERNAME.into(),
+                basic_auth_password: password.into(),
+                has_basic_auth_password: false,
+                tls: Some(proto::TlsConfig {
+                    ca_cert_pem: ca.into(),
+                    client_cert_pem: cert.into(),
+                    client_key_pem: key.into(),
+                    has_client_key: false,
+                }),
+            }),
+            profile_schema: vec![proto::ProfileSchemaEntry {
+                platform: Platform::Trino as i32,
+                attribute: "trino_login".into(),
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+async fn login(server: &TestServer, iam_id: &str, userid: &str) -> proto::TestUserLoginResponse {
+    server
+        .iam_config(server.admin())
+        .test_user_login(proto::TestUserLoginRequest {
+            iam_id: iam_id.into(),
+            userid: userid.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
+    let endpoint = UserInfoServer::start().await;
+    let server = TestServer::start(t).await;
+    let client = Some((endpoint.client.cert.as_str(), endpoint.client.key.as_str()));
+    let good = iam(
+        &server,
+        "Okta",
+        &endpoint,
+        PASSWORD,
+        &endpoint.ca.cert,
+        client,
+    )
+    .await;
+    let before = snapshot(&server).await;
+
+    let ada = login(&server, &good, "ada").await;
+    assert!(ada.ok, "{ada:?}");
+    assert_eq!(ada.http_status, 200);
+    assert_eq!(ada.groups, ["Accountants", "Controllers"]);
+    assert_eq!(ada.authorizations["EMEA"].values, ["Sales", "Expenses"]);
+    assert_eq!(ada.authorizations["APAC"].values, ["Sales"]);
+    assert_eq!(ada.external_usernames.len(), 1);
+    assert_eq!(ada.external_usernames[0].username, "ada_t");
+    let extra = login(&server, &good, "extra").await;
+    assert!(
+        extra.ok && extra.groups == ["Accountants"],
+        "unknown fields are ignored: {extra:?}"
+    );
+
+    for (userid, status, says) in [
+        ("nobody", 404, "HTTP 404"),
+        ("error", 500, "the directory is down"),
+        ("malformed", 200, "not the user-info JSON"),
+        ("shape", 200, "not the user-info JSON"),
+        ("huge", 200, "larger than 1048576 bytes"),
+        ("slow", 0, "no answer within 5 s"),
+    ] {
+        let answer = login(&server, &good, userid).await;
+        assert!(!answer.ok, "{userid}: {answer:?}");
+        assert_eq!(answer.http_status, status, "{userid}: {answer:?}");
+        assert!(answer.error.contains(says), "{userid}: {answer:?}");
+        assert!(answer.groups.is_empty());
+    }
+
+    let connection = server
+        .iam_config(server.admin())
+        .test_connection(proto::TestConnectionRequest {
+            iam_id: good.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        connection.ok && connection.http_status == 200,
+        "{connection:?}"
+    );
+    assert!(connection.latency.is_some());
+
+    let wrong_password = iam(
+        &server,
+        "Wrong",
+        &endpoint,
+        "not it",
+        &endpoint.ca.cert,
+        client,
+    )
+    .await;
+    let refused = login(&server, &wrong_password, "ada").await;
+    assert_eq!(
+        (refused.ok, refused.http_status),
+        (false, 401),
+        "{refused:?}"
+    );
+    let connection = server
+        .iam_config(server.admin())
+        .test_connection(proto::TestConnectionRequest {
+            iam_id: wrong_password,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((connection.ok, connection.http_status), (false, 401));
+    assert!(
+        connection.error.contains("refused the credentials"),
+        "{connection:?}"
+    );
+
+    let no_client_cert = iam(
+        &server,
+        "NoCert",
+        &endpoint,
+        PASSWORD,
+        &endpoint.ca.cert,
+        None,
+    )
+    .await;
+    let refused = login(&server, &no_client_cert, "ada").await;
+    assert_eq!((refused.ok, refused.http_status), (false, 0), "{refused:?}");
+    assert!(
+        refused.error.contains("could not reach the endpoint")
+            && refused.error.contains("CertificateRequired"),
+        "the TLS alert is reported: {refused:?}"
+    );
+
+    let stranger = certificate(&["Another CA"], None);
+    let untrusted = iam(
+        &server,
+        "Untrusted",
+        &endpoint,
+        PASSWORD,
+        &stranger.cert,
+        client,
+    )
+    .await;
+    let refused = login(&server, &untrusted, "ada").await;
+    assert_eq!((refused.ok, refused.http_status), (false, 0), "{refused:?}");
+    assert!(
+        refused
+            .error
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "{refused:?}"
+    );
+
+    let no_endpoint = server
+        .iam_config(server.admin())
+        .create_iam(proto::CreateIamRequest {
+            name: "Plain".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let without = server
+        .iam_config(server.admin())
+        .test_user_login(proto::TestUserLoginRequest {
+            iam_id: no_endpoint,
+            userid: "ada".into(),
+        })
+        .await;
+    assert_refused(
+        without,
+        Code::FailedPrecondition,
+        "has no user-info endpoint",
+    );
+    let blank = server
+        .iam_config(server.admin())
+        .test_user_login(proto::TestUserLoginRequest {
+            iam_id: good.clone(),
+            userid: " ".into(),
+        })
+        .await;
+    assert_refused(blank, Code::InvalidArgument, "userid: is required");
+
+    let (users, _) = snapshot(&server).await;
+    assert_eq!(users, before.0, "asking the endpoint changes no user");
+    server.stop().await;
+}
+
+on_both_stores!(the_endpoint_is_called_and_every_answer_reported);
