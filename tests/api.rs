@@ -558,7 +558,7 @@ async fn unimplemented_rpcs_say_so(t: TestStore) {
     assert_refused(
         server
             .iam_config(server.admin())
-            .test_connection(proto::TestConnectionRequest::default())
+            .sync_user(proto::SyncUserRequest::default())
             .await,
         Code::Unimplemented,
         "implemented",
