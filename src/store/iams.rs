@@ -207,22 +207,33 @@ impl SqlStore {
         Ok(())
     }
 
+    /// IAM `id`'s stored password and client key, opened (empty when none is stored).
+    async fn stored_secrets(&self, conn: &mut Conn<'_>, id: Id) -> Result<(String, String)> {
+        let (password, client_key): (Option<Vec<u8>>, Option<Vec<u8>>) =
+            conn.fetch_one(query(sql::SEALED_SECRETS).bind(id)).await?;
+        let open = |sealed: Option<Vec<u8>>, column| -> Result<String> {
+            let Some(sealed) = sealed else {
+                return Ok(String::new());
+            };
+            let plain = self
+                .secrets
+                .open_secret(secret_place(id, column), &sealed)?;
+            String::from_utf8(plain).map_err(|e| {
+                Error::internal(format!("IAM {id}: the stored {column} is not text: {e}"))
+            })
+        };
+        Ok((open(password, PASSWORD)?, open(client_key, CLIENT_KEY)?))
+    }
+
     /// The client key stored for IAM `id`, opened, for checking it against a new certificate.
     async fn stored_client_key(&self, conn: &mut Conn<'_>, id: Id) -> Result<PrivateKey> {
-        let (sealed,): (Option<Vec<u8>>,) = conn
-            .fetch_one(query(sql::SEALED_CLIENT_KEY).bind(id))
-            .await?;
-        let sealed = sealed.ok_or_else(|| {
-            Error::invalid(
+        let (_, pem) = self.stored_secrets(conn, id).await?;
+        if pem.is_empty() {
+            return Err(Error::invalid(
                 "user_info_endpoint.tls.client_key_pem",
                 "is required with client_cert_pem",
-            )
-        })?;
-        let plain = self
-            .secrets
-            .open_secret(secret_place(id, CLIENT_KEY), &sealed)?;
-        let pem = String::from_utf8(plain)
-            .map_err(|_| Error::internal(format!("IAM {id}: the stored client key is not text")))?;
+            ));
+        }
         PrivateKey::parse("user_info_endpoint.tls.client_key_pem", &pem)
     }
 }
@@ -312,26 +323,14 @@ impl IamStore for SqlStore {
                 iam.name
             )));
         };
-        let (password, client_key): (Option<Vec<u8>>, Option<Vec<u8>>) =
-            conn.fetch_one(query(sql::SEALED_SECRETS).bind(id)).await?;
-        let open = |sealed: Option<Vec<u8>>, column| -> Result<String> {
-            let Some(sealed) = sealed else {
-                return Ok(String::new());
-            };
-            let plain = self
-                .secrets
-                .open_secret(secret_place(id, column), &sealed)?;
-            String::from_utf8(plain)
-                .map_err(|_| Error::internal(format!("IAM {id}: the stored {column} is not text")))
-        };
-        let password = open(password, PASSWORD)?;
+        let (password, client_key_pem) = self.stored_secrets(&mut conn, id).await?;
         let config = EndpointConfig {
             uri: endpoint.uri,
             basic_auth: (!endpoint.basic_auth_username.is_empty())
                 .then_some((endpoint.basic_auth_username, password)),
             ca_cert_pem: endpoint.tls_ca_cert_pem,
             client_cert_pem: endpoint.tls_client_cert_pem,
-            client_key_pem: open(client_key, CLIENT_KEY)?,
+            client_key_pem,
         };
         Ok((iam, config))
     }

@@ -58,9 +58,6 @@ pub const CLEAR_CLIENT_KEY: &str = "UPDATE iams SET tls_client_key = NULL WHERE 
 pub const SEALED_SECRETS: &str =
     "SELECT basic_auth_password, tls_client_key FROM iams WHERE id = $1";
 
-/// The sealed client key of IAM $1 (NULL: none).
-pub const SEALED_CLIENT_KEY: &str = "SELECT tls_client_key FROM iams WHERE id = $1";
-
 pub const CLEAR_PROFILE_SCHEMA: &str = "DELETE FROM iam_profile_schema WHERE iam_id = $1";
 
 pub const ADD_PROFILE_SCHEMA_ENTRY: &str =
