@@ -22,6 +22,13 @@ pub enum Metric {
 }
 
 impl Metric {
+    const ALL: [Self; 4] = [
+        Self::UsersCreated,
+        Self::PermissionsGranted,
+        Self::GroupsCreated,
+        Self::ImpersonationsChecked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UsersCreated => "users_created",
@@ -82,6 +89,17 @@ pub struct DailyUsage {
     pub impersonations_checked: i64,
 }
 
+impl DailyUsage {
+    fn count_of(&mut self, metric: Metric) -> &mut i64 {
+        match metric {
+            Metric::UsersCreated => &mut self.users_created,
+            Metric::PermissionsGranted => &mut self.permissions_granted,
+            Metric::GroupsCreated => &mut self.groups_created,
+            Metric::ImpersonationsChecked => &mut self.impersonations_checked,
+        }
+    }
+}
+
 /// Every day from `first` to `today`, oldest first, with the counts `(day, metric, count)`
 /// found for it (zero where none were).
 pub fn daily(
@@ -93,20 +111,15 @@ pub fn daily(
         .iter_days()
         .take_while(|date| *date <= today)
         .map(|date| {
-            let date = date.to_string();
             let mut usage = DailyUsage {
-                date,
+                date: date.to_string(),
                 ..Default::default()
             };
-            for (_, metric, count) in counts.iter().filter(|(day, ..)| *day == usage.date) {
-                let slot = match metric.as_str() {
-                    "users_created" => &mut usage.users_created,
-                    "permissions_granted" => &mut usage.permissions_granted,
-                    "groups_created" => &mut usage.groups_created,
-                    "impersonations_checked" => &mut usage.impersonations_checked,
-                    _ => continue,
-                };
-                *slot += count;
+            for (day, name, count) in counts {
+                let metric = Metric::ALL.into_iter().find(|m| m.as_str() == name);
+                if let (true, Some(metric)) = (*day == usage.date, metric) {
+                    *usage.count_of(metric) += count;
+                }
             }
             usage
         })

@@ -36,27 +36,35 @@ pub(super) struct Secrets {
 
 impl Secrets {
     /// Checks the key `source` gives against the store's, recording the first key given.
+    /// Without a key there is nothing to record, so no write lock is taken.
     pub async fn open(db: &Database, source: KeySource) -> Result<Self> {
-        let bytes = source.load(false).map_err(Error::Internal)?;
-        let mut tx = db.begin_write().await?;
-        let mut conn = tx.conn();
-        // Under the write lock, so replicas starting together with a new key record it once.
-        let _: (i64, String) = conn.fetch_one(query(LOCK_HEAD)).await?;
-        let key = match bytes {
-            Some(bytes) => Some(verify_or_record(&mut conn, &bytes).await?),
+        let key = match source.load(false).map_err(Error::Internal)? {
+            Some(bytes) => {
+                let mut tx = db.begin_write().await?;
+                let mut conn = tx.conn();
+                // Under the write lock, so replicas starting together with a new key record
+                // it once.
+                let _: (i64, String) = conn.fetch_one(query(LOCK_HEAD)).await?;
+                let key = verify_or_record(&mut conn, &bytes).await?;
+                tx.commit().await?;
+                Some(key)
+            }
             None => {
-                let (secrets,): (i64,) = conn.fetch_one(query(iam_sql::SECRET_COUNT)).await?;
+                let mut pooled = db.acquire().await?;
+                let (secrets,): (i64,) = pooled
+                    .conn()
+                    .fetch_one(query(iam_sql::SECRET_COUNT))
+                    .await?;
                 if secrets > 0 {
                     return Err(Error::FailedPrecondition(format!(
-                        "{secrets} secrets (user-info endpoint passwords) are stored, sealed \
-                         under a secret key, but no key is given: set PERSONAE_SECRET_KEY or \
-                         PERSONAE_SECRET_KEY_FILE to that key"
+                        "{secrets} secrets (user-info endpoint passwords and client keys) are \
+                         stored, sealed under a secret key, but no key is given: set \
+                         PERSONAE_SECRET_KEY or PERSONAE_SECRET_KEY_FILE to that key"
                     )));
                 }
                 None
             }
         };
-        tx.commit().await?;
         Ok(Self {
             source,
             key: Mutex::new(key),
