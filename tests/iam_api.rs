@@ -6,8 +6,10 @@ mod common;
 
 use common::{
     TestServer, TestStore,
+    certs::{CURRENT, certificate},
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, create_user, grant, token,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, audit_log, create_user,
+        grant, token,
     },
 };
 use personae::{
@@ -38,42 +40,6 @@ fn entry(platform: Platform, attribute: &str) -> proto::ProfileSchemaEntry {
     proto::ProfileSchemaEntry {
         platform: platform as i32,
         attribute: attribute.into(),
-    }
-}
-
-/// A certificate and its key, PEM, with what signing by it needs.
-struct Pem {
-    cert: String,
-    key: String,
-    params: rcgen::CertificateParams,
-    key_pair: rcgen::KeyPair,
-}
-
-/// A certificate for `name` signed by `issuer` (a self-signed CA when None), valid between the
-/// given years.
-fn certificate(name: &str, years: (i32, i32), issuer: Option<&Pem>) -> Pem {
-    let key_pair = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![name.into()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.not_before = rcgen::date_time_ymd(years.0, 1, 1);
-    params.not_after = rcgen::date_time_ymd(years.1, 1, 1);
-    let cert = match issuer {
-        None => {
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params.self_signed(&key_pair).unwrap()
-        }
-        Some(issuer) => {
-            let issuer = rcgen::Issuer::from_params(&issuer.params, &issuer.key_pair);
-            params.signed_by(&key_pair, &issuer).unwrap()
-        }
-    };
-    Pem {
-        cert: cert.pem(),
-        key: key_pair.serialize_pem(),
-        params,
-        key_pair,
     }
 }
 
@@ -286,16 +252,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     let names: Vec<String> = paged.into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["Built-in", accented.name.as_str()]);
 
-    let events = server
-        .audit(server.admin())
-        .list_audit_events(proto::ListAuditEventsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let logged = format!("{events:?}");
+    let logged = audit_log(&server).await;
     assert!(logged.contains("CreateIam") && logged.contains("DeleteIam"));
     assert!(!logged.contains(PASSWORD), "no secret in the audit log");
     server.stop().await;
@@ -306,8 +263,8 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
 async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
     let server = TestServer::start(t).await;
     let mut iams = server.iam_config(server.admin());
-    let ca = certificate("Test CA", (2020, 2090), None);
-    let client = certificate("client.example.com", (2020, 2090), Some(&ca));
+    let ca = certificate(&["Test CA"], CURRENT, None);
+    let client = certificate(&["client.example.com"], CURRENT, Some(&ca));
     let created = iams
         .create_iam(proto::CreateIamRequest {
             name: "Okta".into(),
@@ -327,7 +284,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
     assert_eq!(stored.client_key_pem, "", "write-only");
 
     // A new certificate alone is checked against the stored key.
-    let other = certificate("other.example.com", (2020, 2090), Some(&ca));
+    let other = certificate(&["other.example.com"], CURRENT, Some(&ca));
     let mut changed = created.clone();
     changed.user_info_endpoint = Some(proto::UserInfoEndpoint {
         tls: tls("", &other.cert, ""),
@@ -390,16 +347,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
         .into_inner();
     assert_eq!(cleared.user_info_endpoint.unwrap().tls, None);
 
-    let events = server
-        .audit(server.admin())
-        .list_audit_events(proto::ListAuditEventsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let logged = format!("{events:?}");
+    let logged = audit_log(&server).await;
     assert!(!logged.contains("PRIVATE KEY"), "no key in the audit log");
     server.stop().await;
 }
@@ -426,10 +374,10 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         profile_schema: entries,
     };
     let uri = "https://iam.example.com/";
-    let ca = certificate("Test CA", (2020, 2090), None);
-    let client = certificate("client", (2020, 2090), Some(&ca));
-    let expired = certificate("old", (2010, 2020), Some(&ca));
-    let stranger = certificate("stranger", (2020, 2090), None);
+    let ca = certificate(&["Test CA"], CURRENT, None);
+    let client = certificate(&["client"], CURRENT, Some(&ca));
+    let expired = certificate(&["old"], (2010, 2020), Some(&ca));
+    let stranger = certificate(&["stranger"], CURRENT, None);
     let with_tls = |ca: &str, cert: &str, key: &str| proto::CreateIamRequest {
         user_info_endpoint: Some(proto::UserInfoEndpoint {
             tls: tls(ca, cert, key),

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::TestStore;
+use common::{
+    TestStore,
+    certs::{CURRENT, certificate},
+};
 use personae::{
     domain::{
         Id,
@@ -78,11 +81,7 @@ fn iam(name: &str) -> NewIam {
 
 /// An IAM whose endpoint presents a client certificate, its key sealed like a password.
 fn iam_with_client_key(name: &str) -> NewIam {
-    let key_pair = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["client.example.com".into()])
-        .unwrap()
-        .self_signed(&key_pair)
-        .unwrap();
+    let client = certificate(&["client.example.com"], CURRENT, None);
     let field = "user_info_endpoint.tls";
     NewIam {
         name: Name::parse("name", name).unwrap(),
@@ -92,8 +91,8 @@ fn iam_with_client_key(name: &str) -> NewIam {
             basic_auth_password: None,
             tls: TlsSettings {
                 ca_cert: None,
-                client_cert: Some(Certificates::parse(field, &cert.pem(), now()).unwrap()),
-                client_key: Some(PrivateKey::parse(field, &key_pair.serialize_pem()).unwrap()),
+                client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
+                client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
             },
         }),
         profile_schema: Vec::new(),

@@ -12,9 +12,10 @@ use common::{
 };
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use common::certs::{CURRENT, certificate};
 use personae::proto::{self, Platform};
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer, certificate};
+use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 
 /// An IAM calling `endpoint` with these credentials, CA and client certificate (empty: none).
 async fn iam(
@@ -201,7 +202,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         "the TLS alert is reported: {refused:?}"
     );
 
-    let stranger = certificate(&["Another CA"], None);
+    let stranger = certificate(&["Another CA"], CURRENT, None);
     let untrusted = iam(
         &server,
         "Untrusted",

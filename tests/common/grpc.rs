@@ -117,6 +117,20 @@ pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> 
         .map(|_| ())
 }
 
+/// The first 1000 audit events, as text, for checking what they say and never say.
+pub async fn audit_log(server: &TestServer) -> String {
+    let events = server
+        .audit(server.admin())
+        .list_audit_events(proto::ListAuditEventsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("list the audit log")
+        .into_inner();
+    format!("{events:?}")
+}
+
 /// The consistency token a mutation returns.
 pub fn token<T>(response: &Response<T>) -> i64 {
     response

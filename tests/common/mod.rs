@@ -1,6 +1,7 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod grpc;
 pub mod store;
 pub mod values;

@@ -25,43 +25,10 @@ use rustls::{
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::common::certs::{CURRENT, Pem, certificate};
+
 pub const USERNAME: &str = "personae";
 pub const PASSWORD: &str = "user-info-secret-8f3a";
-
-/// A certificate and key, PEM, with what issuing by it needs.
-pub struct Pem {
-    pub cert: String,
-    pub key: String,
-    params: rcgen::CertificateParams,
-    key_pair: rcgen::KeyPair,
-}
-
-/// A CA when `issuer` is None, else a certificate for `names` issued by it.
-pub fn certificate(names: &[&str], issuer: Option<&Pem>) -> Pem {
-    let key_pair = rcgen::KeyPair::generate().unwrap();
-    let mut params =
-        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, names[0]);
-    let cert = match issuer {
-        None => {
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params.self_signed(&key_pair).unwrap()
-        }
-        Some(issuer) => {
-            let issuer = rcgen::Issuer::from_params(&issuer.params, &issuer.key_pair);
-            params.signed_by(&key_pair, &issuer).unwrap()
-        }
-    };
-    Pem {
-        cert: cert.pem(),
-        key: key_pair.serialize_pem(),
-        params,
-        key_pair,
-    }
-}
 
 /// The running endpoint: its URI, the CA that signed its certificate, and a client certificate
 /// it accepts.
@@ -112,9 +79,9 @@ async fn user_info(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
 
 impl UserInfoServer {
     pub async fn start() -> Self {
-        let ca = certificate(&["User-info test CA"], None);
-        let server = certificate(&["localhost", "127.0.0.1"], Some(&ca));
-        let client = certificate(&["personae client"], Some(&ca));
+        let ca = certificate(&["User-info test CA"], CURRENT, None);
+        let server = certificate(&["localhost", "127.0.0.1"], CURRENT, Some(&ca));
+        let client = certificate(&["personae client"], CURRENT, Some(&ca));
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(ca.cert.as_bytes()).unwrap())
