@@ -251,6 +251,19 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         })
         .await;
     assert_refused(blank, Code::InvalidArgument, "userid: is required");
+    let bad_id = server
+        .iam_config(server.admin())
+        .test_connection(proto::TestConnectionRequest { iam_id: "x".into() })
+        .await;
+    assert_refused(bad_id, Code::InvalidArgument, "iam_id:");
+    let unknown = server
+        .iam_config(server.admin())
+        .test_user_login(proto::TestUserLoginRequest {
+            iam_id: "00000000-0000-7000-8000-00000000ffff".into(),
+            userid: "ada".into(),
+        })
+        .await;
+    assert_refused(unknown, Code::NotFound, "does not exist");
 
     let (users, _) = snapshot(&server).await;
     assert_eq!(users, before.0, "asking the endpoint changes no user");
