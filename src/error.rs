@@ -22,11 +22,13 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
-    #[error("{0}")]
-    Unimplemented(String),
     /// The store cannot be reached; the call may be retried.
     #[error("{0}")]
     Unavailable(String),
+    /// An IAM's user-info endpoint gave no usable answer. The message says what it did answer,
+    /// since the operator fixes the endpoint from it; it never holds a secret.
+    #[error("{0}")]
+    EndpointFailed(String),
     /// A bug or an unexpected state: logged in full, never shown to the caller.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -55,25 +57,32 @@ impl Error {
             Self::Aborted(_) => Code::Aborted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
-            Self::Unimplemented(_) => Code::Unimplemented,
-            Self::Unavailable(_) => Code::Unavailable,
+            Self::Unavailable(_) | Self::EndpointFailed(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl Error {
+    /// What the caller is told: everything but the causes of internal errors and outages,
+    /// which are logged here in full instead.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                "internal error; the server log has the details".into()
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                "the store is unavailable; retry later".into()
+            }
+            other => other.to_string(),
         }
     }
 }
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        match &error {
-            Error::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "internal error");
-                Status::internal("internal error; the server log has the details")
-            }
-            Error::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
-                Status::unavailable("the store is unavailable; retry later")
-            }
-            other => Status::new(other.code(), other.to_string()),
-        }
+        Status::new(error.code(), error.public_message())
     }
 }

@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod user_info;
 

@@ -55,6 +55,16 @@ pub enum FetchError {
     Malformed(String, u16),
 }
 
+impl From<FetchError> for crate::error::Error {
+    /// Settings that cannot be used are the IAM's state; anything else is the endpoint's.
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Settings(_) => Self::FailedPrecondition(error.to_string()),
+            other => Self::EndpointFailed(format!("the user-info endpoint: {other}")),
+        }
+    }
+}
+
 impl FetchError {
     /// The HTTP status of the answer, 0 when none arrived.
     pub fn http_status(&self) -> u16 {

@@ -16,12 +16,14 @@ use crate::domain::{
     },
     policy::Source,
     role::{Grantee, PermissionInfo, Role, RoleAssignment, Settings, Tenant},
+    sync::{GroupChange, SyncChanges},
     tls::{Certificates, PrivateKey},
     usage::DailyUsage,
     user::{User, UserKind},
 };
 use crate::error::{Error, Result};
 use crate::proto;
+use crate::sync::Progress;
 
 pub fn timestamp(time: Timestamp) -> ProtoTimestamp {
     ProtoTimestamp {
@@ -152,7 +154,7 @@ fn platform_to_proto(platform: Platform) -> proto::Platform {
     }
 }
 
-pub fn aws_user_type(value: i32) -> Result<Option<AwsUserType>> {
+pub fn aws_user_type(field: &str, value: i32) -> Result<Option<AwsUserType>> {
     use proto::AwsUserType as A;
     Ok(match A::try_from(value) {
         Ok(A::Unspecified) => None,
@@ -162,7 +164,7 @@ pub fn aws_user_type(value: i32) -> Result<Option<AwsUserType>> {
         Ok(A::IdentityCenterUser) => Some(AwsUserType::IdentityCenterUser),
         Err(_) => {
             return Err(Error::invalid(
-                "aws_user_type",
+                field,
                 format!("{value} is not an AWS user type"),
             ));
         }
@@ -189,7 +191,7 @@ pub fn attribute_map(
         .collect()
 }
 
-fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
+pub fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
     proto::ExternalUsername {
         platform: platform_to_proto(name.platform) as i32,
         username: name.username,
@@ -466,6 +468,7 @@ pub fn iam(iam: Iam) -> proto::Iam {
             .map(|e| proto::ProfileSchemaEntry {
                 platform: platform_to_proto(e.platform) as i32,
                 attribute: e.attribute,
+                aws_user_type: aws_user_type_to_proto(e.aws_user_type) as i32,
             })
             .collect(),
         create_time: Some(timestamp(iam.create_time)),
@@ -483,6 +486,7 @@ pub fn profile_schema(entries: &[proto::ProfileSchemaEntry]) -> Result<Vec<Profi
             Ok((
                 platform_at(&format!("profile_schema[{i}].platform"), e.platform)?,
                 e.attribute.as_str(),
+                aws_user_type(&format!("profile_schema[{i}].aws_user_type"), e.aws_user_type)?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -546,20 +550,40 @@ pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
         permissions_granted: day.permissions_granted,
         groups_created: day.groups_created,
         impersonations_checked: day.impersonations_checked,
+        syncs_run: day.syncs_run,
+        users_synced: day.users_synced,
     }
 }
 
-/// The external usernames a profile schema takes from a user-info answer.
-pub fn profile_usernames(
-    schema: &[ProfileSchemaEntry],
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<proto::ExternalUsername> {
-    iam::profile_usernames(schema, fields)
-        .into_iter()
-        .map(|(platform, username)| proto::ExternalUsername {
-            platform: platform_to_proto(platform) as i32,
-            username,
-            aws_user_type: proto::AwsUserType::Unspecified as i32,
-        })
-        .collect()
+pub fn sync_changes(changes: SyncChanges) -> proto::SyncChanges {
+    let names = |groups: Vec<GroupChange>| groups.into_iter().map(|g| g.name).collect();
+    proto::SyncChanges {
+        groups_added: names(changes.groups_added),
+        groups_created: changes.groups_created,
+        groups_removed: names(changes.groups_removed),
+        authorizations_added: attribute_map(changes.authorizations_added),
+        authorizations_removed: attribute_map(changes.authorizations_removed),
+        external_usernames_set: changes
+            .usernames_set
+            .into_iter()
+            .map(external_username)
+            .collect(),
+    }
+}
+
+pub fn sync_progress(progress: Progress) -> proto::SyncProgress {
+    let (changes, error) = match progress.outcome {
+        Some(Ok(changes)) => (Some(sync_changes(changes)), String::new()),
+        Some(Err(error)) => (None, error),
+        None => (None, String::new()),
+    };
+    proto::SyncProgress {
+        users_total: progress.users_total,
+        users_done: progress.users_done,
+        users_failed: progress.users_failed,
+        users_changed: progress.users_changed,
+        user_id: progress.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        error,
+        changes,
+    }
 }

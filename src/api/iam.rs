@@ -1,13 +1,15 @@
-//! The IamConfig service: IAMs, their user-info endpoints (TestConnection, TestUserLogin) and
-//! application settings. SyncUser and SyncAll answer UNIMPLEMENTED until that part of their
-//! issue lands.
+//! The IamConfig service: IAMs, their user-info endpoints (TestConnection, TestUserLogin,
+//! SyncUser, SyncAll) and application settings.
 
 use std::time::Instant;
+
+use futures::StreamExt;
 
 use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
+use crate::store::Committed;
 use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
@@ -18,9 +20,11 @@ use crate::domain::{
     page::PageRequest,
     permission::PermissionName,
     role::SettingsChanges,
+    sync::{DEFAULT_CONCURRENCY, ExternalProfile, MAX_CONCURRENCY},
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, iam_config_server::IamConfig};
+use crate::sync::{self, SyncAllOptions};
 use crate::user_info::UserInfoClient;
 
 /// The paths of UpdateIam's mask.
@@ -287,20 +291,81 @@ impl IamConfig for IamConfigApi {
             Err(error) => Err(error),
         };
         Ok(Response::new(match answer {
-            Ok(info) => proto::TestUserLoginResponse {
-                ok: true,
-                http_status: 200,
-                error: String::new(),
-                external_usernames: convert::profile_usernames(&iam.profile_schema, &info.fields),
-                groups: info.groups,
-                authorizations: convert::attribute_map(info.authorizations),
-            },
+            Ok(info) => {
+                let profile = ExternalProfile::parse(
+                    &info.groups,
+                    &info.authorizations,
+                    &info.fields,
+                    &iam.profile_schema,
+                );
+                let (usernames, error) = match profile {
+                    Ok(profile) => (profile.usernames, String::new()),
+                    Err(e) => (Vec::new(), format!("the answer cannot be synced: {e}")),
+                };
+                proto::TestUserLoginResponse {
+                    ok: error.is_empty(),
+                    http_status: 200,
+                    error,
+                    external_usernames: usernames
+                        .into_iter()
+                        .map(convert::external_username)
+                        .collect(),
+                    groups: info.groups,
+                    authorizations: convert::attribute_map(info.authorizations),
+                }
+            }
             Err(error) => proto::TestUserLoginResponse {
                 http_status: i32::from(error.http_status()),
                 error: error.to_string(),
                 ..Default::default()
             },
         }))
+    }
+
+    async fn sync_user(
+        &self,
+        request: Request<proto::SyncUserRequest>,
+    ) -> Result<Response<proto::User>, Status> {
+        let actor = principal(&request)?;
+        let id = Id::parse("user_id", &request.get_ref().user_id)?;
+        let (user, revision) = sync::sync_user(self.context.store.as_ref(), id, actor.user_id).await?;
+        let user = convert::user(user);
+        Ok(match revision {
+            Some(revision) => committed(Committed { value: user, revision }, |u| u),
+            None => Response::new(user),
+        })
+    }
+
+    async fn sync_all(
+        &self,
+        request: Request<proto::SyncAllRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<proto::SyncProgress>>, Status> {
+        let actor = principal(&request)?;
+        let request = request.into_inner();
+        let iam = Id::parse("iam_id", &request.iam_id)?;
+        let concurrency = match request.concurrency {
+            0 => DEFAULT_CONCURRENCY,
+            n => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "concurrency",
+                        format!("must be from 1 to {MAX_CONCURRENCY}, or 0 for {DEFAULT_CONCURRENCY}; got {n}"),
+                    )
+                })?,
+        };
+        let options = SyncAllOptions {
+            dry_run: request.dry_run,
+            concurrency,
+        };
+        let reports =
+            sync::start_sync_all(self.context.store.clone(), iam, options, actor.user_id).await?;
+        let stream = futures::stream::unfold(reports, |mut reports| async move {
+            reports.recv().await.map(|report| (report, reports))
+        })
+        .map(|report| report.map(convert::sync_progress).map_err(Status::from));
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn delete_iam(

@@ -197,7 +197,7 @@ impl Users for UsersApi {
         let name = ExternalUsername::new(
             convert::platform(request.platform)?,
             &request.username,
-            convert::aws_user_type(request.aws_user_type)?,
+            convert::aws_user_type("aws_user_type", request.aws_user_type)?,
         )?;
         let record = audit(&actor, "SetExternalUsername", "user", id).with_details(json!({
             "platform": name.platform.as_str(),

@@ -3,7 +3,7 @@
 
 use super::{
     Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text,
-    external::Platform,
+    external::{AwsUserType, Platform},
     name::Name,
     tls::{Certificates, PrivateKey},
 };
@@ -66,22 +66,8 @@ impl std::fmt::Debug for EndpointConfig {
 pub struct ProfileSchemaEntry {
     pub platform: Platform,
     pub attribute: String,
-}
-
-/// The external usernames a profile schema takes from the top-level `fields` of a user-info
-/// answer: each entry's field when it holds a non-empty string (else that platform's name is
-/// left as it is).
-pub fn profile_usernames(
-    schema: &[ProfileSchemaEntry],
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<(Platform, String)> {
-    schema
-        .iter()
-        .filter_map(|entry| {
-            let name = fields.get(&entry.attribute)?.as_str()?.trim();
-            (!name.is_empty()).then(|| (entry.platform, name.to_owned()))
-        })
-        .collect()
+    /// `Some` exactly for S3: the type its names get.
+    pub aws_user_type: Option<AwsUserType>,
 }
 
 /// An endpoint URI: absolute, https (http only for a loopback host), with no query or fragment,
@@ -179,10 +165,10 @@ impl std::fmt::Debug for Password {
 /// A profile schema: at most one entry per platform, each naming a field of the answer.
 pub fn profile_schema(
     field: &str,
-    entries: &[(Platform, &str)],
+    entries: &[(Platform, &str, Option<AwsUserType>)],
 ) -> Result<Vec<ProfileSchemaEntry>> {
     let mut schema: Vec<ProfileSchemaEntry> = Vec::with_capacity(entries.len());
-    for (i, (platform, attribute)) in entries.iter().enumerate() {
+    for (i, (platform, attribute, aws_user_type)) in entries.iter().enumerate() {
         if schema.iter().any(|e| e.platform == *platform) {
             return Err(Error::invalid(
                 format!("{field}[{i}].platform"),
@@ -197,9 +183,20 @@ pub fn profile_schema(
             attribute,
             MAX_TEXT_CHARS,
         )?;
+        let aws_user_type = match (platform, aws_user_type) {
+            (Platform::S3, kind) => Some(kind.unwrap_or(AwsUserType::None)),
+            (_, None | Some(AwsUserType::None)) => None,
+            (other, Some(_)) => {
+                return Err(Error::invalid(
+                    format!("{field}[{i}].aws_user_type"),
+                    format!("applies to S3 only, not to {}", other.as_str()),
+                ));
+            }
+        };
         schema.push(ProfileSchemaEntry {
             platform: *platform,
             attribute,
+            aws_user_type,
         });
     }
     schema.sort_by_key(|e| e.platform);

@@ -11,6 +11,7 @@ pub mod page;
 pub mod permission;
 pub mod policy;
 pub mod role;
+pub mod sync;
 pub mod tls;
 pub mod usage;
 pub mod user;

@@ -19,14 +19,20 @@ pub enum Metric {
     PermissionsGranted,
     GroupsCreated,
     ImpersonationsChecked,
+    /// SyncAll runs, and SyncUser calls that changed something.
+    SyncsRun,
+    /// Users a sync changed.
+    UsersSynced,
 }
 
 impl Metric {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 6] = [
         Self::UsersCreated,
         Self::PermissionsGranted,
         Self::GroupsCreated,
         Self::ImpersonationsChecked,
+        Self::SyncsRun,
+        Self::UsersSynced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,23 +41,31 @@ impl Metric {
             Self::PermissionsGranted => "permissions_granted",
             Self::GroupsCreated => "groups_created",
             Self::ImpersonationsChecked => "impersonations_checked",
+            Self::SyncsRun => "syncs_run",
+            Self::UsersSynced => "users_synced",
         }
     }
 
     /// What an audit record adds to the counts: a decision tally counts every check it stands
-    /// for.
-    pub fn counted(action: &str, details: &Value) -> Option<(Self, i64)> {
-        let metric = match action {
-            "CreateUser" => Self::UsersCreated,
-            "GrantPermission" => Self::PermissionsGranted,
-            "CreateGroup" => Self::GroupsCreated,
+    /// for, a sync every user it changed.
+    pub fn counted(action: &str, details: &Value) -> Vec<(Self, i64)> {
+        let synced = || {
+            let users = details.get("users").and_then(Value::as_array);
+            (Self::UsersSynced, users.map_or(0, |u| u.len() as i64))
+        };
+        match action {
+            "CreateUser" => vec![(Self::UsersCreated, 1)],
+            "GrantPermission" => vec![(Self::PermissionsGranted, 1)],
+            "CreateGroup" => vec![(Self::GroupsCreated, 1)],
             "CheckImpersonation" => {
                 let checks = details.get("count").and_then(Value::as_i64).unwrap_or(1);
-                return Some((Self::ImpersonationsChecked, checks));
+                vec![(Self::ImpersonationsChecked, checks)]
             }
-            _ => return None,
-        };
-        Some((metric, 1))
+            "SyncUser" => vec![(Self::SyncsRun, 1), synced()],
+            "SyncUsers" => vec![synced()],
+            "SyncAll" => vec![(Self::SyncsRun, 1)],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -87,6 +101,8 @@ pub struct DailyUsage {
     pub permissions_granted: i64,
     pub groups_created: i64,
     pub impersonations_checked: i64,
+    pub syncs_run: i64,
+    pub users_synced: i64,
 }
 
 impl DailyUsage {
@@ -96,6 +112,8 @@ impl DailyUsage {
             Metric::PermissionsGranted => &mut self.permissions_granted,
             Metric::GroupsCreated => &mut self.groups_created,
             Metric::ImpersonationsChecked => &mut self.impersonations_checked,
+            Metric::SyncsRun => &mut self.syncs_run,
+            Metric::UsersSynced => &mut self.users_synced,
         }
     }
 }
@@ -166,13 +184,18 @@ mod tests {
         let tally = serde_json::json!({ "count": 7 });
         assert_eq!(
             Metric::counted("CheckImpersonation", &tally),
-            Some((Metric::ImpersonationsChecked, 7))
+            [(Metric::ImpersonationsChecked, 7)]
         );
         assert_eq!(
             Metric::counted("CreateUser", &Value::Null),
-            Some((Metric::UsersCreated, 1))
+            [(Metric::UsersCreated, 1)]
         );
-        assert_eq!(Metric::counted("DeleteUser", &Value::Null), None);
+        let batch = serde_json::json!({ "users": [{}, {}, {}] });
+        assert_eq!(
+            Metric::counted("SyncUsers", &batch),
+            [(Metric::UsersSynced, 3)]
+        );
+        assert_eq!(Metric::counted("DeleteUser", &Value::Null), []);
         assert!(parse_days("days", 0).is_err());
         assert!(parse_days("days", 367).is_err());
         assert_eq!(parse_days("days", 366).unwrap(), 366);

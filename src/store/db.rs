@@ -407,6 +407,30 @@ impl Database {
     }
 }
 
+/// A lock that every process sharing the database sees, held until dropped: on PostgreSQL an
+/// advisory lock taken in a transaction left open, which dropping rolls back and so releases
+/// even if this process dies; SQLite has no other process to see it.
+pub(super) struct SharedLock {
+    _held: Option<Transaction<'static, Postgres>>,
+}
+
+impl Database {
+    /// Takes the shared lock `key` unless another session holds it.
+    pub async fn try_shared_lock(&self, key: i64) -> Result<Option<SharedLock>> {
+        self.admit()?;
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(Some(SharedLock { _held: None }));
+        };
+        let mut tx = pool.begin().await.map_err(unreachable)?;
+        let (taken,): (bool,) = sqlx::query_as(postgres::TRY_LOCK)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(postgres::error)?;
+        Ok(taken.then_some(SharedLock { _held: Some(tx) }))
+    }
+}
+
 /// Failing to get a connection, for whatever reason (refused, timed out, password refused), means
 /// the store cannot be reached: the call may be retried later, and the cause is kept for the log.
 fn unreachable(error: sqlx::Error) -> Error {

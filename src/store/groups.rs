@@ -129,7 +129,7 @@ impl GroupChange {
     }
 }
 
-fn group_search_key(name: &str, email: Option<&str>) -> String {
+pub(super) fn group_search_key(name: &str, email: Option<&str>) -> String {
     search_key(&[name, email.unwrap_or_default()])
 }
 

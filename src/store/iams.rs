@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{
-    Committed, DbTime, IamStore, PageIndex, SqlStore,
+    Committed, DbTime, IamStore, PageIndex, SqlStore, SyncApply, SyncBatch, SyncLease,
     db::{Conn, query},
     names::{Named, ensure_name_free},
     queries::iams as sql,
@@ -13,12 +13,13 @@ use super::{
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
-    external::Platform,
+    external::{AwsUserType, Platform},
     iam::{
         Endpoint, EndpointChange, EndpointConfig, EndpointOutcome, Iam, IamChanges, NewIam,
         ProfileSchemaEntry, SecretChange,
     },
     page::PageRequest,
+    sync::ExternalProfile,
     tls::{PrivateKey, ensure_key_matches},
 };
 use crate::error::{Error, Result};
@@ -45,6 +46,7 @@ struct ProfileSchemaRow {
     iam_id: Id,
     platform: String,
     attribute: String,
+    aws_user_type: Option<String>,
 }
 
 /// The columns of `iams` holding sealed secrets.
@@ -99,6 +101,11 @@ async fn load_iams(conn: &mut Conn<'_>, rows: Vec<IamRow>) -> Result<Vec<Iam>> {
             iam.profile_schema.push(ProfileSchemaEntry {
                 platform: Platform::from_db(&row.platform)?,
                 attribute: row.attribute,
+                aws_user_type: row
+                    .aws_user_type
+                    .as_deref()
+                    .map(AwsUserType::from_db)
+                    .transpose()?,
             });
         }
     }
@@ -126,7 +133,8 @@ async fn set_profile_schema(
             query(sql::ADD_PROFILE_SCHEMA_ENTRY)
                 .bind(id)
                 .bind(entry.platform.as_str())
-                .bind(entry.attribute.as_str()),
+                .bind(entry.attribute.as_str())
+                .bind(entry.aws_user_type.map(AwsUserType::as_str)),
         )
         .await?;
     }
@@ -333,6 +341,23 @@ impl IamStore for SqlStore {
             client_key_pem,
         };
         Ok((iam, config))
+    }
+
+    async fn iam_users(&self, iam: Id, after: Id, limit: i64) -> Result<Vec<(Id, String)>> {
+        self.sync_users_page(iam, after, limit).await
+    }
+
+    async fn sync_users(
+        &self,
+        iam: Id,
+        profiles: Vec<(Id, ExternalProfile)>,
+        apply: SyncApply,
+    ) -> Result<SyncBatch> {
+        self.sync_batch(iam, profiles, apply).await
+    }
+
+    async fn lease_sync(&self, iam: Id) -> Result<SyncLease> {
+        self.lease_sync_run(iam).await
     }
 
     async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {

@@ -25,9 +25,8 @@ mod queries;
 mod roles;
 mod search;
 mod secret_keys;
-
-pub use secret_keys::Rotation;
 mod sqlite;
+mod sync;
 mod user_rows;
 mod users;
 mod write;
@@ -37,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use db::Pool;
+pub use secret_keys::Rotation;
 pub use freshness::{CacheKey, Consistency, EpochCache, Freshness};
 
 use crate::domain::{
@@ -53,6 +53,7 @@ use crate::domain::{
     page::PageRequest,
     permission::PermissionName,
     policy::Grant,
+    sync::{ExternalProfile, SyncChanges},
     role::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
@@ -113,6 +114,28 @@ pub struct NewApiKey {
 pub struct Credential {
     pub stored: StoredCredential,
     pub permissions: Vec<String>,
+}
+
+/// Whether a sync batch writes its changes or only works them out.
+#[derive(Debug)]
+pub enum SyncApply {
+    DryRun,
+    /// Write them, with this audit event (its details become the changes).
+    Commit(AuditRecord),
+}
+
+/// What a sync batch did: each user's changes, or why that user could not take them.
+#[derive(Debug)]
+pub struct SyncBatch {
+    pub outcomes: Vec<(Id, Result<SyncChanges>)>,
+    /// Set when the batch committed, which it does only when something changed.
+    pub revision: Option<Revision>,
+}
+
+/// Held while a SyncAll runs; dropping it lets another start.
+pub struct SyncLease {
+    _local: sync::LocalSync,
+    _shared: db::SharedLock,
 }
 
 /// Users, their keys and direct grants, and the audit log; groups and policy are in the
@@ -431,12 +454,28 @@ pub trait IamStore {
     /// The IAM with its endpoint's settings, secrets opened, for calling it; FAILED_PRECONDITION
     /// when the IAM has no endpoint.
     async fn iam_endpoint(&self, id: Id) -> Result<(Iam, EndpointConfig)>;
+    /// Up to `limit` users of IAM `iam` with ids above `after`, in id order: id and username.
+    async fn iam_users(&self, iam: Id, after: Id, limit: i64) -> Result<Vec<(Id, String)>>;
+    /// Applies the profiles IAM `iam` gave for its users in one transaction, with one audit
+    /// event when anything changed (none otherwise); a user that cannot take its profile (gone,
+    /// moved to another IAM, an external username another user holds) fails alone. A dry run
+    /// only works the changes out.
+    async fn sync_users(
+        &self,
+        iam: Id,
+        profiles: Vec<(Id, ExternalProfile)>,
+        apply: SyncApply,
+    ) -> Result<SyncBatch>;
+    /// Marks a SyncAll of IAM `iam` running until the lease is dropped; FAILED_PRECONDITION
+    /// while one runs in this process or in another sharing the database.
+    async fn lease_sync(&self, iam: Id) -> Result<SyncLease>;
 }
 
 /// The store over either database.
 pub struct SqlStore {
     db: db::Database,
     secrets: secret_keys::Secrets,
+    syncs: sync::RunningSyncs,
 }
 
 impl SqlStore {
@@ -474,7 +513,11 @@ impl SqlStore {
         let db = db::Database::new(pool, Arc::new(Freshness::new(0, hearing)));
         keys::fill_missing(&db).await?;
         let secrets = secret_keys::Secrets::open(&db, secret_key.clone()).await?;
-        let store = Self { db, secrets };
+        let store = Self {
+            db,
+            secrets,
+            syncs: Default::default(),
+        };
         let (head, _) = audit::head(&store.db).await?;
         store.db.freshness.advance(head);
         if let Pool::Postgres(pool) = &store.db.pool {

@@ -130,6 +130,9 @@ impl<'r> Decode<'r, Postgres> for Id {
 /// transaction, so it is delivered exactly when the commit is).
 pub(super) const REVISIONS_CHANNEL: &str = "personae_revisions";
 
+/// Takes advisory lock $1 until the transaction ends, if no other session holds it.
+pub(super) const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
+
 /// Announces revision $1 to every listening process when the transaction commits.
 pub(super) const ANNOUNCE: &str = "SELECT pg_notify('personae_revisions', $1)";
 

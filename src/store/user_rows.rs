@@ -68,18 +68,32 @@ struct UserGroupRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserAttributeRow {
-    user_id: Id,
-    name: String,
-    value: String,
+pub(super) struct UserAttributeRow {
+    pub user_id: Id,
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(sqlx::FromRow)]
-struct ExternalUsernameRow {
-    user_id: Id,
+pub(super) struct ExternalUsernameRow {
+    pub user_id: Id,
     platform: String,
     username: String,
     aws_user_type: Option<String>,
+}
+
+impl ExternalUsernameRow {
+    pub fn into_name(self) -> Result<ExternalUsername> {
+        Ok(ExternalUsername {
+            platform: Platform::from_db(&self.platform)?,
+            username: self.username,
+            aws_user_type: self
+                .aws_user_type
+                .as_deref()
+                .map(AwsUserType::from_db)
+                .transpose()?,
+        })
+    }
 }
 
 /// Reads the details of a page of users, one query per table whatever the table's size, and
@@ -133,15 +147,7 @@ pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Resul
     }
     for row in external_usernames {
         if let Some(user) = index.get(&mut users, row.user_id) {
-            user.external_usernames.push(ExternalUsername {
-                platform: Platform::from_db(&row.platform)?,
-                username: row.username,
-                aws_user_type: row
-                    .aws_user_type
-                    .as_deref()
-                    .map(AwsUserType::from_db)
-                    .transpose()?,
-            });
+            user.external_usernames.push(row.into_name()?);
         }
     }
     Ok(users)

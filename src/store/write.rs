@@ -63,7 +63,7 @@ impl Write {
         let mut conn = self.tx.conn();
         let day = usage::day(time);
         for record in records {
-            if let Some((metric, count)) = Metric::counted(record.action, &record.details) {
+            for (metric, count) in Metric::counted(record.action, &record.details) {
                 conn.execute(
                     query(sql::COUNT_USAGE)
                         .bind(day.as_str())

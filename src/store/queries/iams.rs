@@ -19,7 +19,7 @@ pub const BY_ID: &str = concat!(columns!(), " WHERE id = $1");
 pub const LIST: &str = concat!(columns!(), " WHERE id > $1 ORDER BY id LIMIT $2");
 
 pub const PROFILE_SCHEMAS_OF: Sql = where_in!(
-    "SELECT iam_id, platform, attribute FROM iam_profile_schema",
+    "SELECT iam_id, platform, attribute, aws_user_type FROM iam_profile_schema",
     "iam_id",
     "ORDER BY iam_id, platform"
 );
@@ -60,8 +60,9 @@ pub const SEALED_SECRETS: &str =
 
 pub const CLEAR_PROFILE_SCHEMA: &str = "DELETE FROM iam_profile_schema WHERE iam_id = $1";
 
-pub const ADD_PROFILE_SCHEMA_ENTRY: &str =
-    "INSERT INTO iam_profile_schema (iam_id, platform, attribute) VALUES ($1, $2, $3)";
+pub const ADD_PROFILE_SCHEMA_ENTRY: &str = "
+    INSERT INTO iam_profile_schema (iam_id, platform, attribute, aws_user_type)
+    VALUES ($1, $2, $3, $4)";
 
 pub const TOUCH: &str = "UPDATE iams SET version = version + 1, update_time = $2 WHERE id = $1";
 

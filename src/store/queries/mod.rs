@@ -9,6 +9,7 @@ pub(super) mod impersonation;
 pub(super) mod keys;
 pub(super) mod policy;
 pub(super) mod secret_keys;
+pub(super) mod sync;
 pub(super) mod users;
 
 pub(super) use super::db::Sql;

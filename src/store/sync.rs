@@ -1,0 +1,423 @@
+//! Syncing users from their IAM (the rules are `domain::sync`): a batch of users' state read
+//! at once, the changes planned user by user, then written with a fixed number of statements
+//! in the one transaction that appends the batch's audit event.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use super::{
+    SqlStore, SyncApply, SyncBatch, SyncLease,
+    db::{Conn, query},
+    groups::group_search_key,
+    queries::{groups as group_sql, sync as sql, users as user_sql},
+    user_rows::{ExternalUsernameRow, UserAttributeRow},
+    write::Write,
+};
+use crate::domain::{
+    self, Id,
+    external::AwsUserType,
+    name::comparison_key,
+    sync::{self, ExternalProfile, Membership, NamedGroup, SyncChanges, UserState},
+};
+use crate::error::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    user_id: Id,
+    group_id: Id,
+    name: String,
+    external: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupNameRow {
+    id: Id,
+    name: String,
+    name_key: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct UsernameOwnerRow {
+    platform: String,
+    name_key: String,
+    user_id: Id,
+}
+
+/// What a batch will do: each user's changes or why it cannot take them, and the groups to
+/// create for the users that can.
+struct Plan {
+    outcomes: Vec<(Id, Result<SyncChanges>)>,
+    new_groups: Vec<(Id, String)>,
+}
+
+/// Reads the batch's users as they are now and works out each one's changes. A user that is
+/// gone, has moved to another IAM, or would take an external username another user holds
+/// fails alone.
+async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) -> Result<Plan> {
+    let ids: Vec<Id> = profiles.iter().map(|(id, _)| *id).collect();
+    let iams: HashMap<Id, Id> = conn
+        .fetch_all::<(Id, Id)>(query(sql::IAMS_OF).bind(&ids[..]))
+        .await?
+        .into_iter()
+        .collect();
+    let mut states: HashMap<Id, UserState> = HashMap::new();
+    for row in conn
+        .fetch_all::<MembershipRow>(query(sql::MEMBERSHIPS_OF).bind(&ids[..]))
+        .await?
+    {
+        states
+            .entry(row.user_id)
+            .or_default()
+            .memberships
+            .push(Membership {
+                group_id: row.group_id,
+                group_name: row.name,
+                external: row.external,
+            });
+    }
+    for row in conn
+        .fetch_all::<UserAttributeRow>(query(user_sql::AUTHORIZATIONS_OF).bind(&ids[..]))
+        .await?
+    {
+        let state = states.entry(row.user_id).or_default();
+        state
+            .authorizations
+            .entry(row.name)
+            .or_default()
+            .push(row.value);
+    }
+    for row in conn
+        .fetch_all::<ExternalUsernameRow>(query(user_sql::EXTERNAL_USERNAMES_OF).bind(&ids[..]))
+        .await?
+    {
+        let user_id = row.user_id;
+        let name = row.into_name()?;
+        states.entry(user_id).or_default().usernames.push(name);
+    }
+
+    let mut group_keys: Vec<String> = profiles
+        .iter()
+        .flat_map(|(_, p)| p.groups.iter().map(|g| g.key()))
+        .collect();
+    group_keys.sort();
+    group_keys.dedup();
+    let mut groups: HashMap<String, NamedGroup> = conn
+        .fetch_all::<GroupNameRow>(query(sql::GROUPS_NAMED).bind(&group_keys[..]))
+        .await?
+        .into_iter()
+        .map(|row| {
+            let group = NamedGroup {
+                id: row.id,
+                name: row.name,
+                created: false,
+            };
+            (row.name_key, group)
+        })
+        .collect();
+
+    let mut username_keys: Vec<String> = profiles
+        .iter()
+        .flat_map(|(_, p)| p.usernames.iter().map(|n| n.name_key()))
+        .collect();
+    username_keys.sort();
+    username_keys.dedup();
+    let mut owners: HashMap<(String, String), Id> = conn
+        .fetch_all::<UsernameOwnerRow>(query(sql::USERNAME_OWNERS).bind(&username_keys[..]))
+        .await?
+        .into_iter()
+        .map(|row| ((row.platform, row.name_key), row.user_id))
+        .collect();
+
+    let mut outcomes = Vec::with_capacity(profiles.len());
+    let mut new_groups = Vec::new();
+    let mut created = HashSet::new();
+    for (id, profile) in profiles {
+        let outcome = match iams.get(id) {
+            None => Err(Error::NotFound(format!("user {id} does not exist"))),
+            Some(other) if *other != iam => Err(Error::FailedPrecondition(format!(
+                "user {id} belongs to IAM {other}, not to IAM {iam}"
+            ))),
+            Some(_) => {
+                let named: Vec<NamedGroup> = profile
+                    .groups
+                    .iter()
+                    .map(|name| {
+                        groups
+                            .entry(name.key())
+                            .or_insert_with(|| NamedGroup {
+                                id: Id::new(),
+                                name: name.as_str().to_owned(),
+                                created: true,
+                            })
+                            .clone()
+                    })
+                    .collect();
+                let state = states.remove(id).unwrap_or_default();
+                let changes = SyncChanges::between(&state, profile, &named);
+                claim_usernames(&mut owners, *id, &state, &changes).map(|()| {
+                    for group in named.iter().filter(|g| g.created) {
+                        if created.insert(group.id) {
+                            new_groups.push((group.id, group.name.clone()));
+                        }
+                    }
+                    changes
+                })
+            }
+        };
+        outcomes.push((*id, outcome));
+    }
+    Ok(Plan {
+        outcomes,
+        new_groups,
+    })
+}
+
+/// Records that `user` now holds the usernames its changes set, unless another user holds
+/// one of them.
+fn claim_usernames(
+    owners: &mut HashMap<(String, String), Id>,
+    user: Id,
+    state: &UserState,
+    changes: &SyncChanges,
+) -> Result<()> {
+    for name in &changes.usernames_set {
+        let key = (name.platform.as_str().to_owned(), name.name_key());
+        if let Some(owner) = owners.get(&key).filter(|owner| **owner != user) {
+            return Err(Error::FailedPrecondition(format!(
+                "the {} username {:?} the IAM gives belongs to user {owner}",
+                name.platform.as_str(),
+                name.username
+            )));
+        }
+    }
+    for name in &changes.usernames_set {
+        let old = state.usernames.iter().find(|n| n.platform == name.platform);
+        if let Some(old) = old {
+            owners.remove(&(old.platform.as_str().to_owned(), old.name_key()));
+        }
+        owners.insert((name.platform.as_str().to_owned(), name.name_key()), user);
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// The users that can take their changes and have some.
+    fn changed(&self) -> Vec<(Id, &SyncChanges)> {
+        self.outcomes
+            .iter()
+            .filter_map(|(id, outcome)| outcome.as_ref().ok().map(|c| (*id, c)))
+            .filter(|(_, changes)| !changes.is_empty())
+            .collect()
+    }
+}
+
+/// Creates the new groups and writes the changes of the users that can take theirs.
+async fn write_plan(
+    conn: &mut Conn<'_>,
+    new_groups: &[(Id, String)],
+    changed: &[(Id, &SyncChanges)],
+) -> Result<()> {
+    let now = domain::now();
+    for (id, name) in new_groups {
+        conn.execute(
+            query(group_sql::INSERT)
+                .bind(*id)
+                .bind(name.as_str())
+                .bind(comparison_key(name).as_str())
+                .bind("")
+                .bind(None::<&str>)
+                .bind(now)
+                .bind(group_search_key(name, None).as_str()),
+        )
+        .await?;
+    }
+    let memberships = |pick: fn(&SyncChanges) -> &[sync::GroupChange]| {
+        let (mut groups, mut users) = (Vec::new(), Vec::new());
+        for (id, changes) in changed {
+            for group in pick(changes) {
+                groups.push(group.id);
+                users.push(*id);
+            }
+        }
+        (groups, users)
+    };
+    for (statement, (groups, users)) in [
+        (sql::REMOVE_MEMBERSHIPS, memberships(|c| &c.groups_removed)),
+        (sql::ADD_MEMBERSHIPS, memberships(|c| &c.groups_added)),
+    ] {
+        if !groups.is_empty() {
+            conn.execute(query(statement).bind(&groups[..]).bind(&users[..]))
+                .await?;
+        }
+    }
+    let authorizations = |pick: fn(&SyncChanges) -> &domain::user::Attributes| {
+        let (mut users, mut names, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, changes) in changed {
+            for (name, list) in pick(changes) {
+                for value in list {
+                    users.push(*id);
+                    names.push(name.clone());
+                    values.push(value.clone());
+                }
+            }
+        }
+        (users, names, values)
+    };
+    for (statement, (users, names, values)) in [
+        (
+            sql::REMOVE_AUTHORIZATIONS,
+            authorizations(|c| &c.authorizations_removed),
+        ),
+        (
+            sql::ADD_AUTHORIZATIONS,
+            authorizations(|c| &c.authorizations_added),
+        ),
+    ] {
+        if !users.is_empty() {
+            conn.execute(
+                query(statement)
+                    .bind(&users[..])
+                    .bind(&names[..])
+                    .bind(&values[..]),
+            )
+            .await?;
+        }
+    }
+    let (mut users, mut platforms, mut usernames, mut keys, mut types) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, changes) in changed {
+        for name in &changes.usernames_set {
+            users.push(*id);
+            platforms.push(name.platform.as_str().to_owned());
+            usernames.push(name.username.clone());
+            keys.push(name.name_key());
+            types.push(
+                name.aws_user_type
+                    .map_or("", AwsUserType::as_str)
+                    .to_owned(),
+            );
+        }
+    }
+    if !users.is_empty() {
+        conn.execute(
+            query(sql::SET_USERNAMES)
+                .bind(&users[..])
+                .bind(&platforms[..])
+                .bind(&usernames[..])
+                .bind(&keys[..])
+                .bind(&types[..]),
+        )
+        .await?;
+    }
+    let touched: Vec<Id> = changed.iter().map(|(id, _)| *id).collect();
+    if !touched.is_empty() {
+        conn.execute(query(sql::TOUCH_USERS).bind(&touched[..]).bind(now))
+            .await?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    /// See [`super::IamStore::sync_users`].
+    pub(super) async fn sync_batch(
+        &self,
+        iam: Id,
+        profiles: Vec<(Id, ExternalProfile)>,
+        apply: SyncApply,
+    ) -> Result<SyncBatch> {
+        let SyncApply::Commit(record) = apply else {
+            let mut pooled = self.db.acquire().await?;
+            let plan = plan(&mut pooled.conn(), iam, &profiles).await?;
+            return Ok(SyncBatch {
+                outcomes: plan.outcomes,
+                revision: None,
+            });
+        };
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        let plan = plan(&mut conn, iam, &profiles).await?;
+        let changed = plan.changed();
+        if changed.is_empty() {
+            return Ok(SyncBatch {
+                outcomes: plan.outcomes,
+                revision: None,
+            });
+        }
+        let record = record.with_details(sync::audit_details(&changed));
+        write_plan(&mut conn, &plan.new_groups, &changed).await?;
+        let revision = write.commit(record).await?;
+        Ok(SyncBatch {
+            outcomes: plan.outcomes,
+            revision: Some(revision),
+        })
+    }
+
+    /// See [`super::IamStore::iam_users`].
+    pub(super) async fn sync_users_page(
+        &self,
+        iam: Id,
+        after: Id,
+        limit: i64,
+    ) -> Result<Vec<(Id, String)>> {
+        let mut pooled = self.db.acquire().await?;
+        pooled
+            .conn()
+            .fetch_all(query(sql::USERS_OF_IAM).bind(iam).bind(after).bind(limit))
+            .await
+    }
+
+    /// See [`super::IamStore::lease_sync`].
+    pub(super) async fn lease_sync_run(&self, iam: Id) -> Result<SyncLease> {
+        let busy = || {
+            Error::FailedPrecondition(format!(
+                "iam_id: a SyncAll of IAM {iam} is running already; wait for it to finish or \
+                 cancel it"
+            ))
+        };
+        if !lock(&self.syncs).insert(iam) {
+            return Err(busy());
+        }
+        let local = LocalSync {
+            running: self.syncs.clone(),
+            iam,
+        };
+        let shared = self
+            .db
+            .try_shared_lock(advisory_key(iam))
+            .await?
+            .ok_or_else(busy)?;
+        Ok(SyncLease {
+            _local: local,
+            _shared: shared,
+        })
+    }
+}
+
+/// The IAMs this process is syncing.
+pub(super) type RunningSyncs = Arc<Mutex<HashSet<Id>>>;
+
+fn lock(running: &RunningSyncs) -> std::sync::MutexGuard<'_, HashSet<Id>> {
+    running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// This process's mark that it is syncing an IAM, removed when dropped.
+pub(super) struct LocalSync {
+    running: RunningSyncs,
+    iam: Id,
+}
+
+impl Drop for LocalSync {
+    fn drop(&mut self) {
+        lock(&self.running).remove(&self.iam);
+    }
+}
+
+/// The advisory lock key of an IAM's sync: the random half of its UUIDv7.
+fn advisory_key(iam: Id) -> i64 {
+    let bytes = iam.0.as_bytes();
+    let mut low = [0; 8];
+    low.copy_from_slice(&bytes[8..]);
+    i64::from_be_bytes(low)
+}
