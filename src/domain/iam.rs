@@ -452,8 +452,9 @@ mod tests {
         let schema = profile_schema(
             "profile_schema",
             &[
-                (Platform::Trino, "trino_login"),
-                (Platform::Snowflake, " sf "),
+                (Platform::Trino, "trino_login", None),
+                (Platform::Snowflake, " sf ", Some(AwsUserType::None)),
+                (Platform::S3, "aws", None),
             ],
         )
         .unwrap();
@@ -463,9 +464,26 @@ mod tests {
             "sorted by platform"
         );
         assert_eq!(schema[0].attribute, "sf");
+        assert_eq!(schema[0].aws_user_type, None, "NONE is no type off S3");
+        assert_eq!(
+            schema[2].aws_user_type,
+            Some(AwsUserType::None),
+            "S3 names always have a type"
+        );
+        let typed = profile_schema(
+            "profile_schema",
+            &[(Platform::Trino, "t", Some(AwsUserType::IamRole))],
+        )
+        .unwrap_err();
+        assert!(
+            typed
+                .to_string()
+                .starts_with("profile_schema[0].aws_user_type: applies to S3 only"),
+            "{typed}"
+        );
         let twice = profile_schema(
             "profile_schema",
-            &[(Platform::Trino, "a"), (Platform::Trino, "b")],
+            &[(Platform::Trino, "a", None), (Platform::Trino, "b", None)],
         )
         .unwrap_err();
         assert!(
@@ -473,7 +491,7 @@ mod tests {
                 .to_string()
                 .starts_with("profile_schema[1].platform: TRINO")
         );
-        let empty = profile_schema("profile_schema", &[(Platform::S3, " ")]).unwrap_err();
+        let empty = profile_schema("profile_schema", &[(Platform::S3, " ", None)]).unwrap_err();
         assert!(
             empty
                 .to_string()
