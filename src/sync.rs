@@ -30,9 +30,11 @@ async fn fetch_profile(
     username: &str,
 ) -> Result<ExternalProfile> {
     let info = client.fetch(username).await?;
-    ExternalProfile::parse(&info.groups, &info.authorizations, &info.fields, schema).map_err(
-        |e| Error::EndpointFailed(format!("the user-info endpoint's answer cannot be used: {e}")),
-    )
+    ExternalProfile::parse(&info.groups, &info.authorizations, &info.fields, schema).map_err(|e| {
+        Error::EndpointFailed(format!(
+            "the user-info endpoint's answer cannot be used: {e}"
+        ))
+    })
 }
 
 /// Syncs one user; the revision is set when something changed (and an audit event was
@@ -48,11 +50,7 @@ pub async fn sync_user(
     let profile = fetch_profile(&client, &iam.profile_schema, &user.username).await?;
     let record = AuditRecord::new(Some(actor), "SyncUser", "user", user_id);
     let batch = store
-        .sync_users(
-            iam.id,
-            vec![(user_id, profile)],
-            SyncApply::Commit(record),
-        )
+        .sync_users(iam.id, vec![(user_id, profile)], SyncApply::Commit(record))
         .await?;
     for (_, outcome) in batch.outcomes {
         outcome?;
@@ -256,15 +254,14 @@ impl SyncAll {
 
     /// Appends the run's audit event: what it did, and whether it was cancelled.
     async fn record_run(&self, progress: &Progress, cancelled: bool) {
-        let record = AuditRecord::new(Some(self.actor), "SyncAll", "iam", self.iam).with_details(
-            json!({
+        let record =
+            AuditRecord::new(Some(self.actor), "SyncAll", "iam", self.iam).with_details(json!({
                 "users_total": progress.users_total,
                 "users_done": progress.users_done,
                 "users_failed": progress.users_failed,
                 "users_changed": progress.users_changed,
                 "cancelled": cancelled,
-            }),
-        );
+            }));
         if let Err(error) = self.store.append_audit_events(vec![record]).await {
             tracing::error!(
                 iam = %self.iam,

@@ -40,6 +40,7 @@ fn entry(platform: Platform, attribute: &str) -> proto::ProfileSchemaEntry {
     proto::ProfileSchemaEntry {
         platform: platform as i32,
         attribute: attribute.into(),
+        ..Default::default()
     }
 }
 

@@ -46,6 +46,7 @@ async fn iam(
             profile_schema: vec![proto::ProfileSchemaEntry {
                 platform: Platform::Trino as i32,
                 attribute: "trino_login".into(),
+                ..Default::default()
             }],
         })
         .await

@@ -486,7 +486,10 @@ pub fn profile_schema(entries: &[proto::ProfileSchemaEntry]) -> Result<Vec<Profi
             Ok((
                 platform_at(&format!("profile_schema[{i}].platform"), e.platform)?,
                 e.attribute.as_str(),
-                aws_user_type(&format!("profile_schema[{i}].aws_user_type"), e.aws_user_type)?,
+                aws_user_type(
+                    &format!("profile_schema[{i}].aws_user_type"),
+                    e.aws_user_type,
+                )?,
             ))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -582,7 +585,10 @@ pub fn sync_progress(progress: Progress) -> proto::SyncProgress {
         users_done: progress.users_done,
         users_failed: progress.users_failed,
         users_changed: progress.users_changed,
-        user_id: progress.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        user_id: progress
+            .user_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         error,
         changes,
     }

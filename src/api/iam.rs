@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
-use crate::store::Committed;
 use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
@@ -24,6 +23,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, iam_config_server::IamConfig};
+use crate::store::Committed;
 use crate::sync::{self, SyncAllOptions};
 use crate::user_info::UserInfoClient;
 
@@ -328,10 +328,17 @@ impl IamConfig for IamConfigApi {
     ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("user_id", &request.get_ref().user_id)?;
-        let (user, revision) = sync::sync_user(self.context.store.as_ref(), id, actor.user_id).await?;
+        let (user, revision) =
+            sync::sync_user(self.context.store.as_ref(), id, actor.user_id).await?;
         let user = convert::user(user);
         Ok(match revision {
-            Some(revision) => committed(Committed { value: user, revision }, |u| u),
+            Some(revision) => committed(
+                Committed {
+                    value: user,
+                    revision,
+                },
+                |u| u,
+            ),
             None => Response::new(user),
         })
     }

@@ -75,14 +75,15 @@ impl ExternalProfile {
             if text.trim().is_empty() {
                 continue;
             }
-            let name = ExternalUsername::new(entry.platform, text, entry.aws_user_type).map_err(
-                |e| match e {
-                    Error::InvalidArgument { reason, .. } => {
-                        Error::invalid(entry.attribute.as_str(), reason)
+            let name =
+                ExternalUsername::new(entry.platform, text, entry.aws_user_type).map_err(|e| {
+                    match e {
+                        Error::InvalidArgument { reason, .. } => {
+                            Error::invalid(entry.attribute.as_str(), reason)
+                        }
+                        other => other,
                     }
-                    other => other,
-                },
-            )?;
+                })?;
             usernames.push(name);
         }
         Ok(Self {
@@ -297,7 +298,10 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("authorizations.EMEA[0]:"), "{err}");
+        assert!(
+            err.to_string().starts_with("authorizations.EMEA[0]:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -36,8 +36,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use db::Pool;
-pub use secret_keys::Rotation;
 pub use freshness::{CacheKey, Consistency, EpochCache, Freshness};
+pub use secret_keys::Rotation;
 
 use crate::domain::{
     Id, Revision, Timestamp, Version,
@@ -53,11 +53,11 @@ use crate::domain::{
     page::PageRequest,
     permission::PermissionName,
     policy::Grant,
-    sync::{ExternalProfile, SyncChanges},
     role::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
+    sync::{ExternalProfile, SyncChanges},
     user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::Result;

@@ -1,12 +1,20 @@
 //! A real HTTPS user-info endpoint for the IAM tests: rustls with certificates made by rcgen at
-//! test time, a client certificate required, basic auth checked, and one answer per `userid`
-//! for each way an endpoint can answer.
+//! test time, a client certificate required, basic auth checked, one answer per `userid` for
+//! each way an endpoint can answer, and answers a test scripts for its own users.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     Router,
-    extract::RawQuery,
+    extract::{RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -30,13 +38,88 @@ use crate::common::certs::{CURRENT, Pem, certificate};
 pub const USERNAME: &str = "personae";
 pub const PASSWORD: &str = "user-info-secret-8f3a";
 
-/// The running endpoint: its URI, the CA that signed its certificate, and a client certificate
-/// it accepts.
+/// The running endpoint: its URI, the CA that signed its certificate, a client certificate it
+/// accepts, and the answers scripted for it.
 pub struct UserInfoServer {
     pub uri: String,
     pub ca: Pem,
     pub client: Pem,
+    pub script: Script,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A status and body, sent after a delay.
+type Scripted = (StatusCode, String, Duration);
+
+/// Answers scripted by userid, and what the endpoint has seen: how many requests, and the most
+/// answered at once.
+#[derive(Clone, Default)]
+pub struct Script {
+    answers: Arc<Mutex<HashMap<String, Scripted>>>,
+    in_flight: Arc<AtomicUsize>,
+    most_in_flight: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Script {
+    /// Answers `userid` with `status` and `body` after `delay`.
+    pub fn answer(&self, userid: &str, status: u16, body: &str, delay: Duration) {
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                userid.to_owned(),
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    body.to_owned(),
+                    delay,
+                ),
+            );
+    }
+
+    /// How many user-info requests were answered or are being answered.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The most requests in flight at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight.load(Ordering::SeqCst)
+    }
+
+    fn scripted(&self, userid: &str) -> Option<Scripted> {
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(userid)
+            .cloned()
+    }
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight(Script);
+
+impl InFlight {
+    fn start(script: &Script) -> Self {
+        script.requests.fetch_add(1, Ordering::SeqCst);
+        let now = script.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        script.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(script.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The userid of a query, decoded as far as the tests' userids (emails) need.
+fn userid(query: &str) -> Option<String> {
+    let raw = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("userid="))?;
+    Some(raw.replace("%40", "@").replace("%2B", "+"))
 }
 
 impl Drop for UserInfoServer {
@@ -45,11 +128,13 @@ impl Drop for UserInfoServer {
     }
 }
 
-async fn user_info(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    // The test userids need no decoding.
-    let userid = query
-        .as_deref()
-        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("userid=")));
+async fn user_info(
+    State(script): State<Script>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let userid = query.as_deref().and_then(userid);
+    let _in_flight = userid.as_ref().map(|_| InFlight::start(&script));
     let expected = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"))
@@ -57,8 +142,12 @@ async fn user_info(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
     }
+    if let Some((status, body, delay)) = userid.as_deref().and_then(|u| script.scripted(u)) {
+        tokio::time::sleep(delay).await;
+        return (status, body).into_response();
+    }
     let ok = |body: String| (StatusCode::OK, body).into_response();
-    match userid {
+    match userid.as_deref() {
         Some("ada") => ok(r#"{"groups":[{"name":"Accountants"},{"name":"Controllers"}],"authorizations":{"EMEA":["Sales","Expenses"],"APAC":["Sales"]},"trino_login":"ada_t"}"#.into()),
         Some("extra") => ok(r#"{"groups":[{"name":"Accountants","id":7}],"authorizations":{},"unknown":{"nested":true}}"#.into()),
         Some("error") => (StatusCode::INTERNAL_SERVER_ERROR, "the directory is down").into_response(),
@@ -103,7 +192,10 @@ impl UserInfoServer {
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
-        let router = Router::new().route("/userinfo", get(user_info));
+        let script = Script::default();
+        let router = Router::new()
+            .route("/userinfo", get(user_info))
+            .with_state(script.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -125,6 +217,7 @@ impl UserInfoServer {
             uri: format!("https://localhost:{}/userinfo", address.port()),
             ca,
             client,
+            script,
             task,
         }
     }
