@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let log = dir.path().join("personae.log");
     let token = personae::domain::api_key::generate().token;
     server::bootstrap(&url, &token, &log)?;
-    let mut personae = server::Server::start(&url, &log)?;
+    let mut personae = server::Server::start(&url, &log, &[])?;
     let address = personae.address.to_string();
     let channel = personae
         .wait_ready(|| async {

@@ -7,14 +7,11 @@
 //! both sizes and their ratio; see bench/README.md.
 
 mod grpc;
+mod postgres;
 mod seed;
 mod server;
 
-use std::{
-    process::{Command, Stdio},
-    str::FromStr,
-    time::Duration,
-};
+use std::{str::FromStr, time::Duration};
 
 use anyhow::{Context as _, bail, ensure};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -93,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // Find PostgreSQL before spending minutes on SQLite, so a missing server fails at once.
     let postgres = match args.store {
-        Store::Postgres | Store::Both => Some(postgres_url()?),
+        Store::Postgres | Store::Both => Some(postgres::admin_url()?),
         Store::Sqlite => None,
     };
     let options = Options {
@@ -173,7 +170,7 @@ async fn run_postgres(admin_url: &str, users: usize, options: &Options) -> anyho
     // The personae_test_ prefix lets scripts/pg-test-env drop it should this run die.
     // Digits and letters only, so it is safe to put in SQL as it is.
     let name = format!("personae_test_bench_{users}_{}", std::process::id());
-    let url = with_database(admin_url, &name);
+    let url = postgres::with_database(admin_url, &name);
     let mut admin = PgConnection::connect(admin_url).await?;
     admin
         .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
@@ -220,7 +217,7 @@ async fn measure(
     data: &DataSet,
     options: &Options,
 ) -> anyhow::Result<Vec<(String, Samples)>> {
-    let mut server = server::Server::start(url, log)?;
+    let mut server = server::Server::start(url, log, &[])?;
     let address = server.address.to_string();
     let list = PathAndQuery::from_static(LIST_USERS);
     let (address, list, token) = (address.as_str(), &list, options.token.as_str());
@@ -396,45 +393,6 @@ fn mid_table_token(token: &str, data: &DataSet) -> anyhow::Result<String> {
         bail!("unexpected page token {text:?}");
     };
     Ok(URL_SAFE_NO_PAD.encode(format!("{fingerprint}|{}", data.id(data.middle()))))
-}
-
-/// The PostgreSQL server to use, found the way scripts/test finds it.
-fn postgres_url() -> anyhow::Result<String> {
-    if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL") {
-        if !url.is_empty() {
-            return Ok(url);
-        }
-    }
-    let output = Command::new("bash")
-        .args([
-            "-c",
-            r#"source scripts/pg-test-env && printf %s "$PERSONAE_TEST_DATABASE_URL""#,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running bash to source scripts/pg-test-env")?;
-    let url = String::from_utf8(output.stdout)?;
-    if !output.status.success() || url.is_empty() {
-        bail!(
-            "PostgreSQL is unavailable: scripts/pg-test-env failed (its message is above). \
-             Install postgresql-15 or set PERSONAE_TEST_DATABASE_URL to a role with CREATEDB; \
-             or measure SQLite alone with --store sqlite."
-        );
-    }
-    Ok(url)
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let (server, _) = base.rsplit_once('/').unwrap_or((base, ""));
-    if query.is_empty() {
-        format!("{server}/{name}")
-    } else {
-        format!("{server}/{name}?{query}")
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

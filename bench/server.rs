@@ -43,10 +43,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server; [`Server::wait_ready`] tells when it answers.
-    pub fn start(database_url: &str, log: &Path) -> anyhow::Result<Self> {
+    /// Starts the server with these environment variables set as well;
+    /// [`Server::wait_ready`] tells when it answers.
+    pub fn start(database_url: &str, log: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let [address, metrics] = free_ports()?;
         let child = Command::new(PERSONAE)
+            .envs(env.iter().copied())
             .args(["serve", "--database-url", database_url])
             .args(["--listen", &address.to_string()])
             .args(["--metrics-listen", &metrics.to_string()])

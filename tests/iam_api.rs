@@ -201,7 +201,14 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         .into_inner();
     assert_eq!(okta.name, "Okta Prod");
     assert_eq!(okta.user_info_endpoint, None, "removed");
-    assert_eq!(okta.profile_schema, [entry(Platform::S3, "aws_user")]);
+    assert_eq!(
+        okta.profile_schema,
+        [proto::ProfileSchemaEntry {
+            aws_user_type: proto::AwsUserType::None as i32,
+            ..entry(Platform::S3, "aws_user")
+        }],
+        "an S3 entry's names are of type NONE unless it says otherwise"
+    );
 
     let member = server
         .users(server.admin())

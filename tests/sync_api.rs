@@ -12,7 +12,8 @@ use std::{collections::BTreeSet, time::Duration};
 
 use common::{
     TestServer, TestStore,
-    grpc::{assert_refused, create_user, snapshot, token},
+    grpc::{assert_refused, audit_log, create_user, snapshot, token},
+    logs,
     store::{new_user, record},
 };
 use personae::{
@@ -143,6 +144,19 @@ async fn audit_events(server: &TestServer, action: &str) -> Vec<proto::AuditEven
         .events
 }
 
+/// Neither the log lines of the whole test process so far nor the audit log hold a secret of
+/// the endpoint's settings.
+async fn assert_no_secret_shown(server: &TestServer, endpoint: &UserInfoServer, rpc: &str) {
+    let logged = logs::captured().text();
+    assert!(logged.contains(rpc), "the calls were logged");
+    let audit = audit_log(server).await;
+    let key_line = endpoint.client.key.lines().nth(1).unwrap();
+    for secret in [PASSWORD, "PRIVATE KEY", key_line] {
+        assert!(!logged.contains(secret), "{secret:?} reached a log line");
+        assert!(!audit.contains(secret), "{secret:?} reached the audit log");
+    }
+}
+
 async fn sync_user(
     server: &TestServer,
     id: &str,
@@ -154,6 +168,7 @@ async fn sync_user(
 }
 
 async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
+    logs::captured();
     let endpoint = UserInfoServer::start().await;
     let server = TestServer::start(t).await;
     let okta = iam(&server, "Okta", &endpoint).await;
@@ -391,6 +406,7 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         "does not exist",
     );
     assert_eq!(snapshot(&server).await, before);
+    assert_no_secret_shown(&server, &endpoint, "personae.v1.IamConfig/SyncUser").await;
     server.stop().await;
 }
 
@@ -412,6 +428,7 @@ async fn sync_all(
 }
 
 async fn sync_all_reports_every_user_in_batches(t: TestStore) {
+    logs::captured();
     let endpoint = UserInfoServer::start().await;
     let server = TestServer::start(t).await;
     let okta = iam(&server, "Okta", &endpoint).await;
@@ -587,6 +604,7 @@ async fn sync_all_reports_every_user_in_batches(t: TestStore) {
     .await
     .unwrap();
     assert_eq!(empty, [proto::SyncProgress::default()]);
+    assert_no_secret_shown(&server, &endpoint, "personae.v1.IamConfig/SyncAll").await;
     server.stop().await;
 }
 

@@ -9,8 +9,8 @@ mod user_info_server;
 use common::{
     TestServer, TestStore,
     grpc::{assert_refused, snapshot},
+    logs,
 };
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use common::certs::{CURRENT, certificate};
 use personae::proto::{self, Platform};
@@ -67,39 +67,8 @@ async fn login(server: &TestServer, iam_id: &str, userid: &str) -> proto::TestUs
         .into_inner()
 }
 
-/// Everything logged in this test process, for checking that no secret reaches a log line.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_writer(move || writer.clone())
-            .init();
-        captured
-    })
-}
-
 async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
-    let logs = logs();
+    let logs = logs::captured();
     let endpoint = UserInfoServer::start().await;
     let server = TestServer::start(t).await;
     let client = Some((endpoint.client.cert.as_str(), endpoint.client.key.as_str()));
@@ -270,8 +239,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
     assert_eq!(users, before.0, "asking the endpoint changes no user");
     server.stop().await;
 
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let logged = logs.text();
     assert!(
         logged.contains("personae.v1.IamConfig/TestUserLogin"),
         "the calls were logged"

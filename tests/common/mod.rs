@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod grpc;
+pub mod logs;
 pub mod store;
 pub mod values;
 

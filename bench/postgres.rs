@@ -1,0 +1,45 @@
+//! The PostgreSQL a benchmark runs on: found the way scripts/test finds it, with a fresh database
+//! per run.
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, bail};
+
+/// The PostgreSQL server to use, found the way scripts/test finds it.
+pub fn admin_url() -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL") {
+        if !url.is_empty() {
+            return Ok(url);
+        }
+    }
+    let output = Command::new("bash")
+        .args([
+            "-c",
+            r#"source scripts/pg-test-env && printf %s "$PERSONAE_TEST_DATABASE_URL""#,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running bash to source scripts/pg-test-env")?;
+    let url = String::from_utf8(output.stdout)?;
+    if !output.status.success() || url.is_empty() {
+        bail!(
+            "PostgreSQL is unavailable: scripts/pg-test-env failed (its message is above). \
+             Install postgresql-15 or set PERSONAE_TEST_DATABASE_URL to a role with CREATEDB; \
+             or measure SQLite alone with --store sqlite."
+        );
+    }
+    Ok(url)
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (server, _) = base.rsplit_once('/').unwrap_or((base, ""));
+    if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    }
+}
