@@ -61,6 +61,9 @@ struct Args {
     /// SyncAll's concurrency toward the endpoint (0: the server's default, 8).
     #[arg(long, default_value_t = 0)]
     concurrency: i32,
+    /// Passed by `cargo bench` to every benchmark; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -19,7 +19,7 @@ use crate::domain::{
     page::PageRequest,
     permission::PermissionName,
     role::SettingsChanges,
-    sync::{DEFAULT_CONCURRENCY, ExternalProfile, MAX_CONCURRENCY},
+    sync::{ExternalProfile, concurrency},
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, iam_config_server::IamConfig};
@@ -330,16 +330,15 @@ impl IamConfig for IamConfigApi {
         let id = Id::parse("user_id", &request.get_ref().user_id)?;
         let (user, revision) =
             sync::sync_user(self.context.store.as_ref(), id, actor.user_id).await?;
-        let user = convert::user(user);
         Ok(match revision {
             Some(revision) => committed(
                 Committed {
                     value: user,
                     revision,
                 },
-                |u| u,
+                convert::user,
             ),
-            None => Response::new(user),
+            None => Response::new(convert::user(user)),
         })
     }
 
@@ -350,21 +349,9 @@ impl IamConfig for IamConfigApi {
         let actor = principal(&request)?;
         let request = request.into_inner();
         let iam = Id::parse("iam_id", &request.iam_id)?;
-        let concurrency = match request.concurrency {
-            0 => DEFAULT_CONCURRENCY,
-            n => usize::try_from(n)
-                .ok()
-                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "concurrency",
-                        format!("must be from 1 to {MAX_CONCURRENCY}, or 0 for {DEFAULT_CONCURRENCY}; got {n}"),
-                    )
-                })?,
-        };
         let options = SyncAllOptions {
             dry_run: request.dry_run,
-            concurrency,
+            concurrency: concurrency("concurrency", request.concurrency)?,
         };
         let reports =
             sync::start_sync_all(self.context.store.clone(), iam, options, actor.user_id).await?;

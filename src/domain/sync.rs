@@ -22,6 +22,25 @@ pub const MAX_CONCURRENCY: usize = 64;
 /// The most users one SyncAll transaction (and audit event) covers.
 pub const MAX_BATCH: usize = 500;
 
+/// SyncAll's concurrency as a request gives it: 1 to [`MAX_CONCURRENCY`], or 0 for the default.
+pub fn concurrency(field: &str, requested: i32) -> Result<usize> {
+    match requested {
+        0 => Ok(DEFAULT_CONCURRENCY),
+        n => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    format!(
+                        "must be from 1 to {MAX_CONCURRENCY}, or 0 for {DEFAULT_CONCURRENCY}; \
+                         got {n}"
+                    ),
+                )
+            }),
+    }
+}
+
 /// What the IAM says of one user, validated: nothing the store could refuse remains.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExternalProfile {
@@ -250,6 +269,16 @@ mod tests {
         let authorizations: Attributes =
             serde_json::from_value(fields["authorizations"].clone()).unwrap();
         ExternalProfile::parse(&groups, &authorizations, &fields, schema)
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        assert_eq!(concurrency("c", 0).unwrap(), DEFAULT_CONCURRENCY);
+        assert_eq!(concurrency("c", 64).unwrap(), 64);
+        for bad in [-1, 65] {
+            let err = concurrency("c", bad).unwrap_err().to_string();
+            assert!(err.starts_with("c: must be from 1 to 64"), "{err}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! at once, the changes planned user by user, then written with a fixed number of statements
 //! in the one transaction that appends the batch's audit event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::{
@@ -34,13 +34,6 @@ struct GroupNameRow {
     id: Id,
     name: String,
     name_key: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct UsernameOwnerRow {
-    platform: String,
-    name_key: String,
-    user_id: Id,
 }
 
 /// What a batch will do: each user's changes or why it cannot take them, and the groups to
@@ -115,18 +108,20 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
         })
         .collect();
 
-    let mut username_keys: Vec<String> = profiles
-        .iter()
-        .flat_map(|(_, p)| p.usernames.iter().map(|n| n.name_key()))
-        .collect();
-    username_keys.sort();
-    username_keys.dedup();
-    let mut owners: HashMap<(String, String), Id> = conn
-        .fetch_all::<UsernameOwnerRow>(query(sql::USERNAME_OWNERS).bind(&username_keys[..]))
-        .await?
-        .into_iter()
-        .map(|row| ((row.platform, row.name_key), row.user_id))
-        .collect();
+    let mut username_keys: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    for name in profiles.iter().flat_map(|(_, p)| &p.usernames) {
+        username_keys
+            .entry(name.platform.as_str())
+            .or_default()
+            .push(name.name_key());
+    }
+    let mut owners: HashMap<(&'static str, String), Id> = HashMap::new();
+    for (platform, keys) in username_keys {
+        let rows: Vec<(String, Id)> = conn
+            .fetch_all(query(sql::USERNAME_OWNERS).bind(&keys[..]).bind(platform))
+            .await?;
+        owners.extend(rows.into_iter().map(|(key, id)| ((platform, key), id)));
+    }
 
     let mut outcomes = Vec::with_capacity(profiles.len());
     let mut new_groups = Vec::new();
@@ -175,13 +170,13 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
 /// Records that `user` now holds the usernames its changes set, unless another user holds
 /// one of them.
 fn claim_usernames(
-    owners: &mut HashMap<(String, String), Id>,
+    owners: &mut HashMap<(&'static str, String), Id>,
     user: Id,
     state: &UserState,
     changes: &SyncChanges,
 ) -> Result<()> {
     for name in &changes.usernames_set {
-        let key = (name.platform.as_str().to_owned(), name.name_key());
+        let key = (name.platform.as_str(), name.name_key());
         if let Some(owner) = owners.get(&key).filter(|owner| **owner != user) {
             return Err(Error::FailedPrecondition(format!(
                 "the {} username {:?} the IAM gives belongs to user {owner}",
@@ -193,9 +188,9 @@ fn claim_usernames(
     for name in &changes.usernames_set {
         let old = state.usernames.iter().find(|n| n.platform == name.platform);
         if let Some(old) = old {
-            owners.remove(&(old.platform.as_str().to_owned(), old.name_key()));
+            owners.remove(&(old.platform.as_str(), old.name_key()));
         }
-        owners.insert((name.platform.as_str().to_owned(), name.name_key()), user);
+        owners.insert((name.platform.as_str(), name.name_key()), user);
     }
     Ok(())
 }

@@ -131,9 +131,11 @@ pub const ROLE_ADMIN_GRANTS: &str = "
     JOIN group_members gm ON gm.group_id = ra.group_id
     WHERE rp.permission = $1 OR rp.permission = $2";
 
-/// Up to $2 enabled users holding the permission $1 everywhere, by any path.
+/// Up to $2 enabled users holding the permission $1 everywhere, by any path. Every write runs
+/// it twice, so it starts from the holders (a few) and looks their users up, never walking the
+/// users table in id order until it meets them (22 ms a write at 100,000 users).
 pub const ENABLED_HOLDERS: &str = "
-    SELECT u.id, u.username FROM users u WHERE NOT u.disabled AND u.id IN (
+    SELECT u.id, u.username FROM (
         SELECT user_id FROM user_permissions WHERE permission = $1
         UNION SELECT ra.user_id FROM role_permissions rp
           JOIN role_assignments ra ON ra.role_id = rp.role_id
@@ -141,7 +143,9 @@ pub const ENABLED_HOLDERS: &str = "
         UNION SELECT gm.user_id FROM role_permissions rp
           JOIN role_assignments ra ON ra.role_id = rp.role_id
           JOIN group_members gm ON gm.group_id = ra.group_id
-          WHERE rp.permission = $1 AND ra.tenant_id IS NULL)
+          WHERE rp.permission = $1 AND ra.tenant_id IS NULL
+    ) holders JOIN users u ON u.id = holders.user_id
+    WHERE NOT u.disabled
     ORDER BY u.id LIMIT $2";
 
 pub const SETTINGS: &str = "
