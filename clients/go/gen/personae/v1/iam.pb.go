@@ -304,7 +304,9 @@ type ProfileSchemaEntry struct {
 	// The name of a top-level field of the user-info answer holding a string, e.g.
 	// "snowflake_login": SyncUser sets the user's external username on the platform to its value.
 	// When the field is missing, empty or not a string, the external username is left as it is.
-	Attribute     string `protobuf:"bytes,2,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Attribute string `protobuf:"bytes,2,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	// S3 only: the AWS user type of the names this entry sets; NONE when unspecified.
+	AwsUserType   AwsUserType `protobuf:"varint,3,opt,name=aws_user_type,json=awsUserType,proto3,enum=personae.v1.AwsUserType" json:"aws_user_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +353,13 @@ func (x *ProfileSchemaEntry) GetAttribute() string {
 		return x.Attribute
 	}
 	return ""
+}
+
+func (x *ProfileSchemaEntry) GetAwsUserType() AwsUserType {
+	if x != nil {
+		return x.AwsUserType
+	}
+	return AwsUserType_AWS_USER_TYPE_UNSPECIFIED
 }
 
 type ListIamsRequest struct {
@@ -1151,7 +1160,11 @@ func (x *SyncUserRequest) GetUserId() string {
 type SyncAllRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An IAM that has a user-info endpoint.
-	IamId         string `protobuf:"bytes,1,opt,name=iam_id,json=iamId,proto3" json:"iam_id,omitempty"`
+	IamId string `protobuf:"bytes,1,opt,name=iam_id,json=iamId,proto3" json:"iam_id,omitempty"`
+	// When true, reports for each user what a sync would change and changes nothing.
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// How many users the endpoint is asked about at once: 1 to 64; 8 when zero.
+	Concurrency   int32 `protobuf:"varint,3,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1193,27 +1206,135 @@ func (x *SyncAllRequest) GetIamId() string {
 	return ""
 }
 
+func (x *SyncAllRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *SyncAllRequest) GetConcurrency() int32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
+// What a sync changed, or in a dry run would change, for one user.
+type SyncChanges struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// External groups the user joins, by name.
+	GroupsAdded []string `protobuf:"bytes,1,rep,name=groups_added,json=groupsAdded,proto3" json:"groups_added,omitempty"`
+	// Of groups_added, those that did not exist and are created.
+	GroupsCreated []string `protobuf:"bytes,2,rep,name=groups_created,json=groupsCreated,proto3" json:"groups_created,omitempty"`
+	// External groups the user leaves, by name; the groups themselves stay.
+	GroupsRemoved []string `protobuf:"bytes,3,rep,name=groups_removed,json=groupsRemoved,proto3" json:"groups_removed,omitempty"`
+	// Authorization values the user gains and loses, by authorization name.
+	AuthorizationsAdded   map[string]*AttributeValues `protobuf:"bytes,4,rep,name=authorizations_added,json=authorizationsAdded,proto3" json:"authorizations_added,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AuthorizationsRemoved map[string]*AttributeValues `protobuf:"bytes,5,rep,name=authorizations_removed,json=authorizationsRemoved,proto3" json:"authorizations_removed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// External usernames the profile schema sets to a new value.
+	ExternalUsernamesSet []*ExternalUsername `protobuf:"bytes,6,rep,name=external_usernames_set,json=externalUsernamesSet,proto3" json:"external_usernames_set,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *SyncChanges) Reset() {
+	*x = SyncChanges{}
+	mi := &file_personae_v1_iam_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncChanges) ProtoMessage() {}
+
+func (x *SyncChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_personae_v1_iam_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncChanges.ProtoReflect.Descriptor instead.
+func (*SyncChanges) Descriptor() ([]byte, []int) {
+	return file_personae_v1_iam_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SyncChanges) GetGroupsAdded() []string {
+	if x != nil {
+		return x.GroupsAdded
+	}
+	return nil
+}
+
+func (x *SyncChanges) GetGroupsCreated() []string {
+	if x != nil {
+		return x.GroupsCreated
+	}
+	return nil
+}
+
+func (x *SyncChanges) GetGroupsRemoved() []string {
+	if x != nil {
+		return x.GroupsRemoved
+	}
+	return nil
+}
+
+func (x *SyncChanges) GetAuthorizationsAdded() map[string]*AttributeValues {
+	if x != nil {
+		return x.AuthorizationsAdded
+	}
+	return nil
+}
+
+func (x *SyncChanges) GetAuthorizationsRemoved() map[string]*AttributeValues {
+	if x != nil {
+		return x.AuthorizationsRemoved
+	}
+	return nil
+}
+
+func (x *SyncChanges) GetExternalUsernamesSet() []*ExternalUsername {
+	if x != nil {
+		return x.ExternalUsernamesSet
+	}
+	return nil
+}
+
 // Progress of a SyncAll, sent after each user.
 type SyncProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many users the IAM has to sync, fixed at the start.
 	UsersTotal int64 `protobuf:"varint,1,opt,name=users_total,json=usersTotal,proto3" json:"users_total,omitempty"`
 	// How many have been processed so far, failures included; equals users_total in the last
-	// message.
+	// message unless the stream was cancelled.
 	UsersDone int64 `protobuf:"varint,2,opt,name=users_done,json=usersDone,proto3" json:"users_done,omitempty"`
 	// How many of users_done failed.
 	UsersFailed int64 `protobuf:"varint,3,opt,name=users_failed,json=usersFailed,proto3" json:"users_failed,omitempty"`
 	// The user just processed.
 	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Why that user failed; empty when it succeeded.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// What changed for that user (in a dry run: what would change); unset when it failed.
+	Changes *SyncChanges `protobuf:"bytes,6,opt,name=changes,proto3" json:"changes,omitempty"`
+	// How many of users_done changed (in a dry run: would change).
+	UsersChanged  int64 `protobuf:"varint,7,opt,name=users_changed,json=usersChanged,proto3" json:"users_changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SyncProgress) Reset() {
 	*x = SyncProgress{}
-	mi := &file_personae_v1_iam_proto_msgTypes[19]
+	mi := &file_personae_v1_iam_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1346,7 @@ func (x *SyncProgress) String() string {
 func (*SyncProgress) ProtoMessage() {}
 
 func (x *SyncProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_personae_v1_iam_proto_msgTypes[19]
+	mi := &file_personae_v1_iam_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1359,7 @@ func (x *SyncProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgress.ProtoReflect.Descriptor instead.
 func (*SyncProgress) Descriptor() ([]byte, []int) {
-	return file_personae_v1_iam_proto_rawDescGZIP(), []int{19}
+	return file_personae_v1_iam_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SyncProgress) GetUsersTotal() int64 {
@@ -1276,6 +1397,20 @@ func (x *SyncProgress) GetError() string {
 	return ""
 }
 
+func (x *SyncProgress) GetChanges() *SyncChanges {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *SyncProgress) GetUsersChanged() int64 {
+	if x != nil {
+		return x.UsersChanged
+	}
+	return 0
+}
+
 var File_personae_v1_iam_proto protoreflect.FileDescriptor
 
 const file_personae_v1_iam_proto_rawDesc = "" +
@@ -1302,10 +1437,11 @@ const file_personae_v1_iam_proto_rawDesc = "" +
 	"\vca_cert_pem\x18\x01 \x01(\tR\tcaCertPem\x12&\n" +
 	"\x0fclient_cert_pem\x18\x02 \x01(\tR\rclientCertPem\x12$\n" +
 	"\x0eclient_key_pem\x18\x03 \x01(\tR\fclientKeyPem\x12$\n" +
-	"\x0ehas_client_key\x18\x04 \x01(\bR\fhasClientKey\"e\n" +
+	"\x0ehas_client_key\x18\x04 \x01(\bR\fhasClientKey\"\xa3\x01\n" +
 	"\x12ProfileSchemaEntry\x121\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x15.personae.v1.PlatformR\bplatform\x12\x1c\n" +
-	"\tattribute\x18\x02 \x01(\tR\tattribute\"M\n" +
+	"\tattribute\x18\x02 \x01(\tR\tattribute\x12<\n" +
+	"\raws_user_type\x18\x03 \x01(\x0e2\x18.personae.v1.AwsUserTypeR\vawsUserType\"M\n" +
 	"\x0fListIamsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1359,9 +1495,24 @@ const file_personae_v1_iam_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
 	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\"*\n" +
 	"\x0fSyncUserRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"'\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"b\n" +
 	"\x0eSyncAllRequest\x12\x15\n" +
-	"\x06iam_id\x18\x01 \x01(\tR\x05iamId\"\xa0\x01\n" +
+	"\x06iam_id\x18\x01 \x01(\tR\x05iamId\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12 \n" +
+	"\vconcurrency\x18\x03 \x01(\x05R\vconcurrency\"\xf3\x04\n" +
+	"\vSyncChanges\x12!\n" +
+	"\fgroups_added\x18\x01 \x03(\tR\vgroupsAdded\x12%\n" +
+	"\x0egroups_created\x18\x02 \x03(\tR\rgroupsCreated\x12%\n" +
+	"\x0egroups_removed\x18\x03 \x03(\tR\rgroupsRemoved\x12d\n" +
+	"\x14authorizations_added\x18\x04 \x03(\v21.personae.v1.SyncChanges.AuthorizationsAddedEntryR\x13authorizationsAdded\x12j\n" +
+	"\x16authorizations_removed\x18\x05 \x03(\v23.personae.v1.SyncChanges.AuthorizationsRemovedEntryR\x15authorizationsRemoved\x12S\n" +
+	"\x16external_usernames_set\x18\x06 \x03(\v2\x1d.personae.v1.ExternalUsernameR\x14externalUsernamesSet\x1ad\n" +
+	"\x18AuthorizationsAddedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\x1af\n" +
+	"\x1aAuthorizationsRemovedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\"\xf9\x01\n" +
 	"\fSyncProgress\x12\x1f\n" +
 	"\vusers_total\x18\x01 \x01(\x03R\n" +
 	"usersTotal\x12\x1d\n" +
@@ -1369,7 +1520,9 @@ const file_personae_v1_iam_proto_rawDesc = "" +
 	"users_done\x18\x02 \x01(\x03R\tusersDone\x12!\n" +
 	"\fusers_failed\x18\x03 \x01(\x03R\vusersFailed\x12\x17\n" +
 	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error2\x95\x06\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x122\n" +
+	"\achanges\x18\x06 \x01(\v2\x18.personae.v1.SyncChangesR\achanges\x12#\n" +
+	"\rusers_changed\x18\a \x01(\x03R\fusersChanged2\x95\x06\n" +
 	"\tIamConfig\x12G\n" +
 	"\bListIams\x12\x1c.personae.v1.ListIamsRequest\x1a\x1d.personae.v1.ListIamsResponse\x126\n" +
 	"\x06GetIam\x12\x1a.personae.v1.GetIamRequest\x1a\x10.personae.v1.Iam\x12<\n" +
@@ -1396,7 +1549,7 @@ func file_personae_v1_iam_proto_rawDescGZIP() []byte {
 	return file_personae_v1_iam_proto_rawDescData
 }
 
-var file_personae_v1_iam_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_personae_v1_iam_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_personae_v1_iam_proto_goTypes = []any{
 	(*Iam)(nil),                    // 0: personae.v1.Iam
 	(*UserInfoEndpoint)(nil),       // 1: personae.v1.UserInfoEndpoint
@@ -1417,62 +1570,73 @@ var file_personae_v1_iam_proto_goTypes = []any{
 	(*TestUserLoginResponse)(nil),  // 16: personae.v1.TestUserLoginResponse
 	(*SyncUserRequest)(nil),        // 17: personae.v1.SyncUserRequest
 	(*SyncAllRequest)(nil),         // 18: personae.v1.SyncAllRequest
-	(*SyncProgress)(nil),           // 19: personae.v1.SyncProgress
-	nil,                            // 20: personae.v1.TestUserLoginResponse.AuthorizationsEntry
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
-	(Platform)(0),                  // 22: personae.v1.Platform
-	(*fieldmaskpb.FieldMask)(nil),  // 23: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),    // 24: google.protobuf.Duration
-	(*ExternalUsername)(nil),       // 25: personae.v1.ExternalUsername
-	(*AttributeValues)(nil),        // 26: personae.v1.AttributeValues
-	(*emptypb.Empty)(nil),          // 27: google.protobuf.Empty
-	(*User)(nil),                   // 28: personae.v1.User
+	(*SyncChanges)(nil),            // 19: personae.v1.SyncChanges
+	(*SyncProgress)(nil),           // 20: personae.v1.SyncProgress
+	nil,                            // 21: personae.v1.TestUserLoginResponse.AuthorizationsEntry
+	nil,                            // 22: personae.v1.SyncChanges.AuthorizationsAddedEntry
+	nil,                            // 23: personae.v1.SyncChanges.AuthorizationsRemovedEntry
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(Platform)(0),                  // 25: personae.v1.Platform
+	(AwsUserType)(0),               // 26: personae.v1.AwsUserType
+	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),    // 28: google.protobuf.Duration
+	(*ExternalUsername)(nil),       // 29: personae.v1.ExternalUsername
+	(*AttributeValues)(nil),        // 30: personae.v1.AttributeValues
+	(*emptypb.Empty)(nil),          // 31: google.protobuf.Empty
+	(*User)(nil),                   // 32: personae.v1.User
 }
 var file_personae_v1_iam_proto_depIdxs = []int32{
 	1,  // 0: personae.v1.Iam.user_info_endpoint:type_name -> personae.v1.UserInfoEndpoint
 	3,  // 1: personae.v1.Iam.profile_schema:type_name -> personae.v1.ProfileSchemaEntry
-	21, // 2: personae.v1.Iam.create_time:type_name -> google.protobuf.Timestamp
-	21, // 3: personae.v1.Iam.update_time:type_name -> google.protobuf.Timestamp
+	24, // 2: personae.v1.Iam.create_time:type_name -> google.protobuf.Timestamp
+	24, // 3: personae.v1.Iam.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: personae.v1.UserInfoEndpoint.tls:type_name -> personae.v1.TlsConfig
-	22, // 5: personae.v1.ProfileSchemaEntry.platform:type_name -> personae.v1.Platform
-	0,  // 6: personae.v1.ListIamsResponse.iams:type_name -> personae.v1.Iam
-	1,  // 7: personae.v1.CreateIamRequest.user_info_endpoint:type_name -> personae.v1.UserInfoEndpoint
-	3,  // 8: personae.v1.CreateIamRequest.profile_schema:type_name -> personae.v1.ProfileSchemaEntry
-	0,  // 9: personae.v1.UpdateIamRequest.iam:type_name -> personae.v1.Iam
-	23, // 10: personae.v1.UpdateIamRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 11: personae.v1.UpdateSettingsRequest.settings:type_name -> personae.v1.Settings
-	23, // 12: personae.v1.UpdateSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 13: personae.v1.TestConnectionResponse.latency:type_name -> google.protobuf.Duration
-	20, // 14: personae.v1.TestUserLoginResponse.authorizations:type_name -> personae.v1.TestUserLoginResponse.AuthorizationsEntry
-	25, // 15: personae.v1.TestUserLoginResponse.external_usernames:type_name -> personae.v1.ExternalUsername
-	26, // 16: personae.v1.TestUserLoginResponse.AuthorizationsEntry.value:type_name -> personae.v1.AttributeValues
-	4,  // 17: personae.v1.IamConfig.ListIams:input_type -> personae.v1.ListIamsRequest
-	6,  // 18: personae.v1.IamConfig.GetIam:input_type -> personae.v1.GetIamRequest
-	7,  // 19: personae.v1.IamConfig.CreateIam:input_type -> personae.v1.CreateIamRequest
-	8,  // 20: personae.v1.IamConfig.UpdateIam:input_type -> personae.v1.UpdateIamRequest
-	9,  // 21: personae.v1.IamConfig.DeleteIam:input_type -> personae.v1.DeleteIamRequest
-	11, // 22: personae.v1.IamConfig.GetSettings:input_type -> personae.v1.GetSettingsRequest
-	12, // 23: personae.v1.IamConfig.UpdateSettings:input_type -> personae.v1.UpdateSettingsRequest
-	13, // 24: personae.v1.IamConfig.TestConnection:input_type -> personae.v1.TestConnectionRequest
-	15, // 25: personae.v1.IamConfig.TestUserLogin:input_type -> personae.v1.TestUserLoginRequest
-	17, // 26: personae.v1.IamConfig.SyncUser:input_type -> personae.v1.SyncUserRequest
-	18, // 27: personae.v1.IamConfig.SyncAll:input_type -> personae.v1.SyncAllRequest
-	5,  // 28: personae.v1.IamConfig.ListIams:output_type -> personae.v1.ListIamsResponse
-	0,  // 29: personae.v1.IamConfig.GetIam:output_type -> personae.v1.Iam
-	0,  // 30: personae.v1.IamConfig.CreateIam:output_type -> personae.v1.Iam
-	0,  // 31: personae.v1.IamConfig.UpdateIam:output_type -> personae.v1.Iam
-	27, // 32: personae.v1.IamConfig.DeleteIam:output_type -> google.protobuf.Empty
-	10, // 33: personae.v1.IamConfig.GetSettings:output_type -> personae.v1.Settings
-	10, // 34: personae.v1.IamConfig.UpdateSettings:output_type -> personae.v1.Settings
-	14, // 35: personae.v1.IamConfig.TestConnection:output_type -> personae.v1.TestConnectionResponse
-	16, // 36: personae.v1.IamConfig.TestUserLogin:output_type -> personae.v1.TestUserLoginResponse
-	28, // 37: personae.v1.IamConfig.SyncUser:output_type -> personae.v1.User
-	19, // 38: personae.v1.IamConfig.SyncAll:output_type -> personae.v1.SyncProgress
-	28, // [28:39] is the sub-list for method output_type
-	17, // [17:28] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	25, // 5: personae.v1.ProfileSchemaEntry.platform:type_name -> personae.v1.Platform
+	26, // 6: personae.v1.ProfileSchemaEntry.aws_user_type:type_name -> personae.v1.AwsUserType
+	0,  // 7: personae.v1.ListIamsResponse.iams:type_name -> personae.v1.Iam
+	1,  // 8: personae.v1.CreateIamRequest.user_info_endpoint:type_name -> personae.v1.UserInfoEndpoint
+	3,  // 9: personae.v1.CreateIamRequest.profile_schema:type_name -> personae.v1.ProfileSchemaEntry
+	0,  // 10: personae.v1.UpdateIamRequest.iam:type_name -> personae.v1.Iam
+	27, // 11: personae.v1.UpdateIamRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 12: personae.v1.UpdateSettingsRequest.settings:type_name -> personae.v1.Settings
+	27, // 13: personae.v1.UpdateSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 14: personae.v1.TestConnectionResponse.latency:type_name -> google.protobuf.Duration
+	21, // 15: personae.v1.TestUserLoginResponse.authorizations:type_name -> personae.v1.TestUserLoginResponse.AuthorizationsEntry
+	29, // 16: personae.v1.TestUserLoginResponse.external_usernames:type_name -> personae.v1.ExternalUsername
+	22, // 17: personae.v1.SyncChanges.authorizations_added:type_name -> personae.v1.SyncChanges.AuthorizationsAddedEntry
+	23, // 18: personae.v1.SyncChanges.authorizations_removed:type_name -> personae.v1.SyncChanges.AuthorizationsRemovedEntry
+	29, // 19: personae.v1.SyncChanges.external_usernames_set:type_name -> personae.v1.ExternalUsername
+	19, // 20: personae.v1.SyncProgress.changes:type_name -> personae.v1.SyncChanges
+	30, // 21: personae.v1.TestUserLoginResponse.AuthorizationsEntry.value:type_name -> personae.v1.AttributeValues
+	30, // 22: personae.v1.SyncChanges.AuthorizationsAddedEntry.value:type_name -> personae.v1.AttributeValues
+	30, // 23: personae.v1.SyncChanges.AuthorizationsRemovedEntry.value:type_name -> personae.v1.AttributeValues
+	4,  // 24: personae.v1.IamConfig.ListIams:input_type -> personae.v1.ListIamsRequest
+	6,  // 25: personae.v1.IamConfig.GetIam:input_type -> personae.v1.GetIamRequest
+	7,  // 26: personae.v1.IamConfig.CreateIam:input_type -> personae.v1.CreateIamRequest
+	8,  // 27: personae.v1.IamConfig.UpdateIam:input_type -> personae.v1.UpdateIamRequest
+	9,  // 28: personae.v1.IamConfig.DeleteIam:input_type -> personae.v1.DeleteIamRequest
+	11, // 29: personae.v1.IamConfig.GetSettings:input_type -> personae.v1.GetSettingsRequest
+	12, // 30: personae.v1.IamConfig.UpdateSettings:input_type -> personae.v1.UpdateSettingsRequest
+	13, // 31: personae.v1.IamConfig.TestConnection:input_type -> personae.v1.TestConnectionRequest
+	15, // 32: personae.v1.IamConfig.TestUserLogin:input_type -> personae.v1.TestUserLoginRequest
+	17, // 33: personae.v1.IamConfig.SyncUser:input_type -> personae.v1.SyncUserRequest
+	18, // 34: personae.v1.IamConfig.SyncAll:input_type -> personae.v1.SyncAllRequest
+	5,  // 35: personae.v1.IamConfig.ListIams:output_type -> personae.v1.ListIamsResponse
+	0,  // 36: personae.v1.IamConfig.GetIam:output_type -> personae.v1.Iam
+	0,  // 37: personae.v1.IamConfig.CreateIam:output_type -> personae.v1.Iam
+	0,  // 38: personae.v1.IamConfig.UpdateIam:output_type -> personae.v1.Iam
+	31, // 39: personae.v1.IamConfig.DeleteIam:output_type -> google.protobuf.Empty
+	10, // 40: personae.v1.IamConfig.GetSettings:output_type -> personae.v1.Settings
+	10, // 41: personae.v1.IamConfig.UpdateSettings:output_type -> personae.v1.Settings
+	14, // 42: personae.v1.IamConfig.TestConnection:output_type -> personae.v1.TestConnectionResponse
+	16, // 43: personae.v1.IamConfig.TestUserLogin:output_type -> personae.v1.TestUserLoginResponse
+	32, // 44: personae.v1.IamConfig.SyncUser:output_type -> personae.v1.User
+	20, // 45: personae.v1.IamConfig.SyncAll:output_type -> personae.v1.SyncProgress
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_personae_v1_iam_proto_init() }
@@ -1488,7 +1652,7 @@ func file_personae_v1_iam_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_personae_v1_iam_proto_rawDesc), len(file_personae_v1_iam_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1522,8 +1522,12 @@ type DailyUsage struct {
 	PermissionsGranted    int64  `protobuf:"varint,3,opt,name=permissions_granted,json=permissionsGranted,proto3" json:"permissions_granted,omitempty"`
 	GroupsCreated         int64  `protobuf:"varint,4,opt,name=groups_created,json=groupsCreated,proto3" json:"groups_created,omitempty"`
 	ImpersonationsChecked int64  `protobuf:"varint,5,opt,name=impersonations_checked,json=impersonationsChecked,proto3" json:"impersonations_checked,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// SyncAll runs, and SyncUser calls that changed something.
+	SyncsRun int64 `protobuf:"varint,6,opt,name=syncs_run,json=syncsRun,proto3" json:"syncs_run,omitempty"`
+	// Users a sync (SyncUser or SyncAll) changed.
+	UsersSynced   int64 `protobuf:"varint,7,opt,name=users_synced,json=usersSynced,proto3" json:"users_synced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DailyUsage) Reset() {
@@ -1587,6 +1591,20 @@ func (x *DailyUsage) GetGroupsCreated() int64 {
 func (x *DailyUsage) GetImpersonationsChecked() int64 {
 	if x != nil {
 		return x.ImpersonationsChecked
+	}
+	return 0
+}
+
+func (x *DailyUsage) GetSyncsRun() int64 {
+	if x != nil {
+		return x.SyncsRun
+	}
+	return 0
+}
+
+func (x *DailyUsage) GetUsersSynced() int64 {
+	if x != nil {
+		return x.UsersSynced
 	}
 	return 0
 }
@@ -1762,14 +1780,16 @@ const file_personae_v1_users_proto_rawDesc = "" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\",\n" +
 	"\x16GetUsageMetricsRequest\x12\x12\n" +
-	"\x04days\x18\x01 \x01(\x05R\x04days\"\xd4\x01\n" +
+	"\x04days\x18\x01 \x01(\x05R\x04days\"\x94\x02\n" +
 	"\n" +
 	"DailyUsage\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12#\n" +
 	"\rusers_created\x18\x02 \x01(\x03R\fusersCreated\x12/\n" +
 	"\x13permissions_granted\x18\x03 \x01(\x03R\x12permissionsGranted\x12%\n" +
 	"\x0egroups_created\x18\x04 \x01(\x03R\rgroupsCreated\x125\n" +
-	"\x16impersonations_checked\x18\x05 \x01(\x03R\x15impersonationsChecked\"{\n" +
+	"\x16impersonations_checked\x18\x05 \x01(\x03R\x15impersonationsChecked\x12\x1b\n" +
+	"\tsyncs_run\x18\x06 \x01(\x03R\bsyncsRun\x12!\n" +
+	"\fusers_synced\x18\a \x01(\x03R\vusersSynced\"{\n" +
 	"\x17GetUsageMetricsResponse\x12+\n" +
 	"\x04days\x18\x01 \x03(\v2\x17.personae.v1.DailyUsageR\x04days\x123\n" +
 	"\bdocument\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bdocument*Z\n" +

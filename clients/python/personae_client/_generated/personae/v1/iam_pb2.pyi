@@ -61,12 +61,14 @@ class TlsConfig(_message.Message):
     def __init__(self, ca_cert_pem: _Optional[str] = ..., client_cert_pem: _Optional[str] = ..., client_key_pem: _Optional[str] = ..., has_client_key: _Optional[bool] = ...) -> None: ...
 
 class ProfileSchemaEntry(_message.Message):
-    __slots__ = ("platform", "attribute")
+    __slots__ = ("platform", "attribute", "aws_user_type")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    AWS_USER_TYPE_FIELD_NUMBER: _ClassVar[int]
     platform: _common_pb2.Platform
     attribute: str
-    def __init__(self, platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., attribute: _Optional[str] = ...) -> None: ...
+    aws_user_type: _common_pb2.AwsUserType
+    def __init__(self, platform: _Optional[_Union[_common_pb2.Platform, str]] = ..., attribute: _Optional[str] = ..., aws_user_type: _Optional[_Union[_common_pb2.AwsUserType, str]] = ...) -> None: ...
 
 class ListIamsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
@@ -196,21 +198,59 @@ class SyncUserRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class SyncAllRequest(_message.Message):
-    __slots__ = ("iam_id",)
+    __slots__ = ("iam_id", "dry_run", "concurrency")
     IAM_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     iam_id: str
-    def __init__(self, iam_id: _Optional[str] = ...) -> None: ...
+    dry_run: bool
+    concurrency: int
+    def __init__(self, iam_id: _Optional[str] = ..., dry_run: _Optional[bool] = ..., concurrency: _Optional[int] = ...) -> None: ...
+
+class SyncChanges(_message.Message):
+    __slots__ = ("groups_added", "groups_created", "groups_removed", "authorizations_added", "authorizations_removed", "external_usernames_set")
+    class AuthorizationsAddedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.AttributeValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.AttributeValues, _Mapping]] = ...) -> None: ...
+    class AuthorizationsRemovedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _common_pb2.AttributeValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_common_pb2.AttributeValues, _Mapping]] = ...) -> None: ...
+    GROUPS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_CREATED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATIONS_ADDED_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATIONS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_USERNAMES_SET_FIELD_NUMBER: _ClassVar[int]
+    groups_added: _containers.RepeatedScalarFieldContainer[str]
+    groups_created: _containers.RepeatedScalarFieldContainer[str]
+    groups_removed: _containers.RepeatedScalarFieldContainer[str]
+    authorizations_added: _containers.MessageMap[str, _common_pb2.AttributeValues]
+    authorizations_removed: _containers.MessageMap[str, _common_pb2.AttributeValues]
+    external_usernames_set: _containers.RepeatedCompositeFieldContainer[_users_pb2.ExternalUsername]
+    def __init__(self, groups_added: _Optional[_Iterable[str]] = ..., groups_created: _Optional[_Iterable[str]] = ..., groups_removed: _Optional[_Iterable[str]] = ..., authorizations_added: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., authorizations_removed: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., external_usernames_set: _Optional[_Iterable[_Union[_users_pb2.ExternalUsername, _Mapping]]] = ...) -> None: ...
 
 class SyncProgress(_message.Message):
-    __slots__ = ("users_total", "users_done", "users_failed", "user_id", "error")
+    __slots__ = ("users_total", "users_done", "users_failed", "user_id", "error", "changes", "users_changed")
     USERS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     USERS_DONE_FIELD_NUMBER: _ClassVar[int]
     USERS_FAILED_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    USERS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     users_total: int
     users_done: int
     users_failed: int
     user_id: str
     error: str
-    def __init__(self, users_total: _Optional[int] = ..., users_done: _Optional[int] = ..., users_failed: _Optional[int] = ..., user_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    changes: SyncChanges
+    users_changed: int
+    def __init__(self, users_total: _Optional[int] = ..., users_done: _Optional[int] = ..., users_failed: _Optional[int] = ..., user_id: _Optional[str] = ..., error: _Optional[str] = ..., changes: _Optional[_Union[SyncChanges, _Mapping]] = ..., users_changed: _Optional[int] = ...) -> None: ...

@@ -191,18 +191,23 @@ class IamConfigServicer:
         """Fetches one user's info from their IAM's endpoint: the external groups and authorizations
         replace the previous external ones (local ones are untouched) and the profile schema sets
         external usernames. External groups are matched to groups by name, case-insensitively,
-        and created when missing. On any failure nothing changes (UNAVAILABLE when the endpoint could
-        not be reached or did not answer 200 with a valid body; FAILED_PRECONDITION when the IAM
-        has no endpoint). Requires APPLICATION_ADMIN.
+        and created when missing; a group the endpoint no longer names loses the user and stays.
+        On any failure nothing changes (UNAVAILABLE, with what the endpoint did, when it could not
+        be reached or did not answer 200 with a valid body; FAILED_PRECONDITION when the IAM has
+        no endpoint or an external username is another user's). One audit event when something
+        changed, none otherwise. Requires APPLICATION_ADMIN.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SyncAll(self, request, context):
-        """Syncs every user of an IAM as SyncUser does, one at a time, streaming progress after each.
-        A failed user is reported and skipped; the others go on. An IAM without users yields one
-        message with every count 0. Requires APPLICATION_ADMIN.
+        """Syncs every user of an IAM as SyncUser does, asking the endpoint about `concurrency` users
+        at a time and committing the results in batches (one transaction and one audit event per
+        batch that changed something), streaming progress after each user. A failed user is
+        reported and skipped; the others go on. Cancelling the stream stops the work (batches
+        already committed stay). FAILED_PRECONDITION while another SyncAll of the same IAM runs.
+        An IAM without users yields one message with every count 0. Requires APPLICATION_ADMIN.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -270,18 +270,22 @@ class GetUsageMetricsRequest(_message.Message):
     def __init__(self, days: _Optional[int] = ...) -> None: ...
 
 class DailyUsage(_message.Message):
-    __slots__ = ("date", "users_created", "permissions_granted", "groups_created", "impersonations_checked")
+    __slots__ = ("date", "users_created", "permissions_granted", "groups_created", "impersonations_checked", "syncs_run", "users_synced")
     DATE_FIELD_NUMBER: _ClassVar[int]
     USERS_CREATED_FIELD_NUMBER: _ClassVar[int]
     PERMISSIONS_GRANTED_FIELD_NUMBER: _ClassVar[int]
     GROUPS_CREATED_FIELD_NUMBER: _ClassVar[int]
     IMPERSONATIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    SYNCS_RUN_FIELD_NUMBER: _ClassVar[int]
+    USERS_SYNCED_FIELD_NUMBER: _ClassVar[int]
     date: str
     users_created: int
     permissions_granted: int
     groups_created: int
     impersonations_checked: int
-    def __init__(self, date: _Optional[str] = ..., users_created: _Optional[int] = ..., permissions_granted: _Optional[int] = ..., groups_created: _Optional[int] = ..., impersonations_checked: _Optional[int] = ...) -> None: ...
+    syncs_run: int
+    users_synced: int
+    def __init__(self, date: _Optional[str] = ..., users_created: _Optional[int] = ..., permissions_granted: _Optional[int] = ..., groups_created: _Optional[int] = ..., impersonations_checked: _Optional[int] = ..., syncs_run: _Optional[int] = ..., users_synced: _Optional[int] = ...) -> None: ...
 
 class GetUsageMetricsResponse(_message.Message):
     __slots__ = ("days", "document")
