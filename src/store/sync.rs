@@ -43,19 +43,11 @@ struct Plan {
     new_groups: Vec<(Id, String)>,
 }
 
-/// Reads the batch's users as they are now and works out each one's changes. A user that is
-/// gone, has moved to another IAM, or would take an external username another user holds
-/// fails alone.
-async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) -> Result<Plan> {
-    let ids: Vec<Id> = profiles.iter().map(|(id, _)| *id).collect();
-    let iams: HashMap<Id, Id> = conn
-        .fetch_all::<(Id, Id)>(query(sql::IAMS_OF).bind(&ids[..]))
-        .await?
-        .into_iter()
-        .collect();
+/// What the store holds now of each of the users that a sync may change.
+async fn user_states(conn: &mut Conn<'_>, ids: &[Id]) -> Result<HashMap<Id, UserState>> {
     let mut states: HashMap<Id, UserState> = HashMap::new();
     for row in conn
-        .fetch_all::<MembershipRow>(query(sql::MEMBERSHIPS_OF).bind(&ids[..]))
+        .fetch_all::<MembershipRow>(query(sql::MEMBERSHIPS_OF).bind(ids))
         .await?
     {
         states
@@ -69,7 +61,7 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
             });
     }
     for row in conn
-        .fetch_all::<UserAttributeRow>(query(user_sql::AUTHORIZATIONS_OF).bind(&ids[..]))
+        .fetch_all::<UserAttributeRow>(query(user_sql::AUTHORIZATIONS_OF).bind(ids))
         .await?
     {
         let state = states.entry(row.user_id).or_default();
@@ -80,23 +72,31 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
             .push(row.value);
     }
     for row in conn
-        .fetch_all::<ExternalUsernameRow>(query(user_sql::EXTERNAL_USERNAMES_OF).bind(&ids[..]))
+        .fetch_all::<ExternalUsernameRow>(query(user_sql::EXTERNAL_USERNAMES_OF).bind(ids))
         .await?
     {
         let user_id = row.user_id;
         let name = row.into_name()?;
         states.entry(user_id).or_default().usernames.push(name);
     }
+    Ok(states)
+}
 
-    let mut group_keys: Vec<String> = profiles
+/// The existing groups the profiles name, by comparison key.
+async fn existing_groups(
+    conn: &mut Conn<'_>,
+    profiles: &[(Id, ExternalProfile)],
+) -> Result<HashMap<String, NamedGroup>> {
+    let mut keys: Vec<String> = profiles
         .iter()
         .flat_map(|(_, p)| p.groups.iter().map(|g| g.key()))
         .collect();
-    group_keys.sort();
-    group_keys.dedup();
-    let mut groups: HashMap<String, NamedGroup> = conn
-        .fetch_all::<GroupNameRow>(query(sql::GROUPS_NAMED).bind(&group_keys[..]))
-        .await?
+    keys.sort();
+    keys.dedup();
+    let rows: Vec<GroupNameRow> = conn
+        .fetch_all(query(sql::GROUPS_NAMED).bind(&keys[..]))
+        .await?;
+    Ok(rows
         .into_iter()
         .map(|row| {
             let group = NamedGroup {
@@ -106,22 +106,43 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
             };
             (row.name_key, group)
         })
-        .collect();
+        .collect())
+}
 
-    let mut username_keys: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+/// Who holds the external usernames the profiles set, by platform and comparison key.
+async fn username_owners(
+    conn: &mut Conn<'_>,
+    profiles: &[(Id, ExternalProfile)],
+) -> Result<HashMap<(&'static str, String), Id>> {
+    let mut keys: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for name in profiles.iter().flat_map(|(_, p)| &p.usernames) {
-        username_keys
-            .entry(name.platform.as_str())
+        keys.entry(name.platform.as_str())
             .or_default()
             .push(name.name_key());
     }
-    let mut owners: HashMap<(&'static str, String), Id> = HashMap::new();
-    for (platform, keys) in username_keys {
+    let mut owners = HashMap::new();
+    for (platform, keys) in keys {
         let rows: Vec<(String, Id)> = conn
             .fetch_all(query(sql::USERNAME_OWNERS).bind(&keys[..]).bind(platform))
             .await?;
         owners.extend(rows.into_iter().map(|(key, id)| ((platform, key), id)));
     }
+    Ok(owners)
+}
+
+/// Reads the batch's users as they are now and works out each one's changes. A user that is
+/// gone, has moved to another IAM, or would take an external username another user holds
+/// fails alone.
+async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) -> Result<Plan> {
+    let ids: Vec<Id> = profiles.iter().map(|(id, _)| *id).collect();
+    let iams: HashMap<Id, Id> = conn
+        .fetch_all::<(Id, Id)>(query(sql::IAMS_OF).bind(&ids[..]))
+        .await?
+        .into_iter()
+        .collect();
+    let mut states = user_states(conn, &ids).await?;
+    let mut groups = existing_groups(conn, profiles).await?;
+    let mut owners = username_owners(conn, profiles).await?;
 
     let mut outcomes = Vec::with_capacity(profiles.len());
     let mut new_groups = Vec::new();
