@@ -91,6 +91,21 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
     assert_eq!(ada.authorizations["APAC"].values, ["Sales"]);
     assert_eq!(ada.external_usernames.len(), 1);
     assert_eq!(ada.external_usernames[0].username, "ada_t");
+    let long_name = "g".repeat(300);
+    endpoint.script.answer(
+        "unusable",
+        200,
+        &format!(r#"{{"groups":[{{"name":"{long_name}"}}],"authorizations":{{}}}}"#),
+        std::time::Duration::ZERO,
+    );
+    let unusable = login(&server, &good, "unusable").await;
+    assert!(
+        !unusable.ok
+            && unusable.http_status == 200
+            && unusable.error.contains("groups[0].name")
+            && unusable.groups == [long_name],
+        "an answer a sync could not use is reported, with what it held: {unusable:?}"
+    );
     let extra = login(&server, &good, "extra").await;
     assert!(
         extra.ok && extra.groups == ["Accountants"],

@@ -1024,7 +1024,8 @@ func (x *TestUserLoginRequest) GetUserid() string {
 
 type TestUserLoginResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// True when the endpoint answered 200 with a valid body; the fields below are then set.
+	// True when the endpoint answered 200 with a body a sync can use. groups and authorizations
+	// are set whenever it answered 200 with the user-info shape, external_usernames when ok.
 	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
 	// The HTTP status of the answer; 0 when none arrived.
 	HttpStatus int32 `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
