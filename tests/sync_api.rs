@@ -12,6 +12,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use common::{
     TestServer, TestStore,
+    certs::{CURRENT, certificate},
     grpc::{assert_refused, audit_log, create_user, snapshot, token},
     logs,
     store::{new_user, record},
@@ -27,6 +28,23 @@ use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 /// An IAM calling `endpoint`, whose schema takes Trino names from `trino_login` and S3 names
 /// (IAM roles) from `aws_role`.
 async fn iam(server: &TestServer, name: &str, endpoint: &UserInfoServer) -> String {
+    let tls = proto::TlsConfig {
+        ca_cert_pem: endpoint.ca.cert.clone(),
+        client_cert_pem: endpoint.client.cert.clone(),
+        client_key_pem: endpoint.client.key.clone(),
+        has_client_key: false,
+    };
+    iam_with(server, name, endpoint, PASSWORD, tls).await
+}
+
+/// [`iam`] with this password and TLS settings.
+async fn iam_with(
+    server: &TestServer,
+    name: &str,
+    endpoint: &UserInfoServer,
+    password: &str,
+    tls: proto::TlsConfig,
+) -> String {
     server
         .iam_config(server.admin())
         .create_iam(proto::CreateIamRequest {
@@ -34,14 +52,9 @@ async fn iam(server: &TestServer, name: &str, endpoint: &UserInfoServer) -> Stri
             user_info_endpoint: Some(proto::UserInfoEndpoint {
                 uri: endpoint.uri.clone(),
                 basic_auth_username: USERNAME.into(),
-                basic_auth_password: PASSWORD.into(),
+                basic_auth_password: password.into(),
                 has_basic_auth_password: false,
-                tls: Some(proto::TlsConfig {
-                    ca_cert_pem: endpoint.ca.cert.clone(),
-                    client_cert_pem: endpoint.client.cert.clone(),
-                    client_key_pem: endpoint.client.key.clone(),
-                    has_client_key: false,
-                }),
+                tls: Some(tls),
             }),
             profile_schema: vec![
                 proto::ProfileSchemaEntry {
@@ -358,7 +371,59 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         .unwrap();
     let builtin = create_user(&server, "carol@example.com").await;
     assert_eq!(builtin.iam_id, BUILT_IN_IAM_ID.to_string());
+    // IAMs whose endpoint refuses the call or cannot be trusted, each with a user the endpoint
+    // would answer for.
+    let stranger = certificate(&["Another CA"], CURRENT, None);
+    let mut refusing = Vec::new();
+    for (name, password, tls, says) in [
+        (
+            "Wrong password",
+            "not it",
+            proto::TlsConfig {
+                ca_cert_pem: endpoint.ca.cert.clone(),
+                client_cert_pem: endpoint.client.cert.clone(),
+                client_key_pem: endpoint.client.key.clone(),
+                has_client_key: false,
+            },
+            "HTTP 401",
+        ),
+        (
+            "No client certificate",
+            PASSWORD,
+            proto::TlsConfig {
+                ca_cert_pem: endpoint.ca.cert.clone(),
+                ..Default::default()
+            },
+            "CertificateRequired",
+        ),
+        (
+            "Untrusted",
+            PASSWORD,
+            proto::TlsConfig {
+                ca_cert_pem: stranger.cert.clone(),
+                client_cert_pem: endpoint.client.cert.clone(),
+                client_key_pem: endpoint.client.key.clone(),
+                has_client_key: false,
+            },
+            "UnknownIssuer",
+        ),
+    ] {
+        let iam_id = iam_with(&server, name, &endpoint, password, tls).await;
+        let email = format!("{}@example.com", name.replace(' ', "."));
+        let user = user_of(&server, &iam_id, &email).await;
+        endpoint.script.answer(
+            &email,
+            200,
+            &answer(&["Accountants"], &[], ""),
+            Duration::ZERO,
+        );
+        refusing.push((user.to_string(), says));
+    }
     let before = snapshot(&server).await;
+    for (user, says) in refusing {
+        assert_refused(sync_user(&server, &user).await, Code::Unavailable, says);
+        assert_eq!(snapshot(&server).await, before, "{says}: nothing changed");
+    }
     let huge = format!(
         r#"{{"groups":[],"authorizations":{{}},"padding":"{}"}}"#,
         "x".repeat(2 * 1024 * 1024)
