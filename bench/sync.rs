@@ -231,6 +231,7 @@ async fn measure(
                     has_client_key: false,
                 }),
                 has_basic_auth_password: false,
+                ..Default::default()
             }),
             profile_schema: vec![proto::ProfileSchemaEntry {
                 platform: Platform::Trino as i32,

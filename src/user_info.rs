@@ -1,5 +1,6 @@
 //! The client of an IAM's user-info endpoint: `GET <uri>?userid=<username>` over HTTPS with
-//! optional basic auth and client certificate, bounded in time and in the size of the answer.
+//! optional basic auth and client certificate, bounded in time (the IAM's timeouts) and in the
+//! size of the answer.
 //! Every way it can fail is described for the caller (status and the first bytes of the body,
 //! the TLS or connection error, a timeout), since an operator fixes the endpoint from that.
 
@@ -7,10 +8,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde::Deserialize;
 
-/// Connecting gives up after this long.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// The whole request, body included, gives up after this long.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::domain::iam::seconds;
+
 /// The largest answer read; a larger one is refused.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// How much of an unexpected body an error quotes.
@@ -43,8 +42,8 @@ struct GroupName {
 pub enum FetchError {
     #[error("the endpoint settings cannot be used: {0}")]
     Settings(String),
-    #[error("no answer within {seconds} s", seconds = REQUEST_TIMEOUT.as_secs())]
-    Timeout,
+    #[error("no answer within {}", seconds(*.0))]
+    Timeout(Duration),
     #[error("could not reach the endpoint: {0}")]
     Unreachable(String),
     #[error("the endpoint answered HTTP {status}: {body:?}")]
@@ -86,8 +85,8 @@ impl UserInfoClient {
     pub fn new(config: EndpointConfig) -> Result<Self, FetchError> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(config.timeouts.connect)
+            .timeout(config.timeouts.request)
             .redirect(reqwest::redirect::Policy::none());
         if !config.ca_cert_pem.is_empty() {
             builder = builder.tls_built_in_root_certs(false);
@@ -134,6 +133,19 @@ impl UserInfoClient {
         if let Some((username, password)) = &self.config.basic_auth {
             request = request.basic_auth(username, Some(password));
         }
+        let failure = |error: reqwest::Error| {
+            let timeouts = self.config.timeouts;
+            if error.is_timeout() && error.is_connect() {
+                FetchError::Unreachable(format!(
+                    "connecting took longer than {}",
+                    seconds(timeouts.connect)
+                ))
+            } else if error.is_timeout() {
+                FetchError::Timeout(timeouts.request)
+            } else {
+                FetchError::Unreachable(chain(&error))
+            }
+        };
         let mut response = request.send().await.map_err(failure)?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
@@ -144,14 +156,6 @@ impl UserInfoClient {
             body.extend_from_slice(&chunk);
         }
         Ok((status, body))
-    }
-}
-
-fn failure(error: reqwest::Error) -> FetchError {
-    if error.is_timeout() {
-        FetchError::Timeout
-    } else {
-        FetchError::Unreachable(chain(&error))
     }
 }
 

@@ -406,7 +406,36 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
     both.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let mut username_only = update(&built_in, &["user_info_endpoint.basic_auth_username"]);
     username_only.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint("", "svc", ""));
+    let timed = |connect: i64, request: i64| proto::CreateIamRequest {
+        user_info_endpoint: Some(proto::UserInfoEndpoint {
+            connect_timeout: Some(prost_types::Duration {
+                seconds: connect,
+                nanos: 0,
+            }),
+            request_timeout: Some(prost_types::Duration {
+                seconds: request,
+                nanos: 0,
+            }),
+            ..endpoint(uri, "", "")
+        }),
+        ..create(uri, "", "")
+    };
     let cases = vec![
+        (
+            call!(iams.create_iam(timed(0, 5))),
+            Code::InvalidArgument,
+            "user_info_endpoint.connect_timeout: must be from 0.1 s to 30 s, got 0 s",
+        ),
+        (
+            call!(iams.create_iam(timed(2, 61))),
+            Code::InvalidArgument,
+            "user_info_endpoint.request_timeout: must be from 0.1 s to 60 s",
+        ),
+        (
+            call!(iams.create_iam(timed(-1, 5))),
+            Code::InvalidArgument,
+            "user_info_endpoint.connect_timeout: must be a positive duration",
+        ),
         (
             call!(iams.create_iam(proto::CreateIamRequest::default())),
             Code::InvalidArgument,
@@ -671,6 +700,7 @@ fn new_iam(name: &str) -> NewIam {
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
             tls: Default::default(),
+            timeouts: Default::default(),
         }),
         profile_schema: Vec::new(),
     }

@@ -74,6 +74,7 @@ fn iam(name: &str) -> NewIam {
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
             tls: Default::default(),
+            timeouts: Default::default(),
         }),
         profile_schema: Vec::new(),
     }
@@ -94,6 +95,7 @@ fn iam_with_client_key(name: &str) -> NewIam {
                 client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
                 client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
             },
+            timeouts: Default::default(),
         }),
         profile_schema: Vec::new(),
     }

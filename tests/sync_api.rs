@@ -55,6 +55,7 @@ async fn iam_with(
                 basic_auth_password: password.into(),
                 has_basic_auth_password: false,
                 tls: Some(tls),
+                ..Default::default()
             }),
             profile_schema: vec![
                 proto::ProfileSchemaEntry {

@@ -42,6 +42,7 @@ async fn iam(
                     client_key_pem: key.into(),
                     has_client_key: false,
                 }),
+                ..Default::default()
             }),
             profile_schema: vec![proto::ProfileSchemaEntry {
                 platform: Platform::Trino as i32,
@@ -126,6 +127,53 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         assert!(answer.error.contains(says), "{userid}: {answer:?}");
         assert!(answer.groups.is_empty());
     }
+
+    // The IAM's own timeout bounds the call; the default connect timeout is kept.
+    let mut settings = server
+        .iam_config(server.admin())
+        .get_iam(proto::GetIamRequest { id: good.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = settings.user_info_endpoint.clone().unwrap();
+    assert_eq!(
+        (
+            shown.connect_timeout.unwrap().seconds,
+            shown.request_timeout.unwrap().seconds
+        ),
+        (2, 5),
+        "the defaults are shown"
+    );
+    settings
+        .user_info_endpoint
+        .as_mut()
+        .unwrap()
+        .request_timeout = Some(prost_types::Duration {
+        seconds: 1,
+        nanos: 500_000_000,
+    });
+    let updated = server
+        .iam_config(server.admin())
+        .update_iam(proto::UpdateIamRequest {
+            iam: Some(settings),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["user_info_endpoint.request_timeout".into()],
+            }),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let endpoint_settings = updated.user_info_endpoint.unwrap();
+    assert_eq!(endpoint_settings.connect_timeout.unwrap().seconds, 2);
+    assert_eq!(
+        endpoint_settings.basic_auth_username, USERNAME,
+        "other fields kept"
+    );
+    let started = std::time::Instant::now();
+    let slow = login(&server, &good, "slow").await;
+    assert!(slow.error.contains("no answer within 1.5 s"), "{slow:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
 
     let connection = server
         .iam_config(server.admin())

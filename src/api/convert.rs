@@ -10,7 +10,10 @@ use crate::domain::{
     audit::AuditEvent,
     external::{AwsUserType, ExternalUsername, Platform},
     group::Group,
-    iam::{self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry, TlsSettings},
+    iam::{
+        self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry, Timeouts,
+        TlsSettings,
+    },
     impersonation::{
         Decision, Integration, Reason, Session, SessionId, Subject, platform_username,
     },
@@ -460,6 +463,8 @@ pub fn iam(iam: Iam) -> proto::Iam {
                     client_key_pem: String::new(),
                     has_client_key: e.has_tls_client_key,
                 }),
+                connect_timeout: prost_types::Duration::try_from(e.timeouts.connect).ok(),
+                request_timeout: prost_types::Duration::try_from(e.timeouts.request).ok(),
             }
         }),
         profile_schema: iam
@@ -527,8 +532,40 @@ pub fn tls_settings(tls: Option<&proto::TlsConfig>) -> Result<TlsSettings> {
 
 /// The endpoint of a CreateIam request or of an UpdateIam that replaces it whole; an empty
 /// password is none (on create) or keeps the stored one (on update).
+/// A timeout of the endpoint, named `user_info_endpoint.<name>`, as the request gives it.
+pub fn endpoint_timeout(
+    name: &str,
+    given: Option<&prost_types::Duration>,
+    max: std::time::Duration,
+    default: std::time::Duration,
+) -> Result<std::time::Duration> {
+    let field = format!("user_info_endpoint.{name}");
+    let given = given
+        .map(|d| {
+            std::time::Duration::try_from(*d)
+                .map_err(|_| Error::invalid(&field, "must be a positive duration"))
+        })
+        .transpose()?;
+    Timeouts::parse(&field, given, max, default)
+}
+
 pub fn endpoint_settings(endpoint: &proto::UserInfoEndpoint) -> Result<EndpointSettings> {
+    let default = Timeouts::default();
     Ok(EndpointSettings {
+        timeouts: Timeouts {
+            connect: endpoint_timeout(
+                "connect_timeout",
+                endpoint.connect_timeout.as_ref(),
+                Timeouts::MAX_CONNECT,
+                default.connect,
+            )?,
+            request: endpoint_timeout(
+                "request_timeout",
+                endpoint.request_timeout.as_ref(),
+                Timeouts::MAX_REQUEST,
+                default.request,
+            )?,
+        },
         tls: tls_settings(endpoint.tls.as_ref())?,
         uri: EndpointUri::parse("user_info_endpoint.uri", &endpoint.uri)?,
         basic_auth_username: iam::basic_auth_username(

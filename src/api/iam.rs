@@ -13,7 +13,7 @@ use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
-        ProfileSchemaEntry, SecretChange,
+        ProfileSchemaEntry, SecretChange, Timeouts, seconds,
     },
     name::Name,
     page::PageRequest,
@@ -28,12 +28,14 @@ use crate::sync::{self, SyncAllOptions};
 use crate::user_info::UserInfoClient;
 
 /// The paths of UpdateIam's mask.
-const IAM_PATHS: [&str; 10] = [
+const IAM_PATHS: [&str; 12] = [
     "name",
     "user_info_endpoint",
     "user_info_endpoint.uri",
     "user_info_endpoint.basic_auth_username",
     "user_info_endpoint.basic_auth_password",
+    "user_info_endpoint.connect_timeout",
+    "user_info_endpoint.request_timeout",
     "user_info_endpoint.tls",
     "user_info_endpoint.tls.ca_cert_pem",
     "user_info_endpoint.tls.client_cert_pem",
@@ -50,6 +52,8 @@ fn iam_details(iam: &Iam) -> Value {
             "uri": e.uri,
             "basic_auth_username": e.basic_auth_username,
             "has_basic_auth_password": e.has_basic_auth_password,
+            "connect_timeout": seconds(e.timeouts.connect),
+            "request_timeout": seconds(e.timeouts.request),
         })),
         "profile_schema": schema_details(&iam.profile_schema),
     })
@@ -109,6 +113,22 @@ fn endpoint_change(
                 )
                 .map(SecretChange::Set)
             }
+        })?,
+        connect_timeout: mask.field("user_info_endpoint.connect_timeout", || {
+            convert::endpoint_timeout(
+                "connect_timeout",
+                given.connect_timeout.as_ref(),
+                Timeouts::MAX_CONNECT,
+                Timeouts::default().connect,
+            )
+        })?,
+        request_timeout: mask.field("user_info_endpoint.request_timeout", || {
+            convert::endpoint_timeout(
+                "request_timeout",
+                given.request_timeout.as_ref(),
+                Timeouts::MAX_REQUEST,
+                Timeouts::default().request,
+            )
         })?,
         ..Default::default()
     };
@@ -210,6 +230,8 @@ impl IamConfig for IamConfigApi {
                 "uri": e.uri.as_str(),
                 "basic_auth_username": e.basic_auth_username,
                 "has_basic_auth_password": e.basic_auth_password.is_some(),
+                "connect_timeout": seconds(e.timeouts.connect),
+                "request_timeout": seconds(e.timeouts.request),
             })),
             "profile_schema": schema_details(&iam.profile_schema),
         }));

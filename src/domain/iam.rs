@@ -1,6 +1,8 @@
 //! Identity managers (IAMs): where users come from, and the external user-info endpoint that
 //! supplies their groups and authorizations.
 
+use std::time::Duration;
+
 use super::{
     Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text,
     external::{AwsUserType, Platform},
@@ -11,6 +13,57 @@ use crate::error::{Error, Result};
 
 /// The longest basic-auth password accepted.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// How long calling an endpoint may take: connecting, and the whole request with its answer
+/// (connecting included, so a request timeout shorter than the connect timeout bounds both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Timeouts {
+    /// No timeout may be shorter than this.
+    pub const MIN: Duration = Duration::from_millis(100);
+    pub const MAX_CONNECT: Duration = Duration::from_secs(30);
+    pub const MAX_REQUEST: Duration = Duration::from_secs(60);
+
+    /// A timeout as a request gives it: within `MIN..=max`, or the default when unset.
+    pub fn parse(
+        field: &str,
+        given: Option<Duration>,
+        max: Duration,
+        default: Duration,
+    ) -> Result<Duration> {
+        match given {
+            None => Ok(default),
+            Some(d) if (Self::MIN..=max).contains(&d) => Ok(d),
+            Some(d) => Err(Error::invalid(
+                field,
+                format!(
+                    "must be from {} to {}, got {}",
+                    seconds(Self::MIN),
+                    seconds(max),
+                    seconds(d)
+                ),
+            )),
+        }
+    }
+}
+
+/// A duration as people write it: "5 s", "0.25 s".
+pub fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Iam {
@@ -34,6 +87,7 @@ pub struct Endpoint {
     pub tls_ca_cert_pem: String,
     pub tls_client_cert_pem: String,
     pub has_tls_client_key: bool,
+    pub timeouts: Timeouts,
 }
 
 /// An endpoint's settings with its secrets opened, as calling it needs them. Never printed
@@ -46,6 +100,7 @@ pub struct EndpointConfig {
     pub ca_cert_pem: String,
     pub client_cert_pem: String,
     pub client_key_pem: String,
+    pub timeouts: Timeouts,
 }
 
 impl std::fmt::Debug for EndpointConfig {
@@ -211,6 +266,7 @@ pub struct EndpointSettings {
     /// None: no password (on create), or keep the stored one (on a whole replacement).
     pub basic_auth_password: Option<Password>,
     pub tls: TlsSettings,
+    pub timeouts: Timeouts,
 }
 
 /// TLS toward an endpoint; a client key left out is none (on create) or kept (on a whole
@@ -255,6 +311,8 @@ pub struct EndpointFieldChanges {
     pub tls_ca_cert: Option<Option<Certificates>>,
     pub tls_client_cert: Option<Option<Certificates>>,
     pub tls_client_key: Option<SecretChange<PrivateKey>>,
+    pub connect_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
 }
 
 /// What UpdateIam changes about an endpoint.
@@ -285,6 +343,7 @@ pub struct EndpointOutcome {
     pub tls_ca_cert_pem: String,
     pub tls_client_cert_pem: String,
     pub tls_client_key: Option<SecretChange<PrivateKey>>,
+    pub timeouts: Timeouts,
 }
 
 fn pem_text(certificates: Option<Certificates>) -> String {
@@ -319,6 +378,7 @@ impl EndpointChange {
                 tls_ca_cert_pem: String::new(),
                 tls_client_cert_pem: String::new(),
                 tls_client_key: stored.has_tls_client_key.then_some(SecretChange::Remove),
+                timeouts: Timeouts::default(),
             },
             Self::Replace(settings) => EndpointOutcome {
                 uri: Some(settings.uri.as_str().to_owned()),
@@ -327,6 +387,7 @@ impl EndpointChange {
                 tls_ca_cert_pem: pem_text(settings.tls.ca_cert),
                 tls_client_cert_pem: pem_text(settings.tls.client_cert),
                 tls_client_key: settings.tls.client_key.map(SecretChange::Set),
+                timeouts: settings.timeouts,
             },
             Self::Fields(fields) => {
                 let uri = fields
@@ -352,6 +413,10 @@ impl EndpointChange {
                         .tls_client_cert
                         .map_or_else(|| stored.tls_client_cert_pem.clone(), pem_text),
                     tls_client_key: fields.tls_client_key,
+                    timeouts: Timeouts {
+                        connect: fields.connect_timeout.unwrap_or(stored.timeouts.connect),
+                        request: fields.request_timeout.unwrap_or(stored.timeouts.request),
+                    },
                 }
             }
         };

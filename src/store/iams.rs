@@ -1,6 +1,8 @@
 //! Identity managers: their rows, user-info endpoints (the password sealed, never in clear) and
 //! profile schemas.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::{
@@ -16,7 +18,7 @@ use crate::domain::{
     external::{AwsUserType, Platform},
     iam::{
         Endpoint, EndpointChange, EndpointConfig, EndpointOutcome, Iam, IamChanges, NewIam,
-        ProfileSchemaEntry, SecretChange,
+        ProfileSchemaEntry, SecretChange, Timeouts,
     },
     page::PageRequest,
     sync::ExternalProfile,
@@ -36,6 +38,8 @@ struct IamRow {
     tls_ca_cert_pem: String,
     tls_client_cert_pem: String,
     has_tls_client_key: bool,
+    connect_timeout_ms: i64,
+    request_timeout_ms: i64,
     create_time: DbTime,
     update_time: DbTime,
     version: i64,
@@ -60,6 +64,15 @@ pub(super) fn secret_place(id: Id, column: &'static str) -> Place {
         row: id,
         column,
     }
+}
+
+/// A timeout as stored: whole milliseconds (a stored value is never negative).
+fn millis(stored: i64) -> Duration {
+    Duration::from_millis(u64::try_from(stored).unwrap_or_default())
+}
+
+fn as_millis(timeout: Duration) -> i64 {
+    i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn iam_not_found(id: Id) -> Error {
@@ -88,6 +101,10 @@ async fn load_iams(conn: &mut Conn<'_>, rows: Vec<IamRow>) -> Result<Vec<Iam>> {
                 tls_ca_cert_pem: row.tls_ca_cert_pem,
                 tls_client_cert_pem: row.tls_client_cert_pem,
                 has_tls_client_key: row.has_tls_client_key,
+                timeouts: Timeouts {
+                    connect: millis(row.connect_timeout_ms),
+                    request: millis(row.request_timeout_ms),
+                },
             }),
             profile_schema: Vec::new(),
             create_time: row.create_time.0,
@@ -175,7 +192,9 @@ impl SqlStore {
                 .bind(outcome.uri.as_deref())
                 .bind(outcome.basic_auth_username.as_str())
                 .bind(outcome.tls_ca_cert_pem.as_str())
-                .bind(outcome.tls_client_cert_pem.as_str()),
+                .bind(outcome.tls_client_cert_pem.as_str())
+                .bind(as_millis(outcome.timeouts.connect))
+                .bind(as_millis(outcome.timeouts.request)),
         )
         .await?;
         let password = outcome
@@ -339,6 +358,7 @@ impl IamStore for SqlStore {
             ca_cert_pem: endpoint.tls_ca_cert_pem,
             client_cert_pem: endpoint.tls_client_cert_pem,
             client_key_pem,
+            timeouts: endpoint.timeouts,
         };
         Ok((iam, config))
     }

@@ -8,7 +8,7 @@ macro_rules! columns {
         "SELECT id, name, built_in, endpoint_uri, basic_auth_username,
                 basic_auth_password IS NOT NULL AS has_basic_auth_password, tls_ca_cert_pem,
                 tls_client_cert_pem, tls_client_key IS NOT NULL AS has_tls_client_key,
-                create_time, update_time, version
+                connect_timeout_ms, request_timeout_ms, create_time, update_time, version
          FROM iams"
     };
 }
@@ -38,10 +38,10 @@ pub const INSERT: &str = "
 pub const SET_NAME: &str = "UPDATE iams SET name = $2, name_key = $3 WHERE id = $1";
 
 /// $2 endpoint URI (NULL: none), $3 basic-auth username, $4 CA certificates, $5 client
-/// certificate.
+/// certificate, $6 and $7 the connect and request timeouts in milliseconds.
 pub const SET_ENDPOINT: &str = "
     UPDATE iams SET endpoint_uri = $2, basic_auth_username = $3, tls_ca_cert_pem = $4,
-                    tls_client_cert_pem = $5
+                    tls_client_cert_pem = $5, connect_timeout_ms = $6, request_timeout_ms = $7
     WHERE id = $1";
 
 /// $2 the sealed password.

@@ -151,9 +151,14 @@ type UserInfoEndpoint struct {
 	// Output only: whether a basic-auth password is stored.
 	HasBasicAuthPassword bool `protobuf:"varint,4,opt,name=has_basic_auth_password,json=hasBasicAuthPassword,proto3" json:"has_basic_auth_password,omitempty"`
 	// Unset: the system's trusted roots and no client certificate.
-	Tls           *TlsConfig `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tls *TlsConfig `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
+	// How long connecting may take: 0.1 s to 30 s; 2 s when unset. Always set in responses.
+	ConnectTimeout *durationpb.Duration `protobuf:"bytes,6,opt,name=connect_timeout,json=connectTimeout,proto3" json:"connect_timeout,omitempty"`
+	// How long the whole request, connecting and answer included, may take: 0.1 s to 60 s; 5 s
+	// when unset. Always set in responses.
+	RequestTimeout *durationpb.Duration `protobuf:"bytes,7,opt,name=request_timeout,json=requestTimeout,proto3" json:"request_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UserInfoEndpoint) Reset() {
@@ -217,6 +222,20 @@ func (x *UserInfoEndpoint) GetHasBasicAuthPassword() bool {
 func (x *UserInfoEndpoint) GetTls() *TlsConfig {
 	if x != nil {
 		return x.Tls
+	}
+	return nil
+}
+
+func (x *UserInfoEndpoint) GetConnectTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.ConnectTimeout
+	}
+	return nil
+}
+
+func (x *UserInfoEndpoint) GetRequestTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.RequestTimeout
 	}
 	return nil
 }
@@ -1427,13 +1446,15 @@ const file_personae_v1_iam_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\xe5\x01\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\"\xed\x02\n" +
 	"\x10UserInfoEndpoint\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12.\n" +
 	"\x13basic_auth_username\x18\x02 \x01(\tR\x11basicAuthUsername\x12.\n" +
 	"\x13basic_auth_password\x18\x03 \x01(\tR\x11basicAuthPassword\x125\n" +
 	"\x17has_basic_auth_password\x18\x04 \x01(\bR\x14hasBasicAuthPassword\x12(\n" +
-	"\x03tls\x18\x05 \x01(\v2\x16.personae.v1.TlsConfigR\x03tls\"\x9f\x01\n" +
+	"\x03tls\x18\x05 \x01(\v2\x16.personae.v1.TlsConfigR\x03tls\x12B\n" +
+	"\x0fconnect_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x0econnectTimeout\x12B\n" +
+	"\x0frequest_timeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0erequestTimeout\"\x9f\x01\n" +
 	"\tTlsConfig\x12\x1e\n" +
 	"\vca_cert_pem\x18\x01 \x01(\tR\tcaCertPem\x12&\n" +
 	"\x0fclient_cert_pem\x18\x02 \x01(\tR\rclientCertPem\x12$\n" +
@@ -1577,10 +1598,10 @@ var file_personae_v1_iam_proto_goTypes = []any{
 	nil,                            // 22: personae.v1.SyncChanges.AuthorizationsAddedEntry
 	nil,                            // 23: personae.v1.SyncChanges.AuthorizationsRemovedEntry
 	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
-	(Platform)(0),                  // 25: personae.v1.Platform
-	(AwsUserType)(0),               // 26: personae.v1.AwsUserType
-	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),    // 28: google.protobuf.Duration
+	(*durationpb.Duration)(nil),    // 25: google.protobuf.Duration
+	(Platform)(0),                  // 26: personae.v1.Platform
+	(AwsUserType)(0),               // 27: personae.v1.AwsUserType
+	(*fieldmaskpb.FieldMask)(nil),  // 28: google.protobuf.FieldMask
 	(*ExternalUsername)(nil),       // 29: personae.v1.ExternalUsername
 	(*AttributeValues)(nil),        // 30: personae.v1.AttributeValues
 	(*emptypb.Empty)(nil),          // 31: google.protobuf.Empty
@@ -1592,52 +1613,54 @@ var file_personae_v1_iam_proto_depIdxs = []int32{
 	24, // 2: personae.v1.Iam.create_time:type_name -> google.protobuf.Timestamp
 	24, // 3: personae.v1.Iam.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: personae.v1.UserInfoEndpoint.tls:type_name -> personae.v1.TlsConfig
-	25, // 5: personae.v1.ProfileSchemaEntry.platform:type_name -> personae.v1.Platform
-	26, // 6: personae.v1.ProfileSchemaEntry.aws_user_type:type_name -> personae.v1.AwsUserType
-	0,  // 7: personae.v1.ListIamsResponse.iams:type_name -> personae.v1.Iam
-	1,  // 8: personae.v1.CreateIamRequest.user_info_endpoint:type_name -> personae.v1.UserInfoEndpoint
-	3,  // 9: personae.v1.CreateIamRequest.profile_schema:type_name -> personae.v1.ProfileSchemaEntry
-	0,  // 10: personae.v1.UpdateIamRequest.iam:type_name -> personae.v1.Iam
-	27, // 11: personae.v1.UpdateIamRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 12: personae.v1.UpdateSettingsRequest.settings:type_name -> personae.v1.Settings
-	27, // 13: personae.v1.UpdateSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	28, // 14: personae.v1.TestConnectionResponse.latency:type_name -> google.protobuf.Duration
-	21, // 15: personae.v1.TestUserLoginResponse.authorizations:type_name -> personae.v1.TestUserLoginResponse.AuthorizationsEntry
-	29, // 16: personae.v1.TestUserLoginResponse.external_usernames:type_name -> personae.v1.ExternalUsername
-	22, // 17: personae.v1.SyncChanges.authorizations_added:type_name -> personae.v1.SyncChanges.AuthorizationsAddedEntry
-	23, // 18: personae.v1.SyncChanges.authorizations_removed:type_name -> personae.v1.SyncChanges.AuthorizationsRemovedEntry
-	29, // 19: personae.v1.SyncChanges.external_usernames_set:type_name -> personae.v1.ExternalUsername
-	19, // 20: personae.v1.SyncProgress.changes:type_name -> personae.v1.SyncChanges
-	30, // 21: personae.v1.TestUserLoginResponse.AuthorizationsEntry.value:type_name -> personae.v1.AttributeValues
-	30, // 22: personae.v1.SyncChanges.AuthorizationsAddedEntry.value:type_name -> personae.v1.AttributeValues
-	30, // 23: personae.v1.SyncChanges.AuthorizationsRemovedEntry.value:type_name -> personae.v1.AttributeValues
-	4,  // 24: personae.v1.IamConfig.ListIams:input_type -> personae.v1.ListIamsRequest
-	6,  // 25: personae.v1.IamConfig.GetIam:input_type -> personae.v1.GetIamRequest
-	7,  // 26: personae.v1.IamConfig.CreateIam:input_type -> personae.v1.CreateIamRequest
-	8,  // 27: personae.v1.IamConfig.UpdateIam:input_type -> personae.v1.UpdateIamRequest
-	9,  // 28: personae.v1.IamConfig.DeleteIam:input_type -> personae.v1.DeleteIamRequest
-	11, // 29: personae.v1.IamConfig.GetSettings:input_type -> personae.v1.GetSettingsRequest
-	12, // 30: personae.v1.IamConfig.UpdateSettings:input_type -> personae.v1.UpdateSettingsRequest
-	13, // 31: personae.v1.IamConfig.TestConnection:input_type -> personae.v1.TestConnectionRequest
-	15, // 32: personae.v1.IamConfig.TestUserLogin:input_type -> personae.v1.TestUserLoginRequest
-	17, // 33: personae.v1.IamConfig.SyncUser:input_type -> personae.v1.SyncUserRequest
-	18, // 34: personae.v1.IamConfig.SyncAll:input_type -> personae.v1.SyncAllRequest
-	5,  // 35: personae.v1.IamConfig.ListIams:output_type -> personae.v1.ListIamsResponse
-	0,  // 36: personae.v1.IamConfig.GetIam:output_type -> personae.v1.Iam
-	0,  // 37: personae.v1.IamConfig.CreateIam:output_type -> personae.v1.Iam
-	0,  // 38: personae.v1.IamConfig.UpdateIam:output_type -> personae.v1.Iam
-	31, // 39: personae.v1.IamConfig.DeleteIam:output_type -> google.protobuf.Empty
-	10, // 40: personae.v1.IamConfig.GetSettings:output_type -> personae.v1.Settings
-	10, // 41: personae.v1.IamConfig.UpdateSettings:output_type -> personae.v1.Settings
-	14, // 42: personae.v1.IamConfig.TestConnection:output_type -> personae.v1.TestConnectionResponse
-	16, // 43: personae.v1.IamConfig.TestUserLogin:output_type -> personae.v1.TestUserLoginResponse
-	32, // 44: personae.v1.IamConfig.SyncUser:output_type -> personae.v1.User
-	20, // 45: personae.v1.IamConfig.SyncAll:output_type -> personae.v1.SyncProgress
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	25, // 5: personae.v1.UserInfoEndpoint.connect_timeout:type_name -> google.protobuf.Duration
+	25, // 6: personae.v1.UserInfoEndpoint.request_timeout:type_name -> google.protobuf.Duration
+	26, // 7: personae.v1.ProfileSchemaEntry.platform:type_name -> personae.v1.Platform
+	27, // 8: personae.v1.ProfileSchemaEntry.aws_user_type:type_name -> personae.v1.AwsUserType
+	0,  // 9: personae.v1.ListIamsResponse.iams:type_name -> personae.v1.Iam
+	1,  // 10: personae.v1.CreateIamRequest.user_info_endpoint:type_name -> personae.v1.UserInfoEndpoint
+	3,  // 11: personae.v1.CreateIamRequest.profile_schema:type_name -> personae.v1.ProfileSchemaEntry
+	0,  // 12: personae.v1.UpdateIamRequest.iam:type_name -> personae.v1.Iam
+	28, // 13: personae.v1.UpdateIamRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 14: personae.v1.UpdateSettingsRequest.settings:type_name -> personae.v1.Settings
+	28, // 15: personae.v1.UpdateSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 16: personae.v1.TestConnectionResponse.latency:type_name -> google.protobuf.Duration
+	21, // 17: personae.v1.TestUserLoginResponse.authorizations:type_name -> personae.v1.TestUserLoginResponse.AuthorizationsEntry
+	29, // 18: personae.v1.TestUserLoginResponse.external_usernames:type_name -> personae.v1.ExternalUsername
+	22, // 19: personae.v1.SyncChanges.authorizations_added:type_name -> personae.v1.SyncChanges.AuthorizationsAddedEntry
+	23, // 20: personae.v1.SyncChanges.authorizations_removed:type_name -> personae.v1.SyncChanges.AuthorizationsRemovedEntry
+	29, // 21: personae.v1.SyncChanges.external_usernames_set:type_name -> personae.v1.ExternalUsername
+	19, // 22: personae.v1.SyncProgress.changes:type_name -> personae.v1.SyncChanges
+	30, // 23: personae.v1.TestUserLoginResponse.AuthorizationsEntry.value:type_name -> personae.v1.AttributeValues
+	30, // 24: personae.v1.SyncChanges.AuthorizationsAddedEntry.value:type_name -> personae.v1.AttributeValues
+	30, // 25: personae.v1.SyncChanges.AuthorizationsRemovedEntry.value:type_name -> personae.v1.AttributeValues
+	4,  // 26: personae.v1.IamConfig.ListIams:input_type -> personae.v1.ListIamsRequest
+	6,  // 27: personae.v1.IamConfig.GetIam:input_type -> personae.v1.GetIamRequest
+	7,  // 28: personae.v1.IamConfig.CreateIam:input_type -> personae.v1.CreateIamRequest
+	8,  // 29: personae.v1.IamConfig.UpdateIam:input_type -> personae.v1.UpdateIamRequest
+	9,  // 30: personae.v1.IamConfig.DeleteIam:input_type -> personae.v1.DeleteIamRequest
+	11, // 31: personae.v1.IamConfig.GetSettings:input_type -> personae.v1.GetSettingsRequest
+	12, // 32: personae.v1.IamConfig.UpdateSettings:input_type -> personae.v1.UpdateSettingsRequest
+	13, // 33: personae.v1.IamConfig.TestConnection:input_type -> personae.v1.TestConnectionRequest
+	15, // 34: personae.v1.IamConfig.TestUserLogin:input_type -> personae.v1.TestUserLoginRequest
+	17, // 35: personae.v1.IamConfig.SyncUser:input_type -> personae.v1.SyncUserRequest
+	18, // 36: personae.v1.IamConfig.SyncAll:input_type -> personae.v1.SyncAllRequest
+	5,  // 37: personae.v1.IamConfig.ListIams:output_type -> personae.v1.ListIamsResponse
+	0,  // 38: personae.v1.IamConfig.GetIam:output_type -> personae.v1.Iam
+	0,  // 39: personae.v1.IamConfig.CreateIam:output_type -> personae.v1.Iam
+	0,  // 40: personae.v1.IamConfig.UpdateIam:output_type -> personae.v1.Iam
+	31, // 41: personae.v1.IamConfig.DeleteIam:output_type -> google.protobuf.Empty
+	10, // 42: personae.v1.IamConfig.GetSettings:output_type -> personae.v1.Settings
+	10, // 43: personae.v1.IamConfig.UpdateSettings:output_type -> personae.v1.Settings
+	14, // 44: personae.v1.IamConfig.TestConnection:output_type -> personae.v1.TestConnectionResponse
+	16, // 45: personae.v1.IamConfig.TestUserLogin:output_type -> personae.v1.TestUserLoginResponse
+	32, // 46: personae.v1.IamConfig.SyncUser:output_type -> personae.v1.User
+	20, // 47: personae.v1.IamConfig.SyncAll:output_type -> personae.v1.SyncProgress
+	37, // [37:48] is the sub-list for method output_type
+	26, // [26:37] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_personae_v1_iam_proto_init() }

@@ -30,7 +30,7 @@ from . import common_pb2 as personae_dot_v1_dot_common__pb2
 from . import users_pb2 as personae_dot_v1_dot_users__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15personae/v1/iam.proto\x12\x0bpersonae.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\x95\x02\n\x03Iam\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x62uilt_in\x18\x03 \x01(\x08\x12\x39\n\x12user_info_endpoint\x18\x04 \x01(\x0b\x32\x1d.personae.v1.UserInfoEndpoint\x12\x37\n\x0eprofile_schema\x18\x05 \x03(\x0b\x32\x1f.personae.v1.ProfileSchemaEntry\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\"\x9f\x01\n\x10UserInfoEndpoint\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x1b\n\x13\x62\x61sic_auth_username\x18\x02 \x01(\t\x12\x1b\n\x13\x62\x61sic_auth_password\x18\x03 \x01(\t\x12\x1f\n\x17has_basic_auth_password\x18\x04 \x01(\x08\x12#\n\x03tls\x18\x05 \x01(\x0b\x32\x16.personae.v1.TlsConfig\"i\n\tTlsConfig\x12\x13\n\x0b\x63\x61_cert_pem\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_cert_pem\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_key_pem\x18\x03 \x01(\t\x12\x16\n\x0ehas_client_key\x18\x04 \x01(\x08\"\x81\x01\n\x12ProfileSchemaEntry\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x11\n\tattribute\x18\x02 \x01(\t\x12/\n\raws_user_type\x18\x03 \x01(\x0e\x32\x18.personae.v1.AwsUserType\"8\n\x0fListIamsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListIamsResponse\x12\x1e\n\x04iams\x18\x01 \x03(\x0b\x32\x10.personae.v1.Iam\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1b\n\rGetIamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x94\x01\n\x10\x43reateIamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x39\n\x12user_info_endpoint\x18\x02 \x01(\x0b\x32\x1d.personae.v1.UserInfoEndpoint\x12\x37\n\x0eprofile_schema\x18\x03 \x03(\x0b\x32\x1f.personae.v1.ProfileSchemaEntry\"p\n\x10UpdateIamRequest\x12\x1d\n\x03iam\x18\x01 \x01(\x0b\x32\x10.personae.v1.Iam\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x1e\n\x10\x44\x65leteIamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"f\n\x08Settings\x12\x1b\n\x13\x64\x65\x66\x61ult_permissions\x18\x01 \x03(\t\x12/\n\'admins_and_governors_mutually_exclusive\x18\x02 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x14\n\x12GetSettingsRequest\"\x7f\n\x15UpdateSettingsRequest\x12\'\n\x08settings\x18\x01 \x01(\x0b\x32\x15.personae.v1.Settings\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\'\n\x15TestConnectionRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\"t\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"6\n\x14TestUserLoginRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\x12\x0e\n\x06userid\x18\x02 \x01(\t\"\xb7\x02\n\x15TestUserLoginResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0e\n\x06groups\x18\x04 \x03(\t\x12N\n\x0e\x61uthorizations\x18\x05 \x03(\x0b\x32\x36.personae.v1.TestUserLoginResponse.AuthorizationsEntry\x12\x39\n\x12\x65xternal_usernames\x18\x06 \x03(\x0b\x32\x1d.personae.v1.ExternalUsername\x1aS\n\x13\x41uthorizationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"\"\n\x0fSyncUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"F\n\x0eSyncAllRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\"\xee\x03\n\x0bSyncChanges\x12\x14\n\x0cgroups_added\x18\x01 \x03(\t\x12\x16\n\x0egroups_created\x18\x02 \x03(\t\x12\x16\n\x0egroups_removed\x18\x03 \x03(\t\x12O\n\x14\x61uthorizations_added\x18\x04 \x03(\x0b\x32\x31.personae.v1.SyncChanges.AuthorizationsAddedEntry\x12S\n\x16\x61uthorizations_removed\x18\x05 \x03(\x0b\x32\x33.personae.v1.SyncChanges.AuthorizationsRemovedEntry\x12=\n\x16\x65xternal_usernames_set\x18\x06 \x03(\x0b\x32\x1d.personae.v1.ExternalUsername\x1aX\n\x18\x41uthorizationsAddedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\x1aZ\n\x1a\x41uthorizationsRemovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"\xaf\x01\n\x0cSyncProgress\x12\x13\n\x0busers_total\x18\x01 \x01(\x03\x12\x12\n\nusers_done\x18\x02 \x01(\x03\x12\x14\n\x0cusers_failed\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12)\n\x07\x63hanges\x18\x06 \x01(\x0b\x32\x18.personae.v1.SyncChanges\x12\x15\n\rusers_changed\x18\x07 \x01(\x03\x32\x95\x06\n\tIamConfig\x12G\n\x08ListIams\x12\x1c.personae.v1.ListIamsRequest\x1a\x1d.personae.v1.ListIamsResponse\x12\x36\n\x06GetIam\x12\x1a.personae.v1.GetIamRequest\x1a\x10.personae.v1.Iam\x12<\n\tCreateIam\x12\x1d.personae.v1.CreateIamRequest\x1a\x10.personae.v1.Iam\x12<\n\tUpdateIam\x12\x1d.personae.v1.UpdateIamRequest\x1a\x10.personae.v1.Iam\x12\x42\n\tDeleteIam\x12\x1d.personae.v1.DeleteIamRequest\x1a\x16.google.protobuf.Empty\x12\x45\n\x0bGetSettings\x12\x1f.personae.v1.GetSettingsRequest\x1a\x15.personae.v1.Settings\x12K\n\x0eUpdateSettings\x12\".personae.v1.UpdateSettingsRequest\x1a\x15.personae.v1.Settings\x12Y\n\x0eTestConnection\x12\".personae.v1.TestConnectionRequest\x1a#.personae.v1.TestConnectionResponse\x12V\n\rTestUserLogin\x12!.personae.v1.TestUserLoginRequest\x1a\".personae.v1.TestUserLoginResponse\x12;\n\x08SyncUser\x12\x1c.personae.v1.SyncUserRequest\x1a\x11.personae.v1.User\x12\x43\n\x07SyncAll\x12\x1b.personae.v1.SyncAllRequest\x1a\x19.personae.v1.SyncProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15personae/v1/iam.proto\x12\x0bpersonae.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\x95\x02\n\x03Iam\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x62uilt_in\x18\x03 \x01(\x08\x12\x39\n\x12user_info_endpoint\x18\x04 \x01(\x0b\x32\x1d.personae.v1.UserInfoEndpoint\x12\x37\n\x0eprofile_schema\x18\x05 \x03(\x0b\x32\x1f.personae.v1.ProfileSchemaEntry\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x08 \x01(\t\"\x87\x02\n\x10UserInfoEndpoint\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x1b\n\x13\x62\x61sic_auth_username\x18\x02 \x01(\t\x12\x1b\n\x13\x62\x61sic_auth_password\x18\x03 \x01(\t\x12\x1f\n\x17has_basic_auth_password\x18\x04 \x01(\x08\x12#\n\x03tls\x18\x05 \x01(\x0b\x32\x16.personae.v1.TlsConfig\x12\x32\n\x0f\x63onnect_timeout\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0frequest_timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\tTlsConfig\x12\x13\n\x0b\x63\x61_cert_pem\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_cert_pem\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_key_pem\x18\x03 \x01(\t\x12\x16\n\x0ehas_client_key\x18\x04 \x01(\x08\"\x81\x01\n\x12ProfileSchemaEntry\x12\'\n\x08platform\x18\x01 \x01(\x0e\x32\x15.personae.v1.Platform\x12\x11\n\tattribute\x18\x02 \x01(\t\x12/\n\raws_user_type\x18\x03 \x01(\x0e\x32\x18.personae.v1.AwsUserType\"8\n\x0fListIamsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"K\n\x10ListIamsResponse\x12\x1e\n\x04iams\x18\x01 \x03(\x0b\x32\x10.personae.v1.Iam\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1b\n\rGetIamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x94\x01\n\x10\x43reateIamRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x39\n\x12user_info_endpoint\x18\x02 \x01(\x0b\x32\x1d.personae.v1.UserInfoEndpoint\x12\x37\n\x0eprofile_schema\x18\x03 \x03(\x0b\x32\x1f.personae.v1.ProfileSchemaEntry\"p\n\x10UpdateIamRequest\x12\x1d\n\x03iam\x18\x01 \x01(\x0b\x32\x10.personae.v1.Iam\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x1e\n\x10\x44\x65leteIamRequest\x12\n\n\x02id\x18\x01 \x01(\t\"f\n\x08Settings\x12\x1b\n\x13\x64\x65\x66\x61ult_permissions\x18\x01 \x03(\t\x12/\n\'admins_and_governors_mutually_exclusive\x18\x02 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x14\n\x12GetSettingsRequest\"\x7f\n\x15UpdateSettingsRequest\x12\'\n\x08settings\x18\x01 \x01(\x0b\x32\x15.personae.v1.Settings\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\'\n\x15TestConnectionRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\"t\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"6\n\x14TestUserLoginRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\x12\x0e\n\x06userid\x18\x02 \x01(\t\"\xb7\x02\n\x15TestUserLoginResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0e\n\x06groups\x18\x04 \x03(\t\x12N\n\x0e\x61uthorizations\x18\x05 \x03(\x0b\x32\x36.personae.v1.TestUserLoginResponse.AuthorizationsEntry\x12\x39\n\x12\x65xternal_usernames\x18\x06 \x03(\x0b\x32\x1d.personae.v1.ExternalUsername\x1aS\n\x13\x41uthorizationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"\"\n\x0fSyncUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"F\n\x0eSyncAllRequest\x12\x0e\n\x06iam_id\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\"\xee\x03\n\x0bSyncChanges\x12\x14\n\x0cgroups_added\x18\x01 \x03(\t\x12\x16\n\x0egroups_created\x18\x02 \x03(\t\x12\x16\n\x0egroups_removed\x18\x03 \x03(\t\x12O\n\x14\x61uthorizations_added\x18\x04 \x03(\x0b\x32\x31.personae.v1.SyncChanges.AuthorizationsAddedEntry\x12S\n\x16\x61uthorizations_removed\x18\x05 \x03(\x0b\x32\x33.personae.v1.SyncChanges.AuthorizationsRemovedEntry\x12=\n\x16\x65xternal_usernames_set\x18\x06 \x03(\x0b\x32\x1d.personae.v1.ExternalUsername\x1aX\n\x18\x41uthorizationsAddedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\x1aZ\n\x1a\x41uthorizationsRemovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"\xaf\x01\n\x0cSyncProgress\x12\x13\n\x0busers_total\x18\x01 \x01(\x03\x12\x12\n\nusers_done\x18\x02 \x01(\x03\x12\x14\n\x0cusers_failed\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12)\n\x07\x63hanges\x18\x06 \x01(\x0b\x32\x18.personae.v1.SyncChanges\x12\x15\n\rusers_changed\x18\x07 \x01(\x03\x32\x95\x06\n\tIamConfig\x12G\n\x08ListIams\x12\x1c.personae.v1.ListIamsRequest\x1a\x1d.personae.v1.ListIamsResponse\x12\x36\n\x06GetIam\x12\x1a.personae.v1.GetIamRequest\x1a\x10.personae.v1.Iam\x12<\n\tCreateIam\x12\x1d.personae.v1.CreateIamRequest\x1a\x10.personae.v1.Iam\x12<\n\tUpdateIam\x12\x1d.personae.v1.UpdateIamRequest\x1a\x10.personae.v1.Iam\x12\x42\n\tDeleteIam\x12\x1d.personae.v1.DeleteIamRequest\x1a\x16.google.protobuf.Empty\x12\x45\n\x0bGetSettings\x12\x1f.personae.v1.GetSettingsRequest\x1a\x15.personae.v1.Settings\x12K\n\x0eUpdateSettings\x12\".personae.v1.UpdateSettingsRequest\x1a\x15.personae.v1.Settings\x12Y\n\x0eTestConnection\x12\".personae.v1.TestConnectionRequest\x1a#.personae.v1.TestConnectionResponse\x12V\n\rTestUserLogin\x12!.personae.v1.TestUserLoginRequest\x1a\".personae.v1.TestUserLoginResponse\x12;\n\x08SyncUser\x12\x1c.personae.v1.SyncUserRequest\x1a\x11.personae.v1.User\x12\x43\n\x07SyncAll\x12\x1b.personae.v1.SyncAllRequest\x1a\x19.personae.v1.SyncProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,51 +46,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IAM']._serialized_start=218
   _globals['_IAM']._serialized_end=495
   _globals['_USERINFOENDPOINT']._serialized_start=498
-  _globals['_USERINFOENDPOINT']._serialized_end=657
-  _globals['_TLSCONFIG']._serialized_start=659
-  _globals['_TLSCONFIG']._serialized_end=764
-  _globals['_PROFILESCHEMAENTRY']._serialized_start=767
-  _globals['_PROFILESCHEMAENTRY']._serialized_end=896
-  _globals['_LISTIAMSREQUEST']._serialized_start=898
-  _globals['_LISTIAMSREQUEST']._serialized_end=954
-  _globals['_LISTIAMSRESPONSE']._serialized_start=956
-  _globals['_LISTIAMSRESPONSE']._serialized_end=1031
-  _globals['_GETIAMREQUEST']._serialized_start=1033
-  _globals['_GETIAMREQUEST']._serialized_end=1060
-  _globals['_CREATEIAMREQUEST']._serialized_start=1063
-  _globals['_CREATEIAMREQUEST']._serialized_end=1211
-  _globals['_UPDATEIAMREQUEST']._serialized_start=1213
-  _globals['_UPDATEIAMREQUEST']._serialized_end=1325
-  _globals['_DELETEIAMREQUEST']._serialized_start=1327
-  _globals['_DELETEIAMREQUEST']._serialized_end=1357
-  _globals['_SETTINGS']._serialized_start=1359
-  _globals['_SETTINGS']._serialized_end=1461
-  _globals['_GETSETTINGSREQUEST']._serialized_start=1463
-  _globals['_GETSETTINGSREQUEST']._serialized_end=1483
-  _globals['_UPDATESETTINGSREQUEST']._serialized_start=1485
-  _globals['_UPDATESETTINGSREQUEST']._serialized_end=1612
-  _globals['_TESTCONNECTIONREQUEST']._serialized_start=1614
-  _globals['_TESTCONNECTIONREQUEST']._serialized_end=1653
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=1655
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=1771
-  _globals['_TESTUSERLOGINREQUEST']._serialized_start=1773
-  _globals['_TESTUSERLOGINREQUEST']._serialized_end=1827
-  _globals['_TESTUSERLOGINRESPONSE']._serialized_start=1830
-  _globals['_TESTUSERLOGINRESPONSE']._serialized_end=2141
-  _globals['_TESTUSERLOGINRESPONSE_AUTHORIZATIONSENTRY']._serialized_start=2058
-  _globals['_TESTUSERLOGINRESPONSE_AUTHORIZATIONSENTRY']._serialized_end=2141
-  _globals['_SYNCUSERREQUEST']._serialized_start=2143
-  _globals['_SYNCUSERREQUEST']._serialized_end=2177
-  _globals['_SYNCALLREQUEST']._serialized_start=2179
-  _globals['_SYNCALLREQUEST']._serialized_end=2249
-  _globals['_SYNCCHANGES']._serialized_start=2252
-  _globals['_SYNCCHANGES']._serialized_end=2746
-  _globals['_SYNCCHANGES_AUTHORIZATIONSADDEDENTRY']._serialized_start=2566
-  _globals['_SYNCCHANGES_AUTHORIZATIONSADDEDENTRY']._serialized_end=2654
-  _globals['_SYNCCHANGES_AUTHORIZATIONSREMOVEDENTRY']._serialized_start=2656
-  _globals['_SYNCCHANGES_AUTHORIZATIONSREMOVEDENTRY']._serialized_end=2746
-  _globals['_SYNCPROGRESS']._serialized_start=2749
-  _globals['_SYNCPROGRESS']._serialized_end=2924
-  _globals['_IAMCONFIG']._serialized_start=2927
-  _globals['_IAMCONFIG']._serialized_end=3716
+  _globals['_USERINFOENDPOINT']._serialized_end=761
+  _globals['_TLSCONFIG']._serialized_start=763
+  _globals['_TLSCONFIG']._serialized_end=868
+  _globals['_PROFILESCHEMAENTRY']._serialized_start=871
+  _globals['_PROFILESCHEMAENTRY']._serialized_end=1000
+  _globals['_LISTIAMSREQUEST']._serialized_start=1002
+  _globals['_LISTIAMSREQUEST']._serialized_end=1058
+  _globals['_LISTIAMSRESPONSE']._serialized_start=1060
+  _globals['_LISTIAMSRESPONSE']._serialized_end=1135
+  _globals['_GETIAMREQUEST']._serialized_start=1137
+  _globals['_GETIAMREQUEST']._serialized_end=1164
+  _globals['_CREATEIAMREQUEST']._serialized_start=1167
+  _globals['_CREATEIAMREQUEST']._serialized_end=1315
+  _globals['_UPDATEIAMREQUEST']._serialized_start=1317
+  _globals['_UPDATEIAMREQUEST']._serialized_end=1429
+  _globals['_DELETEIAMREQUEST']._serialized_start=1431
+  _globals['_DELETEIAMREQUEST']._serialized_end=1461
+  _globals['_SETTINGS']._serialized_start=1463
+  _globals['_SETTINGS']._serialized_end=1565
+  _globals['_GETSETTINGSREQUEST']._serialized_start=1567
+  _globals['_GETSETTINGSREQUEST']._serialized_end=1587
+  _globals['_UPDATESETTINGSREQUEST']._serialized_start=1589
+  _globals['_UPDATESETTINGSREQUEST']._serialized_end=1716
+  _globals['_TESTCONNECTIONREQUEST']._serialized_start=1718
+  _globals['_TESTCONNECTIONREQUEST']._serialized_end=1757
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=1759
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=1875
+  _globals['_TESTUSERLOGINREQUEST']._serialized_start=1877
+  _globals['_TESTUSERLOGINREQUEST']._serialized_end=1931
+  _globals['_TESTUSERLOGINRESPONSE']._serialized_start=1934
+  _globals['_TESTUSERLOGINRESPONSE']._serialized_end=2245
+  _globals['_TESTUSERLOGINRESPONSE_AUTHORIZATIONSENTRY']._serialized_start=2162
+  _globals['_TESTUSERLOGINRESPONSE_AUTHORIZATIONSENTRY']._serialized_end=2245
+  _globals['_SYNCUSERREQUEST']._serialized_start=2247
+  _globals['_SYNCUSERREQUEST']._serialized_end=2281
+  _globals['_SYNCALLREQUEST']._serialized_start=2283
+  _globals['_SYNCALLREQUEST']._serialized_end=2353
+  _globals['_SYNCCHANGES']._serialized_start=2356
+  _globals['_SYNCCHANGES']._serialized_end=2850
+  _globals['_SYNCCHANGES_AUTHORIZATIONSADDEDENTRY']._serialized_start=2670
+  _globals['_SYNCCHANGES_AUTHORIZATIONSADDEDENTRY']._serialized_end=2758
+  _globals['_SYNCCHANGES_AUTHORIZATIONSREMOVEDENTRY']._serialized_start=2760
+  _globals['_SYNCCHANGES_AUTHORIZATIONSREMOVEDENTRY']._serialized_end=2850
+  _globals['_SYNCPROGRESS']._serialized_start=2853
+  _globals['_SYNCPROGRESS']._serialized_end=3028
+  _globals['_IAMCONFIG']._serialized_start=3031
+  _globals['_IAMCONFIG']._serialized_end=3820
 # @@protoc_insertion_point(module_scope)

@@ -35,18 +35,22 @@ class Iam(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., built_in: _Optional[bool] = ..., user_info_endpoint: _Optional[_Union[UserInfoEndpoint, _Mapping]] = ..., profile_schema: _Optional[_Iterable[_Union[ProfileSchemaEntry, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class UserInfoEndpoint(_message.Message):
-    __slots__ = ("uri", "basic_auth_username", "basic_auth_password", "has_basic_auth_password", "tls")
+    __slots__ = ("uri", "basic_auth_username", "basic_auth_password", "has_basic_auth_password", "tls", "connect_timeout", "request_timeout")
     URI_FIELD_NUMBER: _ClassVar[int]
     BASIC_AUTH_USERNAME_FIELD_NUMBER: _ClassVar[int]
     BASIC_AUTH_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     HAS_BASIC_AUTH_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     uri: str
     basic_auth_username: str
     basic_auth_password: str
     has_basic_auth_password: bool
     tls: TlsConfig
-    def __init__(self, uri: _Optional[str] = ..., basic_auth_username: _Optional[str] = ..., basic_auth_password: _Optional[str] = ..., has_basic_auth_password: _Optional[bool] = ..., tls: _Optional[_Union[TlsConfig, _Mapping]] = ...) -> None: ...
+    connect_timeout: _duration_pb2.Duration
+    request_timeout: _duration_pb2.Duration
+    def __init__(self, uri: _Optional[str] = ..., basic_auth_username: _Optional[str] = ..., basic_auth_password: _Optional[str] = ..., has_basic_auth_password: _Optional[bool] = ..., tls: _Optional[_Union[TlsConfig, _Mapping]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TlsConfig(_message.Message):
     __slots__ = ("ca_cert_pem", "client_cert_pem", "client_key_pem", "has_client_key")
