@@ -13,7 +13,7 @@ use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
-        ProfileSchemaEntry, SecretChange, Timeouts, seconds,
+        ProfileSchemaEntry, SecretChange, seconds,
     },
     name::Name,
     page::PageRequest,
@@ -115,20 +115,10 @@ fn endpoint_change(
             }
         })?,
         connect_timeout: mask.field("user_info_endpoint.connect_timeout", || {
-            convert::endpoint_timeout(
-                "connect_timeout",
-                given.connect_timeout.as_ref(),
-                Timeouts::MAX_CONNECT,
-                Timeouts::default().connect,
-            )
+            convert::connect_timeout(given.connect_timeout.as_ref())
         })?,
         request_timeout: mask.field("user_info_endpoint.request_timeout", || {
-            convert::endpoint_timeout(
-                "request_timeout",
-                given.request_timeout.as_ref(),
-                Timeouts::MAX_REQUEST,
-                Timeouts::default().request,
-            )
+            convert::request_timeout(given.request_timeout.as_ref())
         })?,
         ..Default::default()
     };

@@ -37,8 +37,19 @@ impl Timeouts {
     pub const MAX_CONNECT: Duration = Duration::from_secs(30);
     pub const MAX_REQUEST: Duration = Duration::from_secs(60);
 
-    /// A timeout as a request gives it: within `MIN..=max`, or the default when unset.
-    pub fn parse(
+    /// A connect timeout as a request gives it: within `MIN..=MAX_CONNECT`, or the default
+    /// when unset.
+    pub fn parse_connect(field: &str, given: Option<Duration>) -> Result<Duration> {
+        Self::bounded(field, given, Self::MAX_CONNECT, Self::default().connect)
+    }
+
+    /// A request timeout as a request gives it: within `MIN..=MAX_REQUEST`, or the default
+    /// when unset.
+    pub fn parse_request(field: &str, given: Option<Duration>) -> Result<Duration> {
+        Self::bounded(field, given, Self::MAX_REQUEST, Self::default().request)
+    }
+
+    fn bounded(
         field: &str,
         given: Option<Duration>,
         max: Duration,
