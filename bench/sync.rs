@@ -43,7 +43,7 @@ use tonic::{
 };
 
 use seed::DataSet;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
+use user_info_server::UserInfoServer;
 
 /// The target: this many users synced in under this long.
 const TARGET_USERS: usize = 100_000;
@@ -220,19 +220,7 @@ async fn measure(
     let iam = iams
         .create_iam(proto::CreateIamRequest {
             name: "Bench directory".into(),
-            user_info_endpoint: Some(proto::UserInfoEndpoint {
-                uri: endpoint.uri.clone(),
-                basic_auth_username: USERNAME.into(),
-                basic_auth_password: PASSWORD.into(),
-                tls: Some(proto::TlsConfig {
-                    ca_cert_pem: endpoint.ca.cert.clone(),
-                    client_cert_pem: endpoint.client.cert.clone(),
-                    client_key_pem: endpoint.client.key.clone(),
-                    has_client_key: false,
-                }),
-                has_basic_auth_password: false,
-                ..Default::default()
-            }),
+            user_info_endpoint: Some(endpoint.settings()),
             profile_schema: vec![proto::ProfileSchemaEntry {
                 platform: Platform::Trino as i32,
                 attribute: "trino_login".into(),

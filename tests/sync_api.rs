@@ -23,40 +23,21 @@ use personae::{
     store::{IamStore, SqlStore},
 };
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
+use user_info_server::{PASSWORD, UserInfoServer};
 
 /// An IAM calling `endpoint`, whose schema takes Trino names from `trino_login` and S3 names
 /// (IAM roles) from `aws_role`.
 async fn iam(server: &TestServer, name: &str, endpoint: &UserInfoServer) -> String {
-    let tls = proto::TlsConfig {
-        ca_cert_pem: endpoint.ca.cert.clone(),
-        client_cert_pem: endpoint.client.cert.clone(),
-        client_key_pem: endpoint.client.key.clone(),
-        has_client_key: false,
-    };
-    iam_with(server, name, endpoint, PASSWORD, tls).await
+    iam_with(server, name, endpoint.settings()).await
 }
 
-/// [`iam`] with this password and TLS settings.
-async fn iam_with(
-    server: &TestServer,
-    name: &str,
-    endpoint: &UserInfoServer,
-    password: &str,
-    tls: proto::TlsConfig,
-) -> String {
+/// [`iam`] with these endpoint settings.
+async fn iam_with(server: &TestServer, name: &str, settings: proto::UserInfoEndpoint) -> String {
     server
         .iam_config(server.admin())
         .create_iam(proto::CreateIamRequest {
             name: name.into(),
-            user_info_endpoint: Some(proto::UserInfoEndpoint {
-                uri: endpoint.uri.clone(),
-                basic_auth_username: USERNAME.into(),
-                basic_auth_password: password.into(),
-                has_basic_auth_password: false,
-                tls: Some(tls),
-                ..Default::default()
-            }),
+            user_info_endpoint: Some(settings),
             profile_schema: vec![
                 proto::ProfileSchemaEntry {
                     platform: Platform::Trino as i32,
@@ -376,40 +357,25 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
     // would answer for.
     let stranger = certificate(&["Another CA"], CURRENT, None);
     let mut refusing = Vec::new();
-    for (name, password, tls, says) in [
+    let client = Some((endpoint.client.cert.as_str(), endpoint.client.key.as_str()));
+    for (name, settings, says) in [
         (
             "Wrong password",
-            "not it",
-            proto::TlsConfig {
-                ca_cert_pem: endpoint.ca.cert.clone(),
-                client_cert_pem: endpoint.client.cert.clone(),
-                client_key_pem: endpoint.client.key.clone(),
-                has_client_key: false,
-            },
+            endpoint.settings_with("not it", &endpoint.ca.cert, client),
             "HTTP 401",
         ),
         (
             "No client certificate",
-            PASSWORD,
-            proto::TlsConfig {
-                ca_cert_pem: endpoint.ca.cert.clone(),
-                ..Default::default()
-            },
+            endpoint.settings_with(PASSWORD, &endpoint.ca.cert, None),
             "CertificateRequired",
         ),
         (
             "Untrusted",
-            PASSWORD,
-            proto::TlsConfig {
-                ca_cert_pem: stranger.cert.clone(),
-                client_cert_pem: endpoint.client.cert.clone(),
-                client_key_pem: endpoint.client.key.clone(),
-                has_client_key: false,
-            },
+            endpoint.settings_with(PASSWORD, &stranger.cert, client),
             "UnknownIssuer",
         ),
     ] {
-        let iam_id = iam_with(&server, name, &endpoint, password, tls).await;
+        let iam_id = iam_with(&server, name, settings).await;
         let email = format!("{}@example.com", name.replace(' ', "."));
         let user = user_of(&server, &iam_id, &email).await;
         endpoint.script.answer(

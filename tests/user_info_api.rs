@@ -26,24 +26,11 @@ async fn iam(
     ca: &str,
     client: Option<(&str, &str)>,
 ) -> String {
-    let (cert, key) = client.unwrap_or_default();
     server
         .iam_config(server.admin())
         .create_iam(proto::CreateIamRequest {
             name: name.into(),
-            user_info_endpoint: Some(proto::UserInfoEndpoint {
-                uri: endpoint.uri.clone(),
-                basic_auth_username: USERNAME.into(),
-                basic_auth_password: password.into(),
-                has_basic_auth_password: false,
-                tls: Some(proto::TlsConfig {
-                    ca_cert_pem: ca.into(),
-                    client_cert_pem: cert.into(),
-                    client_key_pem: key.into(),
-                    has_client_key: false,
-                }),
-                ..Default::default()
-            }),
+            user_info_endpoint: Some(endpoint.settings_with(password, ca, client)),
             profile_schema: vec![proto::ProfileSchemaEntry {
                 platform: Platform::Trino as i32,
                 attribute: "trino_login".into(),

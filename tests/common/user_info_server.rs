@@ -28,6 +28,7 @@ use hyper_util::{
     server::conn::auto::Builder,
     service::TowerToHyperService,
 };
+use personae::proto;
 use rustls::{
     RootCertStore, ServerConfig,
     pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
@@ -170,6 +171,36 @@ async fn user_info(
 }
 
 impl UserInfoServer {
+    /// Settings that call this endpoint as it expects: its credentials, trusting its CA,
+    /// presenting its client certificate.
+    pub fn settings(&self) -> proto::UserInfoEndpoint {
+        let client = Some((self.client.cert.as_str(), self.client.key.as_str()));
+        self.settings_with(PASSWORD, &self.ca.cert, client)
+    }
+
+    /// Settings that call this endpoint with `password`, trusting the CA `ca` and presenting
+    /// `client` (certificate and key), if any.
+    pub fn settings_with(
+        &self,
+        password: &str,
+        ca: &str,
+        client: Option<(&str, &str)>,
+    ) -> proto::UserInfoEndpoint {
+        let (cert, key) = client.unwrap_or_default();
+        proto::UserInfoEndpoint {
+            uri: self.uri.clone(),
+            basic_auth_username: USERNAME.into(),
+            basic_auth_password: password.into(),
+            tls: Some(proto::TlsConfig {
+                ca_cert_pem: ca.into(),
+                client_cert_pem: cert.into(),
+                client_key_pem: key.into(),
+                has_client_key: false,
+            }),
+            ..Default::default()
+        }
+    }
+
     pub async fn start() -> Self {
         let ca = certificate(&["User-info test CA"], CURRENT, None);
         let server = certificate(&["localhost", "127.0.0.1"], CURRENT, Some(&ca));
