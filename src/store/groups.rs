@@ -16,7 +16,7 @@ use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
     group::{Group, GroupChanges, NewGroup},
-    name::{AttributeName, search_key},
+    name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
     user::User,
 };
@@ -129,8 +129,30 @@ impl GroupChange {
     }
 }
 
-pub(super) fn group_search_key(name: &str, email: Option<&str>) -> String {
+fn group_search_key(name: &str, email: Option<&str>) -> String {
     search_key(&[name, email.unwrap_or_default()])
+}
+
+/// Inserts a group whose name is known to be free.
+pub(super) async fn insert_group(
+    conn: &mut Conn<'_>,
+    id: Id,
+    name: &str,
+    description: &str,
+    email: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        query(sql::INSERT)
+            .bind(id)
+            .bind(name)
+            .bind(comparison_key(name).as_str())
+            .bind(description)
+            .bind(email)
+            .bind(domain::now())
+            .bind(group_search_key(name, email).as_str()),
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -145,16 +167,12 @@ impl GroupStore for SqlStore {
         let mut conn = write.conn();
         ensure_name_free(&mut conn, Named::Group, "name", &group.name, None).await?;
         let email = group.email.as_ref().map(|e| e.as_str());
-        let search = group_search_key(group.name.as_str(), email);
-        conn.execute(
-            query(sql::INSERT)
-                .bind(id)
-                .bind(group.name.as_str())
-                .bind(group.name.key().as_str())
-                .bind(group.description.as_str())
-                .bind(email)
-                .bind(domain::now())
-                .bind(search.as_str()),
+        insert_group(
+            &mut conn,
+            id,
+            group.name.as_str(),
+            group.description.as_str(),
+            email,
         )
         .await?;
         let created = load_group(&mut conn, id).await?;

@@ -8,15 +8,14 @@ use std::sync::{Arc, Mutex};
 use super::{
     SqlStore, SyncApply, SyncBatch, SyncLease,
     db::{Conn, query},
-    groups::group_search_key,
-    queries::{groups as group_sql, sync as sql, users as user_sql},
+    groups::insert_group,
+    queries::{sync as sql, users as user_sql},
     user_rows::{ExternalUsernameRow, UserAttributeRow},
     write::Write,
 };
 use crate::domain::{
     self, Id,
     external::AwsUserType,
-    name::comparison_key,
     sync::{self, ExternalProfile, Membership, NamedGroup, SyncChanges, UserState},
 };
 use crate::error::{Error, Result};
@@ -227,25 +226,14 @@ impl Plan {
     }
 }
 
-/// Creates the new groups and writes the changes of the users that can take theirs.
+/// Creates the new groups and writes the changes of the users that can take theirs (some).
 async fn write_plan(
     conn: &mut Conn<'_>,
     new_groups: &[(Id, String)],
     changed: &[(Id, &SyncChanges)],
 ) -> Result<()> {
-    let now = domain::now();
     for (id, name) in new_groups {
-        conn.execute(
-            query(group_sql::INSERT)
-                .bind(*id)
-                .bind(name.as_str())
-                .bind(comparison_key(name).as_str())
-                .bind("")
-                .bind(None::<&str>)
-                .bind(now)
-                .bind(group_search_key(name, None).as_str()),
-        )
-        .await?;
+        insert_group(conn, *id, name, "", None).await?;
     }
     let memberships = |pick: fn(&SyncChanges) -> &[sync::GroupChange]| {
         let (mut groups, mut users) = (Vec::new(), Vec::new());
@@ -326,10 +314,12 @@ async fn write_plan(
         .await?;
     }
     let touched: Vec<Id> = changed.iter().map(|(id, _)| *id).collect();
-    if !touched.is_empty() {
-        conn.execute(query(sql::TOUCH_USERS).bind(&touched[..]).bind(now))
-            .await?;
-    }
+    conn.execute(
+        query(sql::TOUCH_USERS)
+            .bind(&touched[..])
+            .bind(domain::now()),
+    )
+    .await?;
     Ok(())
 }
 
