@@ -612,6 +612,21 @@ async fn sync_all_reports_every_user_in_batches(t: TestStore) {
         Code::InvalidArgument,
         "concurrency: must be from 1 to 64",
     );
+    for (iam_id, code, says) in [
+        ("x".to_owned(), Code::InvalidArgument, "iam_id:"),
+        (Id::new().to_string(), Code::NotFound, "does not exist"),
+        (
+            BUILT_IN_IAM_ID.to_string(),
+            Code::FailedPrecondition,
+            "has no user-info endpoint",
+        ),
+    ] {
+        let request = proto::SyncAllRequest {
+            iam_id,
+            ..Default::default()
+        };
+        assert_refused(sync_all(&server, request).await, code, says);
+    }
     let empty_iam = server
         .iam_config(server.admin())
         .create_iam(proto::CreateIamRequest {
