@@ -73,7 +73,7 @@ pub struct ServeArgs {
     pub decision_audit_interval_secs: Option<u64>,
     /// The most entries each cache of checks and credentials holds; default 100000.
     #[arg(long, env = "PERSONAE_CACHE_ENTRIES")]
-    pub cache_entries: Option<u64>,
+    pub cache_entries: Option<usize>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -107,7 +107,7 @@ pub struct FileConfig {
     pub request_timeout_secs: Option<u64>,
     pub max_concurrent_requests: Option<usize>,
     pub decision_audit_interval_secs: Option<u64>,
-    pub cache_entries: Option<u64>,
+    pub cache_entries: Option<usize>,
     pub bootstrap_token: Option<String>,
     pub secret_key_file: Option<PathBuf>,
 }
@@ -134,7 +134,7 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     pub decision_audit_interval: Duration,
-    pub cache_entries: u64,
+    pub cache_entries: usize,
     pub bootstrap_token: Option<String>,
     pub secret_key: KeySource,
 }

@@ -137,7 +137,7 @@ pub struct Decisions {
 impl Decisions {
     /// Starts the background writer of the decision audit, writing every `interval`; each
     /// cache holds at most `cache_entries`.
-    pub fn start(store: Arc<dyn Store>, interval: Duration, cache_entries: u64) -> Self {
+    pub fn start(store: Arc<dyn Store>, interval: Duration, cache_entries: usize) -> Self {
         let audit = Arc::new(DecisionAudit::default());
         let writer = audit.spawn_writer(store.clone(), interval);
         Self {
@@ -336,13 +336,13 @@ const MAX_PENDING: usize = 10_000;
 
 /// The most (platform, actor, target) pairs remembered as allowed, for writing a denial of one
 /// of them at once.
-const MAX_ALLOWED_PAIRS: u64 = 100_000;
+const MAX_ALLOWED_PAIRS: usize = 100_000;
 
 struct DecisionAudit {
     /// Looked up by borrowed keys, so that counting a repeated decision copies no names.
     pending: Mutex<hashbrown::HashMap<TallyKey, Tally, RandomState>>,
     /// Pairs allowed before.
-    allowed: moka::sync::Cache<ImpersonationKey, ()>,
+    allowed: quick_cache::sync::Cache<ImpersonationKey, ()>,
     /// Wakes the writer before the interval ends.
     wake: Arc<Notify>,
     /// Set on shutdown: the writer stops after its next write.
@@ -353,7 +353,7 @@ impl Default for DecisionAudit {
     fn default() -> Self {
         Self {
             pending: Mutex::new(hashbrown::HashMap::default()),
-            allowed: moka::sync::Cache::new(MAX_ALLOWED_PAIRS),
+            allowed: quick_cache::sync::Cache::new(MAX_ALLOWED_PAIRS),
             wake: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
         }

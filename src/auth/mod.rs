@@ -76,7 +76,7 @@ const REFUSED: &str =
     "the API key is not valid: unknown, revoked, expired, or its user is disabled";
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, cache_entries: u64) -> Self {
+    pub fn new(store: Arc<dyn Store>, cache_entries: usize) -> Self {
         Self {
             store,
             credentials: Arc::new(EpochCache::new(cache_entries)),

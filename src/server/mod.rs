@@ -43,7 +43,7 @@ pub struct ServeOptions {
     /// How often impersonation decisions are written to the audit log.
     pub decision_audit_interval: Duration,
     /// The most entries each cache of checks and credentials holds.
-    pub cache_entries: u64,
+    pub cache_entries: usize,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains

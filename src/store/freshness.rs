@@ -100,8 +100,13 @@ impl Freshness {
 }
 
 /// A bounded cache whose answers are usable only at the revision they were read at.
+///
+/// quick_cache rather than moka: on the check path a moka lookup cost about 125 ns against
+/// quick_cache's 30, and moka's housekeeping (read-op recording, clock readings) took about 5%
+/// of the server's CPU under load. Its default hasher (ahash) is keyed at random per process,
+/// as keys made from callers' names need.
 pub struct EpochCache<K, V> {
-    entries: moka::sync::Cache<K, (i64, V)>,
+    entries: quick_cache::sync::Cache<K, (i64, V)>,
 }
 
 impl<K, V> EpochCache<K, V>
@@ -109,9 +114,9 @@ where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub fn new(capacity: u64) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
-            entries: moka::sync::Cache::new(capacity),
+            entries: quick_cache::sync::Cache::new(capacity),
         }
     }
 
