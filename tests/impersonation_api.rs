@@ -248,6 +248,7 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         (call!(admin.begin_impersonation(proto::BeginImpersonationRequest { platform: Platform::S3 as i32, ..begin("s", 60, String::new()) })), FailedPrecondition, "S3"),
         (call!(admin.end_impersonation(proto::EndImpersonationRequest { session_id: "nope".into() })), NotFound, "session_id"),
         (call!(admin.configure_integration(configure(Platform::Trino, "(", &[], &[]))), InvalidArgument, "allowed_impersonator_pattern"),
+        (call!(admin.configure_integration(configure(Platform::Trino, "a)|(.*", &[], &[]))), InvalidArgument, "allowed_impersonator_pattern"),
         (call!(admin.configure_integration(configure(Platform::Snowflake, "x", &[], &[]))), InvalidArgument, "allowed_impersonator_pattern"),
         (call!(admin.configure_integration(configure(Platform::Trino, "", &["svc"], &[]))), InvalidArgument, "allowed_impersonators"),
         (call!(admin.configure_integration(configure(Platform::Databricks, "", &[" "], &[]))), InvalidArgument, "allowed_impersonators[0]"),

@@ -56,12 +56,18 @@ impl ImpersonatorPattern {
                 format!("is longer than {MAX_PATTERN_CHARS} characters"),
             ));
         }
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::invalid(field, format!("is not a valid regular expression: {e}"))
+        };
+        // The text must parse on its own before it is wrapped: `a)|(.*` is not a pattern, but
+        // `^(?:a)|(.*)$` is one, matching every name.
+        regex_syntax::Parser::new()
+            .parse(text)
+            .map_err(|e| invalid(&e))?;
         let whole = regex::RegexBuilder::new(&format!("^(?:{text})$"))
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| {
-                Error::invalid(field, format!("is not a valid regular expression: {e}"))
-            })?;
+            .map_err(|e| invalid(&e))?;
         Ok(Some(Self {
             text: text.to_owned(),
             whole,
@@ -465,4 +471,34 @@ pub fn decide(facts: &Facts) -> Decision {
         allowed_by,
         format!("actor {actor_name:?} {how} and may act as {target_name:?}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_matches_whole_names_and_is_checked_as_written() {
+        let pattern = ImpersonatorPattern::parse("p", "svc_.*|etl")
+            .unwrap()
+            .unwrap();
+        assert!(pattern.matches("svc_trino"));
+        assert!(pattern.matches("etl"));
+        assert!(!pattern.matches("etl2"), "the whole name must match");
+        assert!(!pattern.matches("x_svc_trino"));
+
+        let Err(Error::InvalidArgument {
+            field,
+            reason: message,
+        }) = ImpersonatorPattern::parse("p", "a)|(.*")
+        else {
+            panic!("a pattern that only parses once wrapped must be refused");
+        };
+        assert_eq!(field, "p");
+        assert!(message.contains("a)|(.*"), "{message}");
+        assert!(
+            !message.contains("(?:"),
+            "the error quotes the text as written: {message}"
+        );
+    }
 }
