@@ -2,8 +2,14 @@
 //! database. A permission revoked through A is never granted by B to a check carrying A's
 //! consistency token, and is refused by B without a token within the stated bound, in random
 //! orderings, and still after B's database connections are terminated mid-way.
+//!
+//! B reaches the database through a link that delays what the database sends by
+//! [`B_LINK_DELAY`], so that A's change is always heard late by B: a check with A's token that B
+//! answered from its cache without waiting would be caught every round.
 
 mod common;
+#[path = "common/slow_link.rs"]
+mod slow_link;
 
 use std::{
     net::{SocketAddr, TcpListener as StdListener},
@@ -18,6 +24,7 @@ use personae::{
     proto::{self, permissions_client::PermissionsClient, users_client::UsersClient},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use slow_link::SlowLink;
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
@@ -26,6 +33,10 @@ use tonic::transport::Channel;
 const WITHOUT_TOKEN_BOUND: Duration = Duration::from_secs(2);
 
 const ROUNDS: usize = 20;
+
+/// How late B hears from the database: shorter than the 200 ms a check with a token waits for
+/// its revision to be heard, so both that wait and its fallback (reading the store) are taken.
+const B_LINK_DELAY: Duration = Duration::from_millis(50);
 
 fn free_addr() -> SocketAddr {
     StdListener::bind("127.0.0.1:0")
@@ -107,13 +118,26 @@ async fn a_revocation_through_a_is_never_missed_by_b() {
     bootstrap::bootstrap(t.store.as_ref(), Some(&admin_token))
         .await
         .unwrap();
-    let b_url = if t.url.contains('?') {
-        format!("{}&application_name=personae_b", t.url)
-    } else {
-        format!("{}?application_name=personae_b", t.url)
-    };
+    let mut b_url = url::Url::parse(&t.url).expect("the test database's URL");
+    let upstream = (
+        b_url
+            .host_str()
+            .expect("a TCP host in PERSONAE_TEST_DATABASE_URL"),
+        b_url.port().unwrap_or(5432),
+    );
+    let upstream = tokio::net::lookup_host(upstream)
+        .await
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .expect("the database's address");
+    let link = SlowLink::start(upstream, B_LINK_DELAY).await;
+    b_url.set_host(Some("127.0.0.1")).unwrap();
+    b_url.set_port(Some(link.address.port())).unwrap();
+    b_url
+        .query_pairs_mut()
+        .append_pair("application_name", "personae_b");
     let (_a, a_channel) = serve(&t.url).await;
-    let (_b, b_channel) = serve(&b_url).await;
+    let (_b, b_channel) = serve(b_url.as_str()).await;
     let admin = Authorization::bearer(&admin_token);
     let mut a_users = UsersClient::with_interceptor(a_channel.clone(), admin.clone());
     let mut a_permissions = PermissionsClient::with_interceptor(a_channel, admin.clone());
