@@ -16,11 +16,12 @@ use std::{str::FromStr, time::Duration};
 use anyhow::{Context as _, bail, ensure};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use http::uri::PathAndQuery;
 use personae::proto::{
     GetUserRequest, ListUsersRequest, ListUsersResponse, User, get_user_request,
 };
+use postgres::Stores;
 use prost::Message as _;
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection,
@@ -34,8 +35,8 @@ use seed::DataSet;
 #[derive(Parser, Debug)]
 struct Args {
     /// Which store to measure.
-    #[arg(long, value_enum, default_value_t = Store::Both)]
-    store: Store,
+    #[arg(long, value_enum, default_value_t = Stores::Both)]
+    store: Stores,
     /// Users in the small database.
     #[arg(long, default_value_t = 10_000)]
     small: usize,
@@ -54,13 +55,6 @@ struct Args {
     /// Passed by `cargo bench` to every benchmark; ignored.
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Store {
-    Sqlite,
-    Postgres,
-    Both,
 }
 
 /// The p99 every call must stay under at the large size, and the search's.
@@ -88,11 +82,7 @@ async fn main() -> anyhow::Result<()> {
         budget: Duration::from_secs(args.budget_secs),
         min_measured: 20.min(args.iterations.max(1)),
     };
-    // Find PostgreSQL before spending minutes on SQLite, so a missing server fails at once.
-    let postgres = match args.store {
-        Store::Postgres | Store::Both => Some(postgres::admin_url()?),
-        Store::Sqlite => None,
-    };
+    let postgres = args.store.postgres_url()?;
     let options = Options {
         token: personae::domain::api_key::generate().token,
         iterations,
@@ -100,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let sizes = [args.small, args.large];
 
     let mut tables = Vec::new();
-    if matches!(args.store, Store::Sqlite | Store::Both) {
+    if args.store.sqlite() {
         let mut runs = Vec::new();
         for users in sizes {
             runs.push(run_sqlite(users, &options).await?);

@@ -5,6 +5,29 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
+/// Which stores a benchmark measures (`--store`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stores {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+impl Stores {
+    pub fn sqlite(self) -> bool {
+        matches!(self, Self::Sqlite | Self::Both)
+    }
+
+    /// The PostgreSQL server to use when it is measured, found before anything else runs, so
+    /// that a missing server fails at once rather than after minutes on SQLite.
+    pub fn postgres_url(self) -> anyhow::Result<Option<String>> {
+        match self {
+            Self::Postgres | Self::Both => admin_url().map(Some),
+            Self::Sqlite => Ok(None),
+        }
+    }
+}
+
 /// The PostgreSQL server to use, found the way scripts/test finds it.
 pub fn admin_url() -> anyhow::Result<String> {
     if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL") {

@@ -29,10 +29,11 @@ use std::{
 };
 
 use anyhow::{Context as _, ensure};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use personae::proto::{
     self, Platform, iam_config_client::IamConfigClient, users_client::UsersClient,
 };
+use postgres::Stores;
 use sqlx::{
     AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection,
     sqlite::SqliteConnectOptions,
@@ -53,8 +54,8 @@ const TARGET: Duration = Duration::from_secs(60);
 #[derive(Parser, Debug)]
 struct Args {
     /// Which store to measure.
-    #[arg(long, value_enum, default_value_t = Store::Both)]
-    store: Store,
+    #[arg(long, value_enum, default_value_t = Stores::Both)]
+    store: Stores,
     /// How many users the IAM has.
     #[arg(long, default_value_t = TARGET_USERS)]
     users: usize,
@@ -64,13 +65,6 @@ struct Args {
     /// Passed by `cargo bench` to every benchmark; ignored.
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Store {
-    Sqlite,
-    Postgres,
-    Both,
 }
 
 /// One store's timings.
@@ -84,12 +78,9 @@ struct Run {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     ensure!(args.users >= 1, "--users must be at least 1");
-    let postgres = match args.store {
-        Store::Postgres | Store::Both => Some(postgres::admin_url()?),
-        Store::Sqlite => None,
-    };
+    let postgres = args.store.postgres_url()?;
     let mut runs = Vec::new();
-    if matches!(args.store, Store::Sqlite | Store::Both) {
+    if args.store.sqlite() {
         runs.push(run_sqlite(&args).await.context("SQLite")?);
     }
     if let Some(url) = postgres {
