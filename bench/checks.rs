@@ -102,14 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let token = personae::domain::api_key::generate().token;
     server::bootstrap(&url, &token, &log)?;
     let mut personae = server::Server::start(&url, &log, &[])?;
-    let address = personae.address.to_string();
-    let channel = personae
-        .wait_ready(|| async {
-            Ok(Endpoint::from_shared(format!("http://{address}"))?
-                .connect()
-                .await?)
-        })
-        .await?;
+    let channel = personae.channel().await?;
     let (actor, target) = seed(channel, &token).await?;
     pin(personae.child.id(), 0)?;
 

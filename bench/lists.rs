@@ -208,21 +208,19 @@ async fn measure(
     options: &Options,
 ) -> anyhow::Result<Vec<(String, Samples)>> {
     let mut server = server::Server::start(url, log, &[])?;
+    server.channel().await?;
     let address = server.address.to_string();
-    let list = PathAndQuery::from_static(LIST_USERS);
-    let (address, list, token) = (address.as_str(), &list, options.token.as_str());
-    let first: ListUsersResponse = server
-        .wait_ready(move || async move {
-            let mut client = Client::connect(address, token).await?;
-            let request = ListUsersRequest {
+    let mut client = Client::connect(&address, &options.token).await?;
+    let first: ListUsersResponse = client
+        .typed(
+            &PathAndQuery::from_static(LIST_USERS),
+            &ListUsersRequest {
                 page_size: 1,
                 ..Default::default()
-            };
-            client.typed(list, &request).await
-        })
+            },
+        )
         .await?;
     ensure!(first.users.len() == 1, "the server lists no users");
-    let mut client = Client::connect(address, token).await?;
     let cases = cases(&mut client, data).await?;
     let mut results = Vec::new();
     for case in cases {

@@ -95,6 +95,19 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A channel to the server, once it answers.
+    pub async fn channel(&mut self) -> anyhow::Result<tonic::transport::Channel> {
+        let uri = format!("http://{}", self.address);
+        self.wait_ready(|| async {
+            Ok(tonic::transport::Endpoint::from_shared(uri.clone())?
+                .connect()
+                .await?)
+        })
+        .await
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -195,14 +195,7 @@ async fn measure(
     data: &DataSet,
 ) -> anyhow::Result<(Duration, Duration)> {
     let mut running = server::Server::start(url, log, env)?;
-    let address = running.address;
-    let channel = running
-        .wait_ready(|| async {
-            Ok(Channel::from_shared(format!("http://{address}"))?
-                .connect()
-                .await?)
-        })
-        .await?;
+    let channel = running.channel().await?;
     let bearer = Bearer(format!("Bearer {token}").parse()?);
     let mut iams = IamConfigClient::with_interceptor(channel.clone(), bearer.clone());
     let users: UsersClient<Authed> = UsersClient::with_interceptor(channel, bearer);
