@@ -55,7 +55,11 @@ pub async fn sync_user(
     for (_, outcome) in batch.outcomes {
         outcome?;
     }
-    let user = store.get_user(&UserKey::Id(user_id)).await?;
+    // Only a batch that changed something commits; otherwise the user read above is current.
+    let user = match batch.revision {
+        Some(_) => store.get_user(&UserKey::Id(user_id)).await?,
+        None => user,
+    };
     Ok((user, batch.revision))
 }
 

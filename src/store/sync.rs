@@ -343,18 +343,17 @@ impl SqlStore {
         let mut conn = write.conn();
         let plan = plan(&mut conn, iam, &profiles).await?;
         let changed = plan.changed();
-        if changed.is_empty() {
-            return Ok(SyncBatch {
-                outcomes: plan.outcomes,
-                revision: None,
-            });
-        }
-        let record = record.with_details(sync::audit_details(&changed));
-        write_plan(&mut conn, &plan.new_groups, &changed).await?;
-        let revision = write.commit(record).await?;
+        // A batch that changes nothing commits nothing, not even its audit event.
+        let revision = if changed.is_empty() {
+            None
+        } else {
+            write_plan(&mut conn, &plan.new_groups, &changed).await?;
+            let record = record.with_details(sync::audit_details(&changed));
+            Some(write.commit(record).await?)
+        };
         Ok(SyncBatch {
             outcomes: plan.outcomes,
-            revision: Some(revision),
+            revision,
         })
     }
 
