@@ -13,7 +13,7 @@ use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
-        ProfileSchemaEntry, SecretChange, seconds,
+        ProfileSchemaEntry, SecretChange, Timeouts, seconds,
     },
     name::Name,
     page::PageRequest,
@@ -48,14 +48,29 @@ const IAM_PATHS: [&str; 12] = [
 fn iam_details(iam: &Iam) -> Value {
     json!({
         "name": iam.name,
-        "user_info_endpoint": iam.endpoint.as_ref().map(|e| json!({
-            "uri": e.uri,
-            "basic_auth_username": e.basic_auth_username,
-            "has_basic_auth_password": e.has_basic_auth_password,
-            "connect_timeout": seconds(e.timeouts.connect),
-            "request_timeout": seconds(e.timeouts.request),
-        })),
+        "user_info_endpoint": iam.endpoint.as_ref().map(|e| endpoint_details(
+            &e.uri,
+            &e.basic_auth_username,
+            e.has_basic_auth_password,
+            e.timeouts,
+        )),
         "profile_schema": schema_details(&iam.profile_schema),
+    })
+}
+
+/// What an audit event says of an endpoint, stored or about to be.
+fn endpoint_details(
+    uri: &str,
+    basic_auth_username: &str,
+    has_basic_auth_password: bool,
+    timeouts: Timeouts,
+) -> Value {
+    json!({
+        "uri": uri,
+        "basic_auth_username": basic_auth_username,
+        "has_basic_auth_password": has_basic_auth_password,
+        "connect_timeout": seconds(timeouts.connect),
+        "request_timeout": seconds(timeouts.request),
     })
 }
 
@@ -216,13 +231,12 @@ impl IamConfig for IamConfigApi {
         let id = Id::new();
         let record = audit(&actor, "CreateIam", "iam", id).with_details(json!({
             "name": iam.name,
-            "user_info_endpoint": iam.endpoint.as_ref().map(|e| json!({
-                "uri": e.uri.as_str(),
-                "basic_auth_username": e.basic_auth_username,
-                "has_basic_auth_password": e.basic_auth_password.is_some(),
-                "connect_timeout": seconds(e.timeouts.connect),
-                "request_timeout": seconds(e.timeouts.request),
-            })),
+            "user_info_endpoint": iam.endpoint.as_ref().map(|e| endpoint_details(
+                e.uri.as_str(),
+                &e.basic_auth_username,
+                e.basic_auth_password.is_some(),
+                e.timeouts,
+            )),
             "profile_schema": schema_details(&iam.profile_schema),
         }));
         let created = self.context.store.create_iam(id, iam, record).await?;
