@@ -209,6 +209,16 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         }],
         "an S3 entry's names are of type NONE unless it says otherwise"
     );
+    let logged = audit_log(&server).await;
+    for recorded in [
+        r#""aws_user_type": Value { kind: Some(StringValue("NONE"))"#,
+        r#""user_info_endpoint": Value { kind: Some(StringValue("removed"))"#,
+    ] {
+        assert!(
+            logged.contains(recorded),
+            "UpdateIam records {recorded}: {logged}"
+        );
+    }
 
     let member = server
         .users(server.admin())

@@ -8,7 +8,7 @@ mod user_info_server;
 
 use common::{
     TestServer, TestStore,
-    grpc::{assert_refused, snapshot},
+    grpc::{assert_refused, audit_log, snapshot},
     logs,
 };
 
@@ -153,6 +153,11 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         .into_inner();
     let endpoint_settings = updated.user_info_endpoint.unwrap();
     assert_eq!(endpoint_settings.connect_timeout.unwrap().seconds, 2);
+    let logged = audit_log(&server).await;
+    assert!(
+        logged.contains(r#""request_timeout": Value { kind: Some(StringValue("1.5 s"))"#),
+        "UpdateIam records the timeout it sets: {logged}"
+    );
     assert_eq!(
         endpoint_settings.basic_auth_username, USERNAME,
         "other fields kept"

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
 use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
+    external::AwsUserType,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
         ProfileSchemaEntry, SecretChange, Timeouts, seconds,
@@ -77,8 +78,52 @@ fn endpoint_details(
 fn schema_details(schema: &[ProfileSchemaEntry]) -> Value {
     schema
         .iter()
-        .map(|e| json!({ "platform": e.platform.as_str(), "attribute": e.attribute }))
+        .map(|e| {
+            json!({
+                "platform": e.platform.as_str(),
+                "attribute": e.attribute,
+                "aws_user_type": e.aws_user_type.map(AwsUserType::as_str),
+            })
+        })
         .collect()
+}
+
+/// What an audit event says of UpdateIam's endpoint change: the settings it gives, other than
+/// secrets (the mask names those it changes).
+fn endpoint_change_details(change: &EndpointChange) -> Value {
+    let (uri, basic_auth_username, connect_timeout, request_timeout) = match change {
+        EndpointChange::Remove => return json!("removed"),
+        EndpointChange::Replace(e) => (
+            Some(e.uri.as_str()),
+            Some(e.basic_auth_username.as_str()),
+            Some(e.timeouts.connect),
+            Some(e.timeouts.request),
+        ),
+        EndpointChange::Fields(f) => (
+            f.uri.as_ref().map(EndpointUri::as_str),
+            f.basic_auth_username.as_deref(),
+            f.connect_timeout,
+            f.request_timeout,
+        ),
+    };
+    let given = [
+        ("uri", uri.map(Value::from)),
+        ("basic_auth_username", basic_auth_username.map(Value::from)),
+        (
+            "connect_timeout",
+            connect_timeout.map(|t| seconds(t).into()),
+        ),
+        (
+            "request_timeout",
+            request_timeout.map(|t| seconds(t).into()),
+        ),
+    ];
+    Value::Object(
+        given
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+            .collect(),
+    )
 }
 
 /// What UpdateIam's mask changes about the endpoint: the whole, or single fields.
@@ -265,6 +310,7 @@ impl IamConfig for IamConfigApi {
         let record = audit(&actor, "UpdateIam", "iam", id).with_details(json!({
             "update_mask": mask.paths(),
             "name": changes.name,
+            "user_info_endpoint": changes.endpoint.as_ref().map(endpoint_change_details),
             "profile_schema": changes.profile_schema.as_deref().map(schema_details),
         }));
         let updated = self
