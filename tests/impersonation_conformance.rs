@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{
     TestStore,
-    store::{all_pages, create_group, create_user, grant, record, verify_chain},
+    store::{all_pages, create_group, create_user, grant, new_user, record, verify_chain},
     values::*,
 };
 use personae::{
@@ -15,14 +15,16 @@ use personae::{
     domain::{
         Id,
         external::{ExternalUsername, Platform},
+        iam::NewIam,
         impersonation::{
             IntegrationSettings, NewSession, Reason, SessionFilter, SessionId, Subject,
         },
         permission,
         role::{AssignmentKey, Grantee, NewRole},
+        user::{Email, UserChanges},
     },
     error::Error,
-    store::{AuditFilter, Consistency, Store},
+    store::{AuditFilter, Consistency, Store, UserKey},
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
@@ -631,7 +633,165 @@ async fn decisions_are_audited_as_tallies(t: TestStore) {
     assert!(verify_chain(store.as_ref()).await > 4);
 }
 
+fn external(platform: Platform, name: &str) -> ExternalUsername {
+    ExternalUsername::new(platform, name, None).unwrap()
+}
+
+/// A platform name means one user: an external username may not be another user's username
+/// under the platform's comparison, nor a username another user's external username, and a
+/// name that still means two (data from before) resolves to nobody, so a check denies.
+async fn a_platform_name_means_one_user(t: TestStore) {
+    let store = t.store.as_ref();
+    let admin = create_user(store, "admin@x.com").await;
+    grant(store, admin, permission::USER_ADMIN).await;
+    let imp = create_user(store, "imp@x.com").await;
+    grant(store, imp, permission::IMPERSONATE_USER).await;
+    let bob = create_user(store, "bob@x.com").await;
+    let target = Subject::Target("admin@x.com".into());
+    let (_, before) = evaluate(store, Platform::Trino, "imp@x.com", &target)
+        .await
+        .unwrap();
+    assert_eq!(before.reason, Reason::TargetOutOfScope);
+
+    for (platform, name) in [
+        (Platform::Trino, "ADMIN@x.com"),
+        (Platform::Snowflake, "admin@x.com"),
+        (Platform::S3, "admin@x.com"),
+    ] {
+        let refused = store
+            .set_external_username(
+                bob,
+                external(platform, name),
+                record("SetExternalUsername", bob),
+            )
+            .await
+            .expect_err("another user's username as an external username");
+        assert!(
+            matches!(&refused, Error::AlreadyExists(m) if m.contains(&admin.to_string())),
+            "{}: {refused:?}",
+            platform.as_str()
+        );
+    }
+    // S3 compares exactly: another spelling is another name there.
+    store
+        .set_external_username(
+            bob,
+            external(Platform::S3, "ADMIN@x.com"),
+            record("SetExternalUsername", bob),
+        )
+        .await
+        .expect("S3 names compare exactly");
+    let (_, after) = evaluate(store, Platform::Trino, "imp@x.com", &target)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.reason,
+        Reason::TargetOutOfScope,
+        "{}",
+        after.explanation
+    );
+    assert_eq!(after.target_user_id, Some(admin));
+
+    store
+        .set_external_username(
+            bob,
+            external(Platform::Trino, "carol@x.com"),
+            record("SetExternalUsername", bob),
+        )
+        .await
+        .unwrap();
+    let refused = store
+        .create_user(
+            Id::new(),
+            new_user("Carol@X.com"),
+            record("CreateUser", "carol"),
+        )
+        .await
+        .expect_err("another user's external username as a username");
+    assert!(
+        matches!(&refused, Error::AlreadyExists(m) if m.contains("TRINO")),
+        "{refused:?}"
+    );
+    let version = store.get_user(&UserKey::Id(imp)).await.unwrap().version;
+    let changes = UserChanges {
+        full_name: None,
+        email: Some(Email::parse("email", "carol@x.com").unwrap()),
+    };
+    let refused = store
+        .update_user(imp, version, changes, record("UpdateUser", imp))
+        .await
+        .expect_err("renamed to another user's external username");
+    assert!(matches!(refused, Error::AlreadyExists(_)), "{refused:?}");
+    let iam = Id::new();
+    let other = NewIam {
+        name: named("Elsewhere"),
+        endpoint: None,
+        profile_schema: vec![],
+    };
+    store
+        .create_iam(iam, other, record("CreateIam", iam))
+        .await
+        .unwrap();
+    let refused = store
+        .migrate_user(
+            imp,
+            iam,
+            Some(Email::parse("new_username", "CAROL@x.com").unwrap()),
+            record("MigrateUser", imp),
+        )
+        .await
+        .expect_err("migrated to another user's external username");
+    assert!(matches!(refused, Error::AlreadyExists(_)), "{refused:?}");
+    assert_eq!(
+        store.get_user(&UserKey::Id(imp)).await.unwrap().username,
+        "imp@x.com"
+    );
+
+    // Written before the rule: bob's Trino name is the admin's username. Checks naming it
+    // resolve to nobody, on either side, instead of to bob.
+    t.execute_raw(&format!(
+        "UPDATE external_usernames SET username = 'admin@x.com', name_key = 'admin@x.com' \
+         WHERE user_id = '{bob}' AND platform = 'TRINO'"
+    ))
+    .await;
+    let (_, shadowed) = evaluate(store, Platform::Trino, "imp@x.com", &target)
+        .await
+        .unwrap();
+    assert_eq!(
+        shadowed.reason,
+        Reason::TargetUnknown,
+        "{}",
+        shadowed.explanation
+    );
+    assert!(!shadowed.allowed());
+    let (_, shadowed) = evaluate(
+        store,
+        Platform::Trino,
+        "Admin@x.com",
+        &Subject::Target("bob@x.com".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        shadowed.reason,
+        Reason::ActorUnknown,
+        "{}",
+        shadowed.explanation
+    );
+    // Where bob's name is his alone, it still resolves.
+    let (_, snowflake) = evaluate(
+        store,
+        Platform::Snowflake,
+        "imp@x.com",
+        &Subject::Target("bob@x.com".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(snowflake.target_user_id, Some(bob));
+}
+
 on_both_stores!(
+    a_platform_name_means_one_user,
     decisions_are_audited_as_tallies,
     decision_table,
     sessions_are_checked_at_query_time,

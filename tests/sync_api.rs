@@ -397,8 +397,11 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
     );
     let long_group = answer(&[&"g".repeat(300)], &[], "ada_t");
     let taken = answer(&["Accountants"], &[], "TAKEN");
+    // A Trino name that is the bootstrap admin's username would make checks naming the admin
+    // resolve to ada.
+    let admins_name = answer(&["Accountants"], &[], "ADMIN@personae.local");
     #[rustfmt::skip]
-    let failures: [(u16, &str, Duration, Code, &str); 9] = [
+    let failures: [(u16, &str, Duration, Code, &str); 10] = [
         (404, "no such user", Duration::ZERO, Code::Unavailable, "HTTP 404"),
         (500, "the directory is down", Duration::ZERO, Code::Unavailable, "the directory is down"),
         (401, "bad credentials", Duration::ZERO, Code::Unavailable, "HTTP 401"),
@@ -407,6 +410,7 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         (200, &huge, Duration::ZERO, Code::Unavailable, "larger than 1048576 bytes"),
         (200, &long_group, Duration::ZERO, Code::Unavailable, "groups[0].name"),
         (200, &taken, Duration::ZERO, Code::FailedPrecondition, "belongs to user"),
+        (200, &admins_name, Duration::ZERO, Code::FailedPrecondition, "is the username \"admin@personae.local\" of user"),
         (200, "{}", Duration::from_secs(6), Code::Unavailable, "no answer within 5 s"),
     ];
     for (status, body, delay, code, says) in failures {

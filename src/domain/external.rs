@@ -52,6 +52,11 @@ impl Platform {
         self == Self::S3
     }
 
+    /// Whether two names mean the same account on this platform.
+    pub fn same_name(self, a: &str, b: &str) -> bool {
+        self.name_key(a) == self.name_key(b)
+    }
+
     /// The form of `name` under which two names on this platform are the same.
     pub fn name_key(self, name: &str) -> String {
         if self.names_case_sensitive() {

@@ -126,25 +126,38 @@ async fn load_integration(conn: &mut Conn<'_>, platform: Platform) -> Result<Int
         })
 }
 
-/// The user a platform username names: its external username on that platform, else its
-/// username (S3 names compare exactly, the others ignoring case).
+/// The user a platform username names: the holder of that external username on the platform,
+/// or the user with that username (S3 names compare exactly, the others ignoring case). A name
+/// that means two users (data from before that was refused) names nobody, so a check denies.
 async fn resolve(conn: &mut Conn<'_>, platform: Platform, name: &str) -> Result<Option<Id>> {
-    let external: Option<(Id,)> = conn
-        .fetch_optional(
-            query(sql::USER_BY_EXTERNAL_NAME)
+    let rows: Vec<(Id, Option<String>)> = conn
+        .fetch_all(
+            query(sql::USERS_NAMED)
                 .bind(platform.as_str())
-                .bind(platform.name_key(name).as_str()),
+                .bind(platform.name_key(name).as_str())
+                .bind(comparison_key(name).as_str()),
         )
         .await?;
-    if let Some((id,)) = external {
-        return Ok(Some(id));
+    let mut named = rows
+        .into_iter()
+        .filter(|(_, username)| {
+            username
+                .as_deref()
+                .is_none_or(|username| platform.same_name(username, name))
+        })
+        .map(|(id, _)| id);
+    let first = named.next();
+    if let Some(other) = named.find(|id| Some(*id) != first) {
+        tracing::warn!(
+            platform = platform.as_str(),
+            name,
+            users = ?[first, Some(other)],
+            "a platform name is both one user's external username and another's username; \
+             it resolves to nobody until one of them is changed"
+        );
+        return Ok(None);
     }
-    let user: Option<(Id, String)> = conn
-        .fetch_optional(query(sql::USER_BY_USERNAME_KEY).bind(comparison_key(name).as_str()))
-        .await?;
-    Ok(user
-        .filter(|(_, username)| !platform.names_case_sensitive() || username == name)
-        .map(|(id, _)| id))
+    Ok(first)
 }
 
 /// The user `name` resolves to, as a check sees it; `None` when it names no user.

@@ -8,7 +8,7 @@
 
 use super::{
     db::{Conn, Database, query},
-    queries::{audit::LOCK_HEAD, keys as sql},
+    queries::{audit::LOCK_HEAD, keys as sql, users as users_sql},
     search,
 };
 use crate::domain::{Id, external::Platform, name};
@@ -37,6 +37,7 @@ pub(super) async fn fill_missing(db: &Database) -> Result<()> {
         fill_named(&mut conn, table, &mut collisions).await?;
     }
     fill_external_usernames(&mut conn, &mut collisions).await?;
+    report_shadowing_names(&mut conn).await?;
     tx.commit().await?;
     for collision in collisions {
         tracing::error!(
@@ -226,6 +227,26 @@ async fn fill_external_usernames(
                 .await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Reports every external username that is also another user's username on its platform (kept
+/// from before that was refused): checks naming it resolve to nobody until one is changed.
+async fn report_shadowing_names(conn: &mut Conn<'_>) -> Result<()> {
+    let rows: Vec<(Id, String, String, Id, String)> = conn
+        .fetch_all(query(users_sql::SHADOWING_EXTERNAL_NAMES).bind(Platform::S3.as_str()))
+        .await?;
+    for (holder, platform, external, other, username) in rows {
+        tracing::error!(
+            platform,
+            external_username = external,
+            of_user = %holder,
+            username,
+            user = %other,
+            "an external username is another user's username on its platform; checks naming \
+             it resolve to nobody until one of the two is changed"
+        );
     }
     Ok(())
 }

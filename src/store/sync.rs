@@ -16,6 +16,7 @@ use super::{
 use crate::domain::{
     self, Id,
     external::AwsUserType,
+    name::comparison_key,
     sync::{self, ExternalProfile, Membership, NamedGroup, SyncChanges, UserState},
 };
 use crate::error::{Error, Result};
@@ -129,6 +130,28 @@ async fn username_owners(
     Ok(owners)
 }
 
+/// The users whose usernames the external usernames of the profiles might equal, by the
+/// usernames' comparison keys.
+async fn username_holders(
+    conn: &mut Conn<'_>,
+    profiles: &[(Id, ExternalProfile)],
+) -> Result<HashMap<String, Vec<(Id, String)>>> {
+    let mut keys: Vec<String> = profiles
+        .iter()
+        .flat_map(|(_, p)| p.usernames.iter().map(|n| comparison_key(&n.username)))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut holders: HashMap<String, Vec<(Id, String)>> = HashMap::new();
+    for (key, id, username) in conn
+        .fetch_all::<(String, Id, String)>(query(sql::USERNAMES_KEYED).bind(&keys[..]))
+        .await?
+    {
+        holders.entry(key).or_default().push((id, username));
+    }
+    Ok(holders)
+}
+
 /// Reads the batch's users as they are now and works out each one's changes. A user that is
 /// gone, has moved to another IAM, or would take an external username another user holds
 /// fails alone.
@@ -142,6 +165,7 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
     let mut states = user_states(conn, &ids).await?;
     let mut groups = existing_groups(conn, profiles).await?;
     let mut owners = username_owners(conn, profiles).await?;
+    let holders = username_holders(conn, profiles).await?;
 
     let mut outcomes = Vec::with_capacity(profiles.len());
     let mut new_groups = Vec::new();
@@ -169,7 +193,7 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
                     .collect();
                 let state = states.remove(id).unwrap_or_default();
                 let changes = SyncChanges::between(&state, profile, &named);
-                claim_usernames(&mut owners, *id, &state, &changes).map(|()| {
+                claim_usernames(&mut owners, &holders, *id, &state, &changes).map(|()| {
                     for group in named.iter().filter(|g| g.created) {
                         if created.insert(group.id) {
                             new_groups.push((group.id, group.name.clone()));
@@ -188,9 +212,10 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
 }
 
 /// Records that `user` now holds the usernames its changes set, unless another user holds
-/// one of them.
+/// one of them, or has it as username: a platform name means one user.
 fn claim_usernames(
     owners: &mut HashMap<(&'static str, String), Id>,
+    holders: &HashMap<String, Vec<(Id, String)>>,
     user: Id,
     state: &UserState,
     changes: &SyncChanges,
@@ -200,6 +225,20 @@ fn claim_usernames(
         if let Some(owner) = owners.get(&key).filter(|owner| **owner != user) {
             return Err(Error::FailedPrecondition(format!(
                 "the {} username {:?} the IAM gives belongs to user {owner}",
+                name.platform.as_str(),
+                name.username
+            )));
+        }
+        let same_username = holders
+            .get(&comparison_key(&name.username))
+            .into_iter()
+            .flatten()
+            .find(|(holder, username)| {
+                *holder != user && name.platform.same_name(username, &name.username)
+            });
+        if let Some((holder, username)) = same_username {
+            return Err(Error::FailedPrecondition(format!(
+                "the {} username {:?} the IAM gives is the username {username:?} of user {holder}",
                 name.platform.as_str(),
                 name.username
             )));

@@ -20,7 +20,7 @@ use crate::domain::{
     api_key::ApiKey,
     audit::{AuditEvent, AuditRecord},
     external::{AwsUserType, ExternalUsername, Platform},
-    name::{AttributeName, search_key},
+    name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
     permission::PermissionName,
     user::{Email, NewUser, User, UserChanges},
@@ -66,13 +66,74 @@ async fn ensure_username_free(
     let taken: Option<(Id,)> = conn
         .fetch_optional(query(sql::OWNER_OF_NAME).bind(key.as_str()).bind(except))
         .await?;
-    match taken {
-        Some((owner,)) => Err(Error::AlreadyExists(format!(
+    if let Some((owner,)) = taken {
+        return Err(Error::AlreadyExists(format!(
             "{field}: {:?} is already the username or email of user {owner}",
             email.as_str()
-        ))),
-        None => Ok(()),
+        )));
     }
+    // A platform name means one user: a username may not be another user's external username,
+    // or a check naming it could resolve to either.
+    let name = email.as_str();
+    let holders: Vec<(Id, String, String, String)> = conn
+        .fetch_all(
+            query(sql::EXTERNAL_NAME_HOLDERS)
+                .bind(key.as_str())
+                .bind(name)
+                .bind(except),
+        )
+        .await?;
+    for (owner, platform, external, name_key) in holders {
+        let platform = Platform::from_db(&platform)?;
+        if platform.name_key(name) == name_key {
+            return Err(Error::AlreadyExists(format!(
+                "{field}: {name:?} is already user {owner}'s {} username {external:?}",
+                platform.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `name` as `user`'s external username when another user holds it on that platform,
+/// or has it as username under the platform's comparison: a platform name means one user.
+async fn ensure_external_username_free(
+    conn: &mut Conn<'_>,
+    user: Id,
+    name: &ExternalUsername,
+) -> Result<()> {
+    let platform = name.platform.as_str();
+    let owner: Option<(Id,)> = conn
+        .fetch_optional(
+            query(sql::EXTERNAL_USERNAME_OWNER)
+                .bind(platform)
+                .bind(name.name_key().as_str())
+                .bind(user),
+        )
+        .await?;
+    if let Some((owner,)) = owner {
+        return Err(Error::AlreadyExists(format!(
+            "username: {:?} on {platform} already belongs to user {owner}",
+            name.username
+        )));
+    }
+    let holders: Vec<(Id, String)> = conn
+        .fetch_all(
+            query(sql::USERNAME_HOLDERS)
+                .bind(comparison_key(&name.username).as_str())
+                .bind(user),
+        )
+        .await?;
+    if let Some((owner, username)) = holders
+        .into_iter()
+        .find(|(_, username)| name.platform.same_name(username, &name.username))
+    {
+        return Err(Error::AlreadyExists(format!(
+            "username: {:?} on {platform} is the username {username:?} of user {owner}",
+            name.username
+        )));
+    }
+    Ok(())
 }
 
 async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> {
@@ -374,28 +435,13 @@ impl Store for SqlStore {
     ) -> Result<Committed<User>> {
         let mut change = UserChange::begin(self, id).await?;
         let mut conn = change.conn();
-        let platform = name.platform.as_str();
-        let key = name.name_key();
-        let owner: Option<(Id,)> = conn
-            .fetch_optional(
-                query(sql::EXTERNAL_USERNAME_OWNER)
-                    .bind(platform)
-                    .bind(key.as_str())
-                    .bind(id),
-            )
-            .await?;
-        if let Some((owner,)) = owner {
-            return Err(Error::AlreadyExists(format!(
-                "username: {:?} on {platform} already belongs to user {owner}",
-                name.username
-            )));
-        }
+        ensure_external_username_free(&mut conn, id, &name).await?;
         conn.execute(
             query(sql::SET_EXTERNAL_USERNAME)
                 .bind(id)
-                .bind(platform)
+                .bind(name.platform.as_str())
                 .bind(name.username.as_str())
-                .bind(key.as_str())
+                .bind(name.name_key().as_str())
                 .bind(name.aws_user_type.map(AwsUserType::as_str)),
         )
         .await?;

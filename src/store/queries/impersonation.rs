@@ -48,12 +48,14 @@ pub const INSERT_TARGET_GROUP: &str =
 pub const PLATFORMS_TARGETING_GROUP: &str =
     "SELECT platform FROM integration_target_groups WHERE group_id = $1 ORDER BY platform";
 
-/// The user whose external username on platform $1 has name key $2.
-pub const USER_BY_EXTERNAL_NAME: &str =
-    "SELECT user_id FROM external_usernames WHERE platform = $1 AND name_key = $2";
-
-/// The user whose username has comparison key $1, with the username as written.
-pub const USER_BY_USERNAME_KEY: &str = "SELECT id, username FROM users WHERE username_key = $1";
+/// Every user a platform name may mean, in one statement: the holder of the external username
+/// with name key $2 on platform $1 (no username), and the user whose username has comparison
+/// key $3 (with the username as written, for platforms that compare exactly).
+pub const USERS_NAMED: &str = "
+    SELECT user_id AS id, NULL AS username FROM external_usernames
+    WHERE platform = $1 AND name_key = $2
+    UNION ALL
+    SELECT id, username FROM users WHERE username_key = $3";
 
 /// Which of the groups $1 user $2 is a direct member of.
 pub const MEMBER_OF: Sql = where_in!(

@@ -266,6 +266,28 @@ pub const EXTERNAL_USERNAME_OWNER: &str = "
     SELECT user_id FROM external_usernames
     WHERE platform = $1 AND name_key = $2 AND user_id <> $3";
 
+/// The users other than $2 whose username has comparison key $1, with the username as written.
+pub const USERNAME_HOLDERS: &str =
+    "SELECT id, username FROM users WHERE username_key = $1 AND id <> $2";
+
+/// The external usernames of users other than $3 whose name key is $1 or $2 (a name's
+/// comparison key, and the name as written for platforms that compare exactly).
+pub const EXTERNAL_NAME_HOLDERS: &str = "
+    SELECT user_id, platform, username, name_key FROM external_usernames
+    WHERE name_key IN ($1, $2) AND ($3 IS NULL OR user_id <> $3)";
+
+/// Every external username that is also another user's username under its platform's
+/// comparison (`$1` is S3, whose names compare exactly): names that must mean one user, from
+/// before that was enforced.
+pub const SHADOWING_EXTERNAL_NAMES: &str = "
+    SELECT e.user_id, e.platform, e.username, u.id, u.username
+    FROM external_usernames e JOIN users u ON u.username_key = e.name_key
+    WHERE e.platform <> $1 AND u.id <> e.user_id
+    UNION ALL
+    SELECT e.user_id, e.platform, e.username, u.id, u.username
+    FROM external_usernames e JOIN users u ON u.username = e.name_key
+    WHERE e.platform = $1 AND u.id <> e.user_id";
+
 pub const SET_EXTERNAL_USERNAME: &str = "
     INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
     VALUES ($1, $2, $3, $4, $5)
