@@ -137,22 +137,22 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         .await;
     assert_refused(folded, Code::AlreadyExists, "name");
 
-    // One field of the endpoint: the stored password stays.
+    // One field of the endpoint, the same origin: the stored password stays.
     let mut changed = okta.clone();
-    changed.user_info_endpoint = Some(endpoint("https://iam2.example.com/info", "", ""));
+    changed.user_info_endpoint = Some(endpoint("https://IAM.example.com:443/info", "", ""));
     let okta = iams
         .update_iam(update(&changed, &["user_info_endpoint.uri"]))
         .await
         .unwrap()
         .into_inner();
     let stored = okta.user_info_endpoint.clone().unwrap();
-    assert_eq!(stored.uri, "https://iam2.example.com/info");
+    assert_eq!(stored.uri, "https://IAM.example.com:443/info");
     assert_eq!(stored.basic_auth_username, "svc");
     assert!(stored.has_basic_auth_password);
 
-    // The whole endpoint with the password left empty: kept.
+    // The whole endpoint with the password left empty, the same origin: kept.
     let mut changed = okta.clone();
-    changed.user_info_endpoint = Some(endpoint("https://iam3.example.com/", "svc2", ""));
+    changed.user_info_endpoint = Some(endpoint("https://iam.example.com/v2", "svc2", ""));
     let okta = iams
         .update_iam(update(&changed, &["user_info_endpoint"]))
         .await
@@ -161,9 +161,36 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     let stored = okta.user_info_endpoint.clone().unwrap();
     assert_eq!(
         (stored.uri.as_str(), stored.basic_auth_username.as_str()),
-        ("https://iam3.example.com/", "svc2")
+        ("https://iam.example.com/v2", "svc2")
     );
     assert!(stored.has_basic_auth_password, "kept");
+
+    // Another host, whole or by the URI alone: the password is not kept for it.
+    for paths in [&["user_info_endpoint"][..], &["user_info_endpoint.uri"]] {
+        let mut changed = okta.clone();
+        changed.user_info_endpoint = Some(endpoint("https://iam3.example.com/", "svc2", ""));
+        let moved = iams
+            .update_iam(update(&changed, paths))
+            .await
+            .unwrap()
+            .into_inner();
+        let stored = moved.user_info_endpoint.clone().unwrap();
+        assert_eq!(stored.uri, "https://iam3.example.com/");
+        assert!(!stored.has_basic_auth_password, "{paths:?}: dropped");
+        // Back where it was, for the next case.
+        let mut back = moved.clone();
+        back.user_info_endpoint = Some(endpoint("https://iam.example.com/v2", "svc2", PASSWORD));
+        iams.update_iam(update(&back, &["user_info_endpoint"]))
+            .await
+            .unwrap();
+    }
+    let okta = iams
+        .get_iam(proto::GetIamRequest {
+            id: okta.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
 
     // The password named itself, empty: removed.
     let mut changed = okta.clone();

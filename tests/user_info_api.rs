@@ -12,6 +12,10 @@ use common::{
     logs,
 };
 
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+
 use common::certs::{CURRENT, certificate};
 use personae::proto::{self, Platform};
 use tonic::Code;
@@ -308,4 +312,93 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
     }
 }
 
-on_both_stores!(the_endpoint_is_called_and_every_answer_reported);
+/// A plain HTTP listener on loopback that records the `authorization` header of each request
+/// and answers 401: a caller's own listener, as an APPLICATION_ADMIN could point an IAM at.
+async fn recording_listener() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let router = axum::Router::new().route(
+        "/userinfo",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let header = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("").to_owned());
+                record.lock().unwrap().push(header);
+                axum::http::StatusCode::UNAUTHORIZED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/userinfo", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (uri, seen)
+}
+
+/// Pointing an IAM's endpoint at another host does not take the stored password along: the
+/// new host is called without it unless the same request gives it again.
+async fn a_stored_password_does_not_follow_a_new_host(t: TestStore) {
+    let endpoint = UserInfoServer::start().await;
+    let server = TestServer::start(t).await;
+    let id = iam(
+        &server,
+        "Okta",
+        &endpoint,
+        PASSWORD,
+        &endpoint.ca.cert,
+        None,
+    )
+    .await;
+    let (uri, seen) = recording_listener().await;
+    let mut iams = server.iam_config(server.admin());
+    let current = iams
+        .get_iam(proto::GetIamRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut changed = current.clone();
+    changed.user_info_endpoint = Some(proto::UserInfoEndpoint {
+        uri,
+        tls: Some(proto::TlsConfig::default()),
+        ..Default::default()
+    });
+    let moved = iams
+        .update_iam(proto::UpdateIamRequest {
+            iam: Some(changed),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec![
+                    "user_info_endpoint.uri".into(),
+                    "user_info_endpoint.tls.ca_cert_pem".into(),
+                ],
+            }),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!moved.user_info_endpoint.unwrap().has_basic_auth_password);
+    let connection = iams
+        .test_connection(proto::TestConnectionRequest { iam_id: id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(connection.http_status, 401, "{connection:?}");
+    let seen = seen.lock().unwrap().clone();
+    // The username is kept (it is no secret); the password is not.
+    let username_only = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:"))
+    );
+    assert_eq!(
+        seen,
+        vec![Some(username_only)],
+        "the new host got no password"
+    );
+    server.stop().await;
+}
+
+on_both_stores!(
+    the_endpoint_is_called_and_every_answer_reported,
+    a_stored_password_does_not_follow_a_new_host,
+);

@@ -372,6 +372,20 @@ fn holds<S>(change: &Option<SecretChange<S>>, stored: bool) -> bool {
     }
 }
 
+/// Whether two endpoint URIs reach the same origin: scheme, host (ignoring case) and port
+/// (the scheme's default when none is written). Stored URIs were validated, so they parse.
+fn same_origin(a: &str, b: &str) -> bool {
+    fn origin(text: &str) -> Option<(String, String, u16)> {
+        let uri: http::Uri = text.parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "http" { 80 } else { 443 });
+        Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+    }
+    matches!((origin(a), origin(b)), (Some(a), Some(b)) if a == b)
+}
+
 impl EndpointChange {
     /// Applies the change to the stored endpoint (None: the IAM has none), refusing what would
     /// leave it inconsistent. Whether a client key matches its certificate is checked by the
@@ -379,7 +393,7 @@ impl EndpointChange {
     pub fn apply(self, stored: Option<&Endpoint>) -> Result<EndpointOutcome> {
         let none = Endpoint::default();
         let stored = stored.unwrap_or(&none);
-        let outcome = match self {
+        let mut outcome = match self {
             Self::Remove => EndpointOutcome {
                 uri: None,
                 basic_auth_username: String::new(),
@@ -431,6 +445,27 @@ impl EndpointChange {
                 }
             }
         };
+        // A stored secret was given for one origin: kept for another (a listener of the
+        // caller's choosing), it would be sent there. It goes unless given again.
+        let moved = outcome
+            .uri
+            .as_deref()
+            .is_some_and(|uri| !stored.uri.is_empty() && !same_origin(uri, &stored.uri));
+        if moved {
+            if stored.has_basic_auth_password && outcome.basic_auth_password.is_none() {
+                outcome.basic_auth_password = Some(SecretChange::Remove);
+            }
+            if stored.has_tls_client_key && outcome.tls_client_key.is_none() {
+                if !outcome.tls_client_cert_pem.is_empty() {
+                    return Err(Error::invalid(
+                        "user_info_endpoint.tls.client_key_pem",
+                        "must be given again with client_cert_pem: the stored key is not kept \
+                         when the endpoint's scheme, host or port changes",
+                    ));
+                }
+                outcome.tls_client_key = Some(SecretChange::Remove);
+            }
+        }
         if holds(&outcome.basic_auth_password, stored.has_basic_auth_password)
             && outcome.basic_auth_username.is_empty()
         {
@@ -519,6 +554,78 @@ mod tests {
         let error = username_only.apply(None).unwrap_err().to_string();
         assert!(
             error.starts_with("user_info_endpoint.uri: is required"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn stored_secrets_stay_with_their_origin() {
+        let stored = Endpoint {
+            uri: "https://iam.example.com/info".into(),
+            basic_auth_username: "svc".into(),
+            has_basic_auth_password: true,
+            ..Default::default()
+        };
+        let to = |uri: &str| {
+            EndpointChange::Fields(EndpointFieldChanges {
+                uri: Some(EndpointUri::parse("uri", uri).unwrap()),
+                ..Default::default()
+            })
+            .apply(Some(&stored))
+            .unwrap()
+        };
+        for same in [
+            "https://IAM.example.com/other/path",
+            "https://iam.example.com:443/info",
+        ] {
+            assert!(to(same).basic_auth_password.is_none(), "{same}: kept");
+        }
+        for moved in [
+            "https://attacker.example/info",
+            "https://iam.example.com:8443/info",
+            "http://localhost/info",
+        ] {
+            assert!(
+                matches!(to(moved).basic_auth_password, Some(SecretChange::Remove)),
+                "{moved}: the password goes"
+            );
+        }
+        let given_again = EndpointChange::Fields(EndpointFieldChanges {
+            uri: Some(EndpointUri::parse("uri", "https://new.example.com/").unwrap()),
+            basic_auth_password: Some(SecretChange::Set(Password::parse("p", "s3cret").unwrap())),
+            ..Default::default()
+        });
+        assert!(matches!(
+            given_again
+                .apply(Some(&stored))
+                .unwrap()
+                .basic_auth_password,
+            Some(SecretChange::Set(_))
+        ));
+        let replaced = EndpointChange::Replace(EndpointSettings {
+            uri: EndpointUri::parse("uri", "https://attacker.example/").unwrap(),
+            basic_auth_username: "svc".into(),
+            basic_auth_password: None,
+            tls: TlsSettings::default(),
+            timeouts: Timeouts::default(),
+        });
+        assert!(matches!(
+            replaced.apply(Some(&stored)).unwrap().basic_auth_password,
+            Some(SecretChange::Remove)
+        ));
+
+        let with_key = Endpoint {
+            tls_client_cert_pem: "certificate".into(),
+            has_tls_client_key: true,
+            ..stored.clone()
+        };
+        let moved = EndpointChange::Fields(EndpointFieldChanges {
+            uri: Some(EndpointUri::parse("uri", "https://attacker.example/").unwrap()),
+            ..Default::default()
+        });
+        let error = moved.apply(Some(&with_key)).unwrap_err().to_string();
+        assert!(
+            error.starts_with("user_info_endpoint.tls.client_key_pem: must be given again"),
             "{error}"
         );
     }
