@@ -166,6 +166,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     assert!(stored.has_basic_auth_password, "kept");
 
     // Another host, whole or by the URI alone: the password is not kept for it.
+    let mut okta = okta;
     for paths in [&["user_info_endpoint"][..], &["user_info_endpoint.uri"]] {
         let mut changed = okta.clone();
         changed.user_info_endpoint = Some(endpoint("https://iam3.example.com/", "svc2", ""));
@@ -177,20 +178,15 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         let stored = moved.user_info_endpoint.clone().unwrap();
         assert_eq!(stored.uri, "https://iam3.example.com/");
         assert!(!stored.has_basic_auth_password, "{paths:?}: dropped");
-        // Back where it was, for the next case.
-        let mut back = moved.clone();
+        // Back where it was, with the password, for the next case.
+        let mut back = moved;
         back.user_info_endpoint = Some(endpoint("https://iam.example.com/v2", "svc2", PASSWORD));
-        iams.update_iam(update(&back, &["user_info_endpoint"]))
+        okta = iams
+            .update_iam(update(&back, &["user_info_endpoint"]))
             .await
-            .unwrap();
+            .unwrap()
+            .into_inner();
     }
-    let okta = iams
-        .get_iam(proto::GetIamRequest {
-            id: okta.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
 
     // The password named itself, empty: removed.
     let mut changed = okta.clone();
