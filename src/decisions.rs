@@ -98,7 +98,7 @@ struct ImpersonationKey {
 
 /// An [`ImpersonationKey`] borrowed from the request, for looking one up without copying the
 /// names. Its fields are the key's, in the key's order, so both hash alike.
-#[derive(Hash)]
+#[derive(Clone, Copy, Hash)]
 struct ImpersonationQuery<'a> {
     platform: Platform,
     actor: &'a str,
@@ -152,8 +152,11 @@ impl Decisions {
         }
     }
 
+    /// May `actor` act as the subject on `platform`, as `caller` asks; the decision is audited
+    /// as the caller's.
     pub async fn check_impersonation(
         &self,
+        caller: Id,
         platform: Platform,
         actor: &str,
         subject: &Subject,
@@ -170,8 +173,12 @@ impl Decisions {
                     })
                     .await?;
                 if let Some(ended) = session_standing(&session, platform, actor)? {
-                    self.audit
-                        .record(platform, actor, &session.target, &ended, SystemTime::now());
+                    let pair = ImpersonationQuery {
+                        platform,
+                        actor,
+                        target: &session.target,
+                    };
+                    self.audit.record(caller, pair, &ended, SystemTime::now());
                     return Ok(ended);
                 }
                 session.target
@@ -192,8 +199,7 @@ impl Decisions {
                 Ok::<_, Error>(decide(&facts))
             })
             .await?;
-        self.audit
-            .record(platform, actor, &target, &decision, SystemTime::now());
+        self.audit.record(caller, key, &decision, SystemTime::now());
         Ok(decision)
     }
 
@@ -270,23 +276,26 @@ impl Decisions {
 
 /// The identity of a tally: a structured value, never text joined from input. Names are as
 /// given (normalising them on every check would cost more than the few extra tallies of
-/// callers that vary the case).
+/// callers that vary the case). The caller is the authenticated user who asked: the audit
+/// event is theirs, whatever actor the question names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TallyKey {
+    caller: Id,
     pair: ImpersonationKey,
     reason: Reason,
 }
 
 /// A [`TallyKey`] borrowed from the check, hashing as the key does (same fields, same order).
-#[derive(Hash)]
+#[derive(Clone, Copy, Hash)]
 struct TallyQuery<'a> {
+    caller: Id,
     pair: ImpersonationQuery<'a>,
     reason: Reason,
 }
 
 impl Equivalent<TallyKey> for TallyQuery<'_> {
     fn equivalent(&self, key: &TallyKey) -> bool {
-        self.reason == key.reason && self.pair.equivalent(&key.pair)
+        self.caller == key.caller && self.reason == key.reason && self.pair.equivalent(&key.pair)
     }
 }
 
@@ -304,7 +313,7 @@ struct Tally {
 impl Tally {
     fn record(self, key: &TallyKey) -> AuditRecord {
         let mut record = AuditRecord::new(
-            self.actor_user_id,
+            Some(key.caller),
             "CheckImpersonation",
             "user",
             self.target_user_id
@@ -313,7 +322,9 @@ impl Tally {
         .with_details(json!({
             "platform": key.pair.platform.as_str(),
             "actor": key.pair.actor,
+            "actor_user_id": self.actor_user_id.map(|id| id.to_string()),
             "target": key.pair.target,
+            "target_user_id": self.target_user_id.map(|id| id.to_string()),
             "allowed": key.reason.allows(),
             "reason": key.reason.as_str(),
             "count": self.count,
@@ -363,17 +374,11 @@ impl Default for DecisionAudit {
 impl DecisionAudit {
     fn record(
         &self,
-        platform: Platform,
-        actor: &str,
-        target: &str,
+        caller: Id,
+        pair: ImpersonationQuery<'_>,
         decision: &Decision,
         now: SystemTime,
     ) {
-        let pair = ImpersonationQuery {
-            platform,
-            actor,
-            target,
-        };
         let urgent = if decision.allowed() {
             if !self.allowed.contains_key(&pair) {
                 self.allowed.insert(pair.to_key(), ());
@@ -392,6 +397,7 @@ impl DecisionAudit {
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             let key = TallyQuery {
+                caller,
                 pair,
                 reason: decision.reason,
             };
@@ -400,6 +406,7 @@ impl DecisionAudit {
                 None => {
                     pending.insert(
                         TallyKey {
+                            caller,
                             pair: key.pair.to_key(),
                             reason: key.reason,
                         },
@@ -481,7 +488,7 @@ mod tests {
             target: "bob@example.com",
         };
         let key = query.to_key();
-        assert_eq!(hasher.hash_one(&query), hasher.hash_one(&key));
+        assert_eq!(hasher.hash_one(query), hasher.hash_one(&key));
         assert!(query.equivalent(&key));
         let other = ImpersonationQuery {
             target: "Bob@example.com",
@@ -489,20 +496,28 @@ mod tests {
         };
         assert!(!other.equivalent(&key), "names are compared as given");
 
+        let caller = Id::new();
         let owned = TallyKey {
+            caller,
             pair: key,
             reason: Reason::AllowedByPattern,
         };
         let tally = TallyQuery {
+            caller,
             pair: query,
             reason: Reason::AllowedByPattern,
         };
-        assert_eq!(hasher.hash_one(&tally), hasher.hash_one(&owned));
+        assert_eq!(hasher.hash_one(tally), hasher.hash_one(&owned));
         assert!(tally.equivalent(&owned));
         let denied = TallyQuery {
             reason: Reason::TargetUnknown,
             ..tally
         };
         assert!(!denied.equivalent(&owned));
+        let another_caller = TallyQuery {
+            caller: Id::new(),
+            ..tally
+        };
+        assert!(!another_caller.equivalent(&owned));
     }
 }

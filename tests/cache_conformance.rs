@@ -191,6 +191,7 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
     let store = t.store.clone();
     let w = world(store.as_ref()).await;
     let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
+    let caller = Id::new();
 
     // A fixed set of questions, asked after every write, so that each write finds the answers
     // of the one before cached.
@@ -221,7 +222,7 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
                 .map(|(_, d)| d);
             for _ in 0..2 {
                 let cached = decisions
-                    .check_impersonation(*platform, actor, subject, Consistency::Cached)
+                    .check_impersonation(caller, *platform, actor, subject, Consistency::Cached)
                     .await;
                 assert_eq!(
                     format!("{cached:?}"),

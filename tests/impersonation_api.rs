@@ -7,9 +7,13 @@ use common::{
     Authorization, TestServer, TestStore,
     grpc::{assert_each_refused_changing_nothing, create_user, grant, key_for, token},
 };
-use personae::proto::{
-    self, ImpersonationReason as Reason, Platform, batch_check_item::Check,
-    check_impersonation_request::Subject,
+use personae::{
+    domain::page::PageRequest,
+    proto::{
+        self, ImpersonationReason as Reason, Platform, batch_check_item::Check,
+        check_impersonation_request::Subject,
+    },
+    store::AuditFilter,
 };
 use tonic::Code;
 
@@ -205,7 +209,39 @@ async fn a_connector_checks_and_records_sessions(t: TestStore) {
     assert_eq!(sessions.sessions.len(), 1);
     assert_eq!(sessions.sessions[0].reason, "quarterly report");
     assert!(sessions.next_page_token.is_empty());
+
+    // The decisions are audited as the connector's, the caller, never as the actor the
+    // questions named (here an admin): the platform actor is in the details.
+    as_connector
+        .check_impersonation(check(
+            Platform::Snowflake,
+            "ADMIN@personae.local",
+            target("analyst@example.com"),
+        ))
+        .await
+        .unwrap();
+    // Stopping writes the pending tallies.
+    let store = server.store.store.clone();
     server.stop().await;
+    let filter = AuditFilter {
+        action: Some("CheckImpersonation".into()),
+        ..Default::default()
+    };
+    let page = PageRequest::parse(1000, "", 1000, "").unwrap();
+    let decisions = store.list_audit_events(&filter, &page).await.unwrap();
+    assert!(
+        decisions
+            .iter()
+            .any(|e| e.details.contains("ADMIN@personae.local")),
+        "{decisions:?}"
+    );
+    for event in decisions {
+        assert_eq!(
+            event.actor_id.map(|id| id.to_string()),
+            Some(connector.id.clone()),
+            "{event:?}"
+        );
+    }
 }
 
 async fn bad_input_is_refused_naming_the_field(t: TestStore) {

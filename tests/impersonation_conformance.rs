@@ -509,7 +509,8 @@ async fn integrations_are_configured_safely(t: TestStore) {
         .unwrap();
 }
 
-/// The decisions recorded so far: one event per distinct decision and write, as JSON details.
+/// The decisions recorded so far: one event per distinct decision and write, as JSON details
+/// with the event's actor added as `event_actor_id`.
 async fn decision_events(store: &dyn Store) -> Vec<serde_json::Value> {
     let filter = AuditFilter {
         action: Some("CheckImpersonation".into()),
@@ -526,7 +527,11 @@ async fn decision_events(store: &dyn Store) -> Vec<serde_json::Value> {
     }
     events
         .iter()
-        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .map(|e| {
+            let mut details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            details["event_actor_id"] = serde_json::json!(e.actor_id.map(|id| id.to_string()));
+            details
+        })
         .collect()
 }
 
@@ -552,12 +557,15 @@ async fn await_decision_events(
 async fn decisions_are_audited_as_tallies(t: TestStore) {
     let store = t.store.clone();
     let w = world(store.as_ref()).await;
+    // The connector asking: the events are its, whatever actor its questions name.
+    let caller = create_user(store.as_ref(), "connector@x.com").await;
     let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
     let check = |actor: &'static str| {
         let decisions = &decisions;
         async move {
             decisions
                 .check_impersonation(
+                    caller,
                     Platform::Snowflake,
                     actor,
                     &Subject::Target("target@x.com".into()),
@@ -617,8 +625,13 @@ async fn decisions_are_audited_as_tallies(t: TestStore) {
     ] {
         assert!(summary.contains(&expected), "{expected:?} in {summary:?}");
     }
+    for event in &events {
+        assert_eq!(event["event_actor_id"], caller.to_string(), "{event}");
+    }
     let allowed = events.iter().find(|e| e["allowed"] == true).unwrap();
     assert_eq!(allowed["platform"], "SNOWFLAKE");
+    assert_eq!(allowed["actor_user_id"], w.imp.to_string());
+    assert_eq!(allowed["target_user_id"], w.target.to_string());
     assert!(allowed["first_time"].as_str().unwrap() <= allowed["last_time"].as_str().unwrap());
 
     check("plain@x.com").await;

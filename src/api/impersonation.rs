@@ -102,6 +102,7 @@ impl Impersonation for ImpersonationApi {
         &self,
         request: Request<proto::CheckImpersonationRequest>,
     ) -> Result<Response<proto::CheckImpersonationResponse>, Status> {
+        let caller = principal(&request)?;
         let request = request.into_inner();
         let platform = convert::platform(request.platform)?;
         let actor = platform_username("actor", &request.actor)?;
@@ -110,7 +111,7 @@ impl Impersonation for ImpersonationApi {
         let decision = self
             .context
             .decisions
-            .check_impersonation(platform, &actor, &subject, consistency)
+            .check_impersonation(caller.user_id, platform, &actor, &subject, consistency)
             .await?;
         Ok(Response::new(convert::decision(decision)))
     }

@@ -371,6 +371,7 @@ impl Permissions for PermissionsApi {
         request: Request<proto::BatchCheckRequest>,
     ) -> Result<Response<proto::BatchCheckResponse>, Status> {
         use proto::batch_check_item::Check;
+        let caller = principal(&request)?;
         let request = request.into_inner();
         if request.items.is_empty() || request.items.len() > MAX_BATCH_ITEMS {
             return Err(Error::invalid(
@@ -406,7 +407,13 @@ impl Permissions for PermissionsApi {
                         let subject = Subject::try_from(question.subject.as_ref())?;
                         self.context
                             .decisions
-                            .check_impersonation(platform, &actor, &subject, consistency)
+                            .check_impersonation(
+                                caller.user_id,
+                                platform,
+                                &actor,
+                                &subject,
+                                consistency,
+                            )
                             .await
                             .map(Answer::Impersonation)
                     }
