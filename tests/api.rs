@@ -760,8 +760,75 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     response
 }
 
+/// A key without USER_ADMIN cannot mint, for its own user, a key that outlives it: unset, the
+/// new key takes its expiry; later, it is refused; so both stop working together.
+async fn a_key_never_mints_one_that_outlives_it(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let ada = create_user(&server, "ada@example.com").await;
+    let soon = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() + 3,
+        nanos: 0,
+    };
+    let short = server
+        .users(server.admin())
+        .create_api_key(proto::CreateApiKeyRequest {
+            user_id: ada.id.clone(),
+            expire_time: Some(soon),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut as_ada = server.users(Authorization::bearer(&short.secret));
+    let later = prost_types::Timestamp {
+        seconds: soon.seconds + 3600,
+        nanos: 0,
+    };
+    let refused = as_ada
+        .create_api_key(proto::CreateApiKeyRequest {
+            expire_time: Some(later),
+            ..Default::default()
+        })
+        .await;
+    assert_refused(
+        refused,
+        Code::InvalidArgument,
+        "expire_time: must not be later than",
+    );
+    let minted = as_ada
+        .create_api_key(proto::CreateApiKeyRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(minted.api_key.unwrap().expire_time, Some(soon));
+    let mut as_minted = server.users(Authorization::bearer(&minted.secret));
+    let own = proto::GetUserRequest {
+        user: Some(UserSelector::Id(ada.id.clone())),
+    };
+    as_minted.get_user(own.clone()).await.unwrap();
+
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_refused(
+        as_minted.get_user(own).await,
+        Code::Unauthenticated,
+        "not valid",
+    );
+    // An admin may still give a longer life.
+    server
+        .users(server.admin())
+        .create_api_key(proto::CreateApiKeyRequest {
+            user_id: ada.id.clone(),
+            expire_time: Some(later),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
 on_both_stores!(
     seed_flow,
+    a_key_never_mints_one_that_outlives_it,
     bad_input_names_the_field_and_changes_nothing,
     authentication_and_authorization,
     the_last_admin_cannot_lock_everyone_out,

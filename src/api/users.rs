@@ -280,14 +280,17 @@ impl Users for UsersApi {
             "" => String::new(),
             name => bounded_text("display_name", name, MAX_TEXT_CHARS)?,
         };
-        let expire_time = request
+        let asked = request
             .expire_time
             .as_ref()
             .map(|t| convert::parse_timestamp("expire_time", t))
             .transpose()?;
-        if expire_time.is_some_and(|t| t <= crate::domain::now()) {
-            return Err(Error::invalid("expire_time", "must be in the future").into());
-        }
+        let expire_time = api_key::new_key_expiry(
+            asked,
+            actor.key_expire_time,
+            actor.has(USER_ADMIN),
+            domain::now(),
+        )?;
         let generated = api_key::generate();
         let key = NewApiKey {
             id: generated.key_id,

@@ -13,7 +13,7 @@ use hashbrown::HashSet;
 
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 
-use crate::domain::{self, Id, api_key, api_key::StoredCredential};
+use crate::domain::{self, Id, Timestamp, api_key, api_key::StoredCredential};
 use crate::error::{Error, Result};
 use crate::store::{Consistency, Credential, EpochCache, Store};
 
@@ -24,6 +24,9 @@ pub struct Principal {
     /// Shared with the cached credential, so authenticating a call copies no strings. Hashed
     /// with hashbrown's fast default: its names come from the store, not from callers.
     pub permissions: Arc<HashSet<String>>,
+    /// When the key presented for this call expires: what it creates for its own user may not
+    /// outlive it.
+    pub key_expire_time: Option<Timestamp>,
 }
 
 impl Principal {
@@ -128,6 +131,7 @@ impl Authenticator {
         Ok(Principal {
             user_id: credential.stored.user_id,
             permissions: credential.permissions.clone(),
+            key_expire_time: credential.stored.expire_time,
         })
     }
 }

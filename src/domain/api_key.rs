@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Id, Timestamp};
+use crate::error::{Error, Result};
 
 const PREFIX: &str = "prs";
 const SECRET_LEN: usize = 22;
@@ -124,6 +125,36 @@ pub struct StoredCredential {
     pub user_disabled: bool,
 }
 
+/// The expiry of a new key: the one asked for, in the future. A key created for its own user
+/// without USER_ADMIN never outlives the key that created it (`presenting`), so a short-lived
+/// key cannot mint a longer-lived one: unset, it takes the presenting key's expiry; later, it is
+/// refused.
+pub fn new_key_expiry(
+    asked: Option<Timestamp>,
+    presenting: Option<Timestamp>,
+    may_outlive: bool,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    if asked.is_some_and(|t| t <= now) {
+        return Err(Error::invalid("expire_time", "must be in the future"));
+    }
+    let Some(limit) = presenting.filter(|_| !may_outlive) else {
+        return Ok(asked);
+    };
+    match asked {
+        None => Ok(Some(limit)),
+        Some(asked) if asked > limit => Err(Error::invalid(
+            "expire_time",
+            format!(
+                "must not be later than {}, when the key making this call expires (only a \
+                 USER_ADMIN may create a key that outlives it)",
+                limit.to_rfc3339()
+            ),
+        )),
+        Some(asked) => Ok(Some(asked)),
+    }
+}
+
 /// Why a well-formed key is not accepted. Callers get one message for all of these, so a
 /// probe learns nothing about which keys exist.
 #[derive(Debug, PartialEq, Eq)]
@@ -173,6 +204,31 @@ pub struct ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_self_service_key_never_outlives_the_key_that_made_it() {
+        let now = crate::domain::now();
+        let hour = chrono::Duration::hours(1);
+        let limit = Some(now + hour);
+        assert_eq!(new_key_expiry(None, limit, false, now).unwrap(), limit);
+        let sooner = Some(now + hour / 2);
+        assert_eq!(new_key_expiry(sooner, limit, false, now).unwrap(), sooner);
+        let later = Some(now + hour * 2);
+        let refused = new_key_expiry(later, limit, false, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.starts_with("expire_time: must not be later than"),
+            "{refused}"
+        );
+        assert_eq!(new_key_expiry(later, limit, true, now).unwrap(), later);
+        assert_eq!(new_key_expiry(None, limit, true, now).unwrap(), None);
+        assert_eq!(new_key_expiry(None, None, false, now).unwrap(), None);
+        assert!(
+            new_key_expiry(Some(now), None, true, now).is_err(),
+            "in the past"
+        );
+    }
 
     fn stored(hash: Vec<u8>) -> StoredCredential {
         StoredCredential {
