@@ -439,6 +439,8 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
     both.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let mut username_only = update(&built_in, &["user_info_endpoint.basic_auth_username"]);
     username_only.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint("", "svc", ""));
+    let mut built_in_endpoint = update(&built_in, &["user_info_endpoint"]);
+    built_in_endpoint.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let timed = |connect: i64, request: i64| proto::CreateIamRequest {
         user_info_endpoint: Some(proto::UserInfoEndpoint {
             connect_timeout: Some(prost_types::Duration {
@@ -454,6 +456,12 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         ..create(uri, "", "")
     };
     let cases = vec![
+        (
+            call!(iams.update_iam(built_in_endpoint)),
+            Code::FailedPrecondition,
+            "user_info_endpoint: the built-in IAM holds the users created here and has no \
+             user-info endpoint",
+        ),
         (
             call!(iams.create_iam(timed(0, 5))),
             Code::InvalidArgument,

@@ -94,6 +94,7 @@ async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
         name: named(name),
         description: Default::default(),
         email: None,
+        managed_by_iam: None,
     };
     store
         .create_group(Id::new(), group("Équipe"), record("CreateGroup", "x"))
@@ -198,6 +199,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
         name: named("ÖFFENTLICH"),
         description: Default::default(),
         email: None,
+        managed_by_iam: None,
     };
     assert_already_exists(
         reopened

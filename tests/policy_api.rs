@@ -13,6 +13,7 @@ use common::{
 };
 use personae::{
     auth::{Access, access_for},
+    domain::{BUILT_IN_IAM_ID, Id},
     proto::{self, assign_role_request::Principal as AssignTo},
 };
 use prost_types::FieldMask;
@@ -139,6 +140,7 @@ async fn groups_over_grpc(t: TestStore) {
             name: "Accountants".into(),
             description: "Count things".into(),
             email: "accountants@example.com".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -640,7 +642,9 @@ async fn bad_policy_input_changes_nothing(t: TestStore) {
         // Tenants
         (call!(permissions.create_tenant(proto::CreateTenantRequest { name: " ".into(), description: String::new() })), InvalidArgument, "name"),
         // Groups
-        (call!(groups.create_group(proto::CreateGroupRequest { name: "G".into(), description: String::new(), email: "not-an-email".into() })), InvalidArgument, "email"),
+        (call!(groups.create_group(proto::CreateGroupRequest { name: "G".into(), description: String::new(), email: "not-an-email".into(), ..Default::default() })), InvalidArgument, "email"),
+        (call!(groups.create_group(proto::CreateGroupRequest { name: "G".into(), managed_by_iam_id: BUILT_IN_IAM_ID.to_string(), ..Default::default() })), InvalidArgument, "managed_by_iam_id: the built-in IAM"),
+        (call!(groups.create_group(proto::CreateGroupRequest { name: "G".into(), managed_by_iam_id: Id::new().to_string(), ..Default::default() })), NotFound, "managed_by_iam_id: IAM"),
         (call!(groups.list_groups(proto::ListGroupsRequest { page_size: -5, ..Default::default() })), InvalidArgument, "page_size"),
         (call!(groups.remove_member(proto::RemoveMemberRequest { group_id: unknown.into(), user_id: unknown.into() })), NotFound, unknown),
         // Every other new RPC refuses a malformed id, naming the field.

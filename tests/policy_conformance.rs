@@ -74,6 +74,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
                 name: named("ACCOUNTANTS"),
                 description: Default::default(),
                 email: None,
+                managed_by_iam: None,
             },
             record("CreateGroup", "x"),
         )

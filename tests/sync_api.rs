@@ -169,13 +169,14 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
     let okta = iam(&server, "Okta", &endpoint).await;
     let ada = user_of(&server, &okta, "ada@example.com").await.to_string();
 
-    // Made here: a group the IAM will name in other case, a group it never names (with Ada as
-    // a local member), and an attribute.
+    // Made here: a group the IAM will name in other case, marked as managed by it; a group it
+    // never names (with Ada as a local member); a group it is not given; and an attribute.
     let groups = server.groups(server.admin());
     let accountants = groups
         .clone()
         .create_group(proto::CreateGroupRequest {
             name: "accountants".into(),
+            managed_by_iam_id: okta.clone(),
             ..Default::default()
         })
         .await
@@ -190,6 +191,14 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         .await
         .unwrap()
         .into_inner();
+    groups
+        .clone()
+        .create_group(proto::CreateGroupRequest {
+            name: "Payroll".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     groups
         .clone()
         .add_members(proto::AddMembersRequest {
@@ -266,6 +275,10 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         "{names:?}"
     );
     let controllers = group_named(&server, "Controllers").await.expect("created");
+    assert_eq!(
+        controllers.managed_by_iam_id, okta,
+        "a sync's group is its IAM's"
+    );
     let role = permissions
         .clone()
         .create_role(proto::CreateRoleRequest {
@@ -400,8 +413,11 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
     // A Trino name that is the bootstrap admin's username would make checks naming the admin
     // resolve to ada.
     let admins_name = answer(&["Accountants"], &[], "ADMIN@personae.local");
+    // A group made here, and a group of the IAM's that now carries a role: never joined.
+    let not_managed = answer(&["Accountants", "Payroll"], &[], "ada_t");
+    let carries_roles = answer(&["Accountants", "Controllers"], &[], "ada_t");
     #[rustfmt::skip]
-    let failures: [(u16, &str, Duration, Code, &str); 10] = [
+    let failures: [(u16, &str, Duration, Code, &str); 12] = [
         (404, "no such user", Duration::ZERO, Code::Unavailable, "HTTP 404"),
         (500, "the directory is down", Duration::ZERO, Code::Unavailable, "the directory is down"),
         (401, "bad credentials", Duration::ZERO, Code::Unavailable, "HTTP 401"),
@@ -410,6 +426,8 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         (200, &huge, Duration::ZERO, Code::Unavailable, "larger than 1048576 bytes"),
         (200, &long_group, Duration::ZERO, Code::Unavailable, "groups[0].name"),
         (200, &taken, Duration::ZERO, Code::FailedPrecondition, "belongs to user"),
+        (200, &not_managed, Duration::ZERO, Code::FailedPrecondition, "which IAM"),
+        (200, &carries_roles, Duration::ZERO, Code::FailedPrecondition, "carries role assignments made here"),
         (200, &admins_name, Duration::ZERO, Code::FailedPrecondition, "is the username \"admin@personae.local\" of user"),
         (200, "{}", Duration::from_secs(6), Code::Unavailable, "no answer within 5 s"),
     ];

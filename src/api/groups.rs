@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
 use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
-    group::{GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup, optional_email},
+    group::{GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup, managing_iam, optional_email},
     name::{AttributeName, Description, Name},
     page::PageRequest,
     user::{Email, attribute_values},
@@ -36,12 +36,14 @@ impl Groups for GroupsApi {
             name: Name::parse("name", &request.name)?,
             description: Description::parse("description", &request.description)?,
             email: optional_email("email", &request.email)?,
+            managed_by_iam: managing_iam("managed_by_iam_id", &request.managed_by_iam_id)?,
         };
         let id = Id::new();
         let record = audit(&actor, "CreateGroup", "group", id).with_details(json!({
             "name": new.name,
             "description": new.description,
             "email": new.email.as_ref().map(Email::as_str),
+            "managed_by_iam_id": new.managed_by_iam.map(|id| id.to_string()),
         }));
         let created = self.context.store.create_group(id, new, record).await?;
         Ok(committed(created, convert::group))
@@ -91,13 +93,19 @@ impl Groups for GroupsApi {
             .group
             .ok_or_else(|| Error::invalid("group", "is required"))?;
         let id = Id::parse("group.id", &group.id)?;
-        let mask = UpdateMask::parse(request.update_mask, &["name", "description", "email"])?;
+        let mask = UpdateMask::parse(
+            request.update_mask,
+            &["name", "description", "email", "managed_by_iam_id"],
+        )?;
         let changes = GroupChanges {
             name: mask.field("name", || Name::parse("group.name", &group.name))?,
             description: mask.field("description", || {
                 Description::parse("group.description", &group.description)
             })?,
             email: mask.field("email", || optional_email("group.email", &group.email))?,
+            managed_by_iam: mask.field("managed_by_iam_id", || {
+                managing_iam("group.managed_by_iam_id", &group.managed_by_iam_id)
+            })?,
         };
         let etag = update_etag(&request.etag, &group.etag)?;
         let record = audit(&actor, "UpdateGroup", "group", id).with_details(json!({
@@ -105,6 +113,9 @@ impl Groups for GroupsApi {
             "name": changes.name,
             "description": changes.description,
             "email": changes.email.as_ref().map(|e| e.as_ref().map(|e| e.as_str())),
+            "managed_by_iam_id": changes
+                .managed_by_iam
+                .map(|iam| iam.map(|id| id.to_string())),
         }));
         let updated = self
             .context

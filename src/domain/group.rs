@@ -5,7 +5,7 @@ use super::{
     name::{Description, Name},
     user::{Attributes, Email},
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Group {
@@ -18,6 +18,8 @@ pub struct Group {
     pub create_time: Timestamp,
     pub update_time: Timestamp,
     pub version: Version,
+    /// The IAM whose syncs manage the group's memberships; `None`: made here only.
+    pub managed_by_iam: Option<Id>,
 }
 
 /// An optional email: empty means none.
@@ -34,14 +36,28 @@ pub struct NewGroup {
     pub name: Name,
     pub description: Description,
     pub email: Option<Email>,
+    pub managed_by_iam: Option<Id>,
 }
 
-/// Validated changes; `email: Some(None)` clears it.
+/// Validated changes; `Some(None)` clears the email or the managing IAM.
 #[derive(Clone, Debug, Default)]
 pub struct GroupChanges {
     pub name: Option<Name>,
     pub description: Option<Description>,
     pub email: Option<Option<Email>>,
+    pub managed_by_iam: Option<Option<Id>>,
+}
+
+/// The IAM a group is to be managed by (empty: none). The built-in IAM has no endpoint, so it
+/// syncs nothing and manages no group.
+pub fn managing_iam(field: &str, text: &str) -> Result<Option<Id>> {
+    match Id::parse_optional(field, text)? {
+        Some(id) if id == super::BUILT_IN_IAM_ID => Err(Error::invalid(
+            field,
+            "the built-in IAM syncs nothing and cannot manage a group",
+        )),
+        id => Ok(id),
+    }
 }
 
 /// The most user ids one AddMembers call takes.

@@ -137,6 +137,45 @@ pub struct NamedGroup {
     pub name: String,
     /// It does not exist yet: the sync creates it.
     pub created: bool,
+    /// The IAM whose syncs manage its memberships (a group the sync creates: the syncing one).
+    pub managed_by_iam: Option<Id>,
+    /// Some role is assigned to the group.
+    pub carries_roles: bool,
+}
+
+impl NamedGroup {
+    /// A group a sync of `iam` creates.
+    pub fn new(iam: Id, name: &str) -> Self {
+        Self {
+            id: Id::new(),
+            name: name.to_owned(),
+            created: true,
+            managed_by_iam: Some(iam),
+            carries_roles: false,
+        }
+    }
+
+    /// Whether a sync of `iam` may add members: only to a group that IAM manages and that
+    /// carries no role assignment, so an endpoint (which an APPLICATION_ADMIN controls) cannot
+    /// put anyone in a group holding rights given here.
+    pub fn ensure_joinable_by(&self, iam: Id) -> Result<()> {
+        if self.managed_by_iam != Some(iam) {
+            return Err(Error::FailedPrecondition(format!(
+                "the IAM names group {:?} ({}), which IAM {iam} does not manage: a sync joins \
+                 users only to groups its syncs created or marked as managed by it \
+                 (managed_by_iam_id)",
+                self.name, self.id
+            )));
+        }
+        if self.carries_roles {
+            return Err(Error::FailedPrecondition(format!(
+                "the IAM names group {:?} ({}), which carries role assignments made here: a \
+                 sync never joins users to such a group",
+                self.name, self.id
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A group joined or left.
@@ -370,16 +409,22 @@ mod tests {
                 id: local,
                 name: "Local".into(),
                 created: false,
+                managed_by_iam: None,
+                carries_roles: false,
             },
             NamedGroup {
                 id: kept,
                 name: "Kept".into(),
                 created: false,
+                managed_by_iam: None,
+                carries_roles: false,
             },
             NamedGroup {
                 id: new,
                 name: "New".into(),
                 created: true,
+                managed_by_iam: None,
+                carries_roles: false,
             },
         ];
         let changes = SyncChanges::between(&state, &wanted, &groups);

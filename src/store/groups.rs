@@ -32,6 +32,7 @@ struct GroupRow {
     create_time: DbTime,
     update_time: DbTime,
     version: i64,
+    managed_by_iam_id: Option<Id>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -62,6 +63,7 @@ async fn load_groups(conn: &mut Conn<'_>, rows: Vec<GroupRow>) -> Result<Vec<Gro
             create_time: row.create_time.0,
             update_time: row.update_time.0,
             version: Version(row.version),
+            managed_by_iam: row.managed_by_iam_id,
         })
         .collect();
     let index = PageIndex::new(&ids);
@@ -133,13 +135,25 @@ fn group_search_key(name: &str, email: Option<&str>) -> String {
     search_key(&[name, email.unwrap_or_default()])
 }
 
-/// Inserts a group whose name is known to be free.
+/// Fails with NotFound naming `field` unless IAM `iam` exists.
+async fn ensure_iam_exists(conn: &mut Conn<'_>, field: &str, iam: Option<Id>) -> Result<()> {
+    let Some(iam) = iam else { return Ok(()) };
+    let found: Option<(Id,)> = conn
+        .fetch_optional(query(sql::IAM_EXISTS).bind(iam))
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| Error::NotFound(format!("{field}: IAM {iam} does not exist")))
+}
+
+/// Inserts a group whose name is known to be free, managed by `managed_by_iam` when given.
 pub(super) async fn insert_group(
     conn: &mut Conn<'_>,
     id: Id,
     name: &str,
     description: &str,
     email: Option<&str>,
+    managed_by_iam: Option<Id>,
 ) -> Result<()> {
     conn.execute(
         query(sql::INSERT)
@@ -149,7 +163,8 @@ pub(super) async fn insert_group(
             .bind(description)
             .bind(email)
             .bind(domain::now())
-            .bind(group_search_key(name, email).as_str()),
+            .bind(group_search_key(name, email).as_str())
+            .bind(managed_by_iam),
     )
     .await?;
     Ok(())
@@ -166,6 +181,7 @@ impl GroupStore for SqlStore {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
         ensure_name_free(&mut conn, Named::Group, "name", &group.name, None).await?;
+        ensure_iam_exists(&mut conn, "managed_by_iam_id", group.managed_by_iam).await?;
         let email = group.email.as_ref().map(|e| e.as_str());
         insert_group(
             &mut conn,
@@ -173,6 +189,7 @@ impl GroupStore for SqlStore {
             group.name.as_str(),
             group.description.as_str(),
             email,
+            group.managed_by_iam,
         )
         .await?;
         let created = load_group(&mut conn, id).await?;
@@ -236,6 +253,11 @@ impl GroupStore for SqlStore {
                     .bind(email.as_ref().map(|e| e.as_str())),
             )
             .await?;
+        }
+        if let Some(iam) = changes.managed_by_iam {
+            ensure_iam_exists(&mut conn, "group.managed_by_iam_id", iam).await?;
+            conn.execute(query(sql::SET_MANAGED_BY_IAM).bind(id).bind(iam))
+                .await?;
         }
         let (name, email): (String, Option<String>) =
             conn.fetch_one(query(sql::SEARCHED_FIELDS).bind(id)).await?;

@@ -13,7 +13,7 @@ use super::{
     write::Write,
 };
 use crate::domain::{
-    self, Id, Version,
+    self, BUILT_IN_IAM_ID, Id, Version,
     audit::AuditRecord,
     external::{AwsUserType, Platform},
     iam::{
@@ -265,6 +265,11 @@ impl SqlStore {
     }
 }
 
+/// Why the built-in IAM is never called: it holds the users made here, and an endpoint for it
+/// would let whoever sets one (an APPLICATION_ADMIN) sync those users into groups.
+const BUILT_IN_HAS_NO_ENDPOINT: &str =
+    "the built-in IAM holds the users created here and has no user-info endpoint";
+
 #[async_trait]
 impl IamStore for SqlStore {
     async fn list_iams(&self, page: &PageRequest) -> Result<Vec<Iam>> {
@@ -328,6 +333,11 @@ impl IamStore for SqlStore {
         }
         if let Some(change) = changes.endpoint {
             let outcome = change.apply(current.endpoint.as_ref())?;
+            if id == BUILT_IN_IAM_ID && outcome.uri.is_some() {
+                return Err(Error::FailedPrecondition(format!(
+                    "user_info_endpoint: {BUILT_IN_HAS_NO_ENDPOINT}"
+                )));
+            }
             self.write_endpoint(&mut conn, id, current.endpoint.as_ref(), outcome)
                 .await?;
         }
@@ -344,6 +354,11 @@ impl IamStore for SqlStore {
         let mut pooled = self.db.acquire().await?;
         let mut conn = pooled.conn();
         let iam = load_iam(&mut conn, id).await?;
+        if id == BUILT_IN_IAM_ID {
+            return Err(Error::FailedPrecondition(format!(
+                "iam_id: {BUILT_IN_HAS_NO_ENDPOINT}"
+            )));
+        }
         let Some(endpoint) = iam.endpoint.clone() else {
             return Err(Error::FailedPrecondition(format!(
                 "iam_id: IAM {id} ({}) has no user-info endpoint",

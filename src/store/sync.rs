@@ -34,6 +34,8 @@ struct GroupNameRow {
     id: Id,
     name: String,
     name_key: String,
+    managed_by_iam_id: Option<Id>,
+    carries_roles: bool,
 }
 
 /// What a batch will do: each user's changes or why it cannot take them, and the groups to
@@ -103,6 +105,8 @@ async fn existing_groups(
                 id: row.id,
                 name: row.name,
                 created: false,
+                managed_by_iam: row.managed_by_iam_id,
+                carries_roles: row.carries_roles,
             };
             (row.name_key, group)
         })
@@ -183,24 +187,26 @@ async fn plan(conn: &mut Conn<'_>, iam: Id, profiles: &[(Id, ExternalProfile)]) 
                     .map(|name| {
                         groups
                             .entry(name.key())
-                            .or_insert_with(|| NamedGroup {
-                                id: Id::new(),
-                                name: name.as_str().to_owned(),
-                                created: true,
-                            })
+                            .or_insert_with(|| NamedGroup::new(iam, name.as_str()))
                             .clone()
                     })
                     .collect();
                 let state = states.remove(id).unwrap_or_default();
                 let changes = SyncChanges::between(&state, profile, &named);
-                claim_usernames(&mut owners, &holders, *id, &state, &changes).map(|()| {
-                    for group in named.iter().filter(|g| g.created) {
-                        if created.insert(group.id) {
-                            new_groups.push((group.id, group.name.clone()));
+                changes
+                    .groups_added
+                    .iter()
+                    .filter_map(|added| named.iter().find(|g| g.id == added.id))
+                    .try_for_each(|group| group.ensure_joinable_by(iam))
+                    .and_then(|()| claim_usernames(&mut owners, &holders, *id, &state, &changes))
+                    .map(|()| {
+                        for group in named.iter().filter(|g| g.created) {
+                            if created.insert(group.id) {
+                                new_groups.push((group.id, group.name.clone()));
+                            }
                         }
-                    }
-                    changes
-                })
+                        changes
+                    })
             }
         };
         outcomes.push((*id, outcome));
@@ -268,11 +274,12 @@ impl Plan {
 /// Creates the new groups and writes the changes of the users that can take theirs (some).
 async fn write_plan(
     conn: &mut Conn<'_>,
+    iam: Id,
     new_groups: &[(Id, String)],
     changed: &[(Id, &SyncChanges)],
 ) -> Result<()> {
     for (id, name) in new_groups {
-        insert_group(conn, *id, name, "", None).await?;
+        insert_group(conn, *id, name, "", None, Some(iam)).await?;
     }
     let memberships = |pick: fn(&SyncChanges) -> &[sync::GroupChange]| {
         let (mut groups, mut users) = (Vec::new(), Vec::new());
@@ -386,7 +393,7 @@ impl SqlStore {
         let revision = if changed.is_empty() {
             None
         } else {
-            write_plan(&mut conn, &plan.new_groups, &changed).await?;
+            write_plan(&mut conn, iam, &plan.new_groups, &changed).await?;
             let record = record.with_details(sync::audit_details(&changed));
             Some(write.commit(record).await?)
         };

@@ -72,6 +72,7 @@ pub async fn create_group(store: &dyn Store, name: &str) -> Id {
         name: named(name),
         description: Default::default(),
         email: None,
+        managed_by_iam: None,
     };
     store
         .create_group(id, group, record("CreateGroup", id))

@@ -297,6 +297,10 @@ pub fn group(group: Group) -> proto::Group {
         create_time: Some(timestamp(group.create_time)),
         update_time: Some(timestamp(group.update_time)),
         etag: group.version.etag(),
+        managed_by_iam_id: group
+            .managed_by_iam
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 

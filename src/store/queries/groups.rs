@@ -5,7 +5,7 @@ use super::{Sql, where_in};
 pub const BY_ID: &str = "
     SELECT g.id, g.name, g.description, g.email,
            (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
-           g.create_time, g.update_time, g.version
+           g.create_time, g.update_time, g.version, g.managed_by_iam_id
     FROM groups g WHERE g.id = $1";
 
 /// A page of ListGroups: $1 a LIKE pattern over the search key, $2 the last id of the previous
@@ -13,7 +13,7 @@ pub const BY_ID: &str = "
 pub const LIST: &str = r"
     SELECT g.id, g.name, g.description, g.email,
            (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
-           g.create_time, g.update_time, g.version
+           g.create_time, g.update_time, g.version, g.managed_by_iam_id
     FROM groups g
     WHERE ($1 IS NULL OR g.search_key LIKE $1 ESCAPE '\')
       AND ($2 IS NULL OR g.id > $2)
@@ -34,8 +34,8 @@ pub const OWNER_OF_NAME: &str = "
 /// $1 id, $2 name, $3 its key, $4 description, $5 email, $6 the time, $7 the search key.
 pub const INSERT: &str = "
     INSERT INTO groups (id, name, name_key, description, email, create_time, update_time,
-                        version, search_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7)";
+                        version, search_key, managed_by_iam_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8)";
 
 pub const VERSION: &str = "SELECT version FROM groups WHERE id = $1";
 
@@ -45,6 +45,10 @@ pub const SET_NAME: &str = "UPDATE groups SET name = $2, name_key = $3 WHERE id 
 pub const SET_DESCRIPTION: &str = "UPDATE groups SET description = $2 WHERE id = $1";
 
 pub const SET_EMAIL: &str = "UPDATE groups SET email = $2 WHERE id = $1";
+
+pub const SET_MANAGED_BY_IAM: &str = "UPDATE groups SET managed_by_iam_id = $2 WHERE id = $1";
+
+pub const IAM_EXISTS: &str = "SELECT id FROM iams WHERE id = $1";
 
 /// What the search key of group $1 is made of.
 pub const SEARCHED_FIELDS: &str = "SELECT name, email FROM groups WHERE id = $1";

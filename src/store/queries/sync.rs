@@ -35,8 +35,15 @@ pub const MEMBERSHIPS_OF: Sql = where_in!(
     ""
 );
 
-/// The groups whose names have the comparison keys $1.
-pub const GROUPS_NAMED: Sql = where_in!("SELECT id, name, name_key FROM groups", "name_key", "");
+/// The groups whose names have the comparison keys $1, with the IAM managing each and whether
+/// any role is assigned to it.
+pub const GROUPS_NAMED: Sql = where_in!(
+    "SELECT g.id, g.name, g.name_key, g.managed_by_iam_id,
+            EXISTS (SELECT 1 FROM role_assignments r WHERE r.group_id = g.id) AS carries_roles
+     FROM groups g",
+    "g.name_key",
+    ""
+);
 
 /// Who holds each of the external usernames with the comparison keys $1 on platform $2 (from
 /// the `(platform, name_key)` index).
