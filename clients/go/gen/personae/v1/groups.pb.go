@@ -41,9 +41,13 @@ type Group struct {
 	UpdateTime  *timestamppb.Timestamp      `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every change to the group, its members or attributes; UpdateGroup refuses a
 	// stale one.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The IAM whose syncs manage this group's memberships; empty: memberships are made here only.
+	// A sync joins users only to groups its IAM manages and that carry no role assignments. Set
+	// by the sync that creates a group, or by CreateGroup and UpdateGroup; never the built-in IAM.
+	ManagedByIamId string `protobuf:"bytes,10,opt,name=managed_by_iam_id,json=managedByIamId,proto3" json:"managed_by_iam_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
@@ -139,6 +143,13 @@ func (x *Group) GetEtag() string {
 	return ""
 }
 
+func (x *Group) GetManagedByIamId() string {
+	if x != nil {
+		return x.ManagedByIamId
+	}
+	return ""
+}
+
 type CreateGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required, unique case-insensitively, at most 256 characters.
@@ -146,9 +157,11 @@ type CreateGroupRequest struct {
 	// Optional, at most 1024 characters.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// Optional.
-	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Optional: the IAM whose syncs may manage the group's memberships (see Group).
+	ManagedByIamId string `protobuf:"bytes,4,opt,name=managed_by_iam_id,json=managedByIamId,proto3" json:"managed_by_iam_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateGroupRequest) Reset() {
@@ -198,6 +211,13 @@ func (x *CreateGroupRequest) GetDescription() string {
 func (x *CreateGroupRequest) GetEmail() string {
 	if x != nil {
 		return x.Email
+	}
+	return ""
+}
+
+func (x *CreateGroupRequest) GetManagedByIamId() string {
+	if x != nil {
+		return x.ManagedByIamId
 	}
 	return ""
 }
@@ -365,7 +385,7 @@ type UpdateGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Its id names the group; the fields in update_mask are taken from it.
 	Group *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	// Paths: name, description, email.
+	// Paths: name, description, email, managed_by_iam_id (empty: managed here only).
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// The etag of the group as last read; group.etag is used when empty.
 	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -823,7 +843,7 @@ var File_personae_v1_groups_proto protoreflect.FileDescriptor
 
 const file_personae_v1_groups_proto_rawDesc = "" +
 	"\n" +
-	"\x18personae/v1/groups.proto\x12\vpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xb5\x03\n" +
+	"\x18personae/v1/groups.proto\x12\vpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xe0\x03\n" +
 	"\x05Group\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -837,14 +857,17 @@ const file_personae_v1_groups_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\x1a[\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\x12)\n" +
+	"\x11managed_by_iam_id\x18\n" +
+	" \x01(\tR\x0emanagedByIamId\x1a[\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\"`\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\"\x8b\x01\n" +
 	"\x12CreateGroupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\"!\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12)\n" +
+	"\x11managed_by_iam_id\x18\x04 \x01(\tR\x0emanagedByIamId\"!\n" +
 	"\x0fGetGroupRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"e\n" +
 	"\x11ListGroupsRequest\x12\x14\n" +

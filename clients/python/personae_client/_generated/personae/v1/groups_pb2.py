@@ -29,7 +29,7 @@ from . import common_pb2 as personae_dot_v1_dot_common__pb2
 from . import users_pb2 as personae_dot_v1_dot_users__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18personae/v1/groups.proto\x12\x0bpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xd4\x02\n\x05Group\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x14\n\x0cmember_count\x18\x05 \x01(\x03\x12\x36\n\nattributes\x18\x06 \x03(\x0b\x32\".personae.v1.Group.AttributesEntry\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x1aO\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"F\n\x12\x43reateGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\"\x1d\n\x0fGetGroupRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x11ListGroupsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x12ListGroupsResponse\x12\"\n\x06groups\x18\x01 \x03(\x0b\x32\x12.personae.v1.Group\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x12UpdateGroupRequest\x12!\n\x05group\x18\x01 \x01(\x0b\x32\x12.personae.v1.Group\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\" \n\x12\x44\x65leteGroupRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x11\x41\x64\x64MembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"8\n\x13RemoveMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\\\n\x12ListMembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"P\n\x13ListMembersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.personae.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18\x41\x64\x64GroupAttributeRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tattribute\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"V\n RemoveGroupAttributeValueRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tattribute\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t2\xef\x05\n\x06Groups\x12\x42\n\x0b\x43reateGroup\x12\x1f.personae.v1.CreateGroupRequest\x1a\x12.personae.v1.Group\x12<\n\x08GetGroup\x12\x1c.personae.v1.GetGroupRequest\x1a\x12.personae.v1.Group\x12M\n\nListGroups\x12\x1e.personae.v1.ListGroupsRequest\x1a\x1f.personae.v1.ListGroupsResponse\x12\x42\n\x0bUpdateGroup\x12\x1f.personae.v1.UpdateGroupRequest\x1a\x12.personae.v1.Group\x12\x46\n\x0b\x44\x65leteGroup\x12\x1f.personae.v1.DeleteGroupRequest\x1a\x16.google.protobuf.Empty\x12@\n\nAddMembers\x12\x1e.personae.v1.AddMembersRequest\x1a\x12.personae.v1.Group\x12\x44\n\x0cRemoveMember\x12 .personae.v1.RemoveMemberRequest\x1a\x12.personae.v1.Group\x12P\n\x0bListMembers\x12\x1f.personae.v1.ListMembersRequest\x1a .personae.v1.ListMembersResponse\x12N\n\x11\x41\x64\x64GroupAttribute\x12%.personae.v1.AddGroupAttributeRequest\x1a\x12.personae.v1.Group\x12^\n\x19RemoveGroupAttributeValue\x12-.personae.v1.RemoveGroupAttributeValueRequest\x1a\x12.personae.v1.Groupb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18personae/v1/groups.proto\x12\x0bpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\x1a\x17personae/v1/users.proto\"\xef\x02\n\x05Group\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x14\n\x0cmember_count\x18\x05 \x01(\x03\x12\x36\n\nattributes\x18\x06 \x03(\x0b\x32\".personae.v1.Group.AttributesEntry\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12\x19\n\x11managed_by_iam_id\x18\n \x01(\t\x1aO\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.personae.v1.AttributeValues:\x02\x38\x01\"a\n\x12\x43reateGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x19\n\x11managed_by_iam_id\x18\x04 \x01(\t\"\x1d\n\x0fGetGroupRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x11ListGroupsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x12ListGroupsResponse\x12\"\n\x06groups\x18\x01 \x03(\x0b\x32\x12.personae.v1.Group\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x12UpdateGroupRequest\x12!\n\x05group\x18\x01 \x01(\x0b\x32\x12.personae.v1.Group\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\" \n\x12\x44\x65leteGroupRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x11\x41\x64\x64MembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x10\n\x08user_ids\x18\x02 \x03(\t\"8\n\x13RemoveMemberRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"\\\n\x12ListMembersRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"P\n\x13ListMembersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.personae.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18\x41\x64\x64GroupAttributeRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tattribute\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\t\"V\n RemoveGroupAttributeValueRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x11\n\tattribute\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t2\xef\x05\n\x06Groups\x12\x42\n\x0b\x43reateGroup\x12\x1f.personae.v1.CreateGroupRequest\x1a\x12.personae.v1.Group\x12<\n\x08GetGroup\x12\x1c.personae.v1.GetGroupRequest\x1a\x12.personae.v1.Group\x12M\n\nListGroups\x12\x1e.personae.v1.ListGroupsRequest\x1a\x1f.personae.v1.ListGroupsResponse\x12\x42\n\x0bUpdateGroup\x12\x1f.personae.v1.UpdateGroupRequest\x1a\x12.personae.v1.Group\x12\x46\n\x0b\x44\x65leteGroup\x12\x1f.personae.v1.DeleteGroupRequest\x1a\x16.google.protobuf.Empty\x12@\n\nAddMembers\x12\x1e.personae.v1.AddMembersRequest\x1a\x12.personae.v1.Group\x12\x44\n\x0cRemoveMember\x12 .personae.v1.RemoveMemberRequest\x1a\x12.personae.v1.Group\x12P\n\x0bListMembers\x12\x1f.personae.v1.ListMembersRequest\x1a .personae.v1.ListMembersResponse\x12N\n\x11\x41\x64\x64GroupAttribute\x12%.personae.v1.AddGroupAttributeRequest\x1a\x12.personae.v1.Group\x12^\n\x19RemoveGroupAttributeValue\x12-.personae.v1.RemoveGroupAttributeValueRequest\x1a\x12.personae.v1.Groupb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,33 +39,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GROUP_ATTRIBUTESENTRY']._loaded_options = None
   _globals['_GROUP_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_GROUP']._serialized_start=189
-  _globals['_GROUP']._serialized_end=529
-  _globals['_GROUP_ATTRIBUTESENTRY']._serialized_start=450
-  _globals['_GROUP_ATTRIBUTESENTRY']._serialized_end=529
-  _globals['_CREATEGROUPREQUEST']._serialized_start=531
-  _globals['_CREATEGROUPREQUEST']._serialized_end=601
-  _globals['_GETGROUPREQUEST']._serialized_start=603
-  _globals['_GETGROUPREQUEST']._serialized_end=632
-  _globals['_LISTGROUPSREQUEST']._serialized_start=634
-  _globals['_LISTGROUPSREQUEST']._serialized_end=707
-  _globals['_LISTGROUPSRESPONSE']._serialized_start=709
-  _globals['_LISTGROUPSRESPONSE']._serialized_end=790
-  _globals['_UPDATEGROUPREQUEST']._serialized_start=792
-  _globals['_UPDATEGROUPREQUEST']._serialized_end=910
-  _globals['_DELETEGROUPREQUEST']._serialized_start=912
-  _globals['_DELETEGROUPREQUEST']._serialized_end=944
-  _globals['_ADDMEMBERSREQUEST']._serialized_start=946
-  _globals['_ADDMEMBERSREQUEST']._serialized_end=1001
-  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1003
-  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1059
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=1061
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=1153
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1155
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1235
-  _globals['_ADDGROUPATTRIBUTEREQUEST']._serialized_start=1237
-  _globals['_ADDGROUPATTRIBUTEREQUEST']._serialized_end=1316
-  _globals['_REMOVEGROUPATTRIBUTEVALUEREQUEST']._serialized_start=1318
-  _globals['_REMOVEGROUPATTRIBUTEVALUEREQUEST']._serialized_end=1404
-  _globals['_GROUPS']._serialized_start=1407
-  _globals['_GROUPS']._serialized_end=2158
+  _globals['_GROUP']._serialized_end=556
+  _globals['_GROUP_ATTRIBUTESENTRY']._serialized_start=477
+  _globals['_GROUP_ATTRIBUTESENTRY']._serialized_end=556
+  _globals['_CREATEGROUPREQUEST']._serialized_start=558
+  _globals['_CREATEGROUPREQUEST']._serialized_end=655
+  _globals['_GETGROUPREQUEST']._serialized_start=657
+  _globals['_GETGROUPREQUEST']._serialized_end=686
+  _globals['_LISTGROUPSREQUEST']._serialized_start=688
+  _globals['_LISTGROUPSREQUEST']._serialized_end=761
+  _globals['_LISTGROUPSRESPONSE']._serialized_start=763
+  _globals['_LISTGROUPSRESPONSE']._serialized_end=844
+  _globals['_UPDATEGROUPREQUEST']._serialized_start=846
+  _globals['_UPDATEGROUPREQUEST']._serialized_end=964
+  _globals['_DELETEGROUPREQUEST']._serialized_start=966
+  _globals['_DELETEGROUPREQUEST']._serialized_end=998
+  _globals['_ADDMEMBERSREQUEST']._serialized_start=1000
+  _globals['_ADDMEMBERSREQUEST']._serialized_end=1055
+  _globals['_REMOVEMEMBERREQUEST']._serialized_start=1057
+  _globals['_REMOVEMEMBERREQUEST']._serialized_end=1113
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=1115
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=1207
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1209
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1289
+  _globals['_ADDGROUPATTRIBUTEREQUEST']._serialized_start=1291
+  _globals['_ADDGROUPATTRIBUTEREQUEST']._serialized_end=1370
+  _globals['_REMOVEGROUPATTRIBUTEVALUEREQUEST']._serialized_start=1372
+  _globals['_REMOVEGROUPATTRIBUTEVALUEREQUEST']._serialized_end=1458
+  _globals['_GROUPS']._serialized_start=1461
+  _globals['_GROUPS']._serialized_end=2212
 # @@protoc_insertion_point(module_scope)

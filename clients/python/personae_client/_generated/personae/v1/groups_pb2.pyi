@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Group(_message.Message):
-    __slots__ = ("id", "name", "description", "email", "member_count", "attributes", "create_time", "update_time", "etag")
+    __slots__ = ("id", "name", "description", "email", "member_count", "attributes", "create_time", "update_time", "etag", "managed_by_iam_id")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class Group(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    MANAGED_BY_IAM_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -40,17 +41,20 @@ class Group(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., email: _Optional[str] = ..., member_count: _Optional[int] = ..., attributes: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    managed_by_iam_id: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., email: _Optional[str] = ..., member_count: _Optional[int] = ..., attributes: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., managed_by_iam_id: _Optional[str] = ...) -> None: ...
 
 class CreateGroupRequest(_message.Message):
-    __slots__ = ("name", "description", "email")
+    __slots__ = ("name", "description", "email", "managed_by_iam_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
+    MANAGED_BY_IAM_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     email: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+    managed_by_iam_id: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., email: _Optional[str] = ..., managed_by_iam_id: _Optional[str] = ...) -> None: ...
 
 class GetGroupRequest(_message.Message):
     __slots__ = ("id",)
