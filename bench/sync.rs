@@ -194,7 +194,13 @@ async fn measure(
     args: &Args,
     data: &DataSet,
 ) -> anyhow::Result<(Duration, Duration)> {
-    let mut running = server::Server::start(url, log, env)?;
+    // The endpoint started below listens on loopback, which the server calls only when allowed.
+    let env = [
+        env,
+        &[("PERSONAE_USER_INFO_ALLOW_PRIVATE_ADDRESSES", "true")],
+    ]
+    .concat();
+    let mut running = server::Server::start(url, log, &env)?;
     let channel = running.channel().await?;
     let bearer = Bearer(format!("Bearer {token}").parse()?);
     let mut iams = IamConfigClient::with_interceptor(channel.clone(), bearer.clone());

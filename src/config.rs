@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use crate::domain::address::AddressPolicy;
 use crate::secrets::KeySource;
 
 #[derive(Parser, Debug)]
@@ -74,6 +75,11 @@ pub struct ServeArgs {
     /// The most entries each cache of checks and credentials holds; default 100000.
     #[arg(long, env = "PERSONAE_CACHE_ENTRIES")]
     pub cache_entries: Option<usize>,
+    /// Whether IAMs' user-info endpoints may be at loopback and private addresses (127.0.0.0/8,
+    /// ::1, localhost, 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7); default false.
+    /// Link-local and cloud metadata addresses are refused whatever this says.
+    #[arg(long, env = "PERSONAE_USER_INFO_ALLOW_PRIVATE_ADDRESSES")]
+    pub user_info_allow_private_addresses: Option<bool>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -108,6 +114,7 @@ pub struct FileConfig {
     pub max_concurrent_requests: Option<usize>,
     pub decision_audit_interval_secs: Option<u64>,
     pub cache_entries: Option<usize>,
+    pub user_info_allow_private_addresses: Option<bool>,
     pub bootstrap_token: Option<String>,
     pub secret_key_file: Option<PathBuf>,
 }
@@ -135,6 +142,7 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     pub decision_audit_interval: Duration,
     pub cache_entries: usize,
+    pub user_info_addresses: AddressPolicy,
     pub bootstrap_token: Option<String>,
     pub secret_key: KeySource,
 }
@@ -182,6 +190,12 @@ impl ServerConfig {
             max_concurrent_requests,
             decision_audit_interval: Duration::from_secs(audit_interval),
             cache_entries: args.cache_entries.or(file.cache_entries).unwrap_or(100_000),
+            user_info_addresses: AddressPolicy {
+                allow_private: args
+                    .user_info_allow_private_addresses
+                    .or(file.user_info_allow_private_addresses)
+                    .unwrap_or(false),
+            },
             bootstrap_token: bootstrap_token(file.bootstrap_token),
         })
     }
@@ -278,6 +292,7 @@ mod tests {
             listen = "0.0.0.0:6000"
             database_url = "postgres://db/personae"
             request_timeout_secs = 5
+            user_info_allow_private_addresses = true
             "#,
         )
         .unwrap();
@@ -291,10 +306,15 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(5));
         assert_eq!(config.metrics_listen, "127.0.0.1:9464".parse().unwrap());
         assert_eq!(config.max_concurrent_requests, 1024);
+        assert!(config.user_info_addresses.allow_private);
 
         let defaults = ServerConfig::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
         assert_eq!(defaults.listen, "127.0.0.1:50051".parse().unwrap());
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+        assert!(
+            !defaults.user_info_addresses.allow_private,
+            "private addresses are refused unless allowed"
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         grpc = %grpc.local_addr()?,
         metrics = %metrics.local_addr()?,
         store = store_kind(&config.database_url),
+        user_info_allow_private_addresses = config.user_info_addresses.allow_private,
         "personae is serving"
     );
     let options = ServeOptions {
@@ -86,6 +87,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         max_concurrent_requests: config.max_concurrent_requests,
         decision_audit_interval: config.decision_audit_interval,
         cache_entries: config.cache_entries,
+        user_info_addresses: config.user_info_addresses,
     };
     server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
     tracing::info!("personae stopped");

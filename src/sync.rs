@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::{
     Id, Revision,
+    address::AddressPolicy,
     audit::AuditRecord,
     iam::ProfileSchemaEntry,
     sync::{self, ExternalProfile, SyncChanges},
@@ -37,16 +38,17 @@ async fn fetch_profile(
     })
 }
 
-/// Syncs one user; the revision is set when something changed (and an audit event was
-/// appended).
+/// Syncs one user, calling its IAM's endpoint where `addresses` allows; the revision is set
+/// when something changed (and an audit event was appended).
 pub async fn sync_user(
     store: &dyn Store,
     user_id: Id,
     actor: Id,
+    addresses: AddressPolicy,
 ) -> Result<(User, Option<Revision>)> {
     let user = store.get_user(&UserKey::Id(user_id)).await?;
     let (iam, config) = store.iam_endpoint(user.iam_id).await?;
-    let client = UserInfoClient::new(config)?;
+    let client = UserInfoClient::new(config, addresses)?;
     let profile = fetch_profile(&client, &iam.profile_schema, &user.username).await?;
     let record = AuditRecord::new(Some(actor), "SyncUser", "user", user_id);
     let batch = store
@@ -100,7 +102,8 @@ impl Progress {
     }
 }
 
-/// Starts syncing every user of IAM `iam`: refused at once when the IAM has no endpoint or a
+/// Starts syncing every user of IAM `iam`, calling its endpoint where `addresses` allows:
+/// refused at once when the IAM has no endpoint, its URI names an address not allowed, or a
 /// SyncAll of it is running; otherwise the reports arrive on the receiver, which ends after the
 /// last user or with an error. Dropping the receiver stops the work; batches already committed
 /// stay.
@@ -109,9 +112,10 @@ pub async fn start_sync_all(
     iam: Id,
     options: SyncAllOptions,
     actor: Id,
+    addresses: AddressPolicy,
 ) -> Result<mpsc::Receiver<Result<Progress>>> {
     let (iam, config) = store.iam_endpoint(iam).await?;
-    let client = UserInfoClient::new(config)?;
+    let client = UserInfoClient::new(config, addresses)?;
     let lease = store.lease_sync(iam.id).await?;
     let (reports, receiver) = mpsc::channel(sync::MAX_BATCH);
     tokio::spawn(async move {

@@ -3,12 +3,19 @@
 //! size of the answer.
 //! Every way it can fail is described for the caller (status and the first bytes of the body,
 //! the TLS or connection error, a timeout), since an operator fixes the endpoint from that.
+//! It connects only to addresses the server's [`AddressPolicy`] allows: an IP address in the
+//! URI is checked before any request, and names are resolved by [`CheckedResolver`], which keeps
+//! only allowed addresses, on every connection.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Deserialize;
 
-use crate::domain::iam::seconds;
+use crate::domain::{
+    address::{AddressPolicy, RefusedAddress, host_ip},
+    iam::seconds,
+};
 
 /// The largest answer read; a larger one is refused.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
@@ -42,6 +49,8 @@ struct GroupName {
 pub enum FetchError {
     #[error("the endpoint settings cannot be used: {0}")]
     Settings(String),
+    #[error("the endpoint's address is refused: {0}")]
+    Refused(String),
     #[error("no answer within {}", seconds(*.0))]
     Timeout(Duration),
     #[error("could not reach the endpoint: {0}")]
@@ -55,10 +64,13 @@ pub enum FetchError {
 }
 
 impl From<FetchError> for crate::error::Error {
-    /// Settings that cannot be used are the IAM's state; anything else is the endpoint's.
+    /// Settings that cannot be used and an address the server does not call are the IAM's
+    /// state, which calling again does not change; anything else is the endpoint's.
     fn from(error: FetchError) -> Self {
         match error {
-            FetchError::Settings(_) => Self::FailedPrecondition(error.to_string()),
+            FetchError::Settings(_) | FetchError::Refused(_) => {
+                Self::FailedPrecondition(error.to_string())
+            }
             other => Self::EndpointFailed(format!("the user-info endpoint: {other}")),
         }
     }
@@ -82,12 +94,25 @@ pub struct UserInfoClient {
 }
 
 impl UserInfoClient {
-    pub fn new(config: EndpointConfig) -> Result<Self, FetchError> {
+    /// A client of the endpoint `config` describes, calling only what `addresses` allows; an IP
+    /// address in its URI that it does not allow is refused here, before any request.
+    pub fn new(config: EndpointConfig, addresses: AddressPolicy) -> Result<Self, FetchError> {
+        let url = reqwest::Url::parse(&config.uri)
+            .map_err(|e| FetchError::Settings(format!("the URI {:?}: {e}", config.uri)))?;
+        if let Some(ip) = url.host().as_ref().and_then(host_ip) {
+            addresses
+                .check_ip(ip)
+                .map_err(|refused| FetchError::Refused(refused.to_string()))?;
+        }
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(config.timeouts.connect)
             .timeout(config.timeouts.request)
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(CheckedResolver { addresses }))
+            // Straight to the endpoint: a proxy (HTTPS_PROXY) would resolve and reach the name
+            // itself, where no check holds.
+            .no_proxy();
         if !config.ca_cert_pem.is_empty() {
             builder = builder.tls_built_in_root_certs(false);
             for cert in reqwest::Certificate::from_pem_bundle(config.ca_cert_pem.as_bytes())
@@ -142,6 +167,8 @@ impl UserInfoClient {
                 ))
             } else if error.is_timeout() {
                 FetchError::Timeout(timeouts.request)
+            } else if let Some(refused) = cause::<RefusedName>(&error) {
+                FetchError::Refused(refused.to_string())
             } else {
                 FetchError::Unreachable(chain(&error))
             }
@@ -157,6 +184,71 @@ impl UserInfoClient {
         }
         Ok((status, body))
     }
+}
+
+/// Resolves names as the system does and keeps only the addresses the client may call, failing
+/// when none is left. reqwest resolves for every new connection, so a name that later resolves
+/// elsewhere (DNS rebinding) is checked again.
+struct CheckedResolver {
+    addresses: AddressPolicy,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let addresses = self.addresses;
+        let name = name.as_str().to_owned();
+        Box::pin(async move {
+            let mut allowed: Vec<SocketAddr> = Vec::new();
+            let mut refused = Vec::new();
+            for address in tokio::net::lookup_host((name.as_str(), 0)).await? {
+                match addresses.check_ip(address.ip()) {
+                    Ok(()) => allowed.push(address),
+                    Err(why) if !refused.contains(&why) => refused.push(why),
+                    Err(_) => {}
+                }
+            }
+            if allowed.is_empty() && !refused.is_empty() {
+                return Err(Box::new(RefusedName { name, refused }) as _);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// A name that resolved only to addresses the client may not call: each, with why.
+#[derive(Debug)]
+struct RefusedName {
+    name: String,
+    refused: Vec<RefusedAddress>,
+}
+
+impl std::fmt::Display for RefusedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resolves only to refused addresses: ", self.name)?;
+        for (i, refused) in self.refused.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{refused}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RefusedName {}
+
+/// The first cause of `error` that is an `E`.
+fn cause<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut source = Some(error);
+    while let Some(current) = source {
+        if let Some(found) = current.downcast_ref::<E>() {
+            return Some(found);
+        }
+        source = current.source();
+    }
+    None
 }
 
 /// An error with its causes, which hold the TLS or connection detail.
@@ -191,4 +283,35 @@ pub fn parse(body: &[u8]) -> Result<UserInfo, String> {
         authorizations: answer.authorizations,
         fields,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_resolve_only_to_allowed_addresses() {
+        let resolve = |allow_private| {
+            let resolver = CheckedResolver {
+                addresses: AddressPolicy { allow_private },
+            };
+            resolver.resolve("localhost".parse().expect("a name"))
+        };
+        let refused = match resolve(false).await {
+            Ok(addresses) => panic!("localhost resolved to {:?}", addresses.collect::<Vec<_>>()),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            refused.starts_with("localhost resolves only to refused addresses: ")
+                && refused.contains("127.0.0.1 is a loopback address"),
+            "{refused}"
+        );
+        let allowed: Vec<SocketAddr> = resolve(true).await.expect("allowed").collect();
+        assert!(
+            allowed
+                .iter()
+                .any(|a| a.ip() == std::net::Ipv4Addr::LOCALHOST),
+            "{allowed:?}"
+        );
+    }
 }

@@ -672,7 +672,11 @@ async fn request_ids_come_back_when_sent_or_on_failure(t: TestStore) {
 
 /// Beyond the concurrency limit calls are refused at once; on shutdown, calls in flight finish.
 async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
-    let server = TestServer::start_with(t, 1).await;
+    let options = personae::server::ServeOptions {
+        max_concurrent_requests: 1,
+        ..common::serve_options()
+    };
+    let server = TestServer::start_with(t, options).await;
     let lock = server.store.hold_write_lock().await;
     let mut users = server.users(server.admin());
     // This call takes the only slot and waits there for the store's write lock. Like any client

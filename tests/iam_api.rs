@@ -14,6 +14,7 @@ use common::{
 };
 use personae::{
     domain::{
+        address::AddressPolicy,
         iam::{EndpointSettings, EndpointUri, NewIam, Password},
         name::Name,
     },
@@ -737,7 +738,8 @@ fn new_iam(name: &str) -> NewIam {
     NewIam {
         name: Name::parse("name", name).unwrap(),
         endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+                .unwrap(),
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
             tls: Default::default(),

@@ -11,6 +11,7 @@ use common::{
 use personae::{
     domain::{
         Id,
+        address::AddressPolicy,
         audit::AuditRecord,
         iam::{EndpointSettings, EndpointUri, NewIam, Password, TlsSettings},
         name::Name,
@@ -70,7 +71,8 @@ fn iam(name: &str) -> NewIam {
     NewIam {
         name: Name::parse("name", name).unwrap(),
         endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+                .unwrap(),
             basic_auth_username: "svc".into(),
             basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
             tls: Default::default(),
@@ -87,7 +89,8 @@ fn iam_with_client_key(name: &str) -> NewIam {
     NewIam {
         name: Name::parse("name", name).unwrap(),
         endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/").unwrap(),
+            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+                .unwrap(),
             basic_auth_username: String::new(),
             basic_auth_password: None,
             tls: TlsSettings {

@@ -10,7 +10,9 @@ use tonic::{Request, Response, Status};
 
 use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
 use crate::domain::{
-    Id, MAX_TEXT_CHARS, bounded_text,
+    Id, MAX_TEXT_CHARS,
+    address::AddressPolicy,
+    bounded_text,
     external::AwsUserType,
     iam::{
         self, EndpointChange, EndpointFieldChanges, EndpointUri, Iam, IamChanges, NewIam, Password,
@@ -126,10 +128,12 @@ fn endpoint_change_details(change: &EndpointChange) -> Value {
     )
 }
 
-/// What UpdateIam's mask changes about the endpoint: the whole, or single fields.
+/// What UpdateIam's mask changes about the endpoint: the whole, or single fields; a URI must lead
+/// where `addresses` allows.
 fn endpoint_change(
     mask: &UpdateMask,
     endpoint: Option<&proto::UserInfoEndpoint>,
+    addresses: AddressPolicy,
 ) -> Result<Option<EndpointChange>> {
     let fields: Vec<&String> = mask
         .paths()
@@ -145,7 +149,9 @@ fn endpoint_change(
         }
         return Ok(Some(match endpoint {
             None => EndpointChange::Remove,
-            Some(endpoint) => EndpointChange::Replace(convert::endpoint_settings(endpoint)?),
+            Some(endpoint) => {
+                EndpointChange::Replace(convert::endpoint_settings(endpoint, addresses)?)
+            }
         }));
     }
     if fields.is_empty() {
@@ -155,7 +161,7 @@ fn endpoint_change(
     let tls = given.tls.clone().unwrap_or_default();
     let mut changes = EndpointFieldChanges {
         uri: mask.field("user_info_endpoint.uri", || {
-            EndpointUri::parse("user_info_endpoint.uri", &given.uri)
+            EndpointUri::parse("user_info_endpoint.uri", &given.uri, addresses)
         })?,
         basic_auth_username: mask.field("user_info_endpoint.basic_auth_username", || {
             iam::basic_auth_username(
@@ -269,7 +275,7 @@ impl IamConfig for IamConfigApi {
             endpoint: request
                 .user_info_endpoint
                 .as_ref()
-                .map(convert::endpoint_settings)
+                .map(|e| convert::endpoint_settings(e, self.context.user_info_addresses))
                 .transpose()?,
             profile_schema: convert::profile_schema(&request.profile_schema)?,
         };
@@ -301,7 +307,11 @@ impl IamConfig for IamConfigApi {
         let mask = UpdateMask::parse(request.update_mask, &IAM_PATHS)?;
         let changes = IamChanges {
             name: mask.field("name", || Name::parse("iam.name", &iam.name))?,
-            endpoint: endpoint_change(&mask, iam.user_info_endpoint.as_ref())?,
+            endpoint: endpoint_change(
+                &mask,
+                iam.user_info_endpoint.as_ref(),
+                self.context.user_info_addresses,
+            )?,
             profile_schema: mask.field("profile_schema", || {
                 convert::profile_schema(&iam.profile_schema)
             })?,
@@ -328,7 +338,7 @@ impl IamConfig for IamConfigApi {
         let id = Id::parse("iam_id", &request.get_ref().iam_id)?;
         let (_, config) = self.context.store.iam_endpoint(id).await?;
         let started = Instant::now();
-        let answer = match UserInfoClient::new(config) {
+        let answer = match UserInfoClient::new(config, self.context.user_info_addresses) {
             Ok(client) => client.probe().await,
             Err(error) => Err(error),
         };
@@ -358,7 +368,7 @@ impl IamConfig for IamConfigApi {
         let id = Id::parse("iam_id", &request.iam_id)?;
         let userid = bounded_text("userid", &request.userid, MAX_TEXT_CHARS)?;
         let (iam, config) = self.context.store.iam_endpoint(id).await?;
-        let answer = match UserInfoClient::new(config) {
+        let answer = match UserInfoClient::new(config, self.context.user_info_addresses) {
             Ok(client) => client.fetch(&userid).await,
             Err(error) => Err(error),
         };
@@ -400,8 +410,13 @@ impl IamConfig for IamConfigApi {
     ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("user_id", &request.get_ref().user_id)?;
-        let (user, revision) =
-            sync::sync_user(self.context.store.as_ref(), id, actor.user_id).await?;
+        let (user, revision) = sync::sync_user(
+            self.context.store.as_ref(),
+            id,
+            actor.user_id,
+            self.context.user_info_addresses,
+        )
+        .await?;
         Ok(match revision {
             Some(revision) => committed(
                 Committed {
@@ -425,8 +440,14 @@ impl IamConfig for IamConfigApi {
             dry_run: request.dry_run,
             concurrency: concurrency("concurrency", request.concurrency)?,
         };
-        let reports =
-            sync::start_sync_all(self.context.store.clone(), iam, options, actor.user_id).await?;
+        let reports = sync::start_sync_all(
+            self.context.store.clone(),
+            iam,
+            options,
+            actor.user_id,
+            self.context.user_info_addresses,
+        )
+        .await?;
         let stream = futures::stream::unfold(reports, |mut reports| async move {
             reports.recv().await.map(|report| (report, reports))
         })

@@ -22,7 +22,9 @@ use tonic::{Request, Response, metadata::MetadataValue};
 
 use crate::auth::Principal;
 use crate::decisions::Decisions;
-use crate::domain::{Revision, Version, audit::AuditRecord, name::comparison_key};
+use crate::domain::{
+    Revision, Version, address::AddressPolicy, audit::AuditRecord, name::comparison_key,
+};
 use crate::error::{Error, Result};
 use crate::proto;
 use crate::store::{Committed, Consistency, Store};
@@ -35,6 +37,8 @@ pub const CONSISTENCY_TOKEN_HEADER: &str = "personae-consistency-token";
 pub struct Context {
     pub store: Arc<dyn Store>,
     pub decisions: Arc<Decisions>,
+    /// Where user-info endpoints may be: checked when an IAM's is saved and when it is called.
+    pub user_info_addresses: AddressPolicy,
 }
 
 /// The caller, as the auth layer authenticated it.

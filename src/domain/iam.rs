@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use super::{
-    Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text,
+    Id, MAX_TEXT_CHARS, Timestamp, Version,
+    address::{AddressKind, AddressPolicy, host_ip, is_localhost_name},
+    bounded_text,
     external::{AwsUserType, Platform},
     name::Name,
     tls::{Certificates, PrivateKey},
@@ -137,34 +139,45 @@ pub struct ProfileSchemaEntry {
 }
 
 /// An endpoint URI: absolute, https (http only for a loopback host), with no query or fragment,
-/// since the service adds `?userid=`.
+/// since the service adds `?userid=`, and with a host the user-info client may call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointUri(String);
 
 impl EndpointUri {
-    pub fn parse(field: &str, text: &str) -> Result<Self> {
+    /// Parses a URI given for an endpoint. An IP address or localhost name as its host must be
+    /// one `addresses` lets the client call; so http, allowed only toward loopback, needs
+    /// private addresses allowed too.
+    pub fn parse(field: &str, text: &str, addresses: AddressPolicy) -> Result<Self> {
         let text = bounded_text(field, text, MAX_TEXT_CHARS)?;
-        let uri: http::Uri = text
-            .parse()
-            .map_err(|_| Error::invalid(field, format!("{text:?} is not a URI")))?;
-        let host = uri
-            .host()
-            .ok_or_else(|| Error::invalid(field, "must be absolute, with a scheme and a host"))?;
-        match uri.scheme_str() {
-            Some("https") => {}
-            Some("http") if is_loopback(host) => {}
-            Some("http") => {
-                return Err(Error::invalid(
-                    field,
-                    "must use https (http only for a loopback host: localhost, 127.0.0.1, [::1])",
-                ));
-            }
-            _ => return Err(Error::invalid(field, "must be an https:// URI")),
+        let not_a_uri = || Error::invalid(field, format!("{text:?} is not a URI"));
+        let uri: http::Uri = text.parse().map_err(|_| not_a_uri())?;
+        if uri.host().is_none() {
+            return Err(Error::invalid(
+                field,
+                "must be absolute, with a scheme and a host",
+            ));
         }
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(Error::invalid(field, "must be an https:// URI")),
+        };
         if uri.query().is_some() {
             return Err(Error::invalid(
                 field,
                 "must have no query: the service calls it with ?userid=<username>",
+            ));
+        }
+        // The host as the client reads it, which takes `127.1` and `2130706433` for 127.0.0.1.
+        let url = url::Url::parse(&text).map_err(|_| not_a_uri())?;
+        let host = url.host().ok_or_else(not_a_uri)?;
+        addresses
+            .check_host(&host)
+            .map_err(|refused| Error::invalid(field, refused.to_string()))?;
+        if !https && !is_loopback(&host) {
+            return Err(Error::invalid(
+                field,
+                "must use https (http only for a loopback host: localhost, 127.0.0.1, [::1])",
             ));
         }
         Ok(Self(text))
@@ -175,12 +188,11 @@ impl EndpointUri {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => is_localhost_name(name),
+        _ => host_ip(host).is_some_and(|ip| AddressKind::of(ip) == AddressKind::Loopback),
+    }
 }
 
 /// A basic-auth username: may be empty (no basic auth), never holds `:`, which would end it.
@@ -492,29 +504,72 @@ impl EndpointChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::address::ALLOW_PRIVATE_SETTING;
 
     #[test]
     fn endpoint_uris_are_https_or_loopback_http() {
-        for good in [
-            "https://iam.example.com/userinfo",
-            "https://iam.example.com:8443/v1/users",
-            "http://localhost:8080/info",
-            "http://127.0.0.1:9000/",
-            "http://[::1]:9000/x",
+        let strict = AddressPolicy::default();
+        let allowing = AddressPolicy {
+            allow_private: true,
+        };
+        for (good, addresses) in [
+            ("https://iam.example.com/userinfo", strict),
+            ("https://iam.example.com:8443/v1/users", strict),
+            ("https://93.184.215.14/info", strict),
+            ("https://10.0.0.1/info", allowing),
+            ("https://localhost:8443/info", allowing),
+            ("http://localhost:8080/info", allowing),
+            ("http://127.0.0.1:9000/", allowing),
+            ("http://[::1]:9000/x", allowing),
         ] {
-            assert!(EndpointUri::parse("uri", good).is_ok(), "{good}");
+            assert!(EndpointUri::parse("uri", good, addresses).is_ok(), "{good}");
         }
-        for (bad, says) in [
-            ("", "is required"),
-            ("iam.example.com/info", "is not a URI"),
-            ("/info", "must be absolute"),
-            ("http://iam.example.com/info", "must use https"),
-            ("http://10.0.0.1/info", "must use https"),
-            ("ftp://iam.example.com/", "must be an https:// URI"),
-            ("https://iam.example.com/info?x=1", "must have no query"),
-            ("https://exa mple.com/", "is not a URI"),
+        for (bad, addresses, says) in [
+            ("", strict, "is required"),
+            ("iam.example.com/info", strict, "is not a URI"),
+            ("/info", strict, "must be absolute"),
+            ("http://iam.example.com/info", allowing, "must use https"),
+            ("http://10.0.0.1/info", allowing, "must use https"),
+            ("ftp://iam.example.com/", strict, "must be an https:// URI"),
+            (
+                "https://iam.example.com/info?x=1",
+                strict,
+                "must have no query",
+            ),
+            ("https://exa mple.com/", strict, "is not a URI"),
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                allowing,
+                "169.254.169.254 is a link-local address",
+            ),
+            (
+                "https://[::ffff:169.254.169.254]/",
+                allowing,
+                "(IPv4 169.254.169.254) is a link-local address",
+            ),
+            (
+                "https://[fd00:ec2::254]/",
+                allowing,
+                "fd00:ec2::254 is a cloud metadata service's address",
+            ),
+            (
+                "https://0.0.0.0:8443/",
+                allowing,
+                "0.0.0.0 is an unspecified",
+            ),
+            ("https://127.0.0.1:8443/", strict, "127.0.0.1 is a loopback"),
+            ("https://127.1:8443/", strict, "127.0.0.1 is a loopback"),
+            ("https://2130706433/", strict, "127.0.0.1 is a loopback"),
+            ("https://[::1]/", strict, "::1 is a loopback"),
+            ("https://LocalHost./", strict, "localhost. is a loopback"),
+            ("http://localhost:8080/", strict, ALLOW_PRIVATE_SETTING),
+            (
+                "https://192.168.0.10/",
+                strict,
+                "a private address (RFC 1918)",
+            ),
         ] {
-            let error = EndpointUri::parse("user_info_endpoint.uri", bad).unwrap_err();
+            let error = EndpointUri::parse("user_info_endpoint.uri", bad, addresses).unwrap_err();
             let text = error.to_string();
             assert!(text.starts_with("user_info_endpoint.uri: "), "{text}");
             assert!(text.contains(says), "{bad}: {text}");

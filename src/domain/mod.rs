@@ -1,5 +1,6 @@
 //! Types that cannot hold invalid values, and the rules of the service. No I/O.
 
+pub mod address;
 pub mod api_key;
 pub mod audit;
 pub mod external;

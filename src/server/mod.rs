@@ -19,6 +19,7 @@ use crate::api::{
 };
 use crate::auth::{Authenticator, layer::Auth};
 use crate::decisions::Decisions;
+use crate::domain::address::AddressPolicy;
 use crate::middleware;
 use crate::proto::{
     FILE_DESCRIPTOR_SET, audit_server::AuditServer, groups_server::GroupsServer,
@@ -44,6 +45,8 @@ pub struct ServeOptions {
     pub decision_audit_interval: Duration,
     /// The most entries each cache of checks and credentials holds.
     pub cache_entries: usize,
+    /// Which addresses user-info endpoints may be at.
+    pub user_info_addresses: AddressPolicy,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -63,6 +66,7 @@ pub async fn serve(
     let context = Context {
         store: store.clone(),
         decisions: decisions.clone(),
+        user_info_addresses: options.user_info_addresses,
     };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()

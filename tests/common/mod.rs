@@ -11,7 +11,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use personae::{
     bootstrap,
-    domain::api_key,
+    domain::{address::AddressPolicy, api_key},
     proto::{
         audit_client::AuditClient, groups_client::GroupsClient, iam_config_client::IamConfigClient,
         impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
@@ -251,12 +251,27 @@ pub struct TestServer {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The options test servers run with unless a test changes them. User-info endpoints may be at
+/// loopback addresses, since the tests' endpoint listens on 127.0.0.1: the one place the tests
+/// allow private addresses.
+pub fn serve_options() -> ServeOptions {
+    ServeOptions {
+        request_timeout: Duration::from_secs(30),
+        max_concurrent_requests: 1024,
+        decision_audit_interval: DECISION_AUDIT_INTERVAL,
+        cache_entries: 10_000,
+        user_info_addresses: AddressPolicy {
+            allow_private: true,
+        },
+    }
+}
+
 impl TestServer {
     pub async fn start(store: TestStore) -> Self {
-        Self::start_with(store, 1024).await
+        Self::start_with(store, serve_options()).await
     }
 
-    pub async fn start_with(store: TestStore, max_concurrent_requests: usize) -> Self {
+    pub async fn start_with(store: TestStore, options: ServeOptions) -> Self {
         let admin_token = api_key::generate().token;
         bootstrap::bootstrap(store.store.as_ref(), Some(&admin_token))
             .await
@@ -265,12 +280,6 @@ impl TestServer {
         let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (addr, metrics_addr) = (grpc.local_addr().unwrap(), metrics.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let options = ServeOptions {
-            request_timeout: Duration::from_secs(30),
-            max_concurrent_requests,
-            decision_audit_interval: DECISION_AUDIT_INTERVAL,
-            cache_entries: 10_000,
-        };
         let task = tokio::spawn(server::serve(
             store.store.clone(),
             grpc,

@@ -45,7 +45,10 @@ pub const PASSWORD: &str = "user-info-secret-8f3a";
 /// The running endpoint: its URI, the CA that signed its certificate, a client certificate it
 /// accepts, and the answers scripted for it.
 pub struct UserInfoServer {
+    /// Its URI by the name `localhost`.
     pub uri: String,
+    /// The loopback port it listens on.
+    pub port: u16,
     pub ca: Pem,
     pub client: Pem,
     pub script: Script,
@@ -55,14 +58,15 @@ pub struct UserInfoServer {
 /// A status and body, sent after a delay.
 type Scripted = (StatusCode, String, Duration);
 
-/// Answers scripted by userid, and what the endpoint has seen: how many requests, and the most
-/// answered at once.
+/// Answers scripted by userid, and what the endpoint has seen: how many connections and
+/// requests, and the most answered at once.
 #[derive(Clone, Default)]
 pub struct Script {
     answers: Arc<Mutex<HashMap<String, Scripted>>>,
     in_flight: Arc<AtomicUsize>,
     most_in_flight: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Script {
@@ -84,6 +88,11 @@ impl Script {
     /// How many user-info requests were answered or are being answered.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many TCP connections were accepted, whatever came of them.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// The most requests in flight at once.
@@ -230,11 +239,13 @@ impl UserInfoServer {
         let router = Router::new()
             .route("/userinfo", get(user_info))
             .with_state(script.clone());
+        let connections = script.connections.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let (acceptor, router) = (acceptor.clone(), router.clone());
                 tokio::spawn(async move {
                     // A refused handshake (no client certificate) ends here; the client sees it.
@@ -249,6 +260,7 @@ impl UserInfoServer {
         });
         Self {
             uri: format!("https://localhost:{}/userinfo", address.port()),
+            port: address.port(),
             ca,
             client,
             script,

@@ -8,6 +8,7 @@ use super::{
     platform_to_proto, timestamp,
 };
 use crate::domain::{
+    address::AddressPolicy,
     iam::{
         self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry, Timeouts,
         TlsSettings,
@@ -127,16 +128,20 @@ pub fn request_timeout(given: Option<&prost_types::Duration>) -> Result<Duration
     Timeouts::parse_request(field, duration(field, given)?)
 }
 
-/// The endpoint of a CreateIam request or of an UpdateIam that replaces it whole; an empty
-/// password is none (on create) or keeps the stored one (on update).
-pub fn endpoint_settings(endpoint: &proto::UserInfoEndpoint) -> Result<EndpointSettings> {
+/// The endpoint of a CreateIam request or of an UpdateIam that replaces it whole, its URI
+/// leading where `addresses` allows; an empty password is none (on create) or keeps the stored
+/// one (on update).
+pub fn endpoint_settings(
+    endpoint: &proto::UserInfoEndpoint,
+    addresses: AddressPolicy,
+) -> Result<EndpointSettings> {
     Ok(EndpointSettings {
         timeouts: Timeouts {
             connect: connect_timeout(endpoint.connect_timeout.as_ref())?,
             request: request_timeout(endpoint.request_timeout.as_ref())?,
         },
         tls: tls_settings(endpoint.tls.as_ref())?,
-        uri: EndpointUri::parse("user_info_endpoint.uri", &endpoint.uri)?,
+        uri: EndpointUri::parse("user_info_endpoint.uri", &endpoint.uri, addresses)?,
         basic_auth_username: iam::basic_auth_username(
             "user_info_endpoint.basic_auth_username",
             &endpoint.basic_auth_username,
