@@ -615,6 +615,9 @@ mod tests {
 
     #[test]
     fn stored_secrets_stay_with_their_origin() {
+        const ANYWHERE: AddressPolicy = AddressPolicy {
+            allow_private: true,
+        };
         let stored = Endpoint {
             uri: "https://iam.example.com/info".into(),
             basic_auth_username: "svc".into(),
@@ -623,7 +626,7 @@ mod tests {
         };
         let to = |uri: &str| {
             EndpointChange::Fields(EndpointFieldChanges {
-                uri: Some(EndpointUri::parse("uri", uri).unwrap()),
+                uri: Some(EndpointUri::parse("uri", uri, ANYWHERE).unwrap()),
                 ..Default::default()
             })
             .apply(Some(&stored))
@@ -646,7 +649,7 @@ mod tests {
             );
         }
         let given_again = EndpointChange::Fields(EndpointFieldChanges {
-            uri: Some(EndpointUri::parse("uri", "https://new.example.com/").unwrap()),
+            uri: Some(EndpointUri::parse("uri", "https://new.example.com/", ANYWHERE).unwrap()),
             basic_auth_password: Some(SecretChange::Set(Password::parse("p", "s3cret").unwrap())),
             ..Default::default()
         });
@@ -658,7 +661,7 @@ mod tests {
             Some(SecretChange::Set(_))
         ));
         let replaced = EndpointChange::Replace(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://attacker.example/").unwrap(),
+            uri: EndpointUri::parse("uri", "https://attacker.example/", ANYWHERE).unwrap(),
             basic_auth_username: "svc".into(),
             basic_auth_password: None,
             tls: TlsSettings::default(),
@@ -675,7 +678,7 @@ mod tests {
             ..stored.clone()
         };
         let moved = EndpointChange::Fields(EndpointFieldChanges {
-            uri: Some(EndpointUri::parse("uri", "https://attacker.example/").unwrap()),
+            uri: Some(EndpointUri::parse("uri", "https://attacker.example/", ANYWHERE).unwrap()),
             ..Default::default()
         });
         let error = moved.apply(Some(&with_key)).unwrap_err().to_string();
