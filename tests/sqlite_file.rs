@@ -1,10 +1,13 @@
 //! The SQLite database file: one personae process (one store) has it open at a time, since on
-//! SQLite a process's caches hear only its own commits.
+//! SQLite a process's caches hear only its own commits; and a new database is readable by its
+//! owner only, like the key file beside it.
 
 mod common;
 
 use std::{
     net::{SocketAddr, TcpListener as StdListener},
+    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
+    path::Path,
     process::{Output, Stdio},
     time::{Duration, Instant},
 };
@@ -58,6 +61,15 @@ async fn run(mut command: Command) -> Output {
         .await
         .expect("the command ended within 30 s")
         .expect("the command ran")
+}
+
+/// The file's permission bits, in octal as `ls -l` and `chmod` show them.
+fn mode(path: &Path) -> String {
+    let mode = std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    format!("{:o}", mode & 0o777)
 }
 
 /// While `personae serve` has a SQLite database open, every command that opens it (a second
@@ -128,4 +140,48 @@ async fn a_sqlite_database_is_open_in_one_store_at_a_time() {
     SqlStore::open("sqlite::memory:")
         .await
         .expect("an in-memory database needs no lock");
+}
+
+/// A new database, its write-ahead log and shared-memory files, and the lock file beside it are
+/// readable and writable by their owner only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("personae.db");
+    let _store = SqlStore::open(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("open a new SQLite store");
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let path = dir.path().join(format!("personae.db{suffix}"));
+        assert_eq!(mode(&path), "600", "{}", path.display());
+    }
+}
+
+/// An existing database keeps the mode its operator gave it, with a warning when others have
+/// access to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_keeps_its_mode_with_a_warning() {
+    let logs = common::logs::captured();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = dir.path().join("personae.db");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(&database)
+        .expect("create an empty database");
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let _store = SqlStore::open(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("open the existing SQLite store");
+    assert_eq!(mode(&database), "640", "the mode it was given");
+    let logged = logs.text();
+    let warning = logged
+        .lines()
+        .find(|line| line.contains("users other than its owner have access"))
+        .expect("a warning that others have access to the database");
+    assert!(
+        warning.contains(&database.display().to_string()) && warning.contains("640"),
+        "{warning}"
+    );
 }

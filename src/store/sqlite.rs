@@ -1,10 +1,11 @@
-//! What is SQLite's own: opening the file (for this process alone), column types (TEXT ids,
-//! integer microseconds, JSON text for id lists), the write lock (`BEGIN IMMEDIATE`), and its
-//! errors by extended result code.
+//! What is SQLite's own: opening the file (for this process alone, and readable by its owner
+//! only), column types (TEXT ids, integer microseconds, JSON text for id lists), the write lock
+//! (`BEGIN IMMEDIATE`), and its errors by extended result code.
 
 use std::{
     ffi::OsString,
     fs::{File, OpenOptions, TryLockError},
+    io::ErrorKind as IoErrorKind,
     path::{Path, PathBuf},
     str::FromStr,
     time::Duration,
@@ -39,6 +40,7 @@ pub(super) async fn connect(url: &str) -> Result<(SqlitePool, Option<ProcessLock
         None
     } else {
         let lock = ProcessLock::take(options.get_filename())?;
+        create_private(options.get_filename())?;
         Some(lock)
     };
     let pool = SqlitePoolOptions::new()
@@ -110,6 +112,45 @@ fn lock_path(database: &Path) -> PathBuf {
     let mut path = OsString::from(database.as_os_str());
     path.push(".lock");
     PathBuf::from(path)
+}
+
+/// Creates the database file readable by its owner only, where SQLite would make it readable
+/// by everyone (0644); SQLite gives its `-wal` and `-shm` files the database's mode. An existing
+/// file keeps the mode its operator gave it, with a warning when others have access to it.
+fn create_private(database: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(database) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == IoErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            warn_if_others_have_access(database);
+            Ok(())
+        }
+        Err(e) => Err(Error::Unavailable(format!(
+            "cannot create the SQLite database {}: {e}",
+            database.display()
+        ))),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_others_have_access(database: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(database) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %database.display(),
+            mode = format!("{mode:o}"),
+            "users other than its owner have access to the SQLite database; `chmod 600` it \
+             (and its -wal and -shm files) unless that is meant"
+        );
+    }
 }
 
 /// `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then
