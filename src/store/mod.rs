@@ -47,7 +47,8 @@ use crate::domain::{
     group::{Group, GroupChanges, NewGroup},
     iam::{EndpointConfig, Iam, IamChanges, NewIam},
     impersonation::{
-        Facts, Integration, IntegrationSettings, NewSession, Session, SessionFilter, SessionId,
+        CompiledPatterns, Facts, Integration, IntegrationSettings, NewSession, Session,
+        SessionFilter, SessionId,
     },
     name::{AttributeName, Description},
     page::PageRequest,
@@ -476,6 +477,7 @@ pub struct SqlStore {
     db: db::Database,
     secrets: secret_keys::Secrets,
     syncs: sync::RunningSyncs,
+    patterns: CompiledPatterns,
 }
 
 impl SqlStore {
@@ -520,6 +522,7 @@ impl SqlStore {
             db,
             secrets,
             syncs: Default::default(),
+            patterns: Default::default(),
         };
         let (head, _) = audit::head(&store.db).await?;
         store.db.freshness.advance(head);
