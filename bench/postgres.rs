@@ -30,10 +30,10 @@ impl Stores {
 
 /// The PostgreSQL server to use, found the way scripts/test finds it.
 pub fn admin_url() -> anyhow::Result<String> {
-    if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL") {
-        if !url.is_empty() {
-            return Ok(url);
-        }
+    if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        return Ok(url);
     }
     let output = Command::new("bash")
         .args([

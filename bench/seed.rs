@@ -157,7 +157,7 @@ impl DataSet {
     }
 
     pub fn in_group(index: usize) -> bool {
-        index % ONE_IN == 0
+        index.is_multiple_of(ONE_IN)
     }
 
     pub fn has_extra_permission(index: usize) -> bool {

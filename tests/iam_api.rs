@@ -756,6 +756,7 @@ fn record() -> personae::domain::audit::AuditRecord {
 /// A password is stored only under a secret key, and once one is stored the store does not
 /// open without that key.
 async fn stored_secrets_need_their_key(t: TestStore) {
+    let t = t.close();
     let keyless = SqlStore::open_with(&t.url, &KeySource::None).await.unwrap();
     let refused = personae::store::IamStore::create_iam(
         &keyless,
@@ -771,11 +772,18 @@ async fn stored_secrets_need_their_key(t: TestStore) {
         ),
         other => panic!("a password without a key: {other:?}"),
     }
+    drop(keyless);
 
-    t.store
-        .create_iam(personae::domain::Id::new(), new_iam("Okta"), record())
-        .await
-        .unwrap();
+    let keyed = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
+    personae::store::IamStore::create_iam(
+        &keyed,
+        personae::domain::Id::new(),
+        new_iam("Okta"),
+        record(),
+    )
+    .await
+    .unwrap();
+    drop(keyed);
     match SqlStore::open_with(&t.url, &KeySource::None).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.starts_with("1 secrets"), "{message}")

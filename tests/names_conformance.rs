@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{
-    TestStore,
+    TestDatabase, TestStore,
     store::{new_user, page, record},
     values::*,
 };
@@ -156,6 +156,7 @@ async fn external_usernames_ignore_case_except_on_s3(t: TestStore) {
 /// Rows written before the keys existed get them when the store opens; of two rows whose names
 /// collide, the first keeps its name's key and the second is left without one (and reported).
 async fn keys_are_filled_for_existing_rows(t: TestStore) {
+    let t = t.close();
     let now = if t.is_postgres() { "now()" } else { "0" };
     let iam = BUILT_IN_IAM_ID;
     for (id, email) in [
@@ -213,7 +214,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
 /// The search's trigram and word counts equal a recount of the users' search keys, and so do
 /// the counts migrations 0005 and 0007 compute from them when they run on a database that has
 /// users.
-async fn assert_search_counts_are_exact(t: &TestStore) {
+async fn assert_search_counts_are_exact(t: &TestDatabase) {
     let keys = t
         .text_and_number_rows(
             "SELECT search_key, CAST(0 AS BIGINT) FROM users WHERE search_key IS NOT NULL",

@@ -129,6 +129,69 @@ async fn self_service_rpcs_stop_at_other_users(t: TestStore) {
     server.stop().await;
 }
 
+/// A caller who may not act on another user's key or user is refused alike (code and message)
+/// for one that does not exist, so that refusals do not tell which key ids or usernames exist;
+/// USER_ADMIN is told that it does not exist.
+async fn refusals_do_not_tell_what_exists(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let ada = create_user(&server, "ada@example.com").await;
+    let bob = create_user(&server, "bob@example.com").await;
+    let ada_key = key_for(&server, &ada.id).await;
+    let bob_key_id = create_key(&server, &bob.id).await.api_key.unwrap().id;
+    let unknown_key_id = uuid::Uuid::now_v7().to_string();
+    let revoke = |id: &str| proto::RevokeApiKeyRequest { id: id.into() };
+    let by_username = |name: &str| proto::GetUserRequest {
+        user: Some(proto::get_user_request::User::Username(name.into())),
+    };
+    let mut users = server.users(Authorization::bearer(&ada_key));
+    assert_same_refusal(
+        users.revoke_api_key(revoke(&bob_key_id)).await,
+        users.revoke_api_key(revoke(&unknown_key_id)).await,
+    );
+    assert_same_refusal(
+        users.get_user(by_username("bob@example.com")).await,
+        users.get_user(by_username("nobody@example.com")).await,
+    );
+
+    let mut admin = server.users(server.admin());
+    assert_refused(
+        admin.revoke_api_key(revoke(&unknown_key_id)).await,
+        Code::NotFound,
+        &unknown_key_id,
+    );
+    assert_refused(
+        admin.get_user(by_username("nobody@example.com")).await,
+        Code::NotFound,
+        "nobody@example.com",
+    );
+    let keys = admin
+        .list_api_keys(proto::ListApiKeysRequest {
+            user_id: bob.id.clone(),
+            include_revoked: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    assert_eq!(keys.len(), 1, "bob's key is not revoked: {keys:?}");
+    server.stop().await;
+}
+
+/// Both refused with PERMISSION_DENIED, in the same words.
+#[track_caller]
+fn assert_same_refusal<T: std::fmt::Debug>(
+    another_users: Result<T, Status>,
+    missing: Result<T, Status>,
+) {
+    let refusal = |result: Result<T, Status>| {
+        let status = result.expect_err("refused");
+        (status.code(), status.message().to_owned())
+    };
+    let (another_users, missing) = (refusal(another_users), refusal(missing));
+    assert_eq!(another_users.0, Code::PermissionDenied, "{another_users:?}");
+    assert_eq!(missing, another_users, "a missing one, and another user's");
+}
+
 async fn groups_over_grpc(t: TestStore) {
     let server = TestServer::start(t).await;
     let mut groups = server.groups(server.admin());
@@ -669,6 +732,7 @@ async fn bad_policy_input_changes_nothing(t: TestStore) {
 on_both_stores!(
     every_rpc_enforces_its_access_rule,
     self_service_rpcs_stop_at_other_users,
+    refusals_do_not_tell_what_exists,
     groups_over_grpc,
     concurrent_membership_over_grpc,
     effective_permissions_and_checks,

@@ -24,6 +24,7 @@ use personae::{
 };
 
 async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
+    let t = t.close();
     // The test store's key, made now if it is a SQLite key file made on first need.
     t.secret_key.load(true).expect("the test store's key");
     let first = t.secret_key.clone();
@@ -116,6 +117,7 @@ fn key(hex: &str) -> [u8; 32] {
 /// afterwards only the new key opens the store. A ciphertext copied to another row does not
 /// open there (its associated data names its row), so rotation stops at it and changes nothing.
 async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
+    let t = t.close();
     let store = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
     let (a, b) = (Id::new(), Id::new());
     store.create_iam(a, iam("A"), record()).await.unwrap();
@@ -134,6 +136,7 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         sequence + 1,
         "one audit event"
     );
+    drop(store);
     match SqlStore::open_with(&t.url, &t.secret_key).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.contains("key version 2"), "{message}")
@@ -169,6 +172,7 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         before,
         "nothing changed"
     );
+    drop(reopened);
     SqlStore::open_with(&t.url, &KeySource::Hex(third))
         .await
         .expect("the key before the refused rotation still opens the store");

@@ -68,14 +68,8 @@ impl Users for UsersApi {
         let found = self.context.store.get_user(&key).await;
         // Without USER_ADMIN a caller may only see itself, and learns nothing about others,
         // not even whether a username exists.
-        if !actor.has(USER_ADMIN) {
-            match &found {
-                Ok(user) => actor.require_self_or(user.id, USER_ADMIN)?,
-                Err(Error::NotFound(_)) => actor.require(USER_ADMIN)?,
-                Err(_) => {}
-            }
-        }
-        Ok(Response::new(convert::user(found?)))
+        let user = actor.require_own_or(found, |user| user.id, USER_ADMIN)?;
+        Ok(Response::new(convert::user(user)))
     }
 
     async fn list_users(
@@ -374,8 +368,8 @@ impl Users for UsersApi {
     ) -> Result<Response<proto::ApiKey>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("id", &request.get_ref().id)?;
-        let key = self.context.store.get_api_key(id).await?;
-        actor.require_self_or(key.user_id, USER_ADMIN)?;
+        let found = self.context.store.get_api_key(id).await;
+        let key = actor.require_own_or(found, |key| key.user_id, USER_ADMIN)?;
         let record = audit(&actor, "RevokeApiKey", "api_key", id)
             .with_details(json!({ "user_id": key.user_id.to_string() }));
         let revoked = self.context.store.revoke_api_key(id, record).await?;

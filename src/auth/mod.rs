@@ -46,15 +46,36 @@ impl Principal {
 
     /// Allows acting on one's own user; acting on another's needs `permission`.
     pub fn require_self_or(&self, user_id: Id, permission: &str) -> Result<()> {
-        if user_id == self.user_id {
+        if user_id == self.user_id || self.has(permission) {
             Ok(())
         } else {
-            self.require(permission).map_err(|_| {
-                Error::PermissionDenied(format!(
-                    "acting on another user's data requires the {permission} permission"
-                ))
-            })
+            Err(Self::not_yours(permission))
         }
+    }
+
+    /// Allows acting on `found`, something a lookup found (or did not) and `owner` names the
+    /// user of, as [`Self::require_self_or`] does. A caller without `permission` is refused the
+    /// same way whether it belongs to another user or does not exist, so that refusals do not
+    /// tell which ids exist; the lookup's other errors (an outage) stand.
+    pub fn require_own_or<T>(
+        &self,
+        found: Result<T>,
+        owner: impl FnOnce(&T) -> Id,
+        permission: &str,
+    ) -> Result<T> {
+        match found {
+            Ok(item) => self
+                .require_self_or(owner(&item), permission)
+                .map(|()| item),
+            Err(Error::NotFound(_)) if !self.has(permission) => Err(Self::not_yours(permission)),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn not_yours(permission: &str) -> Error {
+        Error::PermissionDenied(format!(
+            "acting on another user's data requires the {permission} permission"
+        ))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Who may act as whom on each data platform: integrations, sessions, and the decision rules.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use super::{Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::Platform, permission};
 use crate::error::{Error, Result};
@@ -41,7 +41,8 @@ impl Platform {
 #[derive(Clone, Debug)]
 pub struct ImpersonatorPattern {
     text: String,
-    whole: regex::Regex,
+    /// Shared by every copy, and through [`CompiledPatterns`] by every reading of the same text.
+    whole: Arc<regex::Regex>,
 }
 
 impl ImpersonatorPattern {
@@ -50,6 +51,10 @@ impl ImpersonatorPattern {
         if text.is_empty() {
             return Ok(None);
         }
+        Self::compile(field, text).map(Some)
+    }
+
+    fn compile(field: &str, text: &str) -> Result<Self> {
         if text.chars().count() > MAX_PATTERN_CHARS {
             return Err(Error::invalid(
                 field,
@@ -68,10 +73,10 @@ impl ImpersonatorPattern {
             .size_limit(1 << 20)
             .build()
             .map_err(|e| invalid(&e))?;
-        Ok(Some(Self {
+        Ok(Self {
             text: text.to_owned(),
-            whole,
-        }))
+            whole: Arc::new(whole),
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,6 +85,38 @@ impl ImpersonatorPattern {
 
     pub fn matches(&self, name: &str) -> bool {
         self.whole.is_match(name)
+    }
+}
+
+/// How many patterns [`CompiledPatterns`] keeps: one integration (Trino) has a pattern; the rest
+/// covers its being changed, and changed back.
+const KEPT_PATTERNS: usize = 16;
+
+/// Patterns compiled once per text. Every uncached check reads its integration from the store,
+/// and compiling the stored pattern each time (a 100-item BatchCheck compiled it 100 times)
+/// cost far more than matching it.
+pub struct CompiledPatterns {
+    by_text: quick_cache::sync::Cache<String, ImpersonatorPattern>,
+}
+
+impl Default for CompiledPatterns {
+    fn default() -> Self {
+        Self {
+            by_text: quick_cache::sync::Cache::new(KEPT_PATTERNS),
+        }
+    }
+}
+
+impl CompiledPatterns {
+    /// As [`ImpersonatorPattern::parse`], compiling `text` only when it is not kept already. A
+    /// text that does not compile is not kept.
+    pub fn parse(&self, field: &str, text: &str) -> Result<Option<ImpersonatorPattern>> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        self.by_text
+            .get_or_insert_with(text, || ImpersonatorPattern::compile(field, text))
+            .map(Some)
     }
 }
 
@@ -500,5 +537,27 @@ mod tests {
             !message.contains("(?:"),
             "the error quotes the text as written: {message}"
         );
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_once_per_text() {
+        let patterns = CompiledPatterns::default();
+        let parse = |text| patterns.parse("p", text).unwrap().unwrap();
+        let (first, again, other) = (parse("svc_.*"), parse("svc_.*"), parse("etl"));
+        assert!(Arc::ptr_eq(&first.whole, &again.whole), "compiled again");
+        assert!(!Arc::ptr_eq(&first.whole, &other.whole));
+        assert!(other.matches("etl") && !other.matches("svc_trino"));
+        let separately = ImpersonatorPattern::parse("p", "svc_.*").unwrap().unwrap();
+        assert!(
+            !Arc::ptr_eq(&first.whole, &separately.whole),
+            "parsing alone compiles anew, so the test can tell"
+        );
+        assert!(patterns.parse("p", "").unwrap().is_none());
+        for _ in 0..2 {
+            assert!(
+                patterns.parse("p", "a)|(.*").is_err(),
+                "a text that does not compile is refused every time"
+            );
+        }
     }
 }

@@ -317,6 +317,8 @@ pub(super) struct Database {
     write_turn: Arc<Mutex<()>>,
     /// The newest revision this process has seen committed; see `freshness.rs`.
     pub freshness: Arc<Freshness>,
+    /// On a SQLite file, keeps every other store off it while this one is open.
+    _process_lock: Option<sqlite::ProcessLock>,
 }
 
 /// The connection [`Database::ping`] checks the database with.
@@ -326,13 +328,18 @@ enum Probe {
 }
 
 impl Database {
-    pub fn new(pool: Pool, freshness: Arc<Freshness>) -> Self {
+    pub fn new(
+        pool: Pool,
+        process_lock: Option<sqlite::ProcessLock>,
+        freshness: Arc<Freshness>,
+    ) -> Self {
         Self {
             pool,
             reachable: AtomicBool::new(true),
             probe: Mutex::new(None),
             write_turn: Arc::new(Mutex::new(())),
             freshness,
+            _process_lock: process_lock,
         }
     }
 

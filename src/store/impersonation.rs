@@ -15,7 +15,7 @@ use crate::domain::{
     audit::AuditRecord,
     external::Platform,
     impersonation::{
-        Facts, ImpersonatorPattern, Integration, IntegrationSettings, NewSession, Party, Session,
+        CompiledPatterns, Facts, Integration, IntegrationSettings, NewSession, Party, Session,
         SessionFilter, SessionId,
     },
     name::comparison_key,
@@ -68,9 +68,11 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
-/// Reads integrations (all, or one platform's) with their allow lists and target groups.
+/// Reads integrations (all, or one platform's) with their allow lists and target groups; their
+/// patterns compiled once per text in `patterns`.
 async fn load_integrations(
     conn: &mut Conn<'_>,
+    patterns: &CompiledPatterns,
     platform: Option<Platform>,
 ) -> Result<Vec<Integration>> {
     let name = platform.map(Platform::as_str);
@@ -85,7 +87,8 @@ async fn load_integrations(
     let mut integrations = Vec::with_capacity(rows.len());
     for row in rows {
         let platform = Platform::from_db(&row.platform)?;
-        let pattern = ImpersonatorPattern::parse("pattern", &row.allowed_impersonator_pattern)
+        let pattern = patterns
+            .parse("pattern", &row.allowed_impersonator_pattern)
             .map_err(|e| {
                 Error::internal(format!("stored pattern of {}: {e}", platform.as_str()))
             })?;
@@ -114,8 +117,12 @@ async fn load_integrations(
     Ok(integrations)
 }
 
-async fn load_integration(conn: &mut Conn<'_>, platform: Platform) -> Result<Integration> {
-    load_integrations(conn, Some(platform))
+async fn load_integration(
+    conn: &mut Conn<'_>,
+    patterns: &CompiledPatterns,
+    platform: Platform,
+) -> Result<Integration> {
+    load_integrations(conn, patterns, Some(platform))
         .await?
         .pop()
         .ok_or_else(|| {
@@ -206,12 +213,12 @@ async fn find_session(conn: &mut Conn<'_>, session_id: &SessionId) -> Result<Opt
 impl ImpersonationStore for SqlStore {
     async fn list_integrations(&self) -> Result<Vec<Integration>> {
         let mut pooled = self.db.acquire().await?;
-        load_integrations(&mut pooled.conn(), None).await
+        load_integrations(&mut pooled.conn(), &self.patterns, None).await
     }
 
     async fn get_integration(&self, platform: Platform) -> Result<Integration> {
         let mut pooled = self.db.acquire().await?;
-        load_integration(&mut pooled.conn(), platform).await
+        load_integration(&mut pooled.conn(), &self.patterns, platform).await
     }
 
     async fn configure_integration(
@@ -223,7 +230,7 @@ impl ImpersonationStore for SqlStore {
     ) -> Result<Committed<Integration>> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
-        let current = load_integration(&mut conn, platform).await?;
+        let current = load_integration(&mut conn, &self.patterns, platform).await?;
         if let Some(etag) = etag {
             etag.ensure_current(
                 current.version,
@@ -264,7 +271,7 @@ impl ImpersonationStore for SqlStore {
             conn.execute(query(sql::INSERT_TARGET_GROUP).bind(name).bind(*group))
                 .await?;
         }
-        let configured = load_integration(&mut conn, platform).await?;
+        let configured = load_integration(&mut conn, &self.patterns, platform).await?;
         write.finish(configured, audit).await
     }
 
@@ -276,7 +283,7 @@ impl ImpersonationStore for SqlStore {
     ) -> Result<Facts> {
         let mut pooled = self.db.acquire().await?;
         let mut conn = pooled.conn();
-        let integration = load_integration(&mut conn, platform).await?;
+        let integration = load_integration(&mut conn, &self.patterns, platform).await?;
         let target_groups = integration.settings.target_group_ids.clone();
         let actor_party = party(&mut conn, platform, actor, &[]).await?;
         let target_party = party(&mut conn, platform, target, &target_groups).await?;

@@ -47,7 +47,8 @@ use crate::domain::{
     group::{Group, GroupChanges, NewGroup},
     iam::{EndpointConfig, Iam, IamChanges, NewIam},
     impersonation::{
-        Facts, Integration, IntegrationSettings, NewSession, Session, SessionFilter, SessionId,
+        CompiledPatterns, Facts, Integration, IntegrationSettings, NewSession, Session,
+        SessionFilter, SessionId,
     },
     name::{AttributeName, Description},
     page::PageRequest,
@@ -476,6 +477,7 @@ pub struct SqlStore {
     db: db::Database,
     secrets: secret_keys::Secrets,
     syncs: sync::RunningSyncs,
+    patterns: CompiledPatterns,
 }
 
 impl SqlStore {
@@ -489,34 +491,38 @@ impl SqlStore {
     /// migrations, fills the comparison keys of rows that predate them, and checks that the
     /// secret key `secret_key` gives is the store's.
     pub async fn open_with(url: &str, secret_key: &KeySource) -> Result<Self> {
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = postgres::connect(url).await?;
-            sqlx::migrate!("src/store/migrations/postgres")
-                .run(&pool)
-                .await
-                .map_err(|e| migration_error(e, "PostgreSQL"))?;
-            Pool::Postgres(pool)
-        } else if url.starts_with("sqlite:") {
-            let pool = sqlite::connect(url).await?;
-            sqlx::migrate!("src/store/migrations/sqlite")
-                .run(&pool)
-                .await
-                .map_err(|e| migration_error(e, "SQLite"))?;
-            Pool::Sqlite(pool)
-        } else {
-            return Err(crate::error::Error::invalid(
-                "database_url",
-                "must start with sqlite: or postgres://",
-            ));
-        };
+        let (pool, process_lock) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                let pool = postgres::connect(url).await?;
+                sqlx::migrate!("src/store/migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .map_err(|e| migration_error(e, "PostgreSQL"))?;
+                (Pool::Postgres(pool), None)
+            } else if url.starts_with("sqlite:") {
+                let (pool, process_lock) = sqlite::connect(url).await?;
+                sqlx::migrate!("src/store/migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .map_err(|e| migration_error(e, "SQLite"))?;
+                (Pool::Sqlite(pool), process_lock)
+            } else {
+                return Err(crate::error::Error::invalid(
+                    "database_url",
+                    "must start with sqlite: or postgres://",
+                ));
+            };
+        // On SQLite this process is the only one (`sqlite::ProcessLock`), so it hears every
+        // commit: its own.
         let hearing = matches!(pool, Pool::Sqlite(_));
-        let db = db::Database::new(pool, Arc::new(Freshness::new(0, hearing)));
+        let db = db::Database::new(pool, process_lock, Arc::new(Freshness::new(0, hearing)));
         keys::fill_missing(&db).await?;
         let secrets = secret_keys::Secrets::open(&db, secret_key.clone()).await?;
         let store = Self {
             db,
             secrets,
             syncs: Default::default(),
+            patterns: Default::default(),
         };
         let (head, _) = audit::head(&store.db).await?;
         store.db.freshness.advance(head);

@@ -1,7 +1,15 @@
-//! What is SQLite's own: opening the file, column types (TEXT ids, integer microseconds, JSON
-//! text for id lists), the write lock (`BEGIN IMMEDIATE`), and its errors by extended result code.
+//! What is SQLite's own: opening the file (for this process alone, and readable by its owner
+//! only), column types (TEXT ids, integer microseconds, JSON text for id lists), the write lock
+//! (`BEGIN IMMEDIATE`), and its errors by extended result code.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions, TryLockError},
+    io::ErrorKind as IoErrorKind,
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use sqlx::{
     Arguments, Decode, Encode, Sqlite, Transaction, Type,
@@ -17,7 +25,9 @@ use super::{DbTime, db::Value};
 use crate::domain::Id;
 use crate::error::{Error, Result};
 
-pub(super) async fn connect(url: &str) -> Result<SqlitePool> {
+/// Opens the database `url` names, and for a file holds it for this process alone (see
+/// [`ProcessLock`]) until the lock returned is dropped.
+pub(super) async fn connect(url: &str) -> Result<(SqlitePool, Option<ProcessLock>)> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| Error::invalid("database_url", e.to_string()))?
         .create_if_missing(true)
@@ -26,12 +36,121 @@ pub(super) async fn connect(url: &str) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         // Writers wait for each other rather than failing with SQLITE_BUSY.
         .busy_timeout(Duration::from_secs(10));
-    SqlitePoolOptions::new()
+    let lock = if in_memory(url) {
+        None
+    } else {
+        let lock = ProcessLock::take(options.get_filename())?;
+        create_private(options.get_filename())?;
+        Some(lock)
+    };
+    let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .map_err(|e| Error::Unavailable(format!("cannot open the SQLite database: {e}")))
+        .map_err(|e| Error::Unavailable(format!("cannot open the SQLite database: {e}")))?;
+    Ok((pool, lock))
+}
+
+/// `sqlite::memory:` or `mode=memory`, read from the URL as sqlx reads it: a database no other
+/// process can open. (The options do not tell, and their `to_url_lossy` panics on one.)
+fn in_memory(url: &str) -> bool {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
+}
+
+/// An exclusive OS lock on `<database>.lock`, held while a store has the database open, so that
+/// a second personae process on the same file (or a second store in this one) is refused when
+/// it opens it. On SQLite a process's caches are made unusable only by its own commits (there
+/// is no LISTEN/NOTIFY), so a second process would go on serving, say, a revoked key until it
+/// wrote something itself.
+///
+/// The lock is on a file of its own, not on the database: SQLite takes POSIX (fcntl) locks on
+/// the database, and closing any descriptor of a file drops every such lock the process holds
+/// on it, so closing one of ours could drop SQLite's; and where `flock` is emulated with fcntl
+/// locks (NFS), ours would meet SQLite's. The OS releases the lock when the process ends,
+/// however it ends. The file stays when the lock is released: removing it would let a process
+/// starting meanwhile lock a new file while another still held the old one.
+pub(super) struct ProcessLock {
+    _file: File,
+}
+
+impl ProcessLock {
+    fn take(database: &Path) -> Result<Self> {
+        let path = lock_path(database);
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(|e| {
+            Error::Unavailable(format!(
+                "cannot open the SQLite database's lock file {}: {e}",
+                path.display()
+            ))
+        })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(Error::FailedPrecondition(format!(
+                "the SQLite database {} is in use by another personae process (it holds the \
+                 lock on {}): SQLite allows one personae process per database; stop that one, \
+                 or use PostgreSQL to run several replicas",
+                database.display(),
+                path.display()
+            ))),
+            Err(TryLockError::Error(e)) => Err(Error::Unavailable(format!(
+                "cannot lock the SQLite database's lock file {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+fn lock_path(database: &Path) -> PathBuf {
+    let mut path = OsString::from(database.as_os_str());
+    path.push(".lock");
+    PathBuf::from(path)
+}
+
+/// Creates the database file readable by its owner only, where SQLite would make it readable
+/// by everyone (0644); SQLite gives its `-wal` and `-shm` files the database's mode. An existing
+/// file keeps the mode its operator gave it, with a warning when others have access to it.
+fn create_private(database: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(database) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == IoErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            warn_if_others_have_access(database);
+            Ok(())
+        }
+        Err(e) => Err(Error::Unavailable(format!(
+            "cannot create the SQLite database {}: {e}",
+            database.display()
+        ))),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_others_have_access(database: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(database) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %database.display(),
+            mode = format!("{mode:o}"),
+            "users other than its owner have access to the SQLite database; `chmod 600` it \
+             (and its -wal and -shm files) unless that is meant"
+        );
+    }
 }
 
 /// `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then

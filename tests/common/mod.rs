@@ -33,15 +33,28 @@ use tonic::{
 /// them soon.
 pub const DECISION_AUDIT_INTERVAL: Duration = Duration::from_millis(200);
 
-/// A fresh, migrated store, with raw access for tests that must reach under the API.
+/// A fresh, migrated store, with its database (through `Deref`: `t.url`, `t.execute_raw(..)`).
 pub struct TestStore {
     pub store: Arc<dyn Store>,
+    database: TestDatabase,
+}
+
+/// A test's database, with raw access for tests that must reach under the API.
+pub struct TestDatabase {
     pub raw: Raw,
     /// The database URL, to open the store again as a restarted server would.
     pub url: String,
     /// The secret key the store was opened with, as a server would be given it.
     pub secret_key: KeySource,
     _dir: Option<TempDir>,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = TestDatabase;
+
+    fn deref(&self) -> &TestDatabase {
+        &self.database
+    }
 }
 
 /// Held write lock; released (rolled back) on drop.
@@ -64,7 +77,7 @@ impl Raw {
     }
 }
 
-impl TestStore {
+impl TestDatabase {
     /// Runs a statement directly on the database, bypassing the service.
     pub async fn execute_raw(&self, sql: &str) {
         match &self.raw {
@@ -121,13 +134,25 @@ impl TestStore {
 impl TestStore {
     /// A store opened by the test itself (on a database it manages).
     pub fn of(store: Arc<SqlStore>, url: String) -> Self {
+        Self::new(store, url, KeySource::None, None)
+    }
+
+    fn new(store: Arc<SqlStore>, url: String, secret_key: KeySource, dir: Option<TempDir>) -> Self {
         Self {
-            raw: Raw::of(&store),
+            database: TestDatabase {
+                raw: Raw::of(&store),
+                url,
+                secret_key,
+                _dir: dir,
+            },
             store,
-            url,
-            secret_key: KeySource::None,
-            _dir: None,
         }
+    }
+
+    /// Closes the store and keeps its database, for a test that opens it again itself: a
+    /// SQLite database is open in one store at a time.
+    pub fn close(self) -> TestDatabase {
+        self.database
     }
 }
 
@@ -144,13 +169,7 @@ pub async fn sqlite_store() -> TestStore {
             .await
             .expect("open SQLite store"),
     );
-    TestStore {
-        raw: Raw::of(&store),
-        store,
-        url,
-        secret_key,
-        _dir: Some(dir),
-    }
+    TestStore::new(store, url, secret_key, Some(dir))
 }
 
 /// A new database on the PostgreSQL that PERSONAE_TEST_DATABASE_URL names (a role with
@@ -176,13 +195,7 @@ pub async fn postgres_store() -> TestStore {
             .await
             .expect("open PostgreSQL store"),
     );
-    TestStore {
-        raw: Raw::of(&store),
-        store,
-        url,
-        secret_key,
-        _dir: None,
-    }
+    TestStore::new(store, url, secret_key, None)
 }
 
 /// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.
