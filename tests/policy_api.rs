@@ -609,6 +609,12 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         .await
         .unwrap()
         .into_inner();
+    // A governor who may grant GOVERNANCE, which the admin gives up.
+    let governor = create_user(&server, "governor@example.com").await;
+    for permission in ["GOVERNANCE", "USER_ADMIN"] {
+        grant(&server, &governor.id, permission).await;
+    }
+    let as_governor = Authorization::bearer(&key_for(&server, &governor.id).await);
     server
         .permissions(server.admin())
         .revoke_permission(proto::RevokePermissionRequest {
@@ -623,12 +629,14 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         .unwrap()
         .into_inner();
     assert!(on.admins_and_governors_mutually_exclusive);
+    // The governor may hand out GOVERNANCE, but not to an application admin.
     assert_refused(
         server
-            .permissions(server.admin())
-            .grant_permission(proto::GrantPermissionRequest {
-                user_id: admin.id,
-                permission: "GOVERNANCE".into(),
+            .permissions(as_governor)
+            .assign_role(proto::AssignRoleRequest {
+                principal: Some(AssignTo::UserId(admin.id)),
+                role_id: "00000000-0000-7000-8000-000000000102".into(),
+                tenant_id: String::new(),
             })
             .await,
         Code::FailedPrecondition,
@@ -729,7 +737,145 @@ async fn bad_policy_input_changes_nothing(t: TestStore) {
     server.stop().await;
 }
 
+/// A USER_ADMIN cannot become anything: it grants, assigns through a role, puts in a role and
+/// mints keys only for permissions it holds, and cannot manage a user holding an admin
+/// permission it lacks. What it holds it still hands out.
+async fn a_user_admin_gives_only_what_it_holds(t: TestStore) {
+    let server = TestServer::start(t).await;
+    let operator = create_user(&server, "operator@example.com").await;
+    grant(&server, &operator.id, "USER_ADMIN").await;
+    let as_operator = Authorization::bearer(&key_for(&server, &operator.id).await);
+    let admin = server
+        .users(server.admin())
+        .get_user(proto::GetUserRequest {
+            user: Some(proto::get_user_request::User::Username(
+                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ada = create_user(&server, "ada@example.com").await;
+    // Set up by the admin: an auditors' group and a role of the operator's own.
+    let mut admin_permissions = server.permissions(server.admin());
+    let auditor = admin_permissions
+        .create_role(proto::CreateRoleRequest {
+            name: "Auditor".into(),
+            description: String::new(),
+            permissions: vec!["AUDIT".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let auditors = server
+        .groups(server.admin())
+        .create_group(proto::CreateGroupRequest {
+            name: "Auditors".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    admin_permissions
+        .assign_role(proto::AssignRoleRequest {
+            principal: Some(AssignTo::GroupId(auditors.id.clone())),
+            role_id: auditor.id.clone(),
+            tenant_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let permissions = server.permissions(as_operator.clone());
+    let users = server.users(as_operator.clone());
+    let groups = server.groups(as_operator.clone());
+    let own = permissions
+        .clone()
+        .create_role(proto::CreateRoleRequest {
+            name: "Operators".into(),
+            description: String::new(),
+            permissions: vec!["USER_ADMIN".into()],
+        })
+        .await
+        .expect("a role of what the operator holds")
+        .into_inner();
+    let mut with_audit = own.clone();
+    with_audit.permissions.push("AUDIT".into());
+    let grant_to = |user: &str, permission: &str| proto::GrantPermissionRequest {
+        user_id: user.into(),
+        permission: permission.into(),
+    };
+    let assign = |user: &str, role: &str| proto::AssignRoleRequest {
+        principal: Some(AssignTo::UserId(user.into())),
+        role_id: role.into(),
+        tenant_id: String::new(),
+    };
+    let application_admin_role = "00000000-0000-7000-8000-000000000101";
+    use Code::PermissionDenied;
+    #[rustfmt::skip]
+    let cases = vec![
+        (call!(permissions.grant_permission(grant_to(&operator.id, "AUDIT"))), PermissionDenied, "hands out AUDIT"),
+        (call!(permissions.grant_permission(grant_to(&ada.id, "APPLICATION_ADMIN"))), PermissionDenied, "hands out APPLICATION_ADMIN"),
+        (call!(permissions.assign_role(assign(&operator.id, application_admin_role))), PermissionDenied, "hands out APPLICATION_ADMIN"),
+        (call!(permissions.assign_role(assign(&operator.id, &auditor.id))), PermissionDenied, "hands out AUDIT"),
+        (call!(permissions.create_role(proto::CreateRoleRequest { name: "Mine".into(), description: String::new(), permissions: vec!["AUDIT".into()] })), PermissionDenied, "hands out AUDIT"),
+        (call!(permissions.update_role(proto::UpdateRoleRequest { role: Some(with_audit.clone()), update_mask: Some(FieldMask { paths: vec!["permissions".into()] }), etag: String::new() })), PermissionDenied, "hands out AUDIT"),
+        (call!(groups.add_members(proto::AddMembersRequest { group_id: auditors.id.clone(), user_ids: vec![operator.id.clone()] })), PermissionDenied, "hands out AUDIT"),
+        (call!(users.create_api_key(proto::CreateApiKeyRequest { user_id: admin.id.clone(), ..Default::default() })), PermissionDenied, "would carry"),
+        (call!(users.update_user(proto::UpdateUserRequest { user: Some(proto::User { email: "mine@example.com".into(), ..admin.clone() }), update_mask: Some(FieldMask { paths: vec!["email".into()] }), etag: String::new() })), PermissionDenied, "which the caller does not"),
+        (call!(users.set_external_username(proto::SetExternalUsernameRequest { user_id: admin.id.clone(), platform: proto::Platform::Trino as i32, username: "operator_t".into(), ..Default::default() })), PermissionDenied, "which the caller does not"),
+        (call!(users.delete_user(proto::DeleteUserRequest { id: admin.id.clone(), confirm: "Delete".into() })), PermissionDenied, "which the caller does not"),
+    ];
+    assert_each_refused_changing_nothing(&server, cases).await;
+    assert_refused(
+        server
+            .audit(as_operator.clone())
+            .list_audit_events(proto::ListAuditEventsRequest::default())
+            .await,
+        Code::PermissionDenied,
+        "AUDIT",
+    );
+
+    // What it holds, it may still hand out and manage; and it may disable anyone.
+    permissions
+        .clone()
+        .grant_permission(grant_to(&ada.id, "USER_ADMIN"))
+        .await
+        .expect("USER_ADMIN is the operator's to give");
+    permissions
+        .clone()
+        .assign_role(assign(&ada.id, &own.id))
+        .await
+        .unwrap();
+    users
+        .clone()
+        .create_api_key(proto::CreateApiKeyRequest {
+            user_id: ada.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("a key for a user holding nothing the operator lacks");
+    users
+        .clone()
+        .disable_user(proto::DisableUserRequest {
+            id: admin.id.clone(),
+        })
+        .await
+        .expect("disabling protects: anyone with USER_ADMIN may");
+    assert_refused(
+        users
+            .clone()
+            .enable_user(proto::EnableUserRequest {
+                id: admin.id.clone(),
+            })
+            .await,
+        Code::PermissionDenied,
+        "which the caller does not",
+    );
+    server.stop().await;
+}
+
 on_both_stores!(
+    a_user_admin_gives_only_what_it_holds,
     every_rpc_enforces_its_access_rule,
     self_service_rpcs_stop_at_other_users,
     refusals_do_not_tell_what_exists,

@@ -178,11 +178,11 @@ async fn metadata_addresses_are_refused_even_where_private_ones_are_allowed(t: T
         .clone()
         .update_iam(update(
             &public,
-            "user_info_endpoint.uri",
+            "user_info_endpoint",
             settings(&endpoint, &loopback),
         ))
         .await
-        .expect("and so is an update to it")
+        .expect("and so is an update to it (whole: secrets do not follow a new host)")
         .into_inner();
     assert_eq!(moved.user_info_endpoint.unwrap().uri, loopback);
     let connection = test_connection(&server, &moved.id).await;

@@ -22,12 +22,7 @@ pub const MAX_SESSION_REASON_CHARS: usize = 1024;
 pub const MAX_SESSION_TTL: chrono::Duration = chrono::Duration::days(7);
 
 /// The permissions that put their holder out of reach of an actor who lacks them.
-pub const PROTECTED_PERMISSIONS: [&str; 4] = [
-    permission::USER_ADMIN,
-    permission::APPLICATION_ADMIN,
-    permission::GOVERNANCE,
-    permission::AUDIT,
-];
+pub const PROTECTED_PERMISSIONS: [&str; 4] = permission::ADMIN;
 
 impl Platform {
     /// PostgreSQL, Teradata and S3 are listed, but impersonation is not supported there.

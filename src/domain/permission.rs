@@ -29,6 +29,26 @@ pub const BUILT_IN: [&str; 11] = [
     USER_ADMIN,
 ];
 
+/// The admin permissions: whoever holds one is out of reach of a caller or an actor who lacks
+/// it (they may not impersonate them, manage them or mint keys for them).
+pub const ADMIN: [&str; 4] = [USER_ADMIN, APPLICATION_ADMIN, GOVERNANCE, AUDIT];
+
+/// Of the permissions a write would hand out, the built-in ones `held` lacks: a caller gives
+/// only what it holds. Custom permissions carry no rights in this service; any USER_ADMIN
+/// manages them.
+pub fn not_held<'a>(
+    held: &std::collections::BTreeSet<String>,
+    handed_out: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let mut missing: Vec<&str> = handed_out
+        .into_iter()
+        .filter(|p| BUILT_IN.contains(p) && !held.contains(*p))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
 /// A permission name: UPPER_SNAKE_CASE, 1 to 64 characters. Whether it exists is the store's
 /// business.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

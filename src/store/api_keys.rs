@@ -4,6 +4,7 @@
 use super::{
     Committed, Credential, DbTime, NewApiKey,
     db::{Conn, Database, query},
+    grants,
     queries::users as sql,
     users::{user_exists, user_not_found},
     write::Write,
@@ -100,6 +101,7 @@ pub(super) async fn create(
     if !user_exists(&mut conn, key.user_id).await? {
         return Err(user_not_found(key.user_id));
     }
+    grants::ensure_caller_may_mint_for(&mut conn, audit.actor_id, key.user_id).await?;
     let created = insert(&mut conn, &key).await?;
     write.finish(created, audit).await
 }

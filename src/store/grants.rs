@@ -13,7 +13,7 @@ use crate::domain::{
     Id, permission,
     policy::{AdminGrant, Grant, Source},
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct DirectGrantRow {
@@ -141,4 +141,97 @@ pub(super) async fn held_globally(
         false,
         held.into_iter().map(|g| g.permission).collect(),
     )))
+}
+
+/// Refuses a write unless its caller holds each built-in permission of `needed`; `refusal`
+/// words the error from the ones it lacks. The service itself (no caller) holds everything.
+/// Read in the write's transaction, so it sees the caller as the write does.
+pub(super) async fn ensure_caller_holds<'a>(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    needed: impl IntoIterator<Item = &'a str>,
+    refusal: impl FnOnce(&str) -> String,
+) -> Result<()> {
+    let Some(caller) = caller else {
+        return Ok(());
+    };
+    let held = held_globally(conn, caller)
+        .await?
+        .map(|(_, held)| held)
+        .unwrap_or_default();
+    let missing = permission::not_held(&held, needed);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(refusal(&missing.join(", "))))
+}
+
+/// Refuses handing out (granting, assigning through a role, putting in a role) built-in
+/// permissions the caller lacks: nobody gives more than it holds.
+pub(super) async fn ensure_caller_may_hand_out<'a>(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    permissions: impl IntoIterator<Item = &'a str>,
+    doing: &str,
+) -> Result<()> {
+    ensure_caller_holds(conn, caller, permissions, |missing| {
+        format!(
+            "{doing} hands out {missing}, which the caller does not hold: a caller gives only \
+             permissions it holds"
+        )
+    })
+    .await
+}
+
+/// Every permission `user` holds globally by any path, disabled or not (a disabled user's
+/// permissions come back when it is enabled).
+async fn permissions_of(conn: &mut Conn<'_>, user: Id) -> Result<BTreeSet<String>> {
+    Ok(paths(conn, user, None)
+        .await?
+        .into_iter()
+        .map(|g| g.permission)
+        .collect())
+}
+
+/// Refuses acting on another user who holds an admin permission the caller lacks: a USER_ADMIN
+/// may not rename, re-key, move or otherwise manage someone more powerful than itself.
+pub(super) async fn ensure_caller_outranks(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    user: Id,
+) -> Result<()> {
+    if caller.is_none_or(|caller| caller == user) {
+        return Ok(());
+    }
+    let theirs = permissions_of(conn, user).await?;
+    let admin = permission::ADMIN
+        .into_iter()
+        .filter(|p| theirs.contains(*p));
+    ensure_caller_holds(conn, caller, admin, |missing| {
+        format!(
+            "user {user} holds {missing}, which the caller does not: managing a user needs \
+             every admin permission it holds"
+        )
+    })
+    .await
+}
+
+/// Refuses minting a key for another user unless the caller holds every built-in permission
+/// that user holds: the key carries them all.
+pub(super) async fn ensure_caller_may_mint_for(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    user: Id,
+) -> Result<()> {
+    if caller.is_none_or(|caller| caller == user) {
+        return Ok(());
+    }
+    let theirs = permissions_of(conn, user).await?;
+    ensure_caller_holds(conn, caller, theirs.iter().map(String::as_str), |missing| {
+        format!(
+            "a key for user {user} would carry {missing}, which the caller does not hold: a \
+             caller mints keys only for what it holds"
+        )
+    })
+    .await
 }

@@ -6,7 +6,7 @@ use super::{
     Committed, DbTime, GroupStore, PageIndex, SqlStore, UserFilter,
     attributes::{self, Owner},
     db::{Conn, query},
-    impersonation,
+    grants, impersonation,
     names::{Named, ensure_name_free},
     queries::{contains_pattern, groups as sql},
     users::user_exists,
@@ -293,6 +293,13 @@ impl GroupStore for SqlStore {
     ) -> Result<Committed<Group>> {
         let mut change = GroupChange::begin(self, id).await?;
         let mut conn = change.conn();
+        // A member gets what the group's roles carry: adding one hands that out.
+        let carried: Vec<(String,)> = conn
+            .fetch_all(query(sql::ROLE_PERMISSIONS_OF).bind(id))
+            .await?;
+        let doing = format!("adding members to group {id}");
+        let permissions = carried.iter().map(|(p,)| p.as_str());
+        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
         for user_id in user_ids {
             if !user_exists(&mut conn, *user_id).await? {
                 return Err(Error::NotFound(format!(

@@ -231,6 +231,9 @@ impl PolicyStore for SqlStore {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
         ensure_name_free(&mut conn, Named::Role, "name", &role.name, None).await?;
+        let permissions = role.permissions.iter().map(PermissionName::as_str);
+        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, "the role")
+            .await?;
         conn.execute(
             query(sql::INSERT_ROLE)
                 .bind(id)
@@ -275,6 +278,12 @@ impl PolicyStore for SqlStore {
         )
         .await?;
         if let Some(permissions) = &changes.permissions {
+            let added = permissions
+                .iter()
+                .map(PermissionName::as_str)
+                .filter(|p| !role.permissions.iter().any(|held| held == p));
+            let doing = format!("changing role {id}");
+            grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, added, &doing).await?;
             set_role_permissions(&mut conn, id, permissions).await?;
         }
         let updated = load_role(&mut conn, id).await?;
@@ -307,12 +316,15 @@ impl PolicyStore for SqlStore {
     ) -> Result<Committed<RoleAssignment>> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
-        if find_role(&mut conn, key.role_id).await?.is_none() {
+        let Some(role) = find_role(&mut conn, key.role_id).await? else {
             return Err(Error::NotFound(format!(
                 "role_id: role {} does not exist",
                 key.role_id
             )));
-        }
+        };
+        let permissions = role.permissions.iter().map(String::as_str);
+        let doing = format!("assigning role {:?}", role.name);
+        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
         match key.grantee {
             Grantee::User(user) => {
                 if !user_exists(&mut conn, user).await? {
@@ -369,6 +381,10 @@ impl PolicyStore for SqlStore {
                 key.role_id
             ))
         })?;
+        let role = load_role(&mut conn, key.role_id).await?;
+        let permissions = role.permissions.iter().map(String::as_str);
+        let doing = format!("unassigning role {:?}", role.name);
+        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
         conn.execute(query(sql::DELETE_ASSIGNMENT).bind(assignment.id))
             .await?;
         write.finish(assignment, audit).await

@@ -10,6 +10,7 @@ use super::{
     api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
+    grants,
     queries::{contains_pattern, iams as iam_sql, users as sql},
     search::{self, Lookup},
     user_rows::{UserRow, load_user, load_users},
@@ -171,11 +172,15 @@ struct UserChange {
 }
 
 impl UserChange {
-    async fn begin(store: &SqlStore, id: Id) -> Result<Self> {
+    /// Begins a change `caller` makes, refused when the user holds an admin permission the
+    /// caller lacks (`None`: the service itself, or a change anyone allowed may make).
+    async fn begin(store: &SqlStore, id: Id, caller: Option<Id>) -> Result<Self> {
         let mut write = Write::begin(&store.db).await?;
-        if !user_exists(&mut write.conn(), id).await? {
+        let mut conn = write.conn();
+        if !user_exists(&mut conn, id).await? {
             return Err(user_not_found(id));
         }
+        grants::ensure_caller_outranks(&mut conn, caller, id).await?;
         Ok(Self { write, id })
     }
 
@@ -306,7 +311,7 @@ impl Store for SqlStore {
         changes: UserChanges,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         let (version,): (i64,) = conn.fetch_one(query(sql::VERSION).bind(id)).await?;
         etag.ensure_current(Version(version), &format!("user {id}"))?;
@@ -335,7 +340,7 @@ impl Store for SqlStore {
         new_username: Option<Email>,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         let user = load_user(&mut conn, &UserKey::Id(id)).await?;
         if user.iam_id == target_iam {
@@ -377,7 +382,9 @@ impl Store for SqlStore {
         disabled: bool,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        // Disabling protects and hands out nothing: any USER_ADMIN may, as when a key leaks.
+        let caller = audit.actor_id.filter(|_| !disabled);
+        let mut change = UserChange::begin(self, id, caller).await?;
         change
             .conn()
             .execute(
@@ -393,6 +400,7 @@ impl Store for SqlStore {
     async fn delete_user(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
+        grants::ensure_caller_outranks(&mut conn, audit.actor_id, id).await?;
         let Some((old_search,)) = conn
             .fetch_optional::<(Option<String>,)>(query(sql::DELETE).bind(id))
             .await?
@@ -410,7 +418,7 @@ impl Store for SqlStore {
         values: &[String],
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         attributes::add_values(&mut change.conn(), Owner::User, id, name, values).await?;
         change.finish(audit).await
     }
@@ -422,7 +430,7 @@ impl Store for SqlStore {
         value: &str,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         attributes::remove_value(&mut change.conn(), Owner::User, id, name, value).await?;
         change.finish(audit).await
     }
@@ -433,7 +441,7 @@ impl Store for SqlStore {
         name: ExternalUsername,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         ensure_external_username_free(&mut conn, id, &name).await?;
         conn.execute(
@@ -454,7 +462,7 @@ impl Store for SqlStore {
         platform: Platform,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         let removed = change
             .conn()
             .execute(
@@ -548,9 +556,17 @@ impl SqlStore {
         statement: &'static str,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id).await?;
+        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         ensure_permission_exists(&mut conn, "permission", permission).await?;
+        let doing = format!("changing user {id}'s permissions");
+        grants::ensure_caller_may_hand_out(
+            &mut conn,
+            audit.actor_id,
+            [permission.as_str()],
+            &doing,
+        )
+        .await?;
         conn.execute(query(statement).bind(id).bind(permission.as_str()))
             .await?;
         change.finish(audit).await

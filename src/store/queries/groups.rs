@@ -64,6 +64,12 @@ pub const DELETE: &str = "DELETE FROM groups WHERE id = $1";
 pub const ADD_MEMBER: &str = "
     INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
+/// The permissions group $1's role assignments carry, in any scope.
+pub const ROLE_PERMISSIONS_OF: &str = "
+    SELECT DISTINCT rp.permission
+    FROM role_assignments a JOIN role_permissions rp ON rp.role_id = a.role_id
+    WHERE a.group_id = $1";
+
 pub const REMOVE_MEMBER: &str = "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2";
 
 pub const INSERT_ATTRIBUTE: &str = "
