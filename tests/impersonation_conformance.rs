@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    TestStore,
+    TestStore, logs,
     store::{all_pages, create_group, create_user, grant, new_user, record, verify_chain},
     values::*,
 };
@@ -24,7 +24,7 @@ use personae::{
         user::{Email, UserChanges},
     },
     error::Error,
-    store::{AuditFilter, Consistency, Store, UserKey},
+    store::{AuditFilter, Consistency, SqlStore, Store, UserKey},
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
@@ -801,6 +801,28 @@ async fn a_platform_name_means_one_user(t: TestStore) {
     .await
     .unwrap();
     assert_eq!(snowflake.target_user_id, Some(bob));
+
+    // Every start-up reports each such pair, S3's exact names included.
+    t.execute_raw(&format!(
+        "UPDATE external_usernames SET username = 'imp@x.com', name_key = 'imp@x.com' \
+         WHERE user_id = '{bob}' AND platform = 'S3'"
+    ))
+    .await;
+    let logs = logs::captured();
+    let t = t.close();
+    SqlStore::open(&t.url).await.expect("reopen the store");
+    let logged = logs.text();
+    for (platform, name, holder) in [("TRINO", "admin@x.com", admin), ("S3", "imp@x.com", imp)] {
+        assert!(
+            logged.lines().any(|line| line
+                .contains("an external username is another user's username")
+                && line.contains(platform)
+                && line.contains(name)
+                && line.contains(&bob.to_string())
+                && line.contains(&holder.to_string())),
+            "{platform} {name} reported"
+        );
+    }
 }
 
 on_both_stores!(

@@ -278,15 +278,16 @@ pub const EXTERNAL_NAME_HOLDERS: &str = "
 
 /// Every external username that is also another user's username under its platform's
 /// comparison (`$1` is S3, whose names compare exactly): names that must mean one user, from
-/// before that was enforced.
+/// before that was enforced. Both halves read the username index: AWS names are ASCII, whose
+/// comparison key `lower()` computes alike on both stores.
 pub const SHADOWING_EXTERNAL_NAMES: &str = "
     SELECT e.user_id, e.platform, e.username, u.id, u.username
     FROM external_usernames e JOIN users u ON u.username_key = e.name_key
     WHERE e.platform <> $1 AND u.id <> e.user_id
     UNION ALL
     SELECT e.user_id, e.platform, e.username, u.id, u.username
-    FROM external_usernames e JOIN users u ON u.username = e.name_key
-    WHERE e.platform = $1 AND u.id <> e.user_id";
+    FROM external_usernames e JOIN users u ON u.username_key = lower(e.name_key)
+    WHERE e.platform = $1 AND u.username = e.name_key AND u.id <> e.user_id";
 
 pub const SET_EXTERNAL_USERNAME: &str = "
     INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
