@@ -80,6 +80,15 @@ pub struct ServeArgs {
     /// Link-local and cloud metadata addresses are refused whatever this says.
     #[arg(long, env = "PERSONAE_USER_INFO_ALLOW_PRIVATE_ADDRESSES")]
     pub user_info_allow_private_addresses: Option<bool>,
+    /// The most active (neither revoked nor expired) API keys one user may have; CreateApiKey
+    /// beyond it is refused, whoever calls. Default 100.
+    #[arg(long, env = "PERSONAE_MAX_API_KEYS_PER_USER")]
+    pub max_api_keys_per_user: Option<u32>,
+    /// How many writes a caller without USER_ADMIN may make on its own keys (CreateApiKey,
+    /// RevokeApiKey) a minute, all at once at most; beyond it RESOURCE_EXHAUSTED. Counted per
+    /// process. 0: unlimited. Default 30.
+    #[arg(long, env = "PERSONAE_SELF_SERVICE_WRITES_PER_MINUTE")]
+    pub self_service_writes_per_minute: Option<u32>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -115,6 +124,8 @@ pub struct FileConfig {
     pub decision_audit_interval_secs: Option<u64>,
     pub cache_entries: Option<usize>,
     pub user_info_allow_private_addresses: Option<bool>,
+    pub max_api_keys_per_user: Option<u32>,
+    pub self_service_writes_per_minute: Option<u32>,
     pub bootstrap_token: Option<String>,
     pub secret_key_file: Option<PathBuf>,
 }
@@ -143,6 +154,9 @@ pub struct ServerConfig {
     pub decision_audit_interval: Duration,
     pub cache_entries: usize,
     pub user_info_addresses: AddressPolicy,
+    pub max_api_keys_per_user: u32,
+    /// 0: unlimited.
+    pub self_service_writes_per_minute: u32,
     pub bootstrap_token: Option<String>,
     pub secret_key: KeySource,
 }
@@ -170,6 +184,14 @@ impl ServerConfig {
             (1..=3600).contains(&audit_interval),
             "decision_audit_interval_secs must be from 1 to 3600"
         );
+        let max_api_keys_per_user = args
+            .max_api_keys_per_user
+            .or(file.max_api_keys_per_user)
+            .unwrap_or(100);
+        anyhow::ensure!(
+            max_api_keys_per_user > 0,
+            "max_api_keys_per_user must be at least 1"
+        );
         let database_url = database_url(args.store.database_url, file.database_url);
         let secret_key = secret_key_source(
             &database_url,
@@ -196,6 +218,11 @@ impl ServerConfig {
                     .or(file.user_info_allow_private_addresses)
                     .unwrap_or(false),
             },
+            max_api_keys_per_user,
+            self_service_writes_per_minute: args
+                .self_service_writes_per_minute
+                .or(file.self_service_writes_per_minute)
+                .unwrap_or(30),
             bootstrap_token: bootstrap_token(file.bootstrap_token),
         })
     }
@@ -293,6 +320,8 @@ mod tests {
             database_url = "postgres://db/personae"
             request_timeout_secs = 5
             user_info_allow_private_addresses = true
+            max_api_keys_per_user = 20
+            self_service_writes_per_minute = 0
             "#,
         )
         .unwrap();
@@ -307,6 +336,11 @@ mod tests {
         assert_eq!(config.metrics_listen, "127.0.0.1:9464".parse().unwrap());
         assert_eq!(config.max_concurrent_requests, 1024);
         assert!(config.user_info_addresses.allow_private);
+        assert_eq!(config.max_api_keys_per_user, 20);
+        assert_eq!(
+            config.self_service_writes_per_minute, 0,
+            "0 turns the limit off"
+        );
 
         let defaults = ServerConfig::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
         assert_eq!(defaults.listen, "127.0.0.1:50051".parse().unwrap());
@@ -315,12 +349,19 @@ mod tests {
             !defaults.user_info_addresses.allow_private,
             "private addresses are refused unless allowed"
         );
+        assert_eq!(defaults.max_api_keys_per_user, 100);
+        assert_eq!(defaults.self_service_writes_per_minute, 30);
     }
 
     #[test]
     fn the_file_refuses_unknown_keys_and_zero_limits() {
         assert!(toml::from_str::<FileConfig>("listn = \"127.0.0.1:1\"").is_err());
-        let zero: FileConfig = toml::from_str("max_concurrent_requests = 0").unwrap();
-        assert!(ServerConfig::resolve(ServeArgs::default(), zero).is_err());
+        for zero in ["max_concurrent_requests = 0", "max_api_keys_per_user = 0"] {
+            let file: FileConfig = toml::from_str(zero).unwrap();
+            assert!(
+                ServerConfig::resolve(ServeArgs::default(), file).is_err(),
+                "{zero}"
+            );
+        }
     }
 }

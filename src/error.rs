@@ -1,6 +1,9 @@
 //! The one error type of the service and its single mapping to `tonic::Status`.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// Everything that can go wrong in a request, in terms the caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,13 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
+    /// The caller made more calls of a kind than its allowance; it may retry after
+    /// `retry_after`, which the status also carries as a `google.rpc.RetryInfo`.
+    #[error("{reason}; retry in {} s", retry_after.as_secs())]
+    RateLimited {
+        reason: String,
+        retry_after: Duration,
+    },
     /// The store cannot be reached; the call may be retried.
     #[error("{0}")]
     Unavailable(String),
@@ -57,6 +67,7 @@ impl Error {
             Self::Aborted(_) => Code::Aborted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::RateLimited { .. } => Code::ResourceExhausted,
             Self::Unavailable(_) | Self::EndpointFailed(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -83,6 +94,13 @@ impl Error {
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        Status::new(error.code(), error.public_message())
+        match error {
+            Error::RateLimited { retry_after, .. } => Status::with_error_details(
+                error.code(),
+                error.public_message(),
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
+            _ => Status::new(error.code(), error.public_message()),
+        }
     }
 }

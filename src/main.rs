@@ -88,6 +88,8 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         decision_audit_interval: config.decision_audit_interval,
         cache_entries: config.cache_entries,
         user_info_addresses: config.user_info_addresses,
+        max_api_keys_per_user: config.max_api_keys_per_user,
+        self_service_writes_per_minute: config.self_service_writes_per_minute,
     };
     server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
     tracing::info!("personae stopped");

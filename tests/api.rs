@@ -281,6 +281,8 @@ async fn bad_input_names_the_field_and_changes_nothing(t: TestStore) {
         (call!(users.create_api_key(key(unknown, "k", None))), NotFound, unknown),
         (call!(users.create_api_key(key("k", "k", None))), InvalidArgument, "user_id"),
         (call!(users.list_api_keys(list_keys("k"))), InvalidArgument, "user_id"),
+        (call!(users.list_api_keys(proto::ListApiKeysRequest { page_size: -1, ..list_keys(&ada.id) })), InvalidArgument, "page_size"),
+        (call!(users.list_api_keys(proto::ListApiKeysRequest { page_token: "garbage".into(), ..list_keys(&ada.id) })), InvalidArgument, "page_token"),
         (call!(users.revoke_api_key(revoke_key("k"))), InvalidArgument, "id"),
         (call!(users.revoke_api_key(revoke_key(unknown))), NotFound, unknown),
         // GrantPermission, RevokePermission

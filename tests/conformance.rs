@@ -15,7 +15,7 @@ use common::{
 };
 use personae::{
     domain::{
-        Id, Version, api_key,
+        self, Id, Version, api_key,
         external::{AwsUserType, ExternalUsername, Platform},
         permission,
         user::{Email, FullName, UserChanges, UserKind},
@@ -384,6 +384,7 @@ async fn deleting_a_user_removes_what_it_owns(t: TestStore) {
                 secret_hash: key.secret_hash,
                 expire_time: None,
             },
+            100,
             record("CreateApiKey", key.key_id),
         )
         .await
@@ -636,6 +637,7 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
                 secret_hash: key.secret_hash.clone(),
                 expire_time: None,
             },
+            100,
             record("CreateApiKey", key.key_id),
         )
         .await
@@ -643,7 +645,7 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
         .value;
     assert_eq!(created.display_name, "laptop");
     assert_eq!(
-        store.list_api_keys(id, false).await.unwrap(),
+        store.list_api_keys(id, false, &page(50)).await.unwrap(),
         std::slice::from_ref(&created)
     );
     let credential = store.credential(key.key_id).await.unwrap().unwrap();
@@ -689,10 +691,19 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
             .revoke_time
             .is_some()
     );
-    assert!(store.list_api_keys(id, false).await.unwrap().is_empty());
-    assert_eq!(store.list_api_keys(id, true).await.unwrap(), [revoked]);
+    assert!(
+        store
+            .list_api_keys(id, false, &page(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_api_keys(id, true, &page(50)).await.unwrap(),
+        [revoked]
+    );
     assert!(matches!(
-        store.list_api_keys(Id::new(), false).await,
+        store.list_api_keys(Id::new(), false, &page(50)).await,
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
@@ -701,6 +712,83 @@ async fn api_keys_reflect_revocation_and_disabled_users(t: TestStore) {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+/// A user may have `max_active` working keys: expired and revoked ones leave room, and the count
+/// is taken under the write lock, so creates racing for the last places cannot pass it.
+async fn active_keys_are_capped_under_the_write_lock(t: TestStore) {
+    let store = t.store.clone();
+    let id = create_user(&*store, "ada@example.com").await;
+    let new_key = move |expire_time| {
+        let key = api_key::generate();
+        NewApiKey {
+            id: key.key_id,
+            user_id: id,
+            display_name: String::new(),
+            secret_hash: key.secret_hash,
+            expire_time,
+        }
+    };
+    let an_hour_ago = domain::now() - chrono::TimeDelta::hours(1);
+    store
+        .create_api_key(new_key(Some(an_hour_ago)), 1, record("CreateApiKey", id))
+        .await
+        .unwrap();
+    let revoked = store
+        .create_api_key(new_key(None), 1, record("CreateApiKey", id))
+        .await
+        .unwrap()
+        .value;
+    assert_precondition(
+        store
+            .create_api_key(new_key(None), 1, record("CreateApiKey", id))
+            .await
+            .unwrap_err(),
+        "may have at most 1",
+    );
+    store
+        .revoke_api_key(revoked.id, record("RevokeApiKey", revoked.id))
+        .await
+        .unwrap();
+
+    let before = head(&*store).await;
+    // Every create is sent while the write lock is held elsewhere, so all of them are waiting
+    // at once when it is released: a count taken before the lock would see room for each.
+    let lock = t.hold_write_lock().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, key) = (store.clone(), new_key(None));
+            tokio::spawn(async move {
+                store
+                    .create_api_key(key, 3, record("CreateApiKey", id))
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(lock);
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(err) => assert_precondition(err, "revoke one"),
+        }
+    }
+    assert_eq!(
+        created, 3,
+        "only three of eight racing creates fit under a cap of 3"
+    );
+    assert_eq!(
+        head(&*store).await,
+        before + 3,
+        "refused creates append no event"
+    );
+    let all = store.list_api_keys(id, true, &page(50)).await.unwrap();
+    assert_eq!(
+        all.len(),
+        5,
+        "the expired, the revoked and three working keys"
+    );
 }
 
 async fn every_mutation_appends_one_chained_event(t: TestStore) {
@@ -827,6 +915,7 @@ on_both_stores!(
     external_usernames_follow_platform_rules,
     grants_are_idempotent_and_checked,
     api_keys_reflect_revocation_and_disabled_users,
+    active_keys_are_capped_under_the_write_lock,
     every_mutation_appends_one_chained_event,
     concurrent_writers_never_fork_the_chain,
     the_audit_log_is_append_only,

@@ -708,6 +708,7 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
                 secret_hash: key.secret_hash,
                 expire_time: None,
             },
+            100,
             record("CreateApiKey", "x"),
         )
         .await

@@ -20,7 +20,7 @@ pub use users::UsersApi;
 
 use tonic::{Request, Response, metadata::MetadataValue};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, SelfServiceLimit};
 use crate::decisions::Decisions;
 use crate::domain::{
     Revision, Version, address::AddressPolicy, audit::AuditRecord, name::comparison_key,
@@ -39,6 +39,10 @@ pub struct Context {
     pub decisions: Arc<Decisions>,
     /// Where user-info endpoints may be: checked when an IAM's is saved and when it is called.
     pub user_info_addresses: AddressPolicy,
+    /// The most active API keys one user may have (CreateApiKey).
+    pub max_api_keys_per_user: u32,
+    /// What callers without USER_ADMIN may write to their own keys, and how often.
+    pub self_service: Arc<SelfServiceLimit>,
 }
 
 /// The caller, as the auth layer authenticated it.

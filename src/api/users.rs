@@ -298,7 +298,12 @@ impl Users for UsersApi {
             "display_name": key.display_name,
             "expire_time": expire_time.map(|t| t.to_rfc3339()),
         }));
-        let created = self.context.store.create_api_key(key, record).await?;
+        self.context.self_service.admit(&actor, user_id)?;
+        let created = self
+            .context
+            .store
+            .create_api_key(key, self.context.max_api_keys_per_user, record)
+            .await?;
         Ok(committed(created, |key| proto::CreateApiKeyResponse {
             api_key: Some(convert::api_key(key)),
             secret: generated.token,
@@ -313,13 +318,20 @@ impl Users for UsersApi {
         let request = request.into_inner();
         let user_id = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
         actor.require_self_or(user_id, USER_ADMIN)?;
-        let keys = self
+        let fingerprint = format!(
+            "user_id={user_id} include_revoked={}",
+            request.include_revoked
+        );
+        let page = PageRequest::parse(request.page_size, &request.page_token, 50, &fingerprint)?;
+        let mut keys = self
             .context
             .store
-            .list_api_keys(user_id, request.include_revoked)
+            .list_api_keys(user_id, request.include_revoked, &page)
             .await?;
+        let next_page_token = page.finish(&mut keys, |k| k.id.to_string());
         Ok(Response::new(proto::ListApiKeysResponse {
             api_keys: keys.into_iter().map(convert::api_key).collect(),
+            next_page_token,
         }))
     }
 
@@ -370,6 +382,7 @@ impl Users for UsersApi {
         let id = Id::parse("id", &request.get_ref().id)?;
         let found = self.context.store.get_api_key(id).await;
         let key = actor.require_own_or(found, |key| key.user_id, USER_ADMIN)?;
+        self.context.self_service.admit(&actor, key.user_id)?;
         let record = audit(&actor, "RevokeApiKey", "api_key", id)
             .with_details(json!({ "user_id": key.user_id.to_string() }));
         let revoked = self.context.store.revoke_api_key(id, record).await?;

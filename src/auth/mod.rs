@@ -6,12 +6,14 @@
 
 pub mod layer;
 mod rpc_access;
+mod self_service;
 
 use std::sync::Arc;
 
 use hashbrown::HashSet;
 
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
+pub use self_service::SelfServiceLimit;
 
 use crate::domain::{self, Id, Timestamp, api_key, api_key::StoredCredential};
 use crate::error::{Error, Result};

@@ -17,7 +17,7 @@ use tower::ServiceBuilder;
 use crate::api::{
     AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
 };
-use crate::auth::{Authenticator, layer::Auth};
+use crate::auth::{Authenticator, SelfServiceLimit, layer::Auth};
 use crate::decisions::Decisions;
 use crate::domain::address::AddressPolicy;
 use crate::middleware;
@@ -47,6 +47,10 @@ pub struct ServeOptions {
     pub cache_entries: usize,
     /// Which addresses user-info endpoints may be at.
     pub user_info_addresses: AddressPolicy,
+    /// The most active API keys one user may have.
+    pub max_api_keys_per_user: u32,
+    /// Writes a caller without USER_ADMIN may make on its own keys a minute; 0: unlimited.
+    pub self_service_writes_per_minute: u32,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -63,19 +67,28 @@ pub async fn serve(
         options.decision_audit_interval,
         options.cache_entries,
     ));
+    let self_service = Arc::new(SelfServiceLimit::per_minute(
+        options.self_service_writes_per_minute,
+    ));
+    let forget_task = tokio::spawn(self_service.clone().forget_idle_periodically());
     let context = Context {
         store: store.clone(),
         decisions: decisions.clone(),
         user_info_addresses: options.user_info_addresses,
+        max_api_keys_per_user: options.max_api_keys_per_user,
+        self_service,
     };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // google.rpc's error details too, so that grpcurl decodes a refusal's RetryInfo.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
     let metrics_registry = Arc::new(Metrics::default());
@@ -173,6 +186,7 @@ pub async fn serve(
     decisions.close().await;
     let _ = stop_tx.send(true);
     health_task.abort();
+    forget_task.abort();
     metrics_task
         .await
         .context("metrics server task")?

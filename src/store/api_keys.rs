@@ -13,6 +13,7 @@ use crate::domain::{
     self, Id,
     api_key::{ApiKey, StoredCredential},
     audit::AuditRecord,
+    page::PageRequest,
 };
 use crate::error::{Error, Result};
 
@@ -94,6 +95,7 @@ pub(super) async fn credential(db: &Database, key_id: Id) -> Result<Option<Crede
 pub(super) async fn create(
     db: &Database,
     key: NewApiKey,
+    max_active: u32,
     audit: AuditRecord,
 ) -> Result<Committed<ApiKey>> {
     let mut write = Write::begin(db).await?;
@@ -102,6 +104,20 @@ pub(super) async fn create(
         return Err(user_not_found(key.user_id));
     }
     grants::ensure_caller_may_mint_for(&mut conn, audit.actor_id, key.user_id).await?;
+    let (active,): (i64,) = conn
+        .fetch_one(
+            query(sql::ACTIVE_API_KEY_COUNT)
+                .bind(key.user_id)
+                .bind(domain::now()),
+        )
+        .await?;
+    if active >= i64::from(max_active) {
+        return Err(Error::FailedPrecondition(format!(
+            "user {} has {active} active API keys and may have at most {max_active} \
+             (max_api_keys_per_user); revoke one (RevokeApiKey) before creating another",
+            key.user_id
+        )));
+    }
     let created = insert(&mut conn, &key).await?;
     write.finish(created, audit).await
 }
@@ -115,14 +131,26 @@ pub(super) async fn get(db: &Database, id: Id) -> Result<ApiKey> {
     row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
 }
 
-pub(super) async fn list(db: &Database, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>> {
+pub(super) async fn list(
+    db: &Database,
+    user_id: Id,
+    include_revoked: bool,
+    page: &PageRequest,
+) -> Result<Vec<ApiKey>> {
+    let after = page.after_id()?;
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
     if !user_exists(&mut conn, user_id).await? {
         return Err(user_not_found(user_id));
     }
     let rows: Vec<ApiKeyRow> = conn
-        .fetch_all(query(sql::API_KEYS_OF).bind(user_id).bind(include_revoked))
+        .fetch_all(
+            query(sql::API_KEYS_OF)
+                .bind(user_id)
+                .bind(include_revoked)
+                .bind(after)
+                .bind(page.limit()),
+        )
         .await?;
     Ok(rows.into_iter().map(ApiKey::from).collect())
 }

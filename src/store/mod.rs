@@ -229,10 +229,22 @@ pub trait Store:
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
 
-    async fn create_api_key(&self, key: NewApiKey, audit: AuditRecord)
-    -> Result<Committed<ApiKey>>;
+    /// Refused (FAILED_PRECONDITION) when the user already has `max_active` keys neither
+    /// revoked nor expired; counted under the write lock, so concurrent creates cannot pass it.
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        max_active: u32,
+        audit: AuditRecord,
+    ) -> Result<Committed<ApiKey>>;
     async fn get_api_key(&self, id: Id) -> Result<ApiKey>;
-    async fn list_api_keys(&self, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>>;
+    /// Up to `page.size + 1` of the user's keys ordered by id, revoked ones only when asked.
+    async fn list_api_keys(
+        &self,
+        user_id: Id,
+        include_revoked: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>>;
 
     /// Up to `page.size + 1` events in sequence order.

@@ -505,17 +505,23 @@ impl Store for SqlStore {
     async fn create_api_key(
         &self,
         key: NewApiKey,
+        max_active: u32,
         audit: AuditRecord,
     ) -> Result<Committed<ApiKey>> {
-        api_keys::create(&self.db, key, audit).await
+        api_keys::create(&self.db, key, max_active, audit).await
     }
 
     async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
         api_keys::get(&self.db, id).await
     }
 
-    async fn list_api_keys(&self, user_id: Id, include_revoked: bool) -> Result<Vec<ApiKey>> {
-        api_keys::list(&self.db, user_id, include_revoked).await
+    async fn list_api_keys(
+        &self,
+        user_id: Id,
+        include_revoked: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<ApiKey>> {
+        api_keys::list(&self.db, user_id, include_revoked, page).await
     }
 
     async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {

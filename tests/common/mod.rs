@@ -276,6 +276,8 @@ pub fn serve_options() -> ServeOptions {
         user_info_addresses: AddressPolicy {
             allow_private: true,
         },
+        max_api_keys_per_user: 100,
+        self_service_writes_per_minute: 30,
     }
 }
 

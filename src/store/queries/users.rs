@@ -315,9 +315,18 @@ pub const API_KEY: &str = "
     SELECT id, user_id, display_name, create_time, expire_time, revoke_time
     FROM api_keys WHERE id = $1";
 
+/// User $1's keys (revoked ones too when $2) with ids after $3 (NULL: from the start), at most
+/// $4.
 pub const API_KEYS_OF: &str = "
     SELECT id, user_id, display_name, create_time, expire_time, revoke_time
-    FROM api_keys WHERE user_id = $1 AND ($2 OR revoke_time IS NULL) ORDER BY id";
+    FROM api_keys
+    WHERE user_id = $1 AND ($2 OR revoke_time IS NULL) AND ($3 IS NULL OR id > $3)
+    ORDER BY id LIMIT $4";
+
+/// How many of user $1's keys still work at time $2: neither revoked nor expired.
+pub const ACTIVE_API_KEY_COUNT: &str = "
+    SELECT count(*) FROM api_keys
+    WHERE user_id = $1 AND revoke_time IS NULL AND (expire_time IS NULL OR expire_time > $2)";
 
 pub const REVOKE_API_KEY: &str = "
     UPDATE api_keys SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1

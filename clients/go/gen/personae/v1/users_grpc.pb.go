@@ -76,9 +76,13 @@ type UsersClient interface {
 	// Removes one value of a user's attribute. Requires USER_ADMIN.
 	RemoveUserAttributeValue(ctx context.Context, in *RemoveUserAttributeValueRequest, opts ...grpc.CallOption) (*User, error)
 	// Creates an API key; the secret is in this response only and is stored hashed.
-	// Requires USER_ADMIN, except for the caller's own keys.
+	// Requires USER_ADMIN, except for the caller's own keys. A user may have at most
+	// max_api_keys_per_user keys neither revoked nor expired (FAILED_PRECONDITION beyond).
+	// Without USER_ADMIN, creating and revoking one's own keys is limited to
+	// self_service_writes_per_minute (RESOURCE_EXHAUSTED beyond, with a google.rpc.RetryInfo).
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
-	// Lists a user's API keys, without secrets. Requires USER_ADMIN, except for the caller's own.
+	// Lists a user's API keys, without secrets, a page at a time. Requires USER_ADMIN, except
+	// for the caller's own.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// Revokes an API key at once. Requires USER_ADMIN, except for the caller's own keys.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
@@ -292,9 +296,13 @@ type UsersServer interface {
 	// Removes one value of a user's attribute. Requires USER_ADMIN.
 	RemoveUserAttributeValue(context.Context, *RemoveUserAttributeValueRequest) (*User, error)
 	// Creates an API key; the secret is in this response only and is stored hashed.
-	// Requires USER_ADMIN, except for the caller's own keys.
+	// Requires USER_ADMIN, except for the caller's own keys. A user may have at most
+	// max_api_keys_per_user keys neither revoked nor expired (FAILED_PRECONDITION beyond).
+	// Without USER_ADMIN, creating and revoking one's own keys is limited to
+	// self_service_writes_per_minute (RESOURCE_EXHAUSTED beyond, with a google.rpc.RetryInfo).
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
-	// Lists a user's API keys, without secrets. Requires USER_ADMIN, except for the caller's own.
+	// Lists a user's API keys, without secrets, a page at a time. Requires USER_ADMIN, except
+	// for the caller's own.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// Revokes an API key at once. Requires USER_ADMIN, except for the caller's own keys.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*ApiKey, error)

@@ -218,14 +218,18 @@ class UsersServicer:
 
     def CreateApiKey(self, request, context):
         """Creates an API key; the secret is in this response only and is stored hashed.
-        Requires USER_ADMIN, except for the caller's own keys.
+        Requires USER_ADMIN, except for the caller's own keys. A user may have at most
+        max_api_keys_per_user keys neither revoked nor expired (FAILED_PRECONDITION beyond).
+        Without USER_ADMIN, creating and revoking one's own keys is limited to
+        self_service_writes_per_minute (RESOURCE_EXHAUSTED beyond, with a google.rpc.RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListApiKeys(self, request, context):
-        """Lists a user's API keys, without secrets. Requires USER_ADMIN, except for the caller's own.
+        """Lists a user's API keys, without secrets, a page at a time. Requires USER_ADMIN, except
+        for the caller's own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
