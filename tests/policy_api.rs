@@ -167,7 +167,7 @@ async fn refusals_do_not_tell_what_exists(t: TestStore) {
     let keys = admin
         .list_api_keys(proto::ListApiKeysRequest {
             user_id: bob.id.clone(),
-            include_revoked: false,
+            ..Default::default()
         })
         .await
         .unwrap()
