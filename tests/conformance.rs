@@ -9,14 +9,15 @@ use std::{collections::BTreeSet, sync::Arc};
 use common::{
     TestStore,
     store::{
-        all_users, assert_each_precondition_fails, assert_precondition, attempt, create_user, head,
-        list_all_users, make_admin, new_user, page, record, verify_chain,
+        all_users, assert_each_precondition_fails, assert_precondition, attempt, create_group,
+        create_user, head, list_all_users, make_admin, new_user, page, record, verify_chain,
     },
 };
 use personae::{
     domain::{
         self, Id, Version, api_key,
         external::{AwsUserType, ExternalUsername, Platform},
+        iam::NewIam,
         permission,
         user::{Email, FullName, UserChanges, UserKind},
     },
@@ -901,7 +902,88 @@ async fn bootstrap_happens_once(t: TestStore) {
     assert_eq!(users[0].permissions.len(), permission::BUILT_IN.len());
 }
 
+/// Migration 0015's back-fill: a group whose members all joined through syncs of one IAM other
+/// than the built-in one becomes that IAM's; a group with a member made here, members of two
+/// IAMs, built-in users or no members stays managed here only. Run again on rows made to look
+/// as they did before the migration.
+async fn earlier_syncs_groups_become_their_iams(t: TestStore) {
+    let store = t.store.as_ref();
+    let iam = |name: &'static str| async move {
+        let id = Id::new();
+        let new = NewIam {
+            name: named(name),
+            endpoint: None,
+            profile_schema: vec![],
+        };
+        store
+            .create_iam(id, new, record("CreateIam", id))
+            .await
+            .unwrap();
+        id
+    };
+    let (okta, entra) = (iam("Okta").await, iam("Entra").await);
+    let user_of = |iam: Id, email: &'static str| async move {
+        let id = Id::new();
+        let mut user = new_user(email);
+        user.iam_id = iam;
+        store
+            .create_user(id, user, record("CreateUser", id))
+            .await
+            .unwrap();
+        id
+    };
+    let (ada, bob) = (
+        user_of(okta, "ada@x.com").await,
+        user_of(okta, "bob@x.com").await,
+    );
+    let eve = user_of(entra, "eve@x.com").await;
+    let carl = create_user(store, "carl@x.com").await;
+    let group = |name: &'static str| async move { create_group(store, name).await };
+    let synced = group("Synced").await;
+    let mixed_here = group("Mixed here").await;
+    let two_iams = group("Two IAMs").await;
+    let built_in = group("Built-in").await;
+    let empty = group("Empty").await;
+    for (group, user, external) in [
+        (synced, ada, true),
+        (synced, bob, true),
+        (mixed_here, ada, true),
+        (mixed_here, bob, false),
+        (two_iams, ada, true),
+        (two_iams, eve, true),
+        (built_in, carl, true),
+    ] {
+        t.execute_raw(&format!(
+            "INSERT INTO group_members (group_id, user_id, external) \
+             VALUES ('{group}', '{user}', {external})"
+        ))
+        .await;
+    }
+    let migration = if t.is_postgres() {
+        include_str!("../src/store/migrations/postgres/0015_group_managing_iam.sql")
+    } else {
+        include_str!("../src/store/migrations/sqlite/0015_group_managing_iam.sql")
+    };
+    let back_fill = &migration[migration
+        .find("UPDATE groups")
+        .expect("the migration's back-fill")..];
+    t.execute_raw("UPDATE groups SET managed_by_iam_id = NULL")
+        .await;
+    t.execute_raw(back_fill).await;
+    for (group, expected) in [
+        (synced, Some(okta)),
+        (mixed_here, None),
+        (two_iams, None),
+        (built_in, None),
+        (empty, None),
+    ] {
+        let found = store.get_group(group).await.unwrap();
+        assert_eq!(found.managed_by_iam, expected, "{}", found.name);
+    }
+}
+
 on_both_stores!(
+    earlier_syncs_groups_become_their_iams,
     users_are_created_with_default_permissions,
     emails_are_unique_ignoring_case,
     unknown_iam_is_not_found,
