@@ -6,7 +6,9 @@ use super::{
     Committed, DbTime, GroupStore, PageIndex, SqlStore, UserFilter,
     attributes::{self, Owner},
     db::{Conn, query},
-    grants, impersonation,
+    grants,
+    iams::ensure_iam_exists,
+    impersonation,
     names::{Named, ensure_name_free},
     queries::{contains_pattern, groups as sql},
     users::user_exists,
@@ -135,17 +137,6 @@ fn group_search_key(name: &str, email: Option<&str>) -> String {
     search_key(&[name, email.unwrap_or_default()])
 }
 
-/// Fails with NotFound naming `field` unless IAM `iam` exists.
-async fn ensure_iam_exists(conn: &mut Conn<'_>, field: &str, iam: Option<Id>) -> Result<()> {
-    let Some(iam) = iam else { return Ok(()) };
-    let found: Option<(Id,)> = conn
-        .fetch_optional(query(sql::IAM_EXISTS).bind(iam))
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::NotFound(format!("{field}: IAM {iam} does not exist")))
-}
-
 /// Inserts a group whose name is known to be free, managed by `managed_by_iam` when given.
 pub(super) async fn insert_group(
     conn: &mut Conn<'_>,
@@ -181,7 +172,9 @@ impl GroupStore for SqlStore {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
         ensure_name_free(&mut conn, Named::Group, "name", &group.name, None).await?;
-        ensure_iam_exists(&mut conn, "managed_by_iam_id", group.managed_by_iam).await?;
+        if let Some(iam) = group.managed_by_iam {
+            ensure_iam_exists(&mut conn, "managed_by_iam_id", iam).await?;
+        }
         let email = group.email.as_ref().map(|e| e.as_str());
         insert_group(
             &mut conn,
@@ -254,9 +247,11 @@ impl GroupStore for SqlStore {
             )
             .await?;
         }
-        if let Some(iam) = changes.managed_by_iam {
-            ensure_iam_exists(&mut conn, "group.managed_by_iam_id", iam).await?;
-            conn.execute(query(sql::SET_MANAGED_BY_IAM).bind(id).bind(iam))
+        if let Some(managed_by) = changes.managed_by_iam {
+            if let Some(iam) = managed_by {
+                ensure_iam_exists(&mut conn, "group.managed_by_iam_id", iam).await?;
+            }
+            conn.execute(query(sql::SET_MANAGED_BY_IAM).bind(id).bind(managed_by))
                 .await?;
         }
         let (name, email): (String, Option<String>) =

@@ -80,6 +80,14 @@ fn iam_not_found(id: Id) -> Error {
 }
 
 /// Reads the profile schemas of a page of IAMs and joins them to the rows.
+/// Fails with NotFound naming `field` unless IAM `id` exists.
+pub(super) async fn ensure_iam_exists(conn: &mut Conn<'_>, field: &str, id: Id) -> Result<()> {
+    let found: Option<(Id,)> = conn.fetch_optional(query(sql::EXISTS).bind(id)).await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| Error::NotFound(format!("{field}: IAM {id} does not exist")))
+}
+
 async fn load_iams(conn: &mut Conn<'_>, rows: Vec<IamRow>) -> Result<Vec<Iam>> {
     if rows.is_empty() {
         return Ok(Vec::new());

@@ -11,7 +11,8 @@ use super::{
     attributes::{self, Owner},
     db::{Conn, query},
     grants,
-    queries::{contains_pattern, iams as iam_sql, users as sql},
+    iams::ensure_iam_exists,
+    queries::{contains_pattern, users as sql},
     search::{self, Lookup},
     user_rows::{UserRow, load_user, load_users},
     write::Write,
@@ -239,15 +240,7 @@ impl Store for SqlStore {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
         ensure_username_free(&mut conn, "email", &user.email, None).await?;
-        let iam: Option<(Id,)> = conn
-            .fetch_optional(query(sql::IAM_EXISTS).bind(user.iam_id))
-            .await?;
-        if iam.is_none() {
-            return Err(Error::NotFound(format!(
-                "iam_id: IAM {} does not exist",
-                user.iam_id
-            )));
-        }
+        ensure_iam_exists(&mut conn, "iam_id", user.iam_id).await?;
         insert_user(&mut conn, id, &user).await?;
         conn.execute(query(sql::GRANT_DEFAULT_PERMISSIONS).bind(id))
             .await?;
@@ -348,14 +341,7 @@ impl Store for SqlStore {
                 "target_iam_id: user {id} already belongs to IAM {target_iam}"
             )));
         }
-        let exists: Option<(Id,)> = conn
-            .fetch_optional(query(iam_sql::EXISTS).bind(target_iam))
-            .await?;
-        if exists.is_none() {
-            return Err(Error::NotFound(format!(
-                "target_iam_id: IAM {target_iam} does not exist"
-            )));
-        }
+        ensure_iam_exists(&mut conn, "target_iam_id", target_iam).await?;
         if let Some(username) = &new_username {
             ensure_username_free(&mut conn, "new_username", username, Some(id)).await?;
             conn.execute(

@@ -48,8 +48,6 @@ pub const SET_EMAIL: &str = "UPDATE groups SET email = $2 WHERE id = $1";
 
 pub const SET_MANAGED_BY_IAM: &str = "UPDATE groups SET managed_by_iam_id = $2 WHERE id = $1";
 
-pub const IAM_EXISTS: &str = "SELECT id FROM iams WHERE id = $1";
-
 /// What the search key of group $1 is made of.
 pub const SEARCHED_FIELDS: &str = "SELECT name, email FROM groups WHERE id = $1";
 

@@ -203,8 +203,6 @@ pub const OWNER_OF_NAME: &str = "
     WHERE (username_key = $1 OR email_key = $1) AND ($2 IS NULL OR id <> $2)
     LIMIT 1";
 
-pub const IAM_EXISTS: &str = "SELECT id FROM iams WHERE id = $1";
-
 /// $1 id, $2 email (also the username), $3 its comparison key, $4 full name, $5 kind, $6 IAM,
 /// $7 the time, $8 the search key.
 pub const INSERT: &str = "
