@@ -384,18 +384,13 @@ fn holds<S>(change: &Option<SecretChange<S>>, stored: bool) -> bool {
     }
 }
 
-/// Whether two endpoint URIs reach the same origin: scheme, host (ignoring case) and port
-/// (the scheme's default when none is written). Stored URIs were validated, so they parse.
+/// Whether two endpoint URIs reach the same origin: scheme, host and port (the scheme's
+/// default when none is written), as URL parsing normalises them.
 fn same_origin(a: &str, b: &str) -> bool {
-    fn origin(text: &str) -> Option<(String, String, u16)> {
-        let uri: http::Uri = text.parse().ok()?;
-        let scheme = uri.scheme_str()?.to_ascii_lowercase();
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == "http" { 80 } else { 443 });
-        Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
     }
-    matches!((origin(a), origin(b)), (Some(a), Some(b)) if a == b)
 }
 
 impl EndpointChange {
