@@ -33,20 +33,17 @@ pub const BUILT_IN: [&str; 11] = [
 /// it (they may not impersonate them, manage them or mint keys for them).
 pub const ADMIN: [&str; 4] = [USER_ADMIN, APPLICATION_ADMIN, GOVERNANCE, AUDIT];
 
-/// Of the permissions a write would hand out, the built-in ones `held` lacks: a caller gives
-/// only what it holds. Custom permissions carry no rights in this service; any USER_ADMIN
+/// The built-in permissions among `permissions`, sorted, each once: only they matter to what a
+/// caller may hand out. Custom permissions carry no rights in this service; any USER_ADMIN
 /// manages them.
-pub fn not_held<'a>(
-    held: &std::collections::BTreeSet<String>,
-    handed_out: impl IntoIterator<Item = &'a str>,
-) -> Vec<&'a str> {
-    let mut missing: Vec<&str> = handed_out
+pub fn built_in_among<'a>(permissions: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut built_in: Vec<&str> = permissions
         .into_iter()
-        .filter(|p| BUILT_IN.contains(p) && !held.contains(*p))
+        .filter(|p| BUILT_IN.contains(p))
         .collect();
-    missing.sort_unstable();
-    missing.dedup();
-    missing
+    built_in.sort_unstable();
+    built_in.dedup();
+    built_in
 }
 
 /// A permission name: UPPER_SNAKE_CASE, 1 to 64 characters. Whether it exists is the store's

@@ -144,9 +144,10 @@ pub(super) async fn held_globally(
 }
 
 /// Refuses a write unless its caller holds each built-in permission of `needed`; `refusal`
-/// words the error from the ones it lacks. The service itself (no caller) holds everything.
-/// Read in the write's transaction, so it sees the caller as the write does.
-pub(super) async fn ensure_caller_holds<'a>(
+/// words the error from the ones it lacks. The service itself (no caller) holds everything, and
+/// the caller is read only when something built-in is needed. Read in the write's transaction,
+/// so it sees the caller as the write does.
+async fn ensure_caller_holds<'a>(
     conn: &mut Conn<'_>,
     caller: Option<Id>,
     needed: impl IntoIterator<Item = &'a str>,
@@ -155,11 +156,15 @@ pub(super) async fn ensure_caller_holds<'a>(
     let Some(caller) = caller else {
         return Ok(());
     };
+    let mut missing = permission::built_in_among(needed);
+    if missing.is_empty() {
+        return Ok(());
+    }
     let held = held_globally(conn, caller)
         .await?
         .map(|(_, held)| held)
         .unwrap_or_default();
-    let missing = permission::not_held(&held, needed);
+    missing.retain(|p| !held.contains(*p));
     if missing.is_empty() {
         return Ok(());
     }
@@ -183,14 +188,26 @@ pub(super) async fn ensure_caller_may_hand_out<'a>(
     .await
 }
 
-/// Every permission `user` holds globally by any path, disabled or not (a disabled user's
-/// permissions come back when it is enabled).
-async fn permissions_of(conn: &mut Conn<'_>, user: Id) -> Result<BTreeSet<String>> {
-    Ok(paths(conn, user, None)
+/// Refuses acting on another `user` unless the caller holds those of the user's permissions
+/// (by any path, disabled or not: a disabled user's come back when it is enabled) that `reach`
+/// picks.
+async fn ensure_caller_covers(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    user: Id,
+    reach: impl Fn(&str) -> bool,
+    refusal: impl FnOnce(&str) -> String,
+) -> Result<()> {
+    if caller.is_none_or(|caller| caller == user) {
+        return Ok(());
+    }
+    let theirs: BTreeSet<String> = paths(conn, user, None)
         .await?
         .into_iter()
         .map(|g| g.permission)
-        .collect())
+        .collect();
+    let reached = theirs.iter().map(String::as_str).filter(|p| reach(p));
+    ensure_caller_holds(conn, caller, reached, refusal).await
 }
 
 /// Refuses acting on another user who holds an admin permission the caller lacks: a USER_ADMIN
@@ -200,14 +217,8 @@ pub(super) async fn ensure_caller_outranks(
     caller: Option<Id>,
     user: Id,
 ) -> Result<()> {
-    if caller.is_none_or(|caller| caller == user) {
-        return Ok(());
-    }
-    let theirs = permissions_of(conn, user).await?;
-    let admin = permission::ADMIN
-        .into_iter()
-        .filter(|p| theirs.contains(*p));
-    ensure_caller_holds(conn, caller, admin, |missing| {
+    let admin = |p: &str| permission::ADMIN.contains(&p);
+    ensure_caller_covers(conn, caller, user, admin, |missing| {
         format!(
             "user {user} holds {missing}, which the caller does not: managing a user needs \
              every admin permission it holds"
@@ -223,15 +234,17 @@ pub(super) async fn ensure_caller_may_mint_for(
     caller: Option<Id>,
     user: Id,
 ) -> Result<()> {
-    if caller.is_none_or(|caller| caller == user) {
-        return Ok(());
-    }
-    let theirs = permissions_of(conn, user).await?;
-    ensure_caller_holds(conn, caller, theirs.iter().map(String::as_str), |missing| {
-        format!(
-            "a key for user {user} would carry {missing}, which the caller does not hold: a \
+    ensure_caller_covers(
+        conn,
+        caller,
+        user,
+        |_| true,
+        |missing| {
+            format!(
+                "a key for user {user} would carry {missing}, which the caller does not hold: a \
              caller mints keys only for what it holds"
-        )
-    })
+            )
+        },
+    )
     .await
 }
