@@ -148,7 +148,7 @@ async fn username_holders(
     keys.dedup();
     let mut holders: HashMap<String, Vec<(Id, String)>> = HashMap::new();
     for (key, id, username) in conn
-        .fetch_all::<(String, Id, String)>(query(sql::USERNAMES_KEYED).bind(&keys[..]))
+        .fetch_all::<(String, Id, String)>(query(user_sql::USERNAMES_KEYED).bind(&keys[..]))
         .await?
     {
         holders.entry(key).or_default().push((id, username));

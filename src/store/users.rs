@@ -119,17 +119,13 @@ async fn ensure_external_username_free(
             name.username
         )));
     }
-    let holders: Vec<(Id, String)> = conn
-        .fetch_all(
-            query(sql::USERNAME_HOLDERS)
-                .bind(comparison_key(&name.username).as_str())
-                .bind(user),
-        )
+    let key = [comparison_key(&name.username)];
+    let holders: Vec<(String, Id, String)> = conn
+        .fetch_all(query(sql::USERNAMES_KEYED).bind(&key[..]))
         .await?;
-    if let Some((owner, username)) = holders
-        .into_iter()
-        .find(|(_, username)| name.platform.same_name(username, &name.username))
-    {
+    if let Some((_, owner, username)) = holders.into_iter().find(|(_, holder, username)| {
+        *holder != user && name.platform.same_name(username, &name.username)
+    }) {
         return Err(Error::AlreadyExists(format!(
             "username: {:?} on {platform} is the username {username:?} of user {owner}",
             name.username

@@ -53,13 +53,6 @@ pub const USERNAME_OWNERS: Sql = where_in!(
     "AND platform = $2"
 );
 
-/// The users whose usernames have the comparison keys $1, with the usernames as written.
-pub const USERNAMES_KEYED: Sql = where_in!(
-    "SELECT username_key, id, username FROM users",
-    "username_key",
-    ""
-);
-
 /// Adds the memberships (group $1[n], user $2[n]) as made by a sync.
 pub const ADD_MEMBERSHIPS: Sql = Sql {
     postgres: "

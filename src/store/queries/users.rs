@@ -264,9 +264,12 @@ pub const EXTERNAL_USERNAME_OWNER: &str = "
     SELECT user_id FROM external_usernames
     WHERE platform = $1 AND name_key = $2 AND user_id <> $3";
 
-/// The users other than $2 whose username has comparison key $1, with the username as written.
-pub const USERNAME_HOLDERS: &str =
-    "SELECT id, username FROM users WHERE username_key = $1 AND id <> $2";
+/// The users whose usernames have the comparison keys $1, with the usernames as written.
+pub const USERNAMES_KEYED: Sql = where_in!(
+    "SELECT username_key, id, username FROM users",
+    "username_key",
+    ""
+);
 
 /// The external usernames of users other than $3 whose name key is $1 or $2 (a name's
 /// comparison key, and the name as written for platforms that compare exactly).
