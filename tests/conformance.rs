@@ -10,7 +10,8 @@ use common::{
     TestStore,
     store::{
         all_users, assert_each_precondition_fails, assert_precondition, attempt, create_group,
-        create_user, head, list_all_users, make_admin, new_user, page, record, verify_chain,
+        create_user, create_user_of, head, list_all_users, make_admin, new_user, page, record,
+        verify_chain,
     },
 };
 use personae::{
@@ -922,21 +923,9 @@ async fn earlier_syncs_groups_become_their_iams(t: TestStore) {
         id
     };
     let (okta, entra) = (iam("Okta").await, iam("Entra").await);
-    let user_of = |iam: Id, email: &'static str| async move {
-        let id = Id::new();
-        let mut user = new_user(email);
-        user.iam_id = iam;
-        store
-            .create_user(id, user, record("CreateUser", id))
-            .await
-            .unwrap();
-        id
-    };
-    let (ada, bob) = (
-        user_of(okta, "ada@x.com").await,
-        user_of(okta, "bob@x.com").await,
-    );
-    let eve = user_of(entra, "eve@x.com").await;
+    let ada = create_user_of(store, okta, "ada@x.com").await;
+    let bob = create_user_of(store, okta, "bob@x.com").await;
+    let eve = create_user_of(store, entra, "eve@x.com").await;
     let carl = create_user(store, "carl@x.com").await;
     let group = |name: &'static str| async move { create_group(store, name).await };
     let synced = group("Synced").await;

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_key,
-        create_user, every_rpc, grant, key_for, token,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, assign_to_group,
+        bootstrap_admin, call_empty, create_key, create_role, create_user, every_rpc, grant,
+        key_for, token,
     },
 };
 use personae::{
@@ -599,16 +600,7 @@ async fn settings_and_exclusivity_over_grpc(t: TestStore) {
         (call!(iam.update_settings(unknown_default)), InvalidArgument, "settings.default_permissions"),
     ];
     assert_each_refused_changing_nothing(&server, cases).await;
-    let admin = server
-        .users(server.admin())
-        .get_user(proto::GetUserRequest {
-            user: Some(proto::get_user_request::User::Username(
-                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let admin = bootstrap_admin(&server).await;
     // A governor who may grant GOVERNANCE, which the admin gives up.
     let governor = create_user(&server, "governor@example.com").await;
     for permission in ["GOVERNANCE", "USER_ADMIN"] {
@@ -745,28 +737,10 @@ async fn a_user_admin_gives_only_what_it_holds(t: TestStore) {
     let operator = create_user(&server, "operator@example.com").await;
     grant(&server, &operator.id, "USER_ADMIN").await;
     let as_operator = Authorization::bearer(&key_for(&server, &operator.id).await);
-    let admin = server
-        .users(server.admin())
-        .get_user(proto::GetUserRequest {
-            user: Some(proto::get_user_request::User::Username(
-                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let admin = bootstrap_admin(&server).await;
     let ada = create_user(&server, "ada@example.com").await;
     // Set up by the admin: an auditors' group and a role of the operator's own.
-    let mut admin_permissions = server.permissions(server.admin());
-    let auditor = admin_permissions
-        .create_role(proto::CreateRoleRequest {
-            name: "Auditor".into(),
-            description: String::new(),
-            permissions: vec!["AUDIT".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let auditor = create_role(&server, "Auditor", &["AUDIT"]).await;
     let auditors = server
         .groups(server.admin())
         .create_group(proto::CreateGroupRequest {
@@ -776,14 +750,7 @@ async fn a_user_admin_gives_only_what_it_holds(t: TestStore) {
         .await
         .unwrap()
         .into_inner();
-    admin_permissions
-        .assign_role(proto::AssignRoleRequest {
-            principal: Some(AssignTo::GroupId(auditors.id.clone())),
-            role_id: auditor.id.clone(),
-            tenant_id: String::new(),
-        })
-        .await
-        .unwrap();
+    assign_to_group(&server, &auditor.id, &auditors.id).await;
 
     let permissions = server.permissions(as_operator.clone());
     let users = server.users(as_operator.clone());

@@ -13,13 +13,13 @@ use std::{collections::BTreeSet, time::Duration};
 use common::{
     TestServer, TestStore,
     certs::{CURRENT, certificate},
-    grpc::{assert_refused, audit_log, create_user, snapshot, token},
+    grpc::{assert_refused, assign_to_group, audit_log, create_role, create_user, snapshot, token},
     logs,
-    store::{new_user, record},
+    store::create_user_of,
 };
 use personae::{
     domain::{BUILT_IN_IAM_ID, Id},
-    proto::{self, AwsUserType, Platform, assign_role_request::Principal as AssignTo},
+    proto::{self, AwsUserType, Platform},
     store::{IamStore, SqlStore},
 };
 use tonic::Code;
@@ -59,16 +59,8 @@ async fn iam_with(server: &TestServer, name: &str, settings: proto::UserInfoEndp
 
 /// A user of IAM `iam_id`, made straight in the store (faster than a call per user).
 async fn user_of(server: &TestServer, iam_id: &str, email: &str) -> Id {
-    let id = Id::new();
-    let mut user = new_user(email);
-    user.iam_id = Id::parse("iam_id", iam_id).unwrap();
-    server
-        .store
-        .store
-        .create_user(id, user, record("CreateUser", id))
-        .await
-        .expect("create a user of the IAM");
-    id
+    let iam = Id::parse("iam_id", iam_id).unwrap();
+    create_user_of(server.store.store.as_ref(), iam, email).await
 }
 
 fn answer(groups: &[&str], authorizations: &[(&str, &[&str])], trino: &str) -> String {
@@ -279,25 +271,8 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         controllers.managed_by_iam_id, okta,
         "a sync's group is its IAM's"
     );
-    let role = permissions
-        .clone()
-        .create_role(proto::CreateRoleRequest {
-            name: "Auditor".into(),
-            description: String::new(),
-            permissions: vec!["AUDIT".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    permissions
-        .clone()
-        .assign_role(proto::AssignRoleRequest {
-            principal: Some(AssignTo::GroupId(controllers.id.clone())),
-            role_id: role.id,
-            tenant_id: String::new(),
-        })
-        .await
-        .unwrap();
+    let role = create_role(&server, "Auditor", &["AUDIT"]).await;
+    assign_to_group(&server, &role.id, &controllers.id).await;
     assert!(allowed(
         permissions
             .clone()

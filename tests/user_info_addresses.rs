@@ -12,7 +12,7 @@ use common::{
     TestServer, TestStore,
     grpc::{assert_each_refused_changing_nothing, assert_refused},
     serve_options,
-    store::{new_user, record},
+    store::{create_user_of, record},
 };
 use personae::{
     domain::{
@@ -86,20 +86,25 @@ async fn test_connection(server: &TestServer, iam_id: &str) -> proto::TestConnec
         .into_inner()
 }
 
+/// An IAM whose endpoint has a public name: accepted whatever the setting.
+async fn public_iam(server: &TestServer, endpoint: &UserInfoServer) -> proto::Iam {
+    server
+        .iam_config(server.admin())
+        .create_iam(create(
+            "Public",
+            settings(endpoint, "https://iam.example.com/userinfo"),
+        ))
+        .await
+        .expect("a public name is accepted")
+        .into_inner()
+}
+
 async fn metadata_addresses_are_refused_even_where_private_ones_are_allowed(t: TestStore) {
     let endpoint = UserInfoServer::start().await;
     // The tests' servers allow private addresses.
     let server = TestServer::start(t).await;
     let iams = server.iam_config(server.admin());
-    let public = iams
-        .clone()
-        .create_iam(create(
-            "Public",
-            settings(&endpoint, "https://iam.example.com/userinfo"),
-        ))
-        .await
-        .expect("a public name is accepted")
-        .into_inner();
+    let public = public_iam(&server, &endpoint).await;
 
     let metadata = "https://169.254.169.254/latest/meta-data/";
     let says = "user_info_endpoint.uri: 169.254.169.254 is a link-local address";
@@ -234,20 +239,6 @@ async fn stored_iam(server: &TestServer, name: &str, endpoint: &UserInfoServer, 
     id
 }
 
-/// A user of IAM `iam`, made straight in the store.
-async fn user_of(server: &TestServer, iam: Id, email: &str) -> Id {
-    let id = Id::new();
-    let mut user = new_user(email);
-    user.iam_id = iam;
-    server
-        .store
-        .store
-        .create_user(id, user, record("CreateUser", id))
-        .await
-        .expect("create a user of the IAM");
-    id
-}
-
 async fn loopback_is_refused_when_saved_and_never_called_without_the_setting(t: TestStore) {
     let endpoint = UserInfoServer::start().await;
     let strict = ServeOptions {
@@ -256,15 +247,7 @@ async fn loopback_is_refused_when_saved_and_never_called_without_the_setting(t: 
     };
     let server = TestServer::start_with(t, strict).await;
     let iams = server.iam_config(server.admin());
-    let public = iams
-        .clone()
-        .create_iam(create(
-            "Public",
-            settings(&endpoint, "https://iam.example.com/userinfo"),
-        ))
-        .await
-        .expect("a public name is accepted")
-        .into_inner();
+    let public = public_iam(&server, &endpoint).await;
     let loopback = format!("https://127.0.0.1:{}/userinfo", endpoint.port);
     let needs_setting = "--user-info-allow-private-addresses";
     let mut cases = Vec::new();
@@ -328,8 +311,8 @@ async fn loopback_is_refused_when_saved_and_never_called_without_the_setting(t: 
         let ada = login(&server, &iam.to_string()).await;
         assert!(!ada.ok && ada.error.contains(says), "{name}: {ada:?}");
 
-        let user = user_of(
-            &server,
+        let user = create_user_of(
+            server.store.store.as_ref(),
             iam,
             &format!("{}@example.com", name.replace(' ', ".")),
         )

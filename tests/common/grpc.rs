@@ -157,6 +157,49 @@ pub async fn create_user(server: &TestServer, email: &str) -> proto::User {
         .into_inner()
 }
 
+/// The bootstrap admin, as the admin reads it.
+pub async fn bootstrap_admin(server: &TestServer) -> proto::User {
+    server
+        .users(server.admin())
+        .get_user(proto::GetUserRequest {
+            user: Some(proto::get_user_request::User::Username(
+                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
+            )),
+        })
+        .await
+        .expect("read the bootstrap admin")
+        .into_inner()
+}
+
+/// A role holding `permissions`, created by the admin.
+pub async fn create_role(server: &TestServer, name: &str, permissions: &[&str]) -> proto::Role {
+    server
+        .permissions(server.admin())
+        .create_role(proto::CreateRoleRequest {
+            name: name.into(),
+            description: String::new(),
+            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+        })
+        .await
+        .expect("create a role")
+        .into_inner()
+}
+
+/// Assigns role `role_id` to group `group_id` globally, as the admin.
+pub async fn assign_to_group(server: &TestServer, role_id: &str, group_id: &str) {
+    server
+        .permissions(server.admin())
+        .assign_role(proto::AssignRoleRequest {
+            principal: Some(proto::assign_role_request::Principal::GroupId(
+                group_id.into(),
+            )),
+            role_id: role_id.into(),
+            tenant_id: String::new(),
+        })
+        .await
+        .expect("assign a role to a group");
+}
+
 /// A new API key for `user_id`, made by the admin: its description and its secret.
 pub async fn create_key(server: &TestServer, user_id: &str) -> proto::CreateApiKeyResponse {
     server

@@ -43,6 +43,18 @@ pub async fn create_user(store: &dyn Store, email: &str) -> Id {
     id
 }
 
+/// Creates [`new_user`]`(email)` in IAM `iam` and returns its id.
+pub async fn create_user_of(store: &dyn Store, iam: Id, email: &str) -> Id {
+    let id = Id::new();
+    let mut user = new_user(email);
+    user.iam_id = iam;
+    store
+        .create_user(id, user, record("CreateUser", id))
+        .await
+        .expect("create a user of the IAM");
+    id
+}
+
 /// A new user holding USER_ADMIN directly.
 pub async fn make_admin(store: &dyn Store, email: &str) -> Id {
     let id = create_user(store, email).await;
