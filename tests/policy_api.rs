@@ -254,15 +254,50 @@ async fn groups_over_grpc(t: TestStore) {
         }),
         etag: etag.into(),
     };
+    let manage = |iam: &str, etag: &str| proto::UpdateGroupRequest {
+        group: Some(proto::Group {
+            id: group.id.clone(),
+            managed_by_iam_id: iam.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["managed_by_iam_id".into()],
+        }),
+        etag: etag.into(),
+    };
     #[rustfmt::skip]
     let cases = vec![
         (call!(groups.update_group(update(&["name"], &group.etag, "Bean counters"))), Code::Aborted, "etag"),
         (call!(groups.update_group(update(&["members"], &added.etag, "x"))), Code::InvalidArgument, "update_mask"),
         (call!(groups.update_group(update(&["name"], &added.etag, ""))), Code::InvalidArgument, "group.name"),
+        (call!(groups.update_group(manage("x", &added.etag))), Code::InvalidArgument, "group.managed_by_iam_id"),
+        (call!(groups.update_group(manage(&BUILT_IN_IAM_ID.to_string(), &added.etag))), Code::InvalidArgument, "group.managed_by_iam_id: the built-in IAM"),
+        (call!(groups.update_group(manage(&Id::new().to_string(), &added.etag))), Code::NotFound, "group.managed_by_iam_id: IAM"),
     ];
     assert_each_refused_changing_nothing(&server, cases).await;
+    let okta = server
+        .iam_config(server.admin())
+        .create_iam(proto::CreateIamRequest {
+            name: "Okta".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let managed = groups
+        .update_group(manage(&okta.id, &added.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(managed.managed_by_iam_id, okta.id);
+    let here_only = groups
+        .update_group(manage("", &managed.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(here_only.managed_by_iam_id, "", "cleared");
     let renamed = groups
-        .update_group(update(&["name", "email"], &added.etag, "Bean counters"))
+        .update_group(update(&["name", "email"], &here_only.etag, "Bean counters"))
         .await
         .unwrap()
         .into_inner();
