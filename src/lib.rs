@@ -10,13 +10,12 @@ pub mod config;
 pub mod decisions;
 pub mod domain;
 pub mod error;
+pub mod iam_sync;
 pub mod middleware;
 pub mod secrets;
 pub mod server;
 pub mod store;
-pub mod sync;
 pub mod telemetry;
-pub mod user_info;
 
 /// The `personae.v1` API as generated from `proto/`.
 pub mod proto {

@@ -20,7 +20,7 @@ use personae::{
         user::{Email, FullName, NewUser, UserChanges},
     },
     error::Error,
-    store::{GroupStore, SqlStore, Store, UserFilter, UserKey},
+    store::{GroupStore, SqlStore, Store, UserFilter, UserKey, UserStore},
 };
 
 async fn create_user(store: &dyn Store, email: &str, full_name: &str) -> Result<Id, Error> {

@@ -20,7 +20,7 @@ use personae::{
     },
     error::Error,
     secrets::{KeySource, new_key_hex, parse_key},
-    store::{IamStore, SqlStore, Store},
+    store::{AuditStore, IamStore, SqlStore},
 };
 
 async fn another_key_is_refused_when_the_store_opens(t: TestStore) {

@@ -20,7 +20,7 @@ use common::{
 use personae::{
     domain::{BUILT_IN_IAM_ID, Id},
     proto::{self, AwsUserType, Platform},
-    store::{IamStore, SqlStore},
+    store::{IamSyncStore, SqlStore},
 };
 use tonic::Code;
 use user_info_server::{PASSWORD, UserInfoServer};

@@ -21,14 +21,14 @@ use crate::domain::{
     name::Name,
     page::PageRequest,
     permission::PermissionName,
+    profile::{ExternalProfile, concurrency},
     role::SettingsChanges,
-    sync::{ExternalProfile, concurrency},
 };
 use crate::error::{Error, Result};
+use crate::iam_sync::user_info::UserInfoClient;
+use crate::iam_sync::{self, SyncAllOptions};
 use crate::proto::{self, iam_config_server::IamConfig};
 use crate::store::Committed;
-use crate::sync::{self, SyncAllOptions};
-use crate::user_info::UserInfoClient;
 
 /// The paths of UpdateIam's mask.
 const IAM_PATHS: [&str; 12] = [
@@ -410,7 +410,7 @@ impl IamConfig for IamConfigApi {
     ) -> Result<Response<proto::User>, Status> {
         let actor = principal(&request)?;
         let id = Id::parse("user_id", &request.get_ref().user_id)?;
-        let (user, revision) = sync::sync_user(
+        let (user, revision) = iam_sync::sync_user(
             self.context.store.as_ref(),
             id,
             actor.user_id,
@@ -440,7 +440,7 @@ impl IamConfig for IamConfigApi {
             dry_run: request.dry_run,
             concurrency: concurrency("concurrency", request.concurrency)?,
         };
-        let reports = sync::start_sync_all(
+        let reports = iam_sync::start_sync_all(
             self.context.store.clone(),
             iam,
             options,

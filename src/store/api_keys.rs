@@ -1,9 +1,11 @@
 //! API keys and the credential authentication reads. Keys belong to users; their SQL is with
 //! the users' (`queries::users`).
 
+use async_trait::async_trait;
+
 use super::{
-    Committed, Credential, DbTime, NewApiKey,
-    db::{Conn, Database, query},
+    ApiKeyStore, Committed, Credential, DbTime, NewApiKey, SqlStore,
+    db::{Conn, query},
     grants,
     queries::users as sql,
     users::{user_exists, user_not_found},
@@ -68,99 +70,100 @@ fn api_key_not_found(id: Id) -> Error {
     Error::NotFound(format!("API key {id} does not exist"))
 }
 
-/// What authentication needs of key `key_id`: its stored hash and validity, and the permissions
-/// its user holds everywhere.
-pub(super) async fn credential(db: &Database, key_id: Id) -> Result<Option<Credential>> {
-    let mut pooled = db.acquire().await?;
-    let mut conn = pooled.conn();
-    let row: Option<CredentialRow> = conn
-        .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let permissions: Vec<(String,)> = conn
-        .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
-        .await?;
-    Ok(Some(Credential {
-        stored: StoredCredential {
-            secret_hash: row.secret_hash,
-            expire_time: row.expire_time.map(|t| t.0),
-            revoke_time: row.revoke_time.map(|t| t.0),
-            user_id: row.user_id,
-            user_disabled: row.disabled,
-        },
-        permissions: permissions.into_iter().map(|(p,)| p).collect(),
-    }))
-}
-
-pub(super) async fn create(
-    db: &Database,
-    key: NewApiKey,
-    max_active: u32,
-    audit: AuditRecord,
-) -> Result<Committed<ApiKey>> {
-    let mut write = Write::begin(db).await?;
-    let mut conn = write.conn();
-    if !user_exists(&mut conn, key.user_id).await? {
-        return Err(user_not_found(key.user_id));
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let row: Option<CredentialRow> = conn
+            .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let permissions: Vec<(String,)> = conn
+            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
+            .await?;
+        Ok(Some(Credential {
+            stored: StoredCredential {
+                secret_hash: row.secret_hash,
+                expire_time: row.expire_time.map(|t| t.0),
+                revoke_time: row.revoke_time.map(|t| t.0),
+                user_id: row.user_id,
+                user_disabled: row.disabled,
+            },
+            permissions: permissions.into_iter().map(|(p,)| p).collect(),
+        }))
     }
-    grants::ensure_caller_may_mint_for(&mut conn, audit.actor_id, key.user_id).await?;
-    let (active,): (i64,) = conn
-        .fetch_one(
-            query(sql::ACTIVE_API_KEY_COUNT)
-                .bind(key.user_id)
-                .bind(domain::now()),
-        )
-        .await?;
-    if active >= i64::from(max_active) {
-        return Err(Error::FailedPrecondition(format!(
-            "user {} has {active} active API keys and may have at most {max_active} \
+
+    async fn create_api_key(
+        &self,
+        key: NewApiKey,
+        max_active: u32,
+        audit: AuditRecord,
+    ) -> Result<Committed<ApiKey>> {
+        let mut write = Write::begin(&self.db).await?;
+        let mut conn = write.conn();
+        if !user_exists(&mut conn, key.user_id).await? {
+            return Err(user_not_found(key.user_id));
+        }
+        grants::ensure_caller_may_mint_for(&mut conn, audit.actor_id, key.user_id).await?;
+        let (active,): (i64,) = conn
+            .fetch_one(
+                query(sql::ACTIVE_API_KEY_COUNT)
+                    .bind(key.user_id)
+                    .bind(domain::now()),
+            )
+            .await?;
+        if active >= i64::from(max_active) {
+            return Err(Error::FailedPrecondition(format!(
+                "user {} has {active} active API keys and may have at most {max_active} \
              (max_api_keys_per_user); revoke one (RevokeApiKey) before creating another",
-            key.user_id
-        )));
+                key.user_id
+            )));
+        }
+        let created = insert(&mut conn, &key).await?;
+        write.finish(created, audit).await
     }
-    let created = insert(&mut conn, &key).await?;
-    write.finish(created, audit).await
-}
 
-pub(super) async fn get(db: &Database, id: Id) -> Result<ApiKey> {
-    let mut pooled = db.acquire().await?;
-    let row: Option<ApiKeyRow> = pooled
-        .conn()
-        .fetch_optional(query(sql::API_KEY).bind(id))
-        .await?;
-    row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
-}
-
-pub(super) async fn list(
-    db: &Database,
-    user_id: Id,
-    include_revoked: bool,
-    page: &PageRequest,
-) -> Result<Vec<ApiKey>> {
-    let after = page.after_id()?;
-    let mut pooled = db.acquire().await?;
-    let mut conn = pooled.conn();
-    if !user_exists(&mut conn, user_id).await? {
-        return Err(user_not_found(user_id));
+    async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
+        let mut pooled = self.db.acquire().await?;
+        let row: Option<ApiKeyRow> = pooled
+            .conn()
+            .fetch_optional(query(sql::API_KEY).bind(id))
+            .await?;
+        row.map(ApiKey::from).ok_or_else(|| api_key_not_found(id))
     }
-    let rows: Vec<ApiKeyRow> = conn
-        .fetch_all(
-            query(sql::API_KEYS_OF)
-                .bind(user_id)
-                .bind(include_revoked)
-                .bind(after)
-                .bind(page.limit()),
-        )
-        .await?;
-    Ok(rows.into_iter().map(ApiKey::from).collect())
-}
 
-pub(super) async fn revoke(db: &Database, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
-    let mut write = Write::begin(db).await?;
-    let row: Option<ApiKeyRow> = write
-        .conn()
-        .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
-        .await?;
-    let key = row.ok_or_else(|| api_key_not_found(id))?;
-    write.finish(key.into(), audit).await
+    async fn list_api_keys(
+        &self,
+        user_id: Id,
+        include_revoked: bool,
+        page: &PageRequest,
+    ) -> Result<Vec<ApiKey>> {
+        let after = page.after_id()?;
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        if !user_exists(&mut conn, user_id).await? {
+            return Err(user_not_found(user_id));
+        }
+        let rows: Vec<ApiKeyRow> = conn
+            .fetch_all(
+                query(sql::API_KEYS_OF)
+                    .bind(user_id)
+                    .bind(include_revoked)
+                    .bind(after)
+                    .bind(page.limit()),
+            )
+            .await?;
+        Ok(rows.into_iter().map(ApiKey::from).collect())
+    }
+
+    async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
+        let mut write = Write::begin(&self.db).await?;
+        let row: Option<ApiKeyRow> = write
+            .conn()
+            .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
+            .await?;
+        let key = row.ok_or_else(|| api_key_not_found(id))?;
+        write.finish(key.into(), audit).await
+    }
 }

@@ -1,11 +1,15 @@
 //! Reading the audit log; appending happens in `write.rs`, with the change it records.
 
+use async_trait::async_trait;
+
 use super::{
-    AuditFilter, DbTime,
-    db::{Database, query},
-    queries::audit as sql,
+    AuditFilter, AuditStore, DbTime, SqlStore, db::query, queries::audit as sql, write::Write,
 };
-use crate::domain::{Id, audit::AuditEvent, page::PageRequest};
+use crate::domain::{
+    Id, Revision,
+    audit::{AuditEvent, AuditRecord},
+    page::PageRequest,
+};
 use crate::error::Result;
 
 #[derive(sqlx::FromRow)]
@@ -43,50 +47,54 @@ impl From<AuditRow> for AuditEvent {
     }
 }
 
-pub(super) async fn list(
-    db: &Database,
-    filter: &AuditFilter,
-    page: &PageRequest,
-) -> Result<Vec<AuditEvent>> {
-    let after = page.after_sequence()?;
-    let mut pooled = db.acquire().await?;
-    let rows: Vec<AuditRow> = pooled
-        .conn()
-        .fetch_all(
-            query(sql::LIST)
-                .bind(after)
-                .bind(filter.since)
-                .bind(filter.until)
-                .bind(filter.actor)
-                .bind(filter.action.as_deref())
-                .bind(filter.target.as_deref())
-                .bind(page.limit()),
-        )
-        .await?;
-    Ok(rows.into_iter().map(AuditEvent::from).collect())
-}
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<AuditEvent>> {
+        let after = page.after_sequence()?;
+        let mut pooled = self.db.acquire().await?;
+        let rows: Vec<AuditRow> = pooled
+            .conn()
+            .fetch_all(
+                query(sql::LIST)
+                    .bind(after)
+                    .bind(filter.since)
+                    .bind(filter.until)
+                    .bind(filter.actor)
+                    .bind(filter.action.as_deref())
+                    .bind(filter.target.as_deref())
+                    .bind(page.limit()),
+            )
+            .await?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
 
-pub(super) async fn after(db: &Database, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
-    let mut pooled = db.acquire().await?;
-    let rows: Vec<AuditRow> = pooled
-        .conn()
-        .fetch_all(query(sql::AFTER).bind(after).bind(limit))
-        .await?;
-    Ok(rows.into_iter().map(AuditEvent::from).collect())
-}
+    async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+        let mut pooled = self.db.acquire().await?;
+        let rows: Vec<AuditRow> = pooled
+            .conn()
+            .fetch_all(query(sql::AFTER).bind(after).bind(limit))
+            .await?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
 
-pub(super) async fn head(db: &Database) -> Result<(i64, String)> {
-    let mut pooled = db.acquire().await?;
-    pooled.conn().fetch_one(query(sql::HEAD)).await
-}
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        let mut pooled = self.db.acquire().await?;
+        pooled.conn().fetch_one(query(sql::HEAD)).await
+    }
 
-pub(super) async fn usage_counts(
-    db: &Database,
-    first_day: &str,
-) -> Result<Vec<(String, String, i64)>> {
-    let mut pooled = db.acquire().await?;
-    pooled
-        .conn()
-        .fetch_all(query(sql::USAGE_SINCE).bind(first_day))
-        .await
+    async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision> {
+        Write::begin(&self.db).await?.commit_all(records).await
+    }
+
+    async fn usage_counts(&self, first_day: &str) -> Result<Vec<(String, String, i64)>> {
+        let mut pooled = self.db.acquire().await?;
+        pooled
+            .conn()
+            .fetch_all(query(sql::USAGE_SINCE).bind(first_day))
+            .await
+    }
 }

@@ -21,7 +21,7 @@ use sqlx::{
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{freshness::Freshness, postgres, sqlite};
+use super::{freshness::Freshness, postgres, queries::postgres as sql, sqlite};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -247,8 +247,12 @@ impl Conn<'_> {
     pub async fn announce(&mut self, revision: i64) -> Result<()> {
         if let Self::Postgres(_) = self {
             let revision = revision.to_string();
-            self.execute(query(postgres::ANNOUNCE).bind(revision.as_str()))
-                .await?;
+            self.execute(
+                query(sql::ANNOUNCE)
+                    .bind(sql::REVISIONS_CHANNEL)
+                    .bind(revision.as_str()),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -429,7 +433,7 @@ impl Database {
             return Ok(Some(SharedLock { _held: None }));
         };
         let mut tx = pool.begin().await.map_err(unreachable)?;
-        let (taken,): (bool,) = sqlx::query_as(postgres::TRY_LOCK)
+        let (taken,): (bool,) = sqlx::query_as(sql::TRY_LOCK)
             .bind(key)
             .fetch_one(&mut *tx)
             .await

@@ -4,10 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    db::{Conn, Database, query},
-    policy::{tenant_exists, tenant_not_found},
+    db::{Conn, query},
     queries::policy as sql,
-    users::user_not_found,
 };
 use crate::domain::{
     Id, permission,
@@ -78,33 +76,13 @@ pub(super) async fn admin_and_governor_grants(conn: &mut Conn<'_>) -> Result<Vec
     Ok(grants(direct, through_roles))
 }
 
-/// Every path by which the user holds a permission, globally and, when given, within the tenant.
-pub(super) async fn effective(
-    db: &Database,
+/// Every path by which an enabled user holds a permission, globally and, when given, within the
+/// tenant.
+pub(super) async fn paths(
+    conn: &mut Conn<'_>,
     user_id: Id,
     tenant_id: Option<Id>,
 ) -> Result<Vec<Grant>> {
-    let mut pooled = db.acquire().await?;
-    let mut conn = pooled.conn();
-    // Only what the answer needs: checks are the hot path, so no full user load.
-    let disabled: Option<(bool,)> = conn
-        .fetch_optional(query(sql::USER_DISABLED).bind(user_id))
-        .await?;
-    let (disabled,) = disabled.ok_or_else(|| user_not_found(user_id))?;
-    if let Some(tenant) = tenant_id
-        && !tenant_exists(&mut conn, tenant).await?
-    {
-        return Err(tenant_not_found("tenant_id", tenant));
-    }
-    if disabled {
-        return Ok(Vec::new());
-    }
-    paths(&mut conn, user_id, tenant_id).await
-}
-
-/// Every path by which an enabled user holds a permission, globally and, when given, within the
-/// tenant.
-async fn paths(conn: &mut Conn<'_>, user_id: Id, tenant_id: Option<Id>) -> Result<Vec<Grant>> {
     let direct: Vec<DirectGrantRow> = conn
         .fetch_all(query(sql::DIRECT_GRANTS_OF).bind(user_id))
         .await?;

@@ -345,7 +345,7 @@ impl GroupStore for SqlStore {
             group_id: Some(id),
             ..Default::default()
         };
-        super::Store::list_users(self, &filter, page).await
+        super::UserStore::list_users(self, &filter, page).await
     }
 
     async fn add_group_attribute(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Committed, DbTime, IamStore, PageIndex, SqlStore, SyncApply, SyncBatch, SyncLease,
+    Committed, DbTime, IamStore, PageIndex, SqlStore,
     db::{Conn, query},
     names::{Named, ensure_name_free},
     queries::iams as sql,
@@ -21,7 +21,6 @@ use crate::domain::{
         ProfileSchemaEntry, SecretChange, Timeouts,
     },
     page::PageRequest,
-    sync::ExternalProfile,
     tls::{PrivateKey, ensure_key_matches},
 };
 use crate::error::{Error, Result};
@@ -384,23 +383,6 @@ impl IamStore for SqlStore {
             timeouts: endpoint.timeouts,
         };
         Ok((iam, config))
-    }
-
-    async fn iam_users(&self, iam: Id, after: Id, limit: i64) -> Result<Vec<(Id, String)>> {
-        self.sync_users_page(iam, after, limit).await
-    }
-
-    async fn sync_users(
-        &self,
-        iam: Id,
-        profiles: Vec<(Id, ExternalProfile)>,
-        apply: SyncApply,
-    ) -> Result<SyncBatch> {
-        self.sync_batch(iam, profiles, apply).await
-    }
-
-    async fn lease_sync(&self, iam: Id) -> Result<SyncLease> {
-        self.lease_sync_run(iam).await
     }
 
     async fn delete_iam(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {

@@ -11,13 +11,14 @@
 mod api_keys;
 mod attributes;
 mod audit;
+mod backfill;
 mod db;
 mod freshness;
 mod grants;
 mod groups;
+mod iam_sync;
 mod iams;
 mod impersonation;
-mod keys;
 mod names;
 mod policy;
 mod postgres;
@@ -26,7 +27,6 @@ mod roles;
 mod search;
 mod secret_keys;
 mod sqlite;
-mod sync;
 mod user_rows;
 mod users;
 mod write;
@@ -54,11 +54,11 @@ use crate::domain::{
     page::PageRequest,
     permission::PermissionName,
     policy::Grant,
+    profile::{ExternalProfile, SyncChanges},
     role::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
-    sync::{ExternalProfile, SyncChanges},
     user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::Result;
@@ -135,26 +135,39 @@ pub struct SyncBatch {
 
 /// Held while a SyncAll runs; dropping it lets another start.
 pub struct SyncLease {
-    _local: sync::LocalSync,
+    _local: iam_sync::LocalSync,
     _shared: db::SharedLock,
 }
 
-/// Users, their keys and direct grants, and the audit log; groups and policy are in the
-/// supertraits.
+/// The whole store: every part's trait, and what concerns the store as a whole. Each part's
+/// methods are implemented in the file of the same name (`UserStore` in `users.rs`,
+/// `ApiKeyStore` in `api_keys.rs`, ...).
 #[async_trait]
 pub trait Store:
-    GroupStore + PolicyStore + ImpersonationStore + IamStore + Send + Sync + 'static
+    UserStore
+    + ApiKeyStore
+    + AuditStore
+    + GroupStore
+    + PolicyStore
+    + ImpersonationStore
+    + IamStore
+    + IamSyncStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Fails when the database cannot be reached.
     async fn ping(&self) -> Result<()>;
     /// What this process knows of the store's revisions, for caches.
     fn freshness(&self) -> Arc<Freshness>;
+}
 
+/// Users: their names, attributes, external usernames and direct grants.
+#[async_trait]
+pub trait UserStore {
     /// Creates `admin` with every built-in permission and `key` if the store has no user yet;
     /// returns whether it did.
     async fn bootstrap(&self, admin: NewUser, key: NewApiKey) -> Result<bool>;
-
-    async fn credential(&self, key_id: Id) -> Result<Option<Credential>>;
 
     async fn create_user(
         &self,
@@ -228,6 +241,14 @@ pub trait Store:
         permission: &PermissionName,
         audit: AuditRecord,
     ) -> Result<Committed<User>>;
+}
+
+/// API keys, and the credential authentication reads.
+#[async_trait]
+pub trait ApiKeyStore {
+    /// What authentication needs of a key: its stored hash and validity, and the permissions
+    /// its user holds everywhere.
+    async fn credential(&self, key_id: Id) -> Result<Option<Credential>>;
 
     /// Refused (FAILED_PRECONDITION) when the user already has `max_active` keys neither
     /// revoked nor expired; counted under the write lock, so concurrent creates cannot pass it.
@@ -246,7 +267,11 @@ pub trait Store:
         page: &PageRequest,
     ) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>>;
+}
 
+/// The audit log, and the usage counts kept beside it.
+#[async_trait]
+pub trait AuditStore {
     /// Up to `page.size + 1` events in sequence order.
     async fn list_audit_events(
         &self,
@@ -467,6 +492,12 @@ pub trait IamStore {
     /// The IAM with its endpoint's settings, secrets opened, for calling it; FAILED_PRECONDITION
     /// when the IAM has no endpoint.
     async fn iam_endpoint(&self, id: Id) -> Result<(Iam, EndpointConfig)>;
+}
+
+/// Syncing users from their IAM: the users a SyncAll walks, the batches it writes, and the
+/// lease that keeps two from running at once.
+#[async_trait]
+pub trait IamSyncStore {
     /// Up to `limit` users of IAM `iam` with ids above `after`, in id order: id and username.
     async fn iam_users(&self, iam: Id, after: Id, limit: i64) -> Result<Vec<(Id, String)>>;
     /// Applies the profiles IAM `iam` gave for its users in one transaction, with one audit
@@ -488,7 +519,7 @@ pub trait IamStore {
 pub struct SqlStore {
     db: db::Database,
     secrets: secret_keys::Secrets,
-    syncs: sync::RunningSyncs,
+    syncs: iam_sync::RunningSyncs,
     patterns: CompiledPatterns,
 }
 
@@ -528,7 +559,7 @@ impl SqlStore {
         // commit: its own.
         let hearing = matches!(pool, Pool::Sqlite(_));
         let db = db::Database::new(pool, process_lock, Arc::new(Freshness::new(0, hearing)));
-        keys::fill_missing(&db).await?;
+        backfill::fill_missing(&db).await?;
         let secrets = secret_keys::Secrets::open(&db, secret_key.clone()).await?;
         let store = Self {
             db,
@@ -536,7 +567,7 @@ impl SqlStore {
             syncs: Default::default(),
             patterns: Default::default(),
         };
-        let (head, _) = audit::head(&store.db).await?;
+        let (head, _) = store.audit_head().await?;
         store.db.freshness.advance(head);
         if let Pool::Postgres(pool) = &store.db.pool {
             postgres::listen(pool.clone(), Arc::downgrade(&store.db.freshness));
@@ -549,6 +580,20 @@ impl SqlStore {
         &self.db.pool
     }
 }
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping(PING_TIMEOUT).await
+    }
+
+    fn freshness(&self) -> Arc<Freshness> {
+        self.db.freshness.clone()
+    }
+}
+
+/// How long health waits for the database to answer before calling it unreachable.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn migration_error(error: sqlx::migrate::MigrateError, backend: &str) -> crate::error::Error {
     crate::error::Error::Internal(

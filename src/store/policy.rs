@@ -462,7 +462,22 @@ impl PolicyStore for SqlStore {
         user_id: Id,
         tenant_id: Option<Id>,
     ) -> Result<Vec<Grant>> {
-        grants::effective(&self.db, user_id, tenant_id).await
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        // Only what the answer needs: checks are the hot path, so no full user load.
+        let disabled: Option<(bool,)> = conn
+            .fetch_optional(query(sql::USER_DISABLED).bind(user_id))
+            .await?;
+        let (disabled,) = disabled.ok_or_else(|| user_not_found(user_id))?;
+        if let Some(tenant) = tenant_id
+            && !tenant_exists(&mut conn, tenant).await?
+        {
+            return Err(tenant_not_found("tenant_id", tenant));
+        }
+        if disabled {
+            return Ok(Vec::new());
+        }
+        grants::paths(&mut conn, user_id, tenant_id).await
     }
 
     async fn ensure_permission(&self, name: &PermissionName) -> Result<()> {

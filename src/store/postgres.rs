@@ -1,6 +1,6 @@
 //! What is PostgreSQL's own: connecting, column types (uuid, timestamptz, uuid[] for id lists),
 //! its errors by SQLSTATE, and hearing other processes' commits (LISTEN/NOTIFY). The write lock
-//! is a row lock on the audit head (`write::LOCK_AUDIT_HEAD`).
+//! is a row lock on the audit head (`queries::audit::LOCK_HEAD`).
 
 use std::{str::FromStr, sync::Weak, time::Duration};
 
@@ -14,7 +14,15 @@ use sqlx::{
     },
 };
 
-use super::{DbTime, db::Value, freshness::Freshness, queries::audit as audit_sql};
+use super::{
+    DbTime,
+    db::Value,
+    freshness::Freshness,
+    queries::{
+        audit as audit_sql,
+        postgres::{ANNOUNCE, REVISIONS_CHANNEL},
+    },
+};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -126,16 +134,6 @@ impl<'r> Decode<'r, Postgres> for Id {
     }
 }
 
-/// The channel every commit announces its revision on (`pg_notify` in the committing
-/// transaction, so it is delivered exactly when the commit is).
-pub(super) const REVISIONS_CHANNEL: &str = "personae_revisions";
-
-/// Takes advisory lock $1 until the transaction ends, if no other session holds it.
-pub(super) const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
-
-/// Announces revision $1 to every listening process when the transaction commits.
-pub(super) const ANNOUNCE: &str = "SELECT pg_notify('personae_revisions', $1)";
-
 /// How long the listener waits in silence before checking, with a notification to itself,
 /// that its connection still delivers; and how long it then waits for that notification.
 const HEARTBEAT_AFTER: Duration = Duration::from_secs(5);
@@ -210,7 +208,11 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
                 if freshness.strong_count() == 0 {
                     return Ok(());
                 }
-                sqlx::query(ANNOUNCE).bind("0").execute(pool).await?;
+                sqlx::query(ANNOUNCE)
+                    .bind(REVISIONS_CHANNEL)
+                    .bind("0")
+                    .execute(pool)
+                    .await?;
                 heartbeat_sent = true;
             }
         }

@@ -21,7 +21,7 @@ use sqlx::{
     },
 };
 
-use super::{DbTime, db::Value};
+use super::{DbTime, db::Value, queries::sqlite as sql};
 use crate::domain::Id;
 use crate::error::{Error, Result};
 
@@ -153,12 +153,11 @@ fn warn_if_others_have_access(database: &Path) {
     }
 }
 
-/// `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then
-/// writes could fail with SQLITE_BUSY when another writer got there in between.
+/// Begins a transaction that holds the write lock ([`sql::BEGIN_WRITE`]).
 pub(super) async fn begin_immediate(
     pool: &SqlitePool,
 ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+    pool.begin_with(sql::BEGIN_WRITE).await
 }
 
 /// Encodes a statement's values in this backend's column types.

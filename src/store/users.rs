@@ -1,13 +1,10 @@
 //! Users: creating, listing, changing and deleting them, their names, attributes, external
 //! usernames and direct grants; reading them is `user_rows.rs`.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 
 use super::{
-    AuditFilter, Committed, Credential, Freshness, NewApiKey, SqlStore, Store, UserFilter, UserKey,
-    api_keys,
+    Committed, NewApiKey, SqlStore, UserFilter, UserKey, UserStore, api_keys,
     attributes::{self, Owner},
     db::{Conn, query},
     grants,
@@ -18,9 +15,8 @@ use super::{
     write::Write,
 };
 use crate::domain::{
-    self, Id, Revision, Version,
-    api_key::ApiKey,
-    audit::{AuditEvent, AuditRecord},
+    self, Id, Version,
+    audit::AuditRecord,
     external::{AwsUserType, ExternalUsername, Platform},
     name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
@@ -134,7 +130,7 @@ async fn ensure_external_username_free(
     Ok(())
 }
 
-async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> {
+pub(super) async fn insert_user(conn: &mut Conn<'_>, id: Id, user: &NewUser) -> Result<()> {
     let email = user.email.as_str();
     let search = search_key(&[user.full_name.as_str(), email, email]);
     conn.execute(
@@ -197,15 +193,7 @@ impl UserChange {
 }
 
 #[async_trait]
-impl Store for SqlStore {
-    async fn ping(&self) -> Result<()> {
-        self.db.ping(PING_TIMEOUT).await
-    }
-
-    fn freshness(&self) -> Arc<Freshness> {
-        self.db.freshness.clone()
-    }
-
+impl UserStore for SqlStore {
     async fn bootstrap(&self, admin: NewUser, key: NewApiKey) -> Result<bool> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
@@ -479,60 +467,6 @@ impl Store for SqlStore {
     ) -> Result<Committed<User>> {
         self.change_grant(id, permission, sql::REVOKE, audit).await
     }
-
-    async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
-        api_keys::credential(&self.db, key_id).await
-    }
-
-    async fn create_api_key(
-        &self,
-        key: NewApiKey,
-        max_active: u32,
-        audit: AuditRecord,
-    ) -> Result<Committed<ApiKey>> {
-        api_keys::create(&self.db, key, max_active, audit).await
-    }
-
-    async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
-        api_keys::get(&self.db, id).await
-    }
-
-    async fn list_api_keys(
-        &self,
-        user_id: Id,
-        include_revoked: bool,
-        page: &PageRequest,
-    ) -> Result<Vec<ApiKey>> {
-        api_keys::list(&self.db, user_id, include_revoked, page).await
-    }
-
-    async fn revoke_api_key(&self, id: Id, audit: AuditRecord) -> Result<Committed<ApiKey>> {
-        api_keys::revoke(&self.db, id, audit).await
-    }
-
-    async fn list_audit_events(
-        &self,
-        filter: &AuditFilter,
-        page: &PageRequest,
-    ) -> Result<Vec<AuditEvent>> {
-        super::audit::list(&self.db, filter, page).await
-    }
-
-    async fn audit_events_after(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
-        super::audit::after(&self.db, after, limit).await
-    }
-
-    async fn audit_head(&self) -> Result<(i64, String)> {
-        super::audit::head(&self.db).await
-    }
-
-    async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision> {
-        Write::begin(&self.db).await?.commit_all(records).await
-    }
-
-    async fn usage_counts(&self, first_day: &str) -> Result<Vec<(String, String, i64)>> {
-        super::audit::usage_counts(&self.db, first_day).await
-    }
 }
 
 impl SqlStore {
@@ -560,6 +494,3 @@ impl SqlStore {
         change.finish(audit).await
     }
 }
-
-/// How long health waits for the database to answer before calling it unreachable.
-const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

@@ -13,12 +13,12 @@ use crate::domain::{
         self, EndpointSettings, EndpointUri, Iam, Password, ProfileSchemaEntry, Timeouts,
         TlsSettings,
     },
-    sync::{GroupChange, SyncChanges},
+    profile::{GroupChange, SyncChanges},
     tls::{Certificates, PrivateKey},
 };
 use crate::error::{Error, Result};
+use crate::iam_sync::Progress;
 use crate::proto;
-use crate::sync::Progress;
 
 pub fn iam(iam: Iam) -> proto::Iam {
     proto::Iam {

@@ -3,7 +3,7 @@
 use super::{Sql, where_in};
 
 /// The columns of an IAM row; whether a password is stored, never the password.
-macro_rules! columns {
+macro_rules! iam_select {
     () => {
         "SELECT id, name, built_in, endpoint_uri, basic_auth_username,
                 basic_auth_password IS NOT NULL AS has_basic_auth_password, tls_ca_cert_pem,
@@ -13,10 +13,10 @@ macro_rules! columns {
     };
 }
 
-pub const BY_ID: &str = concat!(columns!(), " WHERE id = $1");
+pub const BY_ID: &str = concat!(iam_select!(), " WHERE id = $1");
 
 /// A page of IAMs: $1 the last id of the previous page, $2 the limit.
-pub const LIST: &str = concat!(columns!(), " WHERE id > $1 ORDER BY id LIMIT $2");
+pub const LIST: &str = concat!(iam_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
 
 pub const PROFILE_SCHEMAS_OF: Sql = where_in!(
     "SELECT iam_id, platform, attribute, aws_user_type FROM iam_profile_schema",

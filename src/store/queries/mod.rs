@@ -3,13 +3,15 @@
 //! a [`Sql`] with one text each, built by a macro from the shared parts.
 
 pub(super) mod audit;
+pub(super) mod backfill;
 pub(super) mod groups;
+pub(super) mod iam_sync;
 pub(super) mod iams;
 pub(super) mod impersonation;
-pub(super) mod keys;
 pub(super) mod policy;
+pub(super) mod postgres;
 pub(super) mod secret_keys;
-pub(super) mod sync;
+pub(super) mod sqlite;
 pub(super) mod users;
 
 pub(super) use super::db::Sql;

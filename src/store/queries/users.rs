@@ -117,41 +117,16 @@ pub const TRIGRAM_COUNTS: Sql = where_in!(
     ""
 );
 
-/// Adds `$2` (1 or -1) to the counts, in `$table` keyed by `$column`, of the parts `$1` of a
-/// search key. (SQLite needs the `WHERE true` to read `ON CONFLICT` as the upsert's, not as part
-/// of the SELECT's join.)
-macro_rules! add_to_counts {
-    ($table:literal, $column:literal) => {
-        Sql {
-            postgres: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                $column,
-                ", users) SELECT unnest($1::text[]), $2 ",
-                "ON CONFLICT (",
-                $column,
-                ") DO UPDATE SET users = ",
-                $table,
-                ".users + excluded.users"
-            ),
-            sqlite: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                $column,
-                ", users) ",
-                "SELECT value, $2 FROM json_each($1) WHERE true ",
-                "ON CONFLICT (",
-                $column,
-                ") DO UPDATE SET users = users + excluded.users"
-            ),
-        }
-    };
-}
-
-/// Adds $2 to the counts of the trigrams $1.
-pub const COUNT_TRIGRAMS: Sql = add_to_counts!("user_search_trigrams", "trigram");
+/// Adds $2 (1 or -1) to the counts of the trigrams $1. (SQLite needs the `WHERE true` to read
+/// `ON CONFLICT` as the upsert's, not as part of the SELECT's join.)
+pub const COUNT_TRIGRAMS: Sql = Sql {
+    postgres: "
+        INSERT INTO user_search_trigrams (trigram, users) SELECT unnest($1::text[]), $2
+        ON CONFLICT (trigram) DO UPDATE SET users = user_search_trigrams.users + excluded.users",
+    sqlite: "
+        INSERT INTO user_search_trigrams (trigram, users) SELECT value, $2 FROM json_each($1)
+        WHERE true ON CONFLICT (trigram) DO UPDATE SET users = users + excluded.users",
+};
 
 /// How many users' search keys hold each of the words $1.
 pub const WORD_COUNTS: Sql = where_in!(
@@ -161,7 +136,14 @@ pub const WORD_COUNTS: Sql = where_in!(
 );
 
 /// Adds $2 to the counts of the words $1.
-pub const COUNT_WORDS: Sql = add_to_counts!("user_search_word_counts", "word");
+pub const COUNT_WORDS: Sql = Sql {
+    postgres: "
+        INSERT INTO user_search_word_counts (word, users) SELECT unnest($1::text[]), $2
+        ON CONFLICT (word) DO UPDATE SET users = user_search_word_counts.users + excluded.users",
+    sqlite: "
+        INSERT INTO user_search_word_counts (word, users) SELECT value, $2 FROM json_each($1)
+        WHERE true ON CONFLICT (word) DO UPDATE SET users = users + excluded.users",
+};
 
 pub const PERMISSIONS_OF: Sql = where_in!(
     "SELECT user_id, permission AS value FROM user_permissions",

@@ -8,7 +8,7 @@
 
 use super::{
     db::{Conn, Database, query},
-    queries::{audit::LOCK_HEAD, keys as sql, users as users_sql},
+    queries::{audit::LOCK_HEAD, backfill as sql, users as users_sql},
     search,
 };
 use crate::domain::{Id, external::Platform, name};

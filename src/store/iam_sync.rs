@@ -1,15 +1,17 @@
-//! Syncing users from their IAM (the rules are `domain::sync`): a batch of users' state read
+//! Syncing users from their IAM (the rules are `domain::profile`): a batch of users' state read
 //! at once, the changes planned user by user, then written with a fixed number of statements
 //! in the one transaction that appends the batch's audit event.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
+
 use super::{
-    SqlStore, SyncApply, SyncBatch, SyncLease,
+    IamSyncStore, SqlStore, SyncApply, SyncBatch, SyncLease,
     db::{Conn, query},
     groups::insert_group,
-    queries::{sync as sql, users as user_sql},
+    queries::{iam_sync as sql, users as user_sql},
     user_rows::{ExternalUsernameRow, UserAttributeRow},
     write::Write,
 };
@@ -17,7 +19,7 @@ use crate::domain::{
     self, Id,
     external::AwsUserType,
     name::comparison_key,
-    sync::{self, ExternalProfile, Membership, NamedGroup, SyncChanges, UserState},
+    profile::{self, ExternalProfile, Membership, NamedGroup, SyncChanges, UserState},
 };
 use crate::error::{Error, Result};
 
@@ -281,7 +283,7 @@ async fn write_plan(
     for (id, name) in new_groups {
         insert_group(conn, *id, name, "", None, Some(iam)).await?;
     }
-    let memberships = |pick: fn(&SyncChanges) -> &[sync::GroupChange]| {
+    let memberships = |pick: fn(&SyncChanges) -> &[profile::GroupChange]| {
         let (mut groups, mut users) = (Vec::new(), Vec::new());
         for (id, changes) in changed {
             for group in pick(changes) {
@@ -369,9 +371,9 @@ async fn write_plan(
     Ok(())
 }
 
-impl SqlStore {
-    /// See [`super::IamStore::sync_users`].
-    pub(super) async fn sync_batch(
+#[async_trait]
+impl IamSyncStore for SqlStore {
+    async fn sync_users(
         &self,
         iam: Id,
         profiles: Vec<(Id, ExternalProfile)>,
@@ -394,7 +396,7 @@ impl SqlStore {
             None
         } else {
             write_plan(&mut conn, iam, &plan.new_groups, &changed).await?;
-            let record = record.with_details(sync::audit_details(&changed));
+            let record = record.with_details(profile::audit_details(&changed));
             Some(write.commit(record).await?)
         };
         Ok(SyncBatch {
@@ -403,13 +405,7 @@ impl SqlStore {
         })
     }
 
-    /// See [`super::IamStore::iam_users`].
-    pub(super) async fn sync_users_page(
-        &self,
-        iam: Id,
-        after: Id,
-        limit: i64,
-    ) -> Result<Vec<(Id, String)>> {
+    async fn iam_users(&self, iam: Id, after: Id, limit: i64) -> Result<Vec<(Id, String)>> {
         let mut pooled = self.db.acquire().await?;
         pooled
             .conn()
@@ -417,8 +413,7 @@ impl SqlStore {
             .await
     }
 
-    /// See [`super::IamStore::lease_sync`].
-    pub(super) async fn lease_sync_run(&self, iam: Id) -> Result<SyncLease> {
+    async fn lease_sync(&self, iam: Id) -> Result<SyncLease> {
         let busy = || {
             Error::FailedPrecondition(format!(
                 "iam_id: a SyncAll of IAM {iam} is running already; wait for it to finish or \

@@ -1,7 +1,7 @@
 //! Syncing users from their IAM: a batch of users is read and changed with a fixed number of
 //! statements, whatever its size. Rows to add or remove are bound as parallel lists (`$1`,
 //! `$2`, ...: the n-th row is the n-th element of each), unnested on PostgreSQL and joined by
-//! position from `json_each` on SQLite. There each list is first materialised (the `columns!`
+//! position from `json_each` on SQLite. There each list is first materialised (the `json_lists!`
 //! CTEs), which SQLite joins through an automatic index: joined directly, one `json_each` is
 //! scanned whole for every row of the other, and a batch of 500 users took a quadratic 50 ms
 //! and more.
@@ -10,7 +10,7 @@ use super::{Sql, where_in};
 
 /// The SQLite CTEs `c1`, `c2`, ... holding the positions (`key`) and values of the JSON lists
 /// `$1`, `$2`, ...
-macro_rules! columns {
+macro_rules! json_lists {
     ($first:literal $(, $n:literal)*) => {
         concat!(
             "WITH c", $first, " AS MATERIALIZED (SELECT key, value FROM json_each($", $first, "))",
@@ -60,7 +60,7 @@ pub const ADD_MEMBERSHIPS: Sql = Sql {
         SELECT group_id, user_id, true FROM unnest($1::uuid[], $2::uuid[]) AS t(group_id, user_id)
         ON CONFLICT DO NOTHING",
     sqlite: concat!(
-        columns!(1, 2),
+        json_lists!(1, 2),
         "INSERT INTO group_members (group_id, user_id, external)
          SELECT c1.value, c2.value, 1 FROM c1 JOIN c2 USING (key)
          WHERE true
@@ -75,7 +75,7 @@ pub const REMOVE_MEMBERSHIPS: Sql = Sql {
         WHERE external AND (group_id, user_id) IN (
             SELECT group_id, user_id FROM unnest($1::uuid[], $2::uuid[]) AS t(group_id, user_id))",
     sqlite: concat!(
-        columns!(1, 2),
+        json_lists!(1, 2),
         "DELETE FROM group_members
          WHERE external AND (group_id, user_id) IN (
              SELECT c1.value, c2.value FROM c1 JOIN c2 USING (key))"
@@ -89,7 +89,7 @@ pub const ADD_AUTHORIZATIONS: Sql = Sql {
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
         ON CONFLICT DO NOTHING",
     sqlite: concat!(
-        columns!(1, 2, 3),
+        json_lists!(1, 2, 3),
         "INSERT INTO user_authorizations (user_id, name, value)
          SELECT c1.value, c2.value, c3.value FROM c1 JOIN c2 USING (key) JOIN c3 USING (key)
          WHERE true
@@ -104,7 +104,7 @@ pub const REMOVE_AUTHORIZATIONS: Sql = Sql {
         WHERE (user_id, name, value) IN (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))",
     sqlite: concat!(
-        columns!(1, 2, 3),
+        json_lists!(1, 2, 3),
         "DELETE FROM user_authorizations
          WHERE (user_id, name, value) IN (
              SELECT c1.value, c2.value, c3.value FROM c1 JOIN c2 USING (key) JOIN c3 USING (key))"
@@ -129,7 +129,7 @@ pub const SET_USERNAMES: Sql = Sql {
         SET username = excluded.username, name_key = excluded.name_key,
             aws_user_type = excluded.aws_user_type",
     sqlite: concat!(
-        columns!(1, 2, 3, 4, 5),
+        json_lists!(1, 2, 3, 4, 5),
         "INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
          SELECT c1.value, c2.value, c3.value, c4.value, NULLIF(c5.value, '')
          FROM c1 JOIN c2 USING (key) JOIN c3 USING (key) JOIN c4 USING (key) JOIN c5 USING (key)

@@ -3,6 +3,8 @@
 //! batches, since every write waits its turn behind the audit chain's head and one transaction
 //! per user would cap a sync at a few hundred users a second.
 
+pub mod user_info;
+
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -14,12 +16,12 @@ use crate::domain::{
     address::AddressPolicy,
     audit::AuditRecord,
     iam::ProfileSchemaEntry,
-    sync::{self, ExternalProfile, SyncChanges},
+    profile::{self, ExternalProfile, SyncChanges},
     user::User,
 };
 use crate::error::{Error, Result};
 use crate::store::{Store, SyncApply, UserKey};
-use crate::user_info::UserInfoClient;
+use user_info::UserInfoClient;
 
 /// How many users SyncAll reads from the store at a time when listing an IAM's users.
 const USERS_PAGE: i64 = 10_000;
@@ -117,7 +119,7 @@ pub async fn start_sync_all(
     let (iam, config) = store.iam_endpoint(iam).await?;
     let client = UserInfoClient::new(config, addresses)?;
     let lease = store.lease_sync(iam.id).await?;
-    let (reports, receiver) = mpsc::channel(sync::MAX_BATCH);
+    let (reports, receiver) = mpsc::channel(profile::MAX_BATCH);
     tokio::spawn(async move {
         let run = SyncAll {
             store,
@@ -159,7 +161,7 @@ impl SyncAll {
             let _ = self.reports.send(Ok(progress)).await;
             return;
         }
-        let (fetched_tx, mut fetched) = mpsc::channel(sync::MAX_BATCH);
+        let (fetched_tx, mut fetched) = mpsc::channel(profile::MAX_BATCH);
         let concurrency = self.options.concurrency;
         let fetcher = tokio::spawn(async move {
             let mut profiles = futures::stream::iter(users)
@@ -175,10 +177,10 @@ impl SyncAll {
             }
         });
         let cancelled;
-        let mut batch = Vec::with_capacity(sync::MAX_BATCH);
+        let mut batch = Vec::with_capacity(profile::MAX_BATCH);
         loop {
             let received = tokio::select! {
-                received = fetched.recv_many(&mut batch, sync::MAX_BATCH) => received,
+                received = fetched.recv_many(&mut batch, profile::MAX_BATCH) => received,
                 () = self.reports.closed() => 0,
             };
             if received == 0 {
