@@ -1,12 +1,31 @@
 //! Persistence: the [`Store`] traits, implemented once in SQL by [`SqlStore`] over PostgreSQL or
 //! SQLite.
 //!
-//! A newcomer's map: a trait method is implemented in `users.rs`, `groups.rs`, `policy.rs` or
-//! `audit.rs`; its SQL is the constant of the same area in `queries/`; it runs through
-//! `db.rs`, which hands it to `postgres.rs` or `sqlite.rs` (connecting, column types, errors).
-//! Every mutation runs in one transaction that first takes the audit chain's head (`write.rs`),
-//! so mutations are serialised, rule checks inside them see every earlier change, and each
-//! appends exactly one audit event before it commits.
+//! A newcomer's map. Each part of the store is a trait declared here and implemented, method by
+//! method under the trait's own names, in the file of that part:
+//!
+//! | trait | file | its SQL |
+//! |---|---|---|
+//! | [`Store`] (ping, freshness) | `mod.rs` | |
+//! | [`UserStore`] | `users.rs` (reading users: `user_rows.rs`) | `queries/users.rs` |
+//! | [`ApiKeyStore`] | `api_keys.rs` | `queries/users.rs` |
+//! | [`AuditStore`] | `audit.rs` | `queries/audit.rs` |
+//! | [`GroupStore`] | `groups.rs` | `queries/groups.rs` |
+//! | [`PolicyStore`] | `policy.rs` (roles: `roles.rs`) | `queries/policy.rs` |
+//! | [`ImpersonationStore`] | `impersonation.rs` | `queries/impersonation.rs` |
+//! | [`IamStore`] | `iams.rs` | `queries/iams.rs` |
+//! | [`IamSyncStore`] | `iam_sync.rs` | `queries/iam_sync.rs` |
+//!
+//! Shared by several parts: `grants.rs` (who holds which permission, by which path; SQL in
+//! `queries/policy.rs`), `attributes.rs`, `names.rs` (names unique among their kind),
+//! `search.rs` (which index a user search reads). Every statement runs through `db.rs`, which
+//! hands it to `postgres.rs` or `sqlite.rs` (connecting, column types, errors; their own
+//! statements are `queries/postgres.rs` and `queries/sqlite.rs`). Every mutation runs in one
+//! transaction that first takes the audit chain's head (`write.rs`), so mutations are
+//! serialised, rule checks inside them see every earlier change, and each appends exactly one
+//! audit event before it commits. At start-up `backfill.rs` fills the comparison keys of rows
+//! older than them and `secret_keys.rs` checks the secret key against the store's;
+//! `freshness.rs` is the revisions caches are checked against.
 
 mod api_keys;
 mod attributes;
