@@ -141,7 +141,7 @@ impl FileConfig {
     }
 }
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://personae.db";
+const DEFAULT_DATABASE_URL: &str = "sqlite://personae.db";
 
 /// Resolved server settings.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use crate::domain::{Id, permission::USER_ADMIN};
 use crate::error::{Error, Result};
 
 /// How often callers whose allowance is full again are forgotten.
-pub const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct SelfServiceLimit {
     /// `None` when the allowance is unlimited.
@@ -57,7 +57,7 @@ impl SelfServiceLimit {
 
     /// Forgets the callers whose allowance is full again, which are indistinguishable from
     /// callers never seen, so memory holds only those of the last minute.
-    pub fn forget_idle(&self) {
+    fn forget_idle(&self) {
         if let Some(limiter) = &self.limiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();

@@ -90,7 +90,7 @@ impl AuditEvent {
         event
     }
 
-    pub fn compute_hash(&self) -> String {
+    fn compute_hash(&self) -> String {
         let mut hasher = Sha256::new();
         let mut field = |bytes: &[u8]| {
             hasher.update((bytes.len() as u64).to_be_bytes());
@@ -123,7 +123,7 @@ impl AuditEvent {
 }
 
 /// Serialises JSON with object keys sorted at every level, whatever map order serde_json uses.
-pub fn canonical_json(value: &Value) -> String {
+fn canonical_json(value: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {
             Value::Object(map) => {

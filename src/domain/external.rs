@@ -48,7 +48,7 @@ impl Platform {
     }
 
     /// AWS names are case-sensitive; the other platforms compare names ignoring case.
-    pub fn names_case_sensitive(self) -> bool {
+    fn names_case_sensitive(self) -> bool {
         self == Self::S3
     }
 

@@ -6,7 +6,7 @@ use super::{Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::Plat
 use crate::error::{Error, Result};
 
 /// The platform role personae uses for impersonation unless an integration names another.
-pub const DEFAULT_IMPERSONATION_ROLE: &str = "PERSONAE_IMPERSONATION";
+const DEFAULT_IMPERSONATION_ROLE: &str = "PERSONAE_IMPERSONATION";
 
 /// The longest allowed-impersonator pattern accepted (a regular expression).
 const MAX_PATTERN_CHARS: usize = 1024;
@@ -15,14 +15,14 @@ const MAX_PATTERN_CHARS: usize = 1024;
 const MAX_LIST_ENTRIES: usize = 1000;
 
 /// The longest session id and session reason accepted.
-pub const MAX_SESSION_ID_CHARS: usize = 256;
+const MAX_SESSION_ID_CHARS: usize = 256;
 pub const MAX_SESSION_REASON_CHARS: usize = 1024;
 
 /// The longest a session may last.
 pub const MAX_SESSION_TTL: chrono::Duration = chrono::Duration::days(7);
 
 /// The permissions that put their holder out of reach of an actor who lacks them.
-pub const PROTECTED_PERMISSIONS: [&str; 4] = permission::ADMIN;
+const PROTECTED_PERMISSIONS: [&str; 4] = permission::ADMIN;
 
 impl Platform {
     /// PostgreSQL, Teradata and S3 are listed, but impersonation is not supported there.

@@ -8,7 +8,7 @@ use super::{MAX_TEXT_CHARS, bounded_text};
 use crate::error::{Error, Result};
 
 /// The longest description accepted, for groups, roles, tenants and permissions.
-pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+const MAX_DESCRIPTION_CHARS: usize = 1024;
 
 /// The form under which two names are the same: Unicode lowercase, NFC-normalised. It is computed
 /// here, once, and stored beside the name, because the databases disagree: SQLite's `lower()`

@@ -16,9 +16,9 @@ use super::{
 use crate::error::{Error, Result};
 
 /// SyncAll asks the endpoint about this many users at once unless told otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+const DEFAULT_CONCURRENCY: usize = 8;
 /// The most users SyncAll asks the endpoint about at once.
-pub const MAX_CONCURRENCY: usize = 64;
+const MAX_CONCURRENCY: usize = 64;
 /// The most users one SyncAll transaction (and audit event) covers.
 pub const MAX_BATCH: usize = 500;
 

@@ -10,7 +10,7 @@ use super::Timestamp;
 use crate::error::{Error, Result};
 
 /// The most days one call may ask for.
-pub const MAX_DAYS: i32 = 366;
+const MAX_DAYS: i32 = 366;
 
 /// A workflow counted, and the audit action that completes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

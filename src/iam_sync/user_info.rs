@@ -18,7 +18,7 @@ use crate::domain::{
 };
 
 /// The largest answer read; a larger one is refused.
-pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// How much of an unexpected body an error quotes.
 const QUOTED_BYTES: usize = 200;
 

@@ -157,7 +157,7 @@ pub fn endpoint_settings(
     })
 }
 
-pub fn sync_changes(changes: SyncChanges) -> proto::SyncChanges {
+fn sync_changes(changes: SyncChanges) -> proto::SyncChanges {
     let names = |groups: Vec<GroupChange>| groups.into_iter().map(|g| g.name).collect();
     proto::SyncChanges {
         groups_added: names(changes.groups_added),
