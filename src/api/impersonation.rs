@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Context, audit, committed, consistency, convert, principal};
+use super::{Context, audit, committed, consistency, convert, page_of, principal};
 use crate::domain::{
     self, Id, Version,
     impersonation::{
@@ -10,7 +10,6 @@ use crate::domain::{
         SessionId, Subject, platform_username,
     },
     name::comparison_key,
-    page::PageRequest,
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, impersonation_server::Impersonation};
@@ -200,7 +199,7 @@ impl Impersonation for ImpersonationApi {
                 .transpose()?,
             active_only: request.active_only,
         };
-        let page = PageRequest::parse(
+        let (sessions, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             50,
@@ -208,10 +207,11 @@ impl Impersonation for ImpersonationApi {
                 "{}|{:?}|{}",
                 request.platform, filter.actor_key, filter.active_only
             ),
-        )?;
-        let mut sessions = self.context.store.list_sessions(&filter, &page).await?;
+            async |page| self.context.store.list_sessions(&filter, page).await,
+            |session| session.id.to_string(),
+        )
+        .await?;
         let now = domain::now();
-        let next_page_token = page.finish(&mut sessions, |s| s.id.to_string());
         Ok(Response::new(proto::ListImpersonationSessionsResponse {
             sessions: sessions
                 .into_iter()
