@@ -7,7 +7,7 @@ use crate::domain::{
     self, Id, Version,
     impersonation::{
         IntegrationSettings, MAX_SESSION_REASON_CHARS, MAX_SESSION_TTL, NewSession, SessionFilter,
-        SessionId, Subject, platform_username,
+        SessionId, platform_username,
     },
     name::comparison_key,
 };
@@ -105,7 +105,7 @@ impl Impersonation for ImpersonationApi {
         let request = request.into_inner();
         let platform = convert::platform(request.platform)?;
         let actor = platform_username("actor", &request.actor)?;
-        let subject = Subject::try_from(request.subject.as_ref())?;
+        let subject = convert::subject(request.subject.as_ref())?;
         let consistency = consistency(request.consistency.as_ref())?;
         let decision = self
             .context

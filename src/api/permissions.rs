@@ -8,7 +8,7 @@ use super::{
 };
 use crate::domain::{
     Id,
-    impersonation::{Decision, Subject, platform_username},
+    impersonation::{Decision, platform_username},
     name::{Description, Name},
     permission::{FETCH_POLICY_INFO, PermissionName},
     policy,
@@ -230,7 +230,7 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::RoleAssignment>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = Grantee::try_from(request.principal.as_ref());
+        let grantee = convert::grantee(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
         let id = Id::new();
         let record =
@@ -245,7 +245,7 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::RoleAssignment>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = Grantee::try_from(request.principal.as_ref());
+        let grantee = convert::grantee(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
         let record = audit(&actor, "UnassignRole", "role", key.role_id)
             .with_details(assignment_details(&key));
@@ -262,7 +262,7 @@ impl Permissions for PermissionsApi {
             grantee: request
                 .principal
                 .is_some()
-                .then(|| Grantee::try_from(request.principal.as_ref()))
+                .then(|| convert::grantee(request.principal.as_ref()))
                 .transpose()?,
             role_id: Id::parse_optional("role_id", &request.role_id)?,
             tenant_id: Id::parse_optional("tenant_id", &request.tenant_id)?,
@@ -425,7 +425,7 @@ impl Permissions for PermissionsApi {
                     async {
                         let platform = convert::platform(question.platform)?;
                         let actor = platform_username("actor", &question.actor)?;
-                        let subject = Subject::try_from(question.subject.as_ref())?;
+                        let subject = convert::subject(question.subject.as_ref())?;
                         self.context
                             .decisions
                             .check_impersonation(
