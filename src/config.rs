@@ -1,7 +1,7 @@
 //! Configuration: flags, their `PERSONAE_*` environment twins, and an optional TOML file, in
 //! that order of precedence, over built-in defaults.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -196,7 +196,7 @@ impl ServerConfig {
         let secret_key = secret_key_source(
             &database_url,
             args.store.secret_key_file.or(file.secret_key_file),
-        );
+        )?;
         Ok(Self {
             listen: args
                 .listen
@@ -223,7 +223,7 @@ impl ServerConfig {
                 .self_service_writes_per_minute
                 .or(file.self_service_writes_per_minute)
                 .unwrap_or(30),
-            bootstrap_token: bootstrap_token(file.bootstrap_token),
+            bootstrap_token: bootstrap_token(file.bootstrap_token)?,
         })
     }
 }
@@ -237,39 +237,55 @@ pub fn database_url(flag: Option<String>, file: Option<String>) -> String {
 /// the environment only, never a flag), else a key file named by flag or file, else on SQLite a
 /// file beside the database, created when a secret is first stored. PostgreSQL has no default:
 /// replicas must share one key, so it is given.
-pub fn secret_key_source(database_url: &str, key_file: Option<PathBuf>) -> KeySource {
-    if let Some(hex) = std::env::var("PERSONAE_SECRET_KEY")
-        .ok()
-        .filter(|k| !k.is_empty())
-    {
-        return KeySource::Hex(hex);
+/// A PERSONAE_SECRET_KEY that is not UTF-8 is an error, not unset: the server would otherwise
+/// start on another key (the SQLite key file) than the one its operator gave.
+pub fn secret_key_source(
+    database_url: &str,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<KeySource> {
+    if let Some(hex) = secret_env("PERSONAE_SECRET_KEY")? {
+        return Ok(KeySource::Hex(hex));
     }
     if let Some(path) = key_file {
-        return KeySource::File {
+        return Ok(KeySource::File {
             path,
             create: false,
-        };
+        });
     }
     let database_file = database_url
         .strip_prefix("sqlite://")
         .or_else(|| database_url.strip_prefix("sqlite:"))
         .map(|rest| rest.split('?').next().unwrap_or_default())
         .filter(|path| !path.is_empty() && *path != ":memory:");
-    match database_file {
+    Ok(match database_file {
         Some(path) => KeySource::File {
             path: PathBuf::from(format!("{path}.key")),
             create: true,
         },
         None => KeySource::None,
-    }
+    })
 }
 
 /// PERSONAE_BOOTSTRAP_TOKEN, a secret, comes from the environment or the file, never a flag.
-pub fn bootstrap_token(file: Option<String>) -> Option<String> {
-    std::env::var("PERSONAE_BOOTSTRAP_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .or(file)
+pub fn bootstrap_token(file: Option<String>) -> anyhow::Result<Option<String>> {
+    Ok(secret_env("PERSONAE_BOOTSTRAP_TOKEN")?.or(file))
+}
+
+/// A secret given in the environment variable `name`; `None` when it is unset or empty. A value
+/// that is not UTF-8 is refused naming the variable (never quoting it), not taken as unset.
+pub fn secret_env(name: &str) -> anyhow::Result<Option<String>> {
+    secret_text(name, std::env::var_os(name))
+}
+
+fn secret_text(name: &str, value: Option<OsString>) -> anyhow::Result<Option<String>> {
+    match value.map(OsString::into_string) {
+        None => Ok(None),
+        Some(Ok(text)) => Ok(Some(text).filter(|text| !text.is_empty())),
+        Some(Err(_)) => anyhow::bail!(
+            "the environment variable {name} is set but is not UTF-8 text; set it to the \
+             value it should hold, or unset it"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -303,13 +319,60 @@ mod tests {
             ),
         ];
         for (url, key_file, expected) in cases {
-            let source = secret_key_source(url, key_file.map(PathBuf::from));
+            let source = secret_key_source(url, key_file.map(PathBuf::from)).unwrap();
             assert_eq!(
                 format!("{source:?}"),
                 format!("{expected:?}"),
                 "{url} {key_file:?}"
             );
         }
+    }
+
+    /// The variable is set in a child process (this test binary again, running only this test),
+    /// since setting one here would race the other tests' threads reading the environment.
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_key_variable_that_is_not_utf8_is_refused_naming_it() {
+        use std::os::unix::ffi::OsStrExt as _;
+        const CHILD: &str = "PERSONAE_TEST_NOT_UTF8_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let error = secret_key_source("sqlite://personae.db", None)
+                .expect_err("a PERSONAE_SECRET_KEY that is not UTF-8 is refused");
+            let text = format!("{error:#}");
+            assert!(
+                text.contains("PERSONAE_SECRET_KEY is set but is not UTF-8 text"),
+                "{text}"
+            );
+            return;
+        }
+        let mut key = "ab".repeat(31).into_bytes();
+        key.extend([0xff, 0xfe]);
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "config::tests::a_secret_key_variable_that_is_not_utf8_is_refused_naming_it",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .env("PERSONAE_SECRET_KEY", std::ffi::OsStr::from_bytes(&key))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && stdout.contains("1 passed"),
+            "the child: {stdout}{}",
+            String::from_utf8_lossy(&child.stderr)
+        );
+    }
+
+    #[test]
+    fn secrets_from_the_environment_are_text_or_unset() {
+        assert_eq!(secret_text("V", None).unwrap(), None);
+        assert_eq!(secret_text("V", Some("".into())).unwrap(), None);
+        assert_eq!(
+            secret_text("V", Some("k".into())).unwrap(),
+            Some("k".into())
+        );
     }
 
     #[test]

@@ -454,7 +454,7 @@ impl DecisionAudit {
             .collect();
         if let Err(error) = store.append_audit_events(records).await {
             tracing::warn!(
-                %error,
+                error = %error.with_causes(),
                 decisions = taken.len(),
                 "writing impersonation decisions to the audit log failed; retrying with the next write"
             );

@@ -1,6 +1,6 @@
 //! The one error type of the service and its single mapping to `tonic::Status`.
 
-use std::time::Duration;
+use std::{error::Error as StdError, fmt, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -32,9 +32,14 @@ pub enum Error {
         reason: String,
         retry_after: Duration,
     },
-    /// The store cannot be reached; the call may be retried.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The store cannot be reached; the call may be retried. `message` says what could not be
+    /// done; `source`, when there is one, is why (a driver or I/O error), kept for the log.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
     /// An IAM's user-info endpoint gave no usable answer. The message says what it did answer,
     /// since the operator fixes the endpoint from it; it never holds a secret.
     #[error("{0}")]
@@ -58,6 +63,31 @@ impl Error {
         Self::Internal(anyhow::anyhow!(message.into()))
     }
 
+    /// The store cannot be used: `message` says what failed, `source` why.
+    pub fn unavailable(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The store cannot be used, for a reason `message` says in full.
+    pub fn unavailable_without_cause(message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// This error with every cause under it, for a log line or an operator:
+    /// `what failed: why: why that`.
+    pub fn with_causes(&self) -> WithCauses<'_> {
+        WithCauses(self)
+    }
+
     fn code(&self) -> Code {
         match self {
             Self::InvalidArgument { .. } => Code::InvalidArgument,
@@ -68,7 +98,7 @@ impl Error {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::RateLimited { .. } => Code::ResourceExhausted,
-            Self::Unavailable(_) | Self::EndpointFailed(_) => Code::Unavailable,
+            Self::Unavailable { .. } | Self::EndpointFailed(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -83,12 +113,38 @@ impl Error {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 "internal error; the server log has the details".into()
             }
-            Self::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
+            Self::Unavailable { .. } => {
+                tracing::warn!(error = %self.with_causes(), "store unavailable");
                 "the store is unavailable; retry later".into()
             }
             other => other.to_string(),
         }
+    }
+}
+
+/// An [`Error`] shown with its chain of causes; see [`Error::with_causes`].
+pub struct WithCauses<'a>(&'a Error);
+
+impl fmt::Display for WithCauses<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An internal error's message already holds its causes (anyhow's `{:#}`).
+        if let Error::Internal(_) = self.0 {
+            return write!(f, "{}", self.0);
+        }
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            let text = error.to_string();
+            // Many errors repeat their source in their own message (sqlx's "error communicating
+            // with database: <the I/O error>"): say each thing once.
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
+            cause = error.source();
+        }
+        Ok(())
     }
 }
 
@@ -102,5 +158,52 @@ impl From<Error> for Status {
             ),
             _ => Status::new(error.code(), error.public_message()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_keeps_its_cause_for_the_log_and_not_for_the_caller() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::unavailable("cannot reach the database", refused);
+        assert_eq!(error.to_string(), "cannot reach the database");
+        assert_eq!(
+            error.source().map(ToString::to_string).as_deref(),
+            Some("refused")
+        );
+        assert_eq!(
+            error.with_causes().to_string(),
+            "cannot reach the database: refused"
+        );
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(error)),
+            "cannot reach the database: refused",
+            "a start-up error shows the chain once"
+        );
+        let status = Status::from(Error::unavailable(
+            "cannot reach the database",
+            std::io::Error::other("password authentication failed for user \"personae\""),
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "the store is unavailable; retry later");
+    }
+
+    #[test]
+    fn a_cause_repeated_in_its_parent_is_shown_once() {
+        let io = std::io::Error::other("connection reset");
+        let sqlx = sqlx::Error::Io(io);
+        let error = Error::unavailable("cannot reach the database", sqlx);
+        assert_eq!(
+            error.with_causes().to_string(),
+            "cannot reach the database: error communicating with database: connection reset"
+        );
+        let plain = Error::unavailable_without_cause("the database did not answer within 1s");
+        assert_eq!(
+            plain.with_causes().to_string(),
+            "the database did not answer within 1s"
+        );
     }
 }

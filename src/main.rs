@@ -6,7 +6,7 @@ use personae::{
     bootstrap::{self as admin, BOOTSTRAP_ADMIN_EMAIL},
     config::{
         BootstrapArgs, Cli, Command, FileConfig, RotateArgs, ServeArgs, ServerConfig, StoreArgs,
-        bootstrap_token, database_url, secret_key_source,
+        bootstrap_token, database_url, secret_env, secret_key_source,
     },
     domain::api_key,
     secrets::{self, KeySource},
@@ -98,7 +98,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
 
 async fn migrate(args: StoreArgs, file: FileConfig) -> anyhow::Result<()> {
     let url = database_url(args.database_url, file.database_url);
-    let secret_key = secret_key_source(&url, args.secret_key_file.or(file.secret_key_file));
+    let secret_key = secret_key_source(&url, args.secret_key_file.or(file.secret_key_file))?;
     store::open(&url, &secret_key)
         .await
         .context("opening the store (migrations, then the secret key)")?;
@@ -112,11 +112,11 @@ async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> 
         return Ok(());
     }
     let url = database_url(args.store.database_url, file.database_url);
-    let secret_key = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file));
+    let secret_key = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file))?;
     let store = store::open(&url, &secret_key)
         .await
         .context("opening the store")?;
-    let token = bootstrap_token(file.bootstrap_token);
+    let token = bootstrap_token(file.bootstrap_token)?;
     let created = admin::bootstrap(store.as_ref(), token.as_deref()).await?;
     if created.is_none() && token.is_none() {
         tracing::info!("the store already has users; nothing to bootstrap");
@@ -130,13 +130,11 @@ async fn bootstrap(args: BootstrapArgs, file: FileConfig) -> anyhow::Result<()> 
 /// written beside the file (`.new`) before the store changes, so it is never only in memory.
 async fn rotate_secret_key(args: RotateArgs, file: FileConfig) -> anyhow::Result<()> {
     let url = database_url(args.store.database_url, file.database_url);
-    let current = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file));
+    let current = secret_key_source(&url, args.store.secret_key_file.or(file.secret_key_file))?;
     let store = SqlStore::open_with(&url, &current)
         .await
         .context("opening the store")?;
-    let given = std::env::var("PERSONAE_NEW_SECRET_KEY")
-        .ok()
-        .filter(|k| !k.is_empty());
+    let given = secret_env("PERSONAE_NEW_SECRET_KEY")?;
     let (new_key, replace) = match (given, args.new_secret_key_file, &current) {
         (Some(hex), _, _) => (secrets::parse_key(&hex, "PERSONAE_NEW_SECRET_KEY")?, None),
         (None, Some(path), _) => {

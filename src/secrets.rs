@@ -161,7 +161,10 @@ impl SecretKey {
         let (version, rest) = sealed.split_at_checked(8).ok_or(OpenError::Damaged)?;
         let version = i64::from_be_bytes(version.try_into().map_err(|_| OpenError::Damaged)?);
         if version != self.version {
-            return Err(OpenError::OtherKey(version));
+            return Err(OpenError::OtherKey {
+                sealed: version,
+                current: self.version,
+            });
         }
         let (nonce, ciphertext) = rest.split_at_checked(NONCE_LEN).ok_or(OpenError::Damaged)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Damaged)?;
@@ -178,15 +181,32 @@ impl SecretKey {
     }
 }
 
+/// Why a sealed secret does not open, said of the secret (`<column> is sealed under ...`).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
-    #[error("it was encrypted under key version {0}, not the configured one")]
-    OtherKey(i64),
+    /// Sealed under another version of the store's key than the one this server holds: no
+    /// tampering, a key rotation this server or the secret's writer was not part of.
     #[error(
-        "it does not decrypt under the configured key for its place: a wrong key, or a \
-             ciphertext altered or copied from elsewhere"
+        "is sealed under secret key version {sealed}, and this server's key is version \
+         {current}: {}",
+        other_key_advice(*sealed, *current)
+    )]
+    OtherKey { sealed: i64, current: i64 },
+    /// Its version is this server's, yet it does not decrypt for its place.
+    #[error(
+        "does not open under the secret key for its place: it was altered, or copied from \
+         another row, column or database"
     )]
     Damaged,
+}
+
+fn other_key_advice(sealed: i64, current: i64) -> &'static str {
+    if sealed > current {
+        "the key was rotated after this server started; restart it with the new key"
+    } else {
+        "a server still running with the older key wrote it after a rotation, or it was \
+         restored from before one; set the secret again"
+    }
 }
 
 /// Length-prefixed, so that no two places share an encoding.
@@ -241,9 +261,32 @@ mod tests {
             other_key.open(place("basic_auth_password", row), &sealed),
             Err(OpenError::Damaged)
         );
+        let newer = SecretKey::new(&bytes, 2);
+        let older = newer.open(place("basic_auth_password", row), &sealed);
         assert_eq!(
-            SecretKey::new(&bytes, 2).open(place("basic_auth_password", row), &sealed),
-            Err(OpenError::OtherKey(1))
+            older,
+            Err(OpenError::OtherKey {
+                sealed: 1,
+                current: 2
+            })
+        );
+        let told = older.unwrap_err().to_string();
+        assert!(
+            told.starts_with("is sealed under secret key version 1, and this server's key is version 2: a server still running with the older key"),
+            "{told}"
+        );
+        let sealed_newer = newer
+            .seal(place("basic_auth_password", row), b"hunter2")
+            .unwrap();
+        let told = key
+            .open(place("basic_auth_password", row), &sealed_newer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            told.ends_with(
+                "the key was rotated after this server started; restart it with the new key"
+            ),
+            "{told}"
         );
         let mut flipped = sealed.clone();
         if let Some(last) = flipped.last_mut() {

@@ -182,7 +182,8 @@ async fn every_rpc_is_unavailable(server: &TestServer) {
 async fn start_up_error(url: &str) -> String {
     match SqlStore::open(url).await {
         Ok(_) => panic!("opening {url} must fail"),
-        Err(error) => error.to_string(),
+        // As `personae` prints it: the error and its causes.
+        Err(error) => format!("{:#}", anyhow::Error::new(error)),
     }
 }
 

@@ -2,8 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Context, convert};
-use crate::domain::{Id, MAX_TEXT_CHARS, audit::ChainVerifier, bounded_text, page::PageRequest};
+use super::{Context, convert, page_of};
+use crate::domain::{Id, MAX_TEXT_CHARS, audit::ChainVerifier, bounded_text};
 use crate::error::{Error, Result};
 use crate::proto::{self, audit_server::Audit};
 use crate::store::AuditFilter;
@@ -56,14 +56,15 @@ impl Audit for AuditApi {
         {
             return Err(Error::invalid("until", "must be after since").into());
         }
-        let page = PageRequest::parse(
+        let (events, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             100,
             &format!("{filter:?}"),
-        )?;
-        let mut events = self.context.store.list_audit_events(&filter, &page).await?;
-        let next_page_token = page.finish(&mut events, |e| e.sequence.to_string());
+            async |page| self.context.store.list_audit_events(&filter, page).await,
+            |event| event.sequence.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListAuditEventsResponse {
             events: events
                 .into_iter()

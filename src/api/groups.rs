@@ -3,12 +3,13 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
+use super::{
+    Context, UpdateMask, audit, committed, convert, page_of, principal, search_query, update_etag,
+};
 use crate::domain::{
     Id, MAX_TEXT_CHARS, bounded_text,
     group::{GroupChanges, MAX_MEMBERS_PER_CALL, NewGroup, managing_iam, optional_email},
     name::{AttributeName, Description, Name},
-    page::PageRequest,
     user::{Email, attribute_values},
 };
 use crate::error::{Error, Result};
@@ -65,18 +66,15 @@ impl Groups for GroupsApi {
     ) -> Result<Response<proto::ListGroupsResponse>, Status> {
         let request = request.into_inner();
         let query = search_query(&request.query)?;
-        let page = PageRequest::parse(
+        let (groups, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             50,
             &format!("{query:?}"),
-        )?;
-        let mut groups = self
-            .context
-            .store
-            .list_groups(query.as_deref(), &page)
-            .await?;
-        let next_page_token = page.finish(&mut groups, |g| g.id.to_string());
+            async |page| self.context.store.list_groups(query.as_deref(), page).await,
+            |group| group.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListGroupsResponse {
             groups: groups.into_iter().map(convert::group).collect(),
             next_page_token,
@@ -198,18 +196,20 @@ impl Groups for GroupsApi {
         let request = request.into_inner();
         let id = Id::parse("group_id", &request.group_id)?;
         let query = search_query(&request.query)?;
-        let page = PageRequest::parse(
+        let (users, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             50,
             &format!("{id}|{query:?}"),
-        )?;
-        let mut users = self
-            .context
-            .store
-            .list_members(id, query.as_deref(), &page)
-            .await?;
-        let next_page_token = page.finish(&mut users, |u| u.id.to_string());
+            async |page| {
+                self.context
+                    .store
+                    .list_members(id, query.as_deref(), page)
+                    .await
+            },
+            |user| user.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListMembersResponse {
             users: users.into_iter().map(convert::user).collect(),
             next_page_token,

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, audit, committed, convert, principal, update_etag};
+use super::{Context, UpdateMask, audit, committed, convert, page_of, principal, update_etag};
 use crate::domain::{
     Id, MAX_TEXT_CHARS,
     address::AddressPolicy,
@@ -19,7 +19,6 @@ use crate::domain::{
         ProfileSchemaEntry, SecretChange, Timeouts, seconds,
     },
     name::Name,
-    page::PageRequest,
     permission::PermissionName,
     profile::{ExternalProfile, concurrency},
     role::SettingsChanges,
@@ -245,9 +244,15 @@ impl IamConfig for IamConfigApi {
         request: Request<proto::ListIamsRequest>,
     ) -> Result<Response<proto::ListIamsResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
-        let mut iams = self.context.store.list_iams(&page).await?;
-        let next_page_token = page.finish(&mut iams, |i| i.id.to_string());
+        let (iams, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            50,
+            "",
+            async |page| self.context.store.list_iams(page).await,
+            |iam| iam.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListIamsResponse {
             iams: iams.into_iter().map(convert::iam).collect(),
             next_page_token,

@@ -2,15 +2,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Context, audit, committed, consistency, convert, principal};
+use super::{Context, audit, committed, consistency, convert, page_of, principal};
 use crate::domain::{
     self, Id, Version,
     impersonation::{
         IntegrationSettings, MAX_SESSION_REASON_CHARS, MAX_SESSION_TTL, NewSession, SessionFilter,
-        SessionId, Subject, platform_username,
+        SessionId, platform_username,
     },
     name::comparison_key,
-    page::PageRequest,
 };
 use crate::error::{Error, Result};
 use crate::proto::{self, impersonation_server::Impersonation};
@@ -106,7 +105,7 @@ impl Impersonation for ImpersonationApi {
         let request = request.into_inner();
         let platform = convert::platform(request.platform)?;
         let actor = platform_username("actor", &request.actor)?;
-        let subject = Subject::try_from(request.subject.as_ref())?;
+        let subject = convert::subject(request.subject.as_ref())?;
         let consistency = consistency(request.consistency.as_ref())?;
         let decision = self
             .context
@@ -200,7 +199,7 @@ impl Impersonation for ImpersonationApi {
                 .transpose()?,
             active_only: request.active_only,
         };
-        let page = PageRequest::parse(
+        let (sessions, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             50,
@@ -208,10 +207,11 @@ impl Impersonation for ImpersonationApi {
                 "{}|{:?}|{}",
                 request.platform, filter.actor_key, filter.active_only
             ),
-        )?;
-        let mut sessions = self.context.store.list_sessions(&filter, &page).await?;
+            async |page| self.context.store.list_sessions(&filter, page).await,
+            |session| session.id.to_string(),
+        )
+        .await?;
         let now = domain::now();
-        let next_page_token = page.finish(&mut sessions, |s| s.id.to_string());
         Ok(Response::new(proto::ListImpersonationSessionsResponse {
             sessions: sessions
                 .into_iter()

@@ -24,6 +24,7 @@ use crate::auth::{Principal, SelfServiceLimit};
 use crate::decisions::Decisions;
 use crate::domain::{
     Revision, Version, address::AddressPolicy, audit::AuditRecord, name::comparison_key,
+    page::PageRequest,
 };
 use crate::error::{Error, Result};
 use crate::proto;
@@ -78,6 +79,25 @@ fn committed<D, P>(committed: Committed<D>, convert: impl FnOnce(D) -> P) -> Res
 
 fn revision_header(revision: Revision) -> MetadataValue<tonic::metadata::Ascii> {
     MetadataValue::from(revision.0)
+}
+
+/// One page of a List call, as each List handler pages: its `page_size` (`default_size` when
+/// zero) and `page_token`, checked against `filter` (the request's other fields in a fixed
+/// textual form, which a token is bound to); `fetch` reads the page and one item more from the
+/// store; the page and the token of the next one (empty after the last), made from the last
+/// item's `key`.
+async fn page_of<T>(
+    page_size: i32,
+    page_token: &str,
+    default_size: usize,
+    filter: &str,
+    fetch: impl AsyncFnOnce(&PageRequest) -> Result<Vec<T>>,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, String)> {
+    let page = PageRequest::parse(page_size, page_token, default_size, filter)?;
+    let mut items = fetch(&page).await?;
+    let next_page_token = page.finish(&mut items, key);
+    Ok((items, next_page_token))
 }
 
 /// A List call's `query`: trimmed, as a comparison key (so matched ignoring case), `None` when
@@ -161,4 +181,51 @@ fn update_etag(request_etag: &str, resource_etag: &str) -> Result<Version> {
         request_etag
     };
     Version::parse_etag("etag", etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page of `items` after the request's key, as a store reads it: one item more.
+    fn read(items: &[i64], page: &PageRequest) -> Result<Vec<i64>> {
+        let after: i64 = page.after.as_deref().map_or(Ok(0), str::parse).unwrap();
+        let limit = usize::try_from(page.limit()).unwrap();
+        Ok(items
+            .iter()
+            .copied()
+            .filter(|i| *i > after)
+            .take(limit)
+            .collect())
+    }
+
+    #[tokio::test]
+    async fn a_list_pages_through_its_items_with_tokens_bound_to_its_filter() {
+        let items: Vec<i64> = (1..=5).collect();
+        let page = async |size: i32, token: &str, filter: &str| {
+            page_of(
+                size,
+                token,
+                3,
+                filter,
+                async |page| read(&items, page),
+                |i| i.to_string(),
+            )
+            .await
+        };
+        let (first, token) = page(2, "", "f").await.unwrap();
+        assert_eq!(first, [1, 2]);
+        let (second, next) = page(2, &token, "f").await.unwrap();
+        assert_eq!(second, [3, 4]);
+        let (last, end) = page(2, &next, "f").await.unwrap();
+        assert_eq!(
+            (last, end.as_str()),
+            (vec![5], ""),
+            "no token after the last"
+        );
+        let (default, _) = page(0, "", "f").await.unwrap();
+        assert_eq!(default, [1, 2, 3], "page size 0 is the default");
+        let refused = page(2, &token, "g").await.unwrap_err().to_string();
+        assert!(refused.starts_with("page_token: "), "{refused}");
+    }
 }

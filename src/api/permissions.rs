@@ -3,12 +3,13 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, audit, committed, consistency, convert, principal, update_etag};
+use super::{
+    Context, UpdateMask, audit, committed, consistency, convert, page_of, principal, update_etag,
+};
 use crate::domain::{
     Id,
-    impersonation::{Decision, Subject, platform_username},
+    impersonation::{Decision, platform_username},
     name::{Description, Name},
-    page::PageRequest,
     permission::{FETCH_POLICY_INFO, PermissionName},
     policy,
     role::{AssignmentFilter, AssignmentKey, Grantee, NewRole, NewTenant, RoleChanges},
@@ -54,9 +55,15 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListPermissionsRequest>,
     ) -> Result<Response<proto::ListPermissionsResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 100, "")?;
-        let mut permissions = self.context.store.list_permissions(&page).await?;
-        let next_page_token = page.finish(&mut permissions, |p| p.name.clone());
+        let (permissions, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            100,
+            "",
+            async |page| self.context.store.list_permissions(page).await,
+            |permission| permission.name.clone(),
+        )
+        .await?;
         Ok(Response::new(proto::ListPermissionsResponse {
             permissions: permissions.into_iter().map(convert::permission).collect(),
             next_page_token,
@@ -202,9 +209,15 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListRolesRequest>,
     ) -> Result<Response<proto::ListRolesResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
-        let mut roles = self.context.store.list_roles(&page).await?;
-        let next_page_token = page.finish(&mut roles, |r| r.id.to_string());
+        let (roles, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            50,
+            "",
+            async |page| self.context.store.list_roles(page).await,
+            |role| role.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListRolesResponse {
             roles: roles.into_iter().map(convert::role).collect(),
             next_page_token,
@@ -217,7 +230,7 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::RoleAssignment>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = Grantee::try_from(request.principal.as_ref());
+        let grantee = convert::grantee(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
         let id = Id::new();
         let record =
@@ -232,7 +245,7 @@ impl Permissions for PermissionsApi {
     ) -> Result<Response<proto::RoleAssignment>, Status> {
         let actor = principal(&request)?;
         let request = request.into_inner();
-        let grantee = Grantee::try_from(request.principal.as_ref());
+        let grantee = convert::grantee(request.principal.as_ref());
         let key = assignment_key(grantee, &request.role_id, &request.tenant_id)?;
         let record = audit(&actor, "UnassignRole", "role", key.role_id)
             .with_details(assignment_details(&key));
@@ -249,23 +262,25 @@ impl Permissions for PermissionsApi {
             grantee: request
                 .principal
                 .is_some()
-                .then(|| Grantee::try_from(request.principal.as_ref()))
+                .then(|| convert::grantee(request.principal.as_ref()))
                 .transpose()?,
             role_id: Id::parse_optional("role_id", &request.role_id)?,
             tenant_id: Id::parse_optional("tenant_id", &request.tenant_id)?,
         };
-        let page = PageRequest::parse(
+        let (assignments, next_page_token) = page_of(
             request.page_size,
             &request.page_token,
             50,
             &format!("{filter:?}"),
-        )?;
-        let mut assignments = self
-            .context
-            .store
-            .list_role_assignments(&filter, &page)
-            .await?;
-        let next_page_token = page.finish(&mut assignments, |a| a.id.to_string());
+            async |page| {
+                self.context
+                    .store
+                    .list_role_assignments(&filter, page)
+                    .await
+            },
+            |assignment| assignment.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListRoleAssignmentsResponse {
             role_assignments: assignments
                 .into_iter()
@@ -297,9 +312,15 @@ impl Permissions for PermissionsApi {
         request: Request<proto::ListTenantsRequest>,
     ) -> Result<Response<proto::ListTenantsResponse>, Status> {
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, "")?;
-        let mut tenants = self.context.store.list_tenants(&page).await?;
-        let next_page_token = page.finish(&mut tenants, |t| t.id.to_string());
+        let (tenants, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            50,
+            "",
+            async |page| self.context.store.list_tenants(page).await,
+            |tenant| tenant.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListTenantsResponse {
             tenants: tenants.into_iter().map(convert::tenant).collect(),
             next_page_token,
@@ -404,7 +425,7 @@ impl Permissions for PermissionsApi {
                     async {
                         let platform = convert::platform(question.platform)?;
                         let actor = platform_username("actor", &question.actor)?;
-                        let subject = Subject::try_from(question.subject.as_ref())?;
+                        let subject = convert::subject(question.subject.as_ref())?;
                         self.context
                             .decisions
                             .check_impersonation(

@@ -3,12 +3,13 @@
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use super::{Context, UpdateMask, audit, committed, convert, principal, search_query, update_etag};
+use super::{
+    Context, UpdateMask, audit, committed, convert, page_of, principal, search_query, update_etag,
+};
 use crate::domain::{
     self, BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key, bounded_text,
     external::ExternalUsername,
     name::AttributeName,
-    page::PageRequest,
     permission::{PermissionName, USER_ADMIN},
     usage,
     user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_values},
@@ -86,10 +87,15 @@ impl Users for UsersApi {
                 .transpose()?,
             iam_id: Id::parse_optional("iam_id", &request.iam_id)?,
         };
-        let fingerprint = format!("{filter:?}");
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, &fingerprint)?;
-        let mut users = self.context.store.list_users(&filter, &page).await?;
-        let next_page_token = page.finish(&mut users, |u| u.id.to_string());
+        let (users, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            50,
+            &format!("{filter:?}"),
+            async |page| self.context.store.list_users(&filter, page).await,
+            |user| user.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListUsersResponse {
             users: users.into_iter().map(convert::user).collect(),
             next_page_token,
@@ -318,17 +324,23 @@ impl Users for UsersApi {
         let request = request.into_inner();
         let user_id = Id::parse_optional("user_id", &request.user_id)?.unwrap_or(actor.user_id);
         actor.require_self_or(user_id, USER_ADMIN)?;
-        let fingerprint = format!(
-            "user_id={user_id} include_revoked={}",
-            request.include_revoked
-        );
-        let page = PageRequest::parse(request.page_size, &request.page_token, 50, &fingerprint)?;
-        let mut keys = self
-            .context
-            .store
-            .list_api_keys(user_id, request.include_revoked, &page)
-            .await?;
-        let next_page_token = page.finish(&mut keys, |k| k.id.to_string());
+        let (keys, next_page_token) = page_of(
+            request.page_size,
+            &request.page_token,
+            50,
+            &format!(
+                "user_id={user_id} include_revoked={}",
+                request.include_revoked
+            ),
+            async |page| {
+                self.context
+                    .store
+                    .list_api_keys(user_id, request.include_revoked, page)
+                    .await
+            },
+            |key| key.id.to_string(),
+        )
+        .await?;
         Ok(Response::new(proto::ListApiKeysResponse {
             api_keys: keys.into_iter().map(convert::api_key).collect(),
             next_page_token,

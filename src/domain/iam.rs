@@ -152,8 +152,10 @@ impl EndpointUri {
     /// private addresses allowed too.
     pub fn parse(field: &str, text: &str, addresses: AddressPolicy) -> Result<Self> {
         let text = bounded_text(field, text, MAX_TEXT_CHARS)?;
-        let not_a_uri = || Error::invalid(field, format!("{text:?} is not a URI"));
-        let uri: http::Uri = text.parse().map_err(|_| not_a_uri())?;
+        let not_a_uri = |reason: &dyn std::fmt::Display| {
+            Error::invalid(field, format!("{text:?} is not a URI: {reason}"))
+        };
+        let uri: http::Uri = text.parse().map_err(|e| not_a_uri(&e))?;
         if uri.host().is_none() {
             return Err(Error::invalid(
                 field,
@@ -172,8 +174,8 @@ impl EndpointUri {
             ));
         }
         // The host as the client reads it, which takes `127.1` and `2130706433` for 127.0.0.1.
-        let url = url::Url::parse(&text).map_err(|_| not_a_uri())?;
-        let host = url.host().ok_or_else(not_a_uri)?;
+        let url = url::Url::parse(&text).map_err(|e| not_a_uri(&e))?;
+        let host = url.host().ok_or_else(|| not_a_uri(&"it has no host"))?;
         addresses
             .check_host(&host)
             .map_err(|refused| Error::invalid(field, refused.to_string()))?;
@@ -343,7 +345,11 @@ mod tests {
         }
         for (bad, addresses, says) in [
             ("", strict, "is required"),
-            ("iam.example.com/info", strict, "is not a URI"),
+            (
+                "iam.example.com/info",
+                strict,
+                "\"iam.example.com/info\" is not a URI: invalid format",
+            ),
             ("/info", strict, "must be absolute"),
             ("http://iam.example.com/info", allowing, "must use https"),
             ("http://10.0.0.1/info", allowing, "must use https"),
@@ -353,7 +359,11 @@ mod tests {
                 strict,
                 "must have no query",
             ),
-            ("https://exa mple.com/", strict, "is not a URI"),
+            (
+                "https://exa mple.com/",
+                strict,
+                "is not a URI: invalid uri character",
+            ),
             (
                 "https://169.254.169.254/latest/meta-data/",
                 allowing,

@@ -2,9 +2,18 @@
 //! saved (parsed, in their validity period, the key matching its certificate), so that a bad
 //! one is refused naming its field instead of failing the first sync.
 
-use rustls::{crypto::ring::sign::any_supported_type, sign::CertifiedKey};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-use x509_parser::time::ASN1Time;
+use std::borrow::Cow;
+
+use rustls::{InconsistentKeys, crypto::ring::sign::any_supported_type, sign::CertifiedKey};
+use rustls_pki_types::{
+    CertificateDer, PrivateKeyDer,
+    pem::{self, PemObject},
+};
+use x509_parser::{
+    asn1_rs::{Any, FromDer, Oid, Tag},
+    error::X509Error,
+    time::ASN1Time,
+};
 
 use super::Timestamp;
 use crate::error::{Error, Result};
@@ -23,10 +32,13 @@ impl Certificates {
             .map_err(|e| Error::internal(format!("the clock as an ASN.1 time: {e}")))?;
         for (i, der) in ders.iter().enumerate() {
             let n = i + 1;
-            let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
                 Error::invalid(
                     field,
-                    format!("certificate {n} is not a valid X.509 certificate"),
+                    format!(
+                        "certificate {n} is not a valid X.509 certificate: {}",
+                        x509_reason(&e)
+                    ),
                 )
             })?;
             let validity = cert.validity();
@@ -68,14 +80,93 @@ fn ders(field: &str, pem: &str) -> Result<Vec<CertificateDer<'static>>> {
     }
     let ders = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::invalid(field, format!("is not valid PEM: {e}")))?;
+        .map_err(|e| Error::invalid(field, format!("is not valid PEM: {}", pem_reason(&e))))?;
     if ders.is_empty() {
         return Err(Error::invalid(
             field,
-            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            format!(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----){}",
+                sections_found(pem)
+            ),
         ));
     }
     Ok(ders)
+}
+
+/// Why PEM text does not parse. The text itself is never quoted: a malformed line may hold a
+/// private key pasted on one line.
+fn pem_reason(error: &pem::Error) -> String {
+    match error {
+        pem::Error::MissingSectionEnd { end_marker } => match label(end_marker) {
+            Some(label) => format!("its {label} section has no -----END {label}----- line"),
+            None => "a -----BEGIN line has no -----END line after it (each must be on a line of \
+                     its own)"
+                .into(),
+        },
+        pem::Error::IllegalSectionStart { .. } => {
+            "a line starting with -----BEGIN does not end with five dashes (-----)".into()
+        }
+        pem::Error::Base64Decode(reason) => {
+            format!(
+                "the text between its BEGIN and END lines is not base64 ({})",
+                base64_reason(reason)
+            )
+        }
+        pem::Error::NoItemsFound | pem::Error::SectionTooLarge | pem::Error::Io(_) => {
+            error.to_string()
+        }
+        _ => "it is not valid PEM".into(),
+    }
+}
+
+/// rustls-pki-types' base64 errors, which it gives as their `Debug` text, in words.
+fn base64_reason(reason: &str) -> String {
+    let character = reason
+        .strip_prefix("InvalidCharacter(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|code| code.parse::<u8>().ok());
+    match (character, reason) {
+        // Not a base64 character, so never part of a key.
+        (Some(code), _) => format!("{:?} is not a base64 character", char::from(code)),
+        (None, "PrematurePadding") => "padding (=) before its end".into(),
+        (None, "InvalidTrailingPadding") => "wrong padding (=) at its end".into(),
+        (None, other) => other.into(),
+    }
+}
+
+/// A PEM section's label (`CERTIFICATE`, `PRIVATE KEY`) when it looks like one: a few capitals,
+/// digits and spaces, never something pasted after a BEGIN line.
+fn label(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let plain = !text.is_empty()
+        && text.len() <= 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+    plain.then_some(text)
+}
+
+/// The labels of the PEM sections in `pem`, as `; it holds: A, B` (empty when it holds none).
+fn sections_found(pem: &str) -> String {
+    let labels: Vec<&str> = pem
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("-----BEGIN "))
+        .filter_map(|rest| rest.strip_suffix("-----"))
+        .filter_map(|text| label(text.as_bytes()))
+        .collect();
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!("; it holds: {}", labels.join(", "))
+    }
+}
+
+/// Why DER is not an X.509 certificate, as x509-parser says.
+fn x509_reason(error: &x509_parser::nom::Err<X509Error>) -> String {
+    match error {
+        x509_parser::nom::Err::Incomplete(_) => "its DER ends early".into(),
+        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
+    }
 }
 
 /// A PEM private key of a type TLS can sign with. Never printed.
@@ -90,15 +181,16 @@ impl PrivateKey {
                 format!("is longer than {MAX_PEM_BYTES} bytes"),
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
-            Error::invalid(field, "is not a PEM private key (PKCS#8, PKCS#1 or SEC1)")
-        })?;
-        any_supported_type(&key).map_err(|_| {
+        let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
             Error::invalid(
                 field,
-                "is a private key of a type TLS cannot sign with here (RSA, ECDSA, Ed25519)",
+                format!(
+                    "is not a PEM private key (PKCS#8, PKCS#1 or SEC1): {}",
+                    key_pem_reason(pem, &e)
+                ),
             )
         })?;
+        any_supported_type(&key).map_err(|e| unsupported_key(field, &key, &e))?;
         Ok(Self(pem.trim().to_owned()))
     }
 
@@ -117,16 +209,168 @@ impl std::fmt::Debug for PrivateKey {
 /// names the key in the error.
 pub fn ensure_key_matches(chain: &str, key: &PrivateKey, key_field: &str) -> Result<()> {
     let ders = ders(key_field, chain)?;
-    let der = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-        .map_err(|_| Error::invalid(key_field, "is not a PEM private key"))?;
-    let signing = any_supported_type(&der)
-        .map_err(|_| Error::invalid(key_field, "is a private key of an unsupported type"))?;
-    CertifiedKey::new(ders, signing).keys_match().map_err(|_| {
+    let der = PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|e| {
         Error::invalid(
             key_field,
-            "does not match the client certificate (client_cert_pem's first certificate)",
+            format!(
+                "is not a PEM private key: {}",
+                key_pem_reason(key.expose(), &e)
+            ),
         )
-    })
+    })?;
+    let signing = any_supported_type(&der).map_err(|e| unsupported_key(key_field, &der, &e))?;
+    CertifiedKey::new(ders, signing)
+        .keys_match()
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => Error::invalid(
+                key_field,
+                "does not match the client certificate (client_cert_pem's first certificate): \
+                 their public keys differ",
+            ),
+            other => Error::invalid(
+                key_field,
+                format!(
+                    "cannot be checked against the client certificate (client_cert_pem's first \
+                     certificate): {other}"
+                ),
+            ),
+        })
+}
+
+/// Why PEM text holds no private key: what it holds instead, or why it does not parse.
+fn key_pem_reason(pem: &str, error: &pem::Error) -> String {
+    match error {
+        pem::Error::NoItemsFound if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") => {
+            "it is encrypted; give it decrypted (openssl pkey -in key.pem -out plain.pem)".into()
+        }
+        pem::Error::NoItemsFound => match sections_found(pem) {
+            found if found.is_empty() => {
+                "it holds no PEM section (-----BEGIN PRIVATE KEY-----)".into()
+            }
+            found => format!("it holds no private key section{found}"),
+        },
+        other => pem_reason(other),
+    }
+}
+
+/// A private key TLS cannot sign with: what it is, and what TLS here signs with.
+fn unsupported_key(field: &str, key: &PrivateKeyDer<'_>, error: &rustls::Error) -> Error {
+    Error::invalid(
+        field,
+        format!(
+            "is {}, which TLS cannot sign with here: it signs with RSA keys of 2048 to 4096 \
+             bits, ECDSA keys on P-256 or P-384, and Ed25519 keys ({error})",
+            key_kind(key)
+        ),
+    )
+}
+
+/// What a private key is, as far as its DER tells (its algorithm, curve or size): nothing of
+/// its secret parts.
+fn key_kind(key: &PrivateKeyDer<'_>) -> String {
+    match key {
+        PrivateKeyDer::Pkcs1(der) => rsa_kind(der.secret_pkcs1_der(), "PKCS#1"),
+        PrivateKeyDer::Sec1(der) => {
+            // ECPrivateKey: version, privateKey, [0] parameters (the curve), [1] publicKey.
+            let curve = sequence(der.secret_sec1_der())
+                .iter()
+                .find(|item| item.header.is_contextspecific() && item.tag() == Tag(0))
+                .and_then(|parameters| Any::from_der(parameters.data).ok())
+                .and_then(|(_, curve)| oid(&curve));
+            match curve {
+                Some(curve) => format!("an EC key on {} (SEC1)", curve_name(&curve)),
+                None => "an EC key (SEC1)".into(),
+            }
+        }
+        PrivateKeyDer::Pkcs8(der) => {
+            // PrivateKeyInfo: version, privateKeyAlgorithm (an OID and its parameters),
+            // privateKey.
+            let info = sequence(der.secret_pkcs8_der());
+            let algorithm = info.get(1).map(elements).unwrap_or_default();
+            let Some(id) = algorithm.first().and_then(oid) else {
+                return "a key whose PKCS#8 DER does not parse".into();
+            };
+            match id.as_str() {
+                "1.2.840.113549.1.1.1" => match info.get(2) {
+                    Some(private) => rsa_kind(private.data, "PKCS#8"),
+                    None => "an RSA key (PKCS#8)".into(),
+                },
+                "1.2.840.10045.2.1" => match algorithm.get(1).and_then(oid) {
+                    Some(curve) => format!("an EC key on {} (PKCS#8)", curve_name(&curve)),
+                    None => "an EC key (PKCS#8)".into(),
+                },
+                other => format!("{} (PKCS#8)", algorithm_name(other)),
+            }
+        }
+        _ => "a private key of an unknown encoding".into(),
+    }
+}
+
+/// An RSA key from its RSAPrivateKey DER (version, modulus, ...): its size.
+fn rsa_kind(der: &[u8], encoding: &str) -> String {
+    let bits = sequence(der).get(1).map(|modulus| {
+        let digits: Vec<u8> = modulus
+            .data
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        digits
+            .first()
+            .map_or(0, |top| digits.len() * 8 - top.leading_zeros() as usize)
+    });
+    match bits {
+        Some(bits) => format!("an RSA key of {bits} bits ({encoding})"),
+        None => format!("an RSA key ({encoding})"),
+    }
+}
+
+/// The elements of the DER SEQUENCE `der`; none when it is not one.
+fn sequence(der: &[u8]) -> Vec<Any<'_>> {
+    Any::from_der(der)
+        .map(|(_, outer)| elements(&outer))
+        .unwrap_or_default()
+}
+
+/// The elements of a DER SEQUENCE already read; none when it is something else.
+fn elements<'a>(outer: &Any<'a>) -> Vec<Any<'a>> {
+    let mut items = Vec::new();
+    if outer.tag() != Tag::Sequence {
+        return items;
+    }
+    let mut rest = outer.data;
+    while let Ok((next, item)) = Any::from_der(rest) {
+        items.push(item);
+        rest = next;
+    }
+    items
+}
+
+/// An OBJECT IDENTIFIER's dotted form.
+fn oid(item: &Any<'_>) -> Option<String> {
+    (item.tag() == Tag::Oid).then(|| Oid::new(Cow::Borrowed(item.data)).to_id_string())
+}
+
+fn curve_name(oid: &str) -> &str {
+    match oid {
+        "1.2.840.10045.3.1.7" => "P-256",
+        "1.3.132.0.34" => "P-384",
+        "1.3.132.0.35" => "P-521",
+        "1.3.132.0.10" => "secp256k1",
+        other => other,
+    }
+}
+
+fn algorithm_name(oid: &str) -> String {
+    match oid {
+        "1.3.101.112" => "an Ed25519 key".into(),
+        "1.3.101.113" => "an Ed448 key".into(),
+        "1.3.101.110" => "an X25519 key".into(),
+        "1.3.101.111" => "an X448 key".into(),
+        "1.2.840.10040.4.1" => "a DSA key".into(),
+        "1.2.840.113549.1.1.10" => "an RSA-PSS key".into(),
+        other => format!("a key of algorithm {other}"),
+    }
 }
 
 #[cfg(test)]
@@ -195,5 +439,173 @@ pub(crate) mod tests {
             .to_string();
         assert!(error.contains("is not a PEM private key"), "{error}");
         assert_eq!(format!("{key:?}"), "PrivateKey(..)");
+    }
+
+    /// DER: a tag, its length, its content.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut der = vec![tag];
+        match content.len() {
+            n if n < 0x80 => der.push(n as u8),
+            n if n < 0x100 => der.extend([0x81, n as u8]),
+            n => der.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        der.extend_from_slice(content);
+        der
+    }
+
+    fn sequence_of(items: &[Vec<u8>]) -> Vec<u8> {
+        tlv(0x30, &items.concat())
+    }
+
+    fn pem_of(label: &str, der: &[u8]) -> String {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+    }
+
+    /// Keys laid out as their encodings say (algorithm, curve, modulus) but otherwise zeros:
+    /// enough to be recognised, and refused by TLS.
+    fn unusable_keys() -> [(String, &'static str); 3] {
+        let one = tlv(0x02, &[1]);
+        let mut modulus = vec![0x00, 0xc0];
+        modulus.resize(129, 0);
+        let rsa_1024 = sequence_of(&[
+            tlv(0x02, &[0]),
+            tlv(0x02, &modulus),
+            tlv(0x02, &[1, 0, 1]),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            one.clone(),
+            one,
+        ]);
+        let p521 = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+        let ec_p521 = sequence_of(&[tlv(0x02, &[1]), tlv(0x04, &[0; 66]), tlv(0xa0, &p521)]);
+        let ed448 = [0x06, 0x03, 0x2b, 0x65, 0x71];
+        let ed448 = sequence_of(&[
+            tlv(0x02, &[0]),
+            sequence_of(&[ed448.to_vec()]),
+            tlv(0x04, &tlv(0x04, &[0; 57])),
+        ]);
+        [
+            (
+                pem_of("RSA PRIVATE KEY", &rsa_1024),
+                "is an RSA key of 1024 bits (PKCS#1), which TLS cannot sign with here",
+            ),
+            (
+                pem_of("EC PRIVATE KEY", &ec_p521),
+                "is an EC key on P-521 (SEC1), which TLS cannot sign with here",
+            ),
+            (
+                pem_of("PRIVATE KEY", &ed448),
+                "is an Ed448 key (PKCS#8), which TLS cannot sign with here",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_refused_key_says_what_it_is_and_what_would_do() {
+        for (pem, says) in unusable_keys() {
+            let error = PrivateKey::parse("tls.client_key_pem", &pem)
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("tls.client_key_pem: "), "{error}");
+            assert!(error.contains(says), "{says}: {error}");
+            assert!(error.contains("RSA keys of 2048 to 4096 bits"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_does_not_parse_says_why_without_quoting_it() {
+        let (cert, key) = certificate(2020, 2090);
+        let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+        let one_line = key.replace('\n', "");
+        let unterminated = key.replace("-----END PRIVATE KEY-----", "");
+        for (pem, says) in [
+            ("", "it holds no PEM section"),
+            (
+                cert.as_str(),
+                "it holds no private key section; it holds: CERTIFICATE",
+            ),
+            (
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGb\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "it is encrypted; give it decrypted",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMIG%\n-----END PRIVATE KEY-----\n",
+                "not base64 ('%' is not a base64 character)",
+            ),
+            (
+                unterminated.as_str(),
+                "its PRIVATE KEY section has no -----END PRIVATE KEY----- line",
+            ),
+            (
+                one_line.as_str(),
+                "a -----BEGIN line has no -----END line after it",
+            ),
+        ] {
+            let error = PrivateKey::parse("tls.client_key_pem", pem)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with(
+                    "tls.client_key_pem: is not a PEM private key (PKCS#8, PKCS#1 or SEC1): "
+                ),
+                "{error}"
+            );
+            assert!(error.contains(says), "{says}: {error}");
+            for part in body.as_bytes().chunks(8) {
+                let part = String::from_utf8_lossy(part);
+                assert!(!error.contains(&*part), "quotes the key ({part}): {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_certificate_that_does_not_parse_says_why() {
+        let now = crate::domain::now();
+        let (good, key) = certificate(2020, 2090);
+        let unterminated = good.replace("-----END CERTIFICATE-----", "");
+        let one_line_key = key.replace('\n', "");
+        for (pem, says) in [
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                "certificate 1 is not a valid X.509 certificate: ",
+            ),
+            (
+                unterminated.as_str(),
+                "is not valid PEM: its CERTIFICATE section has no -----END CERTIFICATE----- line",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nMI*A\n-----END CERTIFICATE-----\n",
+                "is not valid PEM: the text between its BEGIN and END lines is not base64 ('*' \
+                 is not a base64 character)",
+            ),
+            (
+                key.as_str(),
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----); it holds: PRIVATE KEY",
+            ),
+            (
+                one_line_key.as_str(),
+                "is not valid PEM: a -----BEGIN line has no -----END line after it",
+            ),
+        ] {
+            let error = Certificates::parse("tls.ca_cert_pem", pem, now)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(says), "{says}: {error}");
+        }
+        let error = Certificates::parse(
+            "tls.ca_cert_pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            now,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !error.ends_with("certificate: "),
+            "x509-parser's reason follows: {error}"
+        );
     }
 }

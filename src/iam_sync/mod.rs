@@ -275,7 +275,7 @@ impl SyncAll {
         if let Err(error) = self.store.append_audit_events(vec![record]).await {
             tracing::error!(
                 iam = %self.iam,
-                error = %error,
+                error = %error.with_causes(),
                 "could not record the end of a SyncAll"
             );
         }

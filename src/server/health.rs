@@ -28,7 +28,10 @@ impl StoreHealth {
         if self.last != Some(status) {
             // Only changes are logged: an outage would otherwise log twice a second.
             match &pinged {
-                Err(error) => tracing::warn!(%error, "store unreachable; health is NOT_SERVING"),
+                Err(error) => tracing::warn!(
+                    error = %error.with_causes(),
+                    "store unreachable; health is NOT_SERVING"
+                ),
                 Ok(()) if self.last.is_some() => {
                     tracing::info!("store reachable again; health is SERVING")
                 }

@@ -353,8 +353,8 @@ impl Database {
         if self.reachable.load(Ordering::Acquire) {
             Ok(())
         } else {
-            Err(Error::Unavailable(
-                "the database could not be reached at the last check".into(),
+            Err(Error::unavailable_without_cause(
+                "the database could not be reached at the last check",
             ))
         }
     }
@@ -406,7 +406,7 @@ impl Database {
         .await;
         let result = match pinged {
             Ok(answered) => answered.map_err(unreachable),
-            Err(_) => Err(Error::Unavailable(format!(
+            Err(_) => Err(Error::unavailable_without_cause(format!(
                 "the database did not answer within {timeout:?}"
             ))),
         };
@@ -445,5 +445,5 @@ impl Database {
 /// Failing to get a connection, for whatever reason (refused, timed out, password refused), means
 /// the store cannot be reached: the call may be retried later, and the cause is kept for the log.
 fn unreachable(error: sqlx::Error) -> Error {
-    Error::Unavailable(format!("cannot reach the database: {error}"))
+    Error::unavailable("cannot reach the database", error)
 }

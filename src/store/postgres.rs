@@ -34,7 +34,7 @@ pub(super) async fn connect(url: &str) -> Result<PgPool> {
     let first = options
         .connect()
         .await
-        .map_err(|e| Error::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        .map_err(|e| Error::unavailable("cannot connect to PostgreSQL", e))?;
     let pool = PgPoolOptions::new()
         .max_connections(32)
         // Until health's ping finds the database gone (db::Database::ping), a call waits at
@@ -90,7 +90,7 @@ pub(super) fn error(error: sqlx::Error) -> Error {
             (Some(code), _)
                 if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0") =>
             {
-                Error::Unavailable(error.to_string())
+                Error::unavailable("the PostgreSQL database cannot be used", error)
             }
             _ => Error::Internal(anyhow::Error::new(error)),
         },
@@ -99,7 +99,9 @@ pub(super) fn error(error: sqlx::Error) -> Error {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => Error::Unavailable(error.to_string()),
+        | sqlx::Error::WorkerCrashed => {
+            Error::unavailable("the PostgreSQL database cannot be used", error)
+        }
         _ => Error::Internal(anyhow::Error::new(error)),
     }
 }

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::domain::{Id, audit::AuditRecord};
 use crate::error::{Error, Result};
-use crate::secrets::{KeySource, Place, SecretKey};
+use crate::secrets::{KeySource, OpenError, Place, SecretKey};
 
 /// What the check value holds; any constant does, what matters is that it decrypts.
 const CHECK: &[u8] = b"personae secret key check";
@@ -76,12 +76,8 @@ impl Secrets {
         let key = self.current().ok_or_else(|| {
             Error::internal("a sealed secret is stored, yet the store opened without a key")
         })?;
-        key.open(place, sealed).map_err(|cause| {
-            Error::FailedPrecondition(format!(
-                "{} row {}: {} {cause}",
-                place.table, place.row, place.column
-            ))
-        })
+        key.open(place, sealed)
+            .map_err(|cause| unopened(place, &cause, ""))
     }
 
     fn current(&self) -> Option<SecretKey> {
@@ -136,8 +132,8 @@ pub struct Rotation {
 impl SqlStore {
     /// Seals every stored secret again under `new`, the next key version, in one transaction
     /// with its audit event; from then on the store opens only with the new key. A secret that
-    /// does not open under the current key (altered, or copied from another row) stops the
-    /// rotation, changing nothing.
+    /// does not open under the current key (sealed under another key version, altered, or
+    /// copied from another row) stops the rotation, changing nothing.
     pub async fn rotate_secret_key(&self, new: &[u8; 32]) -> Result<Rotation> {
         let mut write = Write::begin(&self.db).await?;
         let mut conn = write.conn();
@@ -153,16 +149,15 @@ impl SqlStore {
             let sealed: Vec<(Id, Vec<u8>)> = conn.fetch_all(query(sealed_sql)).await?;
             for (id, secret) in &sealed {
                 let place = secret_place(*id, column);
-                let plain = current
-                    .as_ref()
-                    .and_then(|key| key.open(place, secret).ok())
-                    .ok_or_else(|| {
-                        Error::FailedPrecondition(format!(
-                            "iams row {id}: {column} does not open under the current secret \
-                             key (it was altered, or copied from another row); nothing was \
-                             changed"
-                        ))
-                    })?;
+                let key = current.as_ref().ok_or_else(|| {
+                    Error::FailedPrecondition(format!(
+                        "iams row {id}: {column} is sealed, but the store was opened without \
+                         a secret key; nothing was changed"
+                    ))
+                })?;
+                let plain = key
+                    .open(place, secret)
+                    .map_err(|cause| unopened(place, &cause, "; nothing was changed"))?;
                 let resealed = new_key.seal(place, &plain)?;
                 conn.execute(query(set_sql).bind(*id).bind(&resealed[..]))
                     .await?;
@@ -179,6 +174,15 @@ impl SqlStore {
         self.secrets.replace(new_key);
         Ok(committed.value)
     }
+}
+
+/// A secret stored in `place` that does not open, and why: sealed under another key version
+/// (a rotation a server was not part of) is told apart from a ciphertext altered or moved.
+fn unopened(place: Place, cause: &OpenError, then: &str) -> Error {
+    Error::FailedPrecondition(format!(
+        "{} row {}: {} {cause}{then}",
+        place.table, place.row, place.column
+    ))
 }
 
 /// The key `bytes` make, checked against the store's newest key, or recorded as the first.
@@ -202,6 +206,104 @@ async fn verify_or_record(conn: &mut Conn<'_>, bytes: &[u8; 32]) -> Result<Secre
             conn.execute(query(sql::INSERT).bind(key.version).bind(&sealed[..]))
                 .await?;
             Ok(key)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        address::AddressPolicy,
+        iam::{EndpointSettings, EndpointUri, NewIam, Password},
+        name::Name,
+    };
+    use crate::secrets::new_key_hex;
+    use crate::store::{IamStore, db::Pool};
+
+    fn iam_with_password() -> NewIam {
+        NewIam {
+            name: Name::parse("name", "Directory").unwrap(),
+            endpoint: Some(EndpointSettings {
+                uri: EndpointUri::parse(
+                    "uri",
+                    "https://iam.example.com/",
+                    AddressPolicy::default(),
+                )
+                .unwrap(),
+                basic_auth_username: "svc".into(),
+                basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
+                tls: Default::default(),
+                timeouts: Default::default(),
+            }),
+            profile_schema: Vec::new(),
+        }
+    }
+
+    async fn sealed_password(store: &SqlStore) -> Vec<u8> {
+        let Pool::Sqlite(pool) = store.pool() else {
+            panic!("a SQLite store")
+        };
+        let (sealed,): (Vec<u8>,) = sqlx::query_as(
+            "SELECT basic_auth_password FROM iams WHERE basic_auth_password IS NOT NULL",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        sealed
+    }
+
+    async fn store_password(store: &SqlStore, sealed: &[u8]) {
+        let Pool::Sqlite(pool) = store.pool() else {
+            panic!("a SQLite store")
+        };
+        sqlx::query(
+            "UPDATE iams SET basic_auth_password = ? WHERE basic_auth_password IS NOT NULL",
+        )
+        .bind(sealed)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    /// A secret a server still holding the key before a rotation wrote after it (here: the
+    /// secret as it was sealed then, put back) is reported as sealed under that key version,
+    /// not as altered or copied, both when it is read and when the key is rotated again.
+    #[tokio::test]
+    async fn a_secret_under_another_key_version_is_told_from_a_tampered_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let first = new_key_hex();
+        let store = SqlStore::open_with(&url, &KeySource::Hex(first))
+            .await
+            .unwrap();
+        let id = Id::new();
+        let record = AuditRecord::new(None, "CreateIam", "iam", id);
+        store
+            .create_iam(id, iam_with_password(), record)
+            .await
+            .unwrap();
+        let under_version_1 = sealed_password(&store).await;
+        let second = crate::secrets::parse_key(&new_key_hex(), "test").unwrap();
+        assert_eq!(store.rotate_secret_key(&second).await.unwrap().version, 2);
+        store_password(&store, &under_version_1).await;
+
+        let read = store.iam_endpoint(id).await.unwrap_err().to_string();
+        let rotated = store
+            .rotate_secret_key(&crate::secrets::parse_key(&new_key_hex(), "test").unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
+        for told in [rotated, read] {
+            assert!(
+                told.starts_with(&format!(
+                    "iams row {id}: basic_auth_password is sealed under secret key version 1, \
+                     and this server's key is version 2: a server still running with the older \
+                     key wrote it"
+                )),
+                "{told}"
+            );
+            assert!(!told.contains("altered"), "{told}");
         }
     }
 }

@@ -48,7 +48,7 @@ pub(super) async fn connect(url: &str) -> Result<(SqlitePool, Option<ProcessLock
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .map_err(|e| Error::Unavailable(format!("cannot open the SQLite database: {e}")))?;
+        .map_err(|e| Error::unavailable("cannot open the SQLite database", e))?;
     Ok((pool, lock))
 }
 
@@ -86,10 +86,13 @@ impl ProcessLock {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| {
-            Error::Unavailable(format!(
-                "cannot open the SQLite database's lock file {}: {e}",
-                path.display()
-            ))
+            Error::unavailable(
+                format!(
+                    "cannot open the SQLite database's lock file {}",
+                    path.display()
+                ),
+                e,
+            )
         })?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
@@ -100,10 +103,13 @@ impl ProcessLock {
                 database.display(),
                 path.display()
             ))),
-            Err(TryLockError::Error(e)) => Err(Error::Unavailable(format!(
-                "cannot lock the SQLite database's lock file {}: {e}",
-                path.display()
-            ))),
+            Err(TryLockError::Error(e)) => Err(Error::unavailable(
+                format!(
+                    "cannot lock the SQLite database's lock file {}",
+                    path.display()
+                ),
+                e,
+            )),
         }
     }
 }
@@ -129,10 +135,10 @@ fn create_private(database: &Path) -> Result<()> {
             warn_if_others_have_access(database);
             Ok(())
         }
-        Err(e) => Err(Error::Unavailable(format!(
-            "cannot create the SQLite database {}: {e}",
-            database.display()
-        ))),
+        Err(e) => Err(Error::unavailable(
+            format!("cannot create the SQLite database {}", database.display()),
+            e,
+        )),
     }
 }
 
@@ -202,14 +208,16 @@ pub(super) fn error(error: sqlx::Error) -> Error {
             // not had in time. 10 SQLITE_IOERR, 13 SQLITE_FULL, 14 SQLITE_CANTOPEN: the file
             // cannot be used.
             (Some(code), _) if matches!(primary_code(code), Some(5 | 6 | 10 | 13 | 14)) => {
-                Error::Unavailable(error.to_string())
+                Error::unavailable("the SQLite database cannot be used", error)
             }
             _ => Error::Internal(anyhow::Error::new(error)),
         },
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
-        | sqlx::Error::WorkerCrashed => Error::Unavailable(error.to_string()),
+        | sqlx::Error::WorkerCrashed => {
+            Error::unavailable("the SQLite database cannot be used", error)
+        }
         _ => Error::Internal(anyhow::Error::new(error)),
     }
 }

@@ -387,61 +387,100 @@ pub fn permission_source(source: Source) -> proto::PermissionSource {
     }
 }
 
-/// The `principal` oneof of the three assignment requests, converted once: an unset oneof is
+/// The `principal` oneof of the assignment requests (each request has its own type of it): the
+/// id it holds, of a user or of a group.
+pub trait PrincipalOneof {
+    fn grantee_id(&self) -> GranteeId<'_>;
+}
+
+pub enum GranteeId<'a> {
+    User(&'a str),
+    Group(&'a str),
+}
+
+impl PrincipalOneof for proto::assign_role_request::Principal {
+    fn grantee_id(&self) -> GranteeId<'_> {
+        match self {
+            Self::UserId(id) => GranteeId::User(id),
+            Self::GroupId(id) => GranteeId::Group(id),
+        }
+    }
+}
+
+impl PrincipalOneof for proto::unassign_role_request::Principal {
+    fn grantee_id(&self) -> GranteeId<'_> {
+        match self {
+            Self::UserId(id) => GranteeId::User(id),
+            Self::GroupId(id) => GranteeId::Group(id),
+        }
+    }
+}
+
+impl PrincipalOneof for proto::list_role_assignments_request::Principal {
+    fn grantee_id(&self) -> GranteeId<'_> {
+        match self {
+            Self::UserId(id) => GranteeId::User(id),
+            Self::GroupId(id) => GranteeId::Group(id),
+        }
+    }
+}
+
+/// An assignment request's `principal`, converted once for all of them: an unset oneof is
 /// refused naming `user_id`.
-macro_rules! grantee_from_principal {
-    ($($request:ident),+) => {
-        $(
-            impl TryFrom<Option<&proto::$request::Principal>> for Grantee {
-                type Error = Error;
-
-                fn try_from(principal: Option<&proto::$request::Principal>) -> Result<Self> {
-                    match principal {
-                        Some(proto::$request::Principal::UserId(id)) => {
-                            Id::parse("user_id", id).map(Grantee::User)
-                        }
-                        Some(proto::$request::Principal::GroupId(id)) => {
-                            Id::parse("group_id", id).map(Grantee::Group)
-                        }
-                        None => Err(Error::invalid("user_id", "a user_id or a group_id is required")),
-                    }
-                }
-            }
-        )+
-    };
+pub fn grantee(principal: Option<&impl PrincipalOneof>) -> Result<Grantee> {
+    match principal.map(PrincipalOneof::grantee_id) {
+        Some(GranteeId::User(id)) => Id::parse("user_id", id).map(Grantee::User),
+        Some(GranteeId::Group(id)) => Id::parse("group_id", id).map(Grantee::Group),
+        None => Err(Error::invalid(
+            "user_id",
+            "a user_id or a group_id is required",
+        )),
+    }
 }
 
-grantee_from_principal!(
-    assign_role_request,
-    unassign_role_request,
-    list_role_assignments_request
-);
-
-/// The `subject` oneof (a target's platform username or a session id), converted once for the
-/// messages that carry it.
-macro_rules! subject_from_oneof {
-    ($($message:ident),+) => {
-        $(
-            impl TryFrom<Option<&proto::$message::Subject>> for Subject {
-                type Error = Error;
-
-                fn try_from(subject: Option<&proto::$message::Subject>) -> Result<Self> {
-                    match subject {
-                        Some(proto::$message::Subject::Target(target)) => {
-                            platform_username("target", target).map(Subject::Target)
-                        }
-                        Some(proto::$message::Subject::SessionId(id)) => {
-                            SessionId::parse("session_id", id).map(Subject::Session)
-                        }
-                        None => Err(Error::invalid("target", "a target or a session_id is required")),
-                    }
-                }
-            }
-        )+
-    };
+/// The `subject` oneof of the impersonation checks (each message has its own type of it): a
+/// target's platform username or a session id.
+pub trait SubjectOneof {
+    fn subject_text(&self) -> SubjectText<'_>;
 }
 
-subject_from_oneof!(check_impersonation_request, impersonation_check);
+pub enum SubjectText<'a> {
+    Target(&'a str),
+    Session(&'a str),
+}
+
+impl SubjectOneof for proto::check_impersonation_request::Subject {
+    fn subject_text(&self) -> SubjectText<'_> {
+        match self {
+            Self::Target(target) => SubjectText::Target(target),
+            Self::SessionId(id) => SubjectText::Session(id),
+        }
+    }
+}
+
+impl SubjectOneof for proto::impersonation_check::Subject {
+    fn subject_text(&self) -> SubjectText<'_> {
+        match self {
+            Self::Target(target) => SubjectText::Target(target),
+            Self::SessionId(id) => SubjectText::Session(id),
+        }
+    }
+}
+
+/// A check's `subject`, converted once for the messages that carry it: an unset oneof is
+/// refused naming `target`.
+pub fn subject(subject: Option<&impl SubjectOneof>) -> Result<Subject> {
+    match subject.map(SubjectOneof::subject_text) {
+        Some(SubjectText::Target(target)) => {
+            platform_username("target", target).map(Subject::Target)
+        }
+        Some(SubjectText::Session(id)) => SessionId::parse("session_id", id).map(Subject::Session),
+        None => Err(Error::invalid(
+            "target",
+            "a target or a session_id is required",
+        )),
+    }
+}
 
 pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
     proto::DailyUsage {
@@ -452,5 +491,47 @@ pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
         impersonations_checked: day.impersonations_checked,
         syncs_run: day.syncs_run,
         users_synced: day.users_synced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_principal_converts_alike() {
+        use proto::{assign_role_request as assign, list_role_assignments_request as list};
+        let id = Id::new();
+        assert_eq!(
+            grantee(Some(&assign::Principal::UserId(id.to_string()))).unwrap(),
+            Grantee::User(id)
+        );
+        assert_eq!(
+            grantee(Some(&list::Principal::GroupId(id.to_string()))).unwrap(),
+            Grantee::Group(id)
+        );
+        let bad = grantee(Some(&assign::Principal::GroupId("x".into()))).unwrap_err();
+        assert!(bad.to_string().starts_with("group_id: "), "{bad}");
+        let unset = grantee(None::<&proto::unassign_role_request::Principal>).unwrap_err();
+        assert_eq!(
+            unset.to_string(),
+            "user_id: a user_id or a group_id is required"
+        );
+    }
+
+    #[test]
+    fn each_message_subject_converts_alike() {
+        use proto::{check_impersonation_request as check, impersonation_check as batch};
+        assert!(matches!(
+            subject(Some(&check::Subject::Target("alice".into()))),
+            Ok(Subject::Target(_))
+        ));
+        let bad = subject(Some(&batch::Subject::SessionId(" ".into()))).unwrap_err();
+        assert!(bad.to_string().starts_with("session_id: "), "{bad}");
+        let unset = subject(None::<&batch::Subject>).unwrap_err();
+        assert_eq!(
+            unset.to_string(),
+            "target: a target or a session_id is required"
+        );
     }
 }
