@@ -2,11 +2,7 @@
 //! certificate required, basic auth), on both stores: every way the endpoint can answer is
 //! reported with what happened, never as INTERNAL, and nothing changes.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
     grpc::{assert_refused, audit_log, snapshot},
     logs,
@@ -16,10 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
-use common::certs::{CURRENT, certificate};
+use crate::common::certs::{CURRENT, certificate};
+use crate::common::user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 use personae::proto::{self, Platform};
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 
 /// An IAM calling `endpoint` with these credentials, CA and client certificate (empty: none).
 async fn iam(

@@ -1,12 +1,10 @@
 //! The Store conformance suite: the same cases on every backend.
 
-mod common;
-
-use common::values::*;
+use crate::common::values::*;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use common::{
+use crate::common::{
     TestStore,
     store::{
         all_users, assert_each_precondition_fails, assert_precondition, attempt, create_group,
@@ -875,8 +873,8 @@ async fn the_audit_log_is_append_only(t: TestStore) {
         "DELETE FROM audit_events",
     ] {
         let refused = match &t.raw {
-            common::Raw::Sqlite(s) => sqlx::query(statement).execute(s).await.err(),
-            common::Raw::Postgres(s) => sqlx::query(statement).execute(s).await.err(),
+            crate::common::Raw::Sqlite(s) => sqlx::query(statement).execute(s).await.err(),
+            crate::common::Raw::Postgres(s) => sqlx::query(statement).execute(s).await.err(),
         };
         let message = refused
             .unwrap_or_else(|| panic!("{statement} must fail"))
@@ -949,9 +947,9 @@ async fn earlier_syncs_groups_become_their_iams(t: TestStore) {
         .await;
     }
     let migration = if t.is_postgres() {
-        include_str!("../src/store/migrations/postgres/0015_group_managing_iam.sql")
+        include_str!("../../src/store/migrations/postgres/0015_group_managing_iam.sql")
     } else {
-        include_str!("../src/store/migrations/sqlite/0015_group_managing_iam.sql")
+        include_str!("../../src/store/migrations/sqlite/0015_group_managing_iam.sql")
     };
     let back_fill = &migration[migration
         .find("UPDATE groups")

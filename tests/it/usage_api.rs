@@ -2,9 +2,7 @@
 //! the audit log (a decision tally counting every check it stands for), the same figures as a
 //! JSON document, and the counts migration 0010 fills from an existing audit log.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
     grpc::{assert_refused, create_user, grant},
 };
@@ -86,9 +84,9 @@ async fn workflows_are_counted_by_day(t: TestStore) {
     assert!(!text.contains("ada@example.com"), "anonymised");
 
     let migration = if server.store.is_postgres() {
-        include_str!("../src/store/migrations/postgres/0010_usage_counts.sql")
+        include_str!("../../src/store/migrations/postgres/0010_usage_counts.sql")
     } else {
-        include_str!("../src/store/migrations/sqlite/0010_usage_counts.sql")
+        include_str!("../../src/store/migrations/sqlite/0010_usage_counts.sql")
     };
     server
         .store

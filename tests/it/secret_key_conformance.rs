@@ -2,9 +2,7 @@
 //! is recorded (as a value sealed under it), the same key opens the store again, and another key
 //! is refused at once with an error that says so. Part of the Store conformance suite.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestStore,
     certs::{CURRENT, certificate},
 };

@@ -2,11 +2,9 @@
 //! random sequence of writes (users, groups, roles, tenants, grants, integrations, sessions),
 //! on both stores. The sequence comes from a seed (printed; set PERSONAE_CACHE_SEED to replay).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     TestStore,
     store::{create_group, create_user, record},
     values::*,
@@ -78,7 +76,7 @@ async fn world(store: &dyn Store) -> World {
     store
         .create_tenant(
             tenant,
-            common::values::tenant("T"),
+            crate::common::values::tenant("T"),
             record("CreateTenant", tenant),
         )
         .await

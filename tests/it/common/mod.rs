@@ -1,10 +1,12 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
-#![allow(dead_code)]
 
 pub mod certs;
+#[macro_use]
 pub mod grpc;
 pub mod logs;
+pub mod slow_link;
 pub mod store;
+pub mod user_info_server;
 pub mod values;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -57,10 +59,14 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-/// Held write lock; released (rolled back) on drop.
+/// Held write lock; released (rolled back) on drop. The transaction is only held, never read.
 pub enum WriteLock {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite {
+        _held: sqlx::Transaction<'static, sqlx::Sqlite>,
+    },
+    Postgres {
+        _held: sqlx::Transaction<'static, sqlx::Postgres>,
+    },
 }
 
 pub enum Raw {
@@ -110,18 +116,19 @@ impl TestDatabase {
     /// mutation sent meanwhile waits inside the server.
     pub async fn hold_write_lock(&self) -> WriteLock {
         match &self.raw {
-            Raw::Sqlite(s) => WriteLock::Sqlite(
-                s.begin_with("BEGIN IMMEDIATE")
+            Raw::Sqlite(s) => WriteLock::Sqlite {
+                _held: s
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
                     .expect("SQLite write lock"),
-            ),
+            },
             Raw::Postgres(s) => {
                 let mut tx = s.begin().await.expect("begin");
                 sqlx::query("SELECT sequence FROM audit_head FOR UPDATE")
                     .execute(&mut *tx)
                     .await
                     .expect("lock the audit head");
-                WriteLock::Postgres(tx)
+                WriteLock::Postgres { _held: tx }
             }
         }
     }

@@ -1,13 +1,11 @@
 //! The Store conformance suite for groups, permissions, roles, tenants and settings: the same
 //! cases on every backend.
 
-mod common;
-
-use common::values::*;
+use crate::common::values::*;
 
 use std::collections::BTreeSet;
 
-use common::{
+use crate::common::{
     TestStore,
     store::{
         all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_group,
@@ -555,7 +553,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     store
         .create_tenant(
             emea,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
@@ -564,7 +562,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     store
         .create_tenant(
             apac,
-            common::values::tenant("APAC"),
+            crate::common::values::tenant("APAC"),
             record("CreateTenant", "x"),
         )
         .await
@@ -573,7 +571,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
         store
             .create_tenant(
                 Id::new(),
-                common::values::tenant("emea"),
+                crate::common::values::tenant("emea"),
                 record("CreateTenant", "x")
             )
             .await,
@@ -767,7 +765,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     store
         .create_tenant(
             tenant,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
@@ -868,7 +866,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     store
         .create_tenant(
             emea,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
@@ -876,7 +874,7 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     store
         .create_tenant(
             apac,
-            common::values::tenant("APAC"),
+            crate::common::values::tenant("APAC"),
             record("CreateTenant", "x"),
         )
         .await

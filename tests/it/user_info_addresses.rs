@@ -4,11 +4,8 @@
 //! stored at a refused address anyway (before the rule, or under another setting) is never
 //! reached, whether its URI names the address or a name resolving to it.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
-use common::{
+use crate::common::user_info_server::{PASSWORD, USERNAME, UserInfoServer};
+use crate::common::{
     TestServer, TestStore,
     grpc::{assert_each_refused_changing_nothing, assert_refused},
     serve_options,
@@ -27,7 +24,6 @@ use personae::{
     server::ServeOptions,
 };
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 
 /// The endpoint settings the tests' endpoint expects, at `uri`.
 fn settings(endpoint: &UserInfoServer, uri: &str) -> proto::UserInfoEndpoint {

@@ -1,10 +1,8 @@
 //! Groups, permissions, roles and settings over real gRPC, on both stores.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{
+use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{
         all_pages, assert_each_refused_changing_nothing, assert_refused, assign_to_group,

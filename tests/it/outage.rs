@@ -2,15 +2,13 @@
 //! shared "main" one): every RPC answers UNAVAILABLE, fast, health follows the database, and
 //! start-up names the cause of a failed connection.
 
-mod common;
-
 use std::{
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     TestServer, TestStore,
     grpc::{call_empty, every_rpc},
 };

@@ -7,24 +7,20 @@
 //! [`B_LINK_DELAY`], so that A's change is always heard late by B: a check with A's token that B
 //! answered from its cache without waiting would be caught every round.
 
-mod common;
-#[path = "common/slow_link.rs"]
-mod slow_link;
-
 use std::{
     net::{SocketAddr, TcpListener as StdListener},
     process::Stdio,
     time::{Duration, Instant},
 };
 
-use common::{Authorization, TestStore, grpc::token};
+use crate::common::slow_link::SlowLink;
+use crate::common::{Authorization, TestStore, grpc::token};
 use personae::{
     bootstrap,
     domain::api_key,
     proto::{self, permissions_client::PermissionsClient, users_client::UsersClient},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use slow_link::SlowLink;
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
@@ -79,7 +75,7 @@ fn question(user_id: &str, token: Option<&str>) -> proto::CheckPermissionRequest
 }
 
 async fn allowed(
-    client: &mut PermissionsClient<common::Authed>,
+    client: &mut PermissionsClient<crate::common::Authed>,
     user: &str,
     token: Option<&str>,
 ) -> bool {
@@ -94,7 +90,7 @@ async fn allowed(
 /// Waits for B, asked without a token, to answer `expected`; fails past the bound. Returns how
 /// long it took.
 async fn converges(
-    client: &mut PermissionsClient<common::Authed>,
+    client: &mut PermissionsClient<crate::common::Authed>,
     user: &str,
     expected: bool,
 ) -> Duration {
@@ -113,7 +109,7 @@ async fn converges(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_through_a_is_never_missed_by_b() {
-    let t: TestStore = common::postgres_store().await;
+    let t: TestStore = crate::common::postgres_store().await;
     let admin_token = api_key::generate().token;
     bootstrap::bootstrap(t.store.as_ref(), Some(&admin_token))
         .await

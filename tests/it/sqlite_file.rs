@@ -2,8 +2,6 @@
 //! SQLite a process's caches hear only its own commits; and a new database is readable by its
 //! owner only, like the key file beside it.
 
-mod common;
-
 use std::{
     net::{SocketAddr, TcpListener as StdListener},
     os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
@@ -173,7 +171,7 @@ async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
 /// access to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_database_keeps_its_mode_with_a_warning() {
-    let logs = common::logs::captured();
+    let logs = crate::common::logs::captured();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("personae.db");
     std::fs::OpenOptions::new()

@@ -1,11 +1,9 @@
 //! Impersonation on both stores: every platform × rule × reason of the decision table, sessions
 //! as checks see them, integrations, and session listing. Part of the Store conformance suite.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     TestStore, logs,
     store::{all_pages, create_group, create_user, grant, new_user, record, verify_chain},
     values::*,

@@ -2,8 +2,6 @@
 //! as OpenTelemetry's RPC conventions say, continuing the caller's trace, even with logs at
 //! `warn`. The collector is an OTLP/gRPC receiver in this process.
 
-mod common;
-
 use std::{
     net::{SocketAddr, TcpListener as StdTcpListener},
     process::{Child, Command, Stdio},
@@ -11,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Authorization;
+use crate::common::Authorization;
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,

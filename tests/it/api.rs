@@ -1,8 +1,6 @@
 //! The API over real gRPC, on a server bound to an ephemeral port, on both stores.
 
-mod common;
-
-use common::{
+use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{
         all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_user,
@@ -676,7 +674,7 @@ async fn request_ids_come_back_when_sent_or_on_failure(t: TestStore) {
 async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
     let options = personae::server::ServeOptions {
         max_concurrent_requests: 1,
-        ..common::serve_options()
+        ..crate::common::serve_options()
     };
     let server = TestServer::start_with(t, options).await;
     let lock = server.store.hold_write_lock().await;

@@ -4,13 +4,10 @@
 //! change at once, and SyncAll bounds its concurrency, batches its commits, reports each user,
 //! refuses a second run and stops when cancelled.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
 use std::{collections::BTreeSet, time::Duration};
 
-use common::{
+use crate::common::user_info_server::{PASSWORD, UserInfoServer};
+use crate::common::{
     TestServer, TestStore,
     certs::{CURRENT, certificate},
     grpc::{assert_refused, assign_to_group, audit_log, create_role, create_user, snapshot, token},
@@ -23,7 +20,6 @@ use personae::{
     store::{IamStore, SqlStore},
 };
 use tonic::Code;
-use user_info_server::{PASSWORD, UserInfoServer};
 
 /// An IAM calling `endpoint`, whose schema takes Trino names from `trino_login` and S3 names
 /// (IAM roles) from `aws_role`.
@@ -750,7 +746,7 @@ on_both_stores!(
 /// Two processes on one PostgreSQL database cannot run a SyncAll of the same IAM at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_lease_holds_across_processes_on_postgres() {
-    let t = common::postgres_store().await;
+    let t = crate::common::postgres_store().await;
     let other = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
     let iam = BUILT_IN_IAM_ID;
     let lease = t.store.lease_sync(iam).await.unwrap();

@@ -2,11 +2,9 @@
 //! (Unicode lowercase, NFC) is computed by the service, not by the database's `lower()`, which
 //! folds ASCII only on SQLite. Part of the Store conformance suite.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{
+use crate::common::{
     TestDatabase, TestStore,
     store::{new_user, page, record},
     values::*,
@@ -222,12 +220,12 @@ async fn assert_search_counts_are_exact(t: &TestDatabase) {
         .await;
     let (postgres, sqlite) = (
         [
-            include_str!("../src/store/migrations/postgres/0005_user_search_trigrams.sql"),
-            include_str!("../src/store/migrations/postgres/0007_user_search_words.sql"),
+            include_str!("../../src/store/migrations/postgres/0005_user_search_trigrams.sql"),
+            include_str!("../../src/store/migrations/postgres/0007_user_search_words.sql"),
         ],
         [
-            include_str!("../src/store/migrations/sqlite/0005_user_search_trigrams.sql"),
-            include_str!("../src/store/migrations/sqlite/0007_user_search_words.sql"),
+            include_str!("../../src/store/migrations/sqlite/0005_user_search_trigrams.sql"),
+            include_str!("../../src/store/migrations/sqlite/0007_user_search_words.sql"),
         ],
     );
     let migrations = if t.is_postgres() { postgres } else { sqlite };

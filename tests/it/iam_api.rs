@@ -2,9 +2,7 @@
 //! secrets never returned), deleted under their rules; bad input refused with the field named,
 //! changing nothing; and the stored secrets tied to the server's secret key.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
     certs::{CURRENT, certificate},
     grpc::{
