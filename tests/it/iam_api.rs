@@ -9,6 +9,7 @@ use crate::common::{
         all_pages, assert_each_refused_changing_nothing, assert_refused, audit_log, create_user,
         grant, token,
     },
+    reopen,
 };
 use personae::{
     domain::{
@@ -19,7 +20,6 @@ use personae::{
     error::Error,
     proto::{self, Platform},
     secrets::{KeySource, new_key_hex},
-    store::SqlStore,
 };
 use prost_types::FieldMask;
 use tonic::Code;
@@ -755,7 +755,7 @@ fn record() -> personae::domain::audit::AuditRecord {
 /// open without that key.
 async fn stored_secrets_need_their_key(t: TestStore) {
     let t = t.close();
-    let keyless = SqlStore::open_with(&t.url, &KeySource::None).await.unwrap();
+    let keyless = reopen(&t.url, &KeySource::None).await.unwrap();
     let refused = personae::store::IamStore::create_iam(
         &keyless,
         personae::domain::Id::new(),
@@ -772,7 +772,7 @@ async fn stored_secrets_need_their_key(t: TestStore) {
     }
     drop(keyless);
 
-    let keyed = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
+    let keyed = reopen(&t.url, &t.secret_key).await.unwrap();
     personae::store::IamStore::create_iam(
         &keyed,
         personae::domain::Id::new(),
@@ -782,19 +782,19 @@ async fn stored_secrets_need_their_key(t: TestStore) {
     .await
     .unwrap();
     drop(keyed);
-    match SqlStore::open_with(&t.url, &KeySource::None).await {
+    match reopen(&t.url, &KeySource::None).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.starts_with("1 secrets"), "{message}")
         }
         other => panic!("no key while secrets are stored: {:?}", other.err()),
     }
-    match SqlStore::open_with(&t.url, &KeySource::Hex(new_key_hex())).await {
+    match reopen(&t.url, &KeySource::Hex(new_key_hex())).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.contains("is not the one"), "{message}")
         }
         other => panic!("another key: {:?}", other.err()),
     }
-    SqlStore::open_with(&t.url, &t.secret_key)
+    reopen(&t.url, &t.secret_key)
         .await
         .expect("the store's own key opens it");
 }

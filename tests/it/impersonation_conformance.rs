@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    TestStore, logs,
+    TestStore, logs, reopen,
     store::{all_pages, create_group, create_user, grant, new_user, record, verify_chain},
     values::*,
 };
@@ -22,7 +22,8 @@ use personae::{
         user::{Email, UserChanges},
     },
     error::Error,
-    store::{AuditFilter, Consistency, SqlStore, Store, UserKey},
+    secrets::KeySource,
+    store::{AuditFilter, Consistency, Store, UserKey},
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
@@ -808,7 +809,9 @@ async fn a_platform_name_means_one_user(t: TestStore) {
     .await;
     let logs = logs::captured();
     let t = t.close();
-    SqlStore::open(&t.url).await.expect("reopen the store");
+    reopen(&t.url, &KeySource::None)
+        .await
+        .expect("reopen the store");
     let logged = logs.text();
     for (platform, name, holder) in [("TRINO", "admin@x.com", admin), ("S3", "imp@x.com", imp)] {
         assert!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::{
-    TestDatabase, TestStore,
+    TestDatabase, TestStore, reopen,
     store::{new_user, page, record},
     values::*,
 };
@@ -18,7 +18,8 @@ use personae::{
         user::{Email, FullName, NewUser, UserChanges},
     },
     error::Error,
-    store::{GroupStore, SqlStore, Store, UserFilter, UserKey},
+    secrets::KeySource,
+    store::{GroupStore, Store, UserFilter, UserKey},
 };
 
 async fn create_user(store: &dyn Store, email: &str, full_name: &str) -> Result<Id, Error> {
@@ -174,7 +175,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
     ))
     .await;
 
-    let reopened = SqlStore::open(&t.url).await.unwrap();
+    let reopened = reopen(&t.url, &KeySource::None).await.unwrap();
     let first = reopened
         .get_user(&UserKey::Username("ZOË@EXAMPLE.COM".into()))
         .await

@@ -5,6 +5,7 @@
 use crate::common::{
     TestStore,
     certs::{CURRENT, certificate},
+    reopen,
 };
 use personae::{
     domain::{
@@ -18,7 +19,7 @@ use personae::{
     },
     error::Error,
     secrets::{KeySource, new_key_hex, parse_key},
-    store::{IamStore, SqlStore, Store},
+    store::{IamStore, Store},
 };
 
 async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
@@ -27,16 +28,16 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
     t.secret_key.load(true).expect("the test store's key");
     let first = t.secret_key.clone();
     let other = KeySource::Hex(new_key_hex());
-    SqlStore::open_with(&t.url, &KeySource::None)
+    reopen(&t.url, &KeySource::None)
         .await
         .expect("no key: nothing secret is stored yet");
-    SqlStore::open_with(&t.url, &first)
+    reopen(&t.url, &first)
         .await
         .expect("the first key given is recorded, or matches the one recorded");
-    SqlStore::open_with(&t.url, &first)
+    reopen(&t.url, &first)
         .await
         .expect("the same key opens the store again");
-    match SqlStore::open_with(&t.url, &other).await {
+    match reopen(&t.url, &other).await {
         Err(Error::FailedPrecondition(message)) => assert!(
             message.contains("is not the one this store's secrets are sealed under"),
             "{message}"
@@ -45,7 +46,7 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
         Ok(_) => panic!("another key opened the store"),
     }
     let malformed = KeySource::Hex("not hex".into());
-    match SqlStore::open_with(&t.url, &malformed).await {
+    match reopen(&t.url, &malformed).await {
         Err(Error::Internal(cause)) => assert!(
             format!("{cause:#}").contains("PERSONAE_SECRET_KEY must be 32 bytes as 64 hex"),
             "{cause:#}"
@@ -61,7 +62,7 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
         create: false,
     };
     assert!(
-        SqlStore::open_with(&t.url, &from_file).await.is_err(),
+        reopen(&t.url, &from_file).await.is_err(),
         "a key file with another key is refused too"
     );
 }
@@ -116,7 +117,7 @@ fn key(hex: &str) -> [u8; 32] {
 /// open there (its associated data names its row), so rotation stops at it and changes nothing.
 async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
     let t = t.close();
-    let store = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
+    let store = reopen(&t.url, &t.secret_key).await.unwrap();
     let (a, b) = (Id::new(), Id::new());
     store.create_iam(a, iam("A"), record()).await.unwrap();
     store.create_iam(b, iam("B"), record()).await.unwrap();
@@ -135,13 +136,13 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         "one audit event"
     );
     drop(store);
-    match SqlStore::open_with(&t.url, &t.secret_key).await {
+    match reopen(&t.url, &t.secret_key).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.contains("key version 2"), "{message}")
         }
         other => panic!("the old key after a rotation: {:?}", other.err()),
     }
-    let reopened = SqlStore::open_with(&t.url, &KeySource::Hex(second.clone()))
+    let reopened = reopen(&t.url, &KeySource::Hex(second.clone()))
         .await
         .expect("the new key opens the store");
     let third = new_key_hex();
@@ -171,7 +172,7 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         "nothing changed"
     );
     drop(reopened);
-    SqlStore::open_with(&t.url, &KeySource::Hex(third))
+    reopen(&t.url, &KeySource::Hex(third))
         .await
         .expect("the key before the refused rotation still opens the store");
 }

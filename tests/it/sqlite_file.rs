@@ -10,7 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use personae::{error::Error, store::SqlStore};
+use crate::common::reopen;
+use personae::{error::Error, secrets::KeySource, store::SqlStore};
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
@@ -132,21 +133,9 @@ async fn a_sqlite_database_is_open_in_one_store_at_a_time() {
         other => panic!("a second store: {:?}", other.err()),
     }
     drop(first);
-    // A process another test spawns at this moment holds a copy of the lock's descriptor
-    // between its fork and its exec (which closes it), so the lock may outlive the store by
-    // that long.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        match SqlStore::open(&url).await {
-            Ok(_) => break,
-            Err(Error::FailedPrecondition(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            Err(error) => {
-                panic!("the database opens again once the first store is closed: {error}")
-            }
-        }
-    }
+    reopen(&url, &KeySource::None)
+        .await
+        .expect("the database opens again once the first store is closed");
     SqlStore::open("sqlite::memory:")
         .await
         .expect("an in-memory database needs no lock");

@@ -205,6 +205,28 @@ pub async fn postgres_store() -> TestStore {
     TestStore::new(store, url, secret_key, None)
 }
 
+/// Opens the database at `url` with `secret_key`, as a restarted server would, once the store
+/// that had it open is gone.
+///
+/// A SQLite database's lock may outlive that store by a moment: a process that another test of
+/// this binary spawns meanwhile holds a copy of the lock's descriptor between its fork and its
+/// exec, which closes it. So while the database is refused as in use, the open is tried again,
+/// for up to 5 s; any other answer is returned as it is.
+pub async fn reopen(url: &str, secret_key: &KeySource) -> personae::error::Result<SqlStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SqlStore::open_with(url, secret_key).await {
+            Err(personae::error::Error::FailedPrecondition(message))
+                if message.contains("SQLite allows one personae process per database")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            opened => return opened,
+        }
+    }
+}
+
 /// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_stores {
