@@ -3,8 +3,8 @@
 use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_user,
-        every_rpc, grant, token, user_with_key,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, bootstrap_admin,
+        call_empty, create_user, every_rpc, grant, token, user_with_key,
     },
 };
 use personae::{
@@ -418,17 +418,7 @@ async fn the_last_admin_cannot_lock_everyone_out(t: TestStore) {
     let server = TestServer::start(t).await;
     let users = server.users(server.admin());
     let permissions = server.permissions(server.admin());
-    let admin = users
-        .clone()
-        .get_user(proto::GetUserRequest {
-            user: Some(UserSelector::Username(
-                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = admin.id;
+    let id = bootstrap_admin(&server).await.id;
     use Code::{FailedPrecondition, InvalidArgument};
     #[rustfmt::skip]
     let cases = vec![

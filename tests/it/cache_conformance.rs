@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::common::{
     TestStore,
-    store::{create_group, create_user, record},
+    store::{create_group, create_role, create_user, record},
     values::*,
 };
 use personae::{
@@ -16,7 +16,7 @@ use personae::{
         external::Platform,
         impersonation::{IntegrationSettings, NewSession, SessionId, Subject},
         permission,
-        role::{AssignmentKey, Grantee, NewRole},
+        role::{AssignmentKey, Grantee},
     },
     store::{Consistency, Store},
 };
@@ -60,17 +60,7 @@ async fn world(store: &dyn Store) -> World {
         ("Impersonators", permission::IMPERSONATE_USER),
         ("Auditors", permission::AUDIT),
     ] {
-        let id = Id::new();
-        let role = NewRole {
-            name: named(name),
-            description: desc(""),
-            permissions: perms(&[granted]),
-        };
-        store
-            .create_role(id, role, record("CreateRole", id))
-            .await
-            .unwrap();
-        roles.push(id);
+        roles.push(create_role(store, name, &[granted]).await);
     }
     let tenant = Id::new();
     store

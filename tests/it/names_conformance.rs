@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 
 use crate::common::{
     TestDatabase, TestStore, reopen,
-    store::{new_user, page, record},
+    store::{new_group, new_user, page, record},
     values::*,
 };
 use personae::{
     domain::{
         BUILT_IN_IAM_ID, Id,
         external::{ExternalUsername, Platform},
-        group::NewGroup,
         role::NewRole,
         user::{Email, FullName, NewUser, UserChanges},
     },
@@ -89,19 +88,13 @@ async fn user_names_ignore_case_in_every_script(t: TestStore) {
 
 async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
     let store = t.store.as_ref();
-    let group = |name: &str| NewGroup {
-        name: named(name),
-        description: Default::default(),
-        email: None,
-        managed_by_iam: None,
-    };
     store
-        .create_group(Id::new(), group("Équipe"), record("CreateGroup", "x"))
+        .create_group(Id::new(), new_group("Équipe"), record("CreateGroup", "x"))
         .await
         .unwrap();
     assert_already_exists(
         store
-            .create_group(Id::new(), group("ÉQUIPE"), record("CreateGroup", "x"))
+            .create_group(Id::new(), new_group("ÉQUIPE"), record("CreateGroup", "x"))
             .await,
         "group",
     );
@@ -195,15 +188,13 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
         1,
         "the colliding row has no search key: {found:?}"
     );
-    let group = NewGroup {
-        name: named("ÖFFENTLICH"),
-        description: Default::default(),
-        email: None,
-        managed_by_iam: None,
-    };
     assert_already_exists(
         reopened
-            .create_group(Id::new(), group, record("CreateGroup", "x"))
+            .create_group(
+                Id::new(),
+                new_group("ÖFFENTLICH"),
+                record("CreateGroup", "x"),
+            )
             .await,
         "the group's filled key is enforced",
     );

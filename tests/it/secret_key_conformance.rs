@@ -6,14 +6,13 @@ use crate::common::{
     TestStore,
     certs::{CURRENT, certificate},
     reopen,
+    store::{example_endpoint, new_iam, record},
 };
 use personae::{
     domain::{
         Id,
         address::AddressPolicy,
-        audit::AuditRecord,
-        iam::{EndpointSettings, EndpointUri, NewIam, Password, TlsSettings},
-        name::Name,
+        iam::{EndpointSettings, EndpointUri, NewIam, TlsSettings},
         now,
         tls::{Certificates, PrivateKey},
     },
@@ -67,45 +66,23 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
     );
 }
 
-fn iam(name: &str) -> NewIam {
-    NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
-                .unwrap(),
-            basic_auth_username: "svc".into(),
-            basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
-            tls: Default::default(),
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
-    }
-}
-
 /// An IAM whose endpoint presents a client certificate, its key sealed like a password.
 fn iam_with_client_key(name: &str) -> NewIam {
     let client = certificate(&["client.example.com"], CURRENT, None);
     let field = "user_info_endpoint.tls";
-    NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
-                .unwrap(),
-            basic_auth_username: String::new(),
-            basic_auth_password: None,
-            tls: TlsSettings {
-                ca_cert: None,
-                client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
-                client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
-            },
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
-    }
-}
-
-fn record() -> AuditRecord {
-    AuditRecord::new(None, "CreateIam", "iam", "x")
+    let endpoint = EndpointSettings {
+        uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+            .unwrap(),
+        basic_auth_username: String::new(),
+        basic_auth_password: None,
+        tls: TlsSettings {
+            ca_cert: None,
+            client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
+            client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
+        },
+        timeouts: Default::default(),
+    };
+    new_iam(name, Some(endpoint))
 }
 
 fn key(hex: &str) -> [u8; 32] {
@@ -119,10 +96,18 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
     let t = t.close();
     let store = reopen(&t.url, &t.secret_key).await.unwrap();
     let (a, b) = (Id::new(), Id::new());
-    store.create_iam(a, iam("A"), record()).await.unwrap();
-    store.create_iam(b, iam("B"), record()).await.unwrap();
+    let with_password = |name| new_iam(name, Some(example_endpoint("hunter2")));
     store
-        .create_iam(Id::new(), iam_with_client_key("C"), record())
+        .create_iam(a, with_password("A"), record("CreateIam", a))
+        .await
+        .unwrap();
+    store
+        .create_iam(b, with_password("B"), record("CreateIam", b))
+        .await
+        .unwrap();
+    let c = Id::new();
+    store
+        .create_iam(c, iam_with_client_key("C"), record("CreateIam", c))
         .await
         .unwrap();
     let (sequence, _) = store.audit_head().await.unwrap();

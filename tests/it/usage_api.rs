@@ -4,7 +4,7 @@
 
 use crate::common::{
     TestServer, TestStore,
-    grpc::{assert_refused, create_user, grant},
+    grpc::{assert_refused, create_group, create_user, grant},
 };
 use personae::{domain::audit::AuditRecord, proto};
 use tonic::Code;
@@ -46,14 +46,7 @@ async fn workflows_are_counted_by_day(t: TestStore) {
     let ada = create_user(&server, "ada@example.com").await;
     create_user(&server, "grace@example.com").await;
     grant(&server, &ada.id, "AUDIT").await;
-    server
-        .groups(server.admin())
-        .create_group(proto::CreateGroupRequest {
-            name: "Analysts".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    create_group(&server, "Analysts").await;
     let tally = AuditRecord::new(None, "CheckImpersonation", "user", "analyst@example.com")
         .with_details(serde_json::json!({ "count": 40 }));
     server
