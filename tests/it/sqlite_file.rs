@@ -3,55 +3,18 @@
 //! owner only, like the key file beside it.
 
 use std::{
-    net::{SocketAddr, TcpListener as StdListener},
     os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
     path::Path,
     process::{Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::common::reopen;
+use crate::common::{
+    process::{free_addr, personae, serve},
+    reopen,
+};
 use personae::{error::Error, secrets::KeySource, store::SqlStore};
-use tokio::process::{Child, Command};
-use tonic::transport::Channel;
-
-fn free_addr() -> SocketAddr {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-fn personae(database_url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_personae"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PERSONAE_DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-/// `personae serve` on `database_url`, once it answers.
-async fn serve(database_url: &str) -> Child {
-    let grpc = free_addr();
-    let child = personae(database_url, &["serve"])
-        .args(["--listen", &grpc.to_string()])
-        .args(["--metrics-listen", &free_addr().to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start personae serve");
-    let endpoint = Channel::from_shared(format!("http://{grpc}")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while endpoint.connect().await.is_err() {
-        assert!(Instant::now() < deadline, "personae serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child
-}
+use tokio::process::Command;
 
 /// Runs a personae command to its end, which must come soon.
 async fn run(mut command: Command) -> Output {
@@ -79,7 +42,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("personae.db");
     let url = format!("sqlite://{}", database.display());
-    let mut first = serve(&url).await;
+    let (mut first, _) = serve(&url).await;
 
     let second_server = {
         let mut command = personae(&url, &["serve"]);
@@ -114,7 +77,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     }
 
     first.kill().await.expect("kill the first server");
-    let mut next = serve(&url).await;
+    let (mut next, _) = serve(&url).await;
     next.kill().await.expect("kill the next server");
 }
 

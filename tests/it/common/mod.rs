@@ -4,6 +4,7 @@ pub mod certs;
 #[macro_use]
 pub mod grpc;
 pub mod logs;
+pub mod process;
 pub mod slow_link;
 pub mod store;
 pub mod user_info_server;
