@@ -14,13 +14,15 @@ mod postgres;
 mod seed;
 mod server;
 
-#[path = "../tests/common/certs.rs"]
+#[path = "../tests/it/common/certs.rs"]
 mod certs;
 /// Where the tests' endpoint finds its certificate maker.
 mod common {
     pub(crate) use super::certs;
 }
-#[path = "../tests/common/user_info_server.rs"]
+#[path = "../tests/it/common/user_info_server.rs"]
+// The bench uses the endpoint, not all that the tests ask of it.
+#[allow(dead_code)]
 mod user_info_server;
 
 use std::{

@@ -1,23 +1,20 @@
 //! The Store conformance suite for groups, permissions, roles, tenants and settings: the same
 //! cases on every backend.
 
-mod common;
-
-use common::values::*;
-
 use std::collections::BTreeSet;
 
-use common::{
+use crate::common::{
     TestStore,
     store::{
-        all_pages, assert_each_precondition_fails, assert_precondition, attempt, create_group,
-        create_user, head, page, record,
+        all_pages, assert_each_precondition_fails, assert_precondition, assign_role, attempt,
+        create_group, create_role, create_user, head, new_group, page, record,
     },
+    values::*,
 };
 use personae::{
     domain::{
         Id, Version, api_key,
-        group::{Group, GroupChanges, NewGroup},
+        group::{Group, GroupChanges},
         page::PageRequest,
         permission::{APPLICATION_ADMIN, AUDIT, CREATE_PROJECT, GOVERNANCE, USER_ADMIN},
         policy::Source,
@@ -27,32 +24,6 @@ use personae::{
     error::Error,
     store::{NewApiKey, Store, UserKey},
 };
-
-async fn role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
-    let id = Id::new();
-    let new = NewRole {
-        name: named(name),
-        description: Default::default(),
-        permissions: perms(permissions),
-    };
-    store
-        .create_role(id, new, record("CreateRole", id))
-        .await
-        .unwrap();
-    id
-}
-
-async fn assign(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Option<Id>) {
-    let key = AssignmentKey {
-        grantee,
-        role_id,
-        tenant_id,
-    };
-    store
-        .assign_role(Id::new(), key, record("AssignRole", "x"))
-        .await
-        .unwrap();
-}
 
 async fn holds(store: &dyn Store, user: Id, tenant: Option<Id>) -> BTreeSet<String> {
     store
@@ -70,12 +41,7 @@ async fn groups_have_unique_names_and_etags(t: TestStore) {
     let err = store
         .create_group(
             Id::new(),
-            NewGroup {
-                name: named("ACCOUNTANTS"),
-                description: Default::default(),
-                email: None,
-                managed_by_iam: None,
-            },
+            new_group("ACCOUNTANTS"),
             record("CreateGroup", "x"),
         )
         .await
@@ -209,8 +175,8 @@ async fn deleting_a_group_takes_its_memberships_and_roles(t: TestStore) {
         .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
-    let auditor = role(store, "Auditor", &[AUDIT]).await;
-    assign(store, Grantee::Group(g), auditor, None).await;
+    let auditor = create_role(store, "Auditor", &[AUDIT]).await;
+    assign_role(store, Grantee::Group(g), auditor, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
         .add_group_attribute(
@@ -393,7 +359,7 @@ async fn custom_permissions_come_and_go_with_their_grants(t: TestStore) {
         .grant_permission(ada, &perm("EXPORT_DATA"), record("GrantPermission", "x"))
         .await
         .unwrap();
-    let exporter = role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
+    let exporter = create_role(store, "Exporter", &["EXPORT_DATA", AUDIT]).await;
     let settings = store.get_settings().await.unwrap();
     store
         .update_settings(
@@ -473,7 +439,7 @@ async fn roles_bundle_permissions(t: TestStore) {
         assert_precondition(err, "built in");
     }
 
-    let technician = role(store, "Technician", &[CREATE_PROJECT]).await;
+    let technician = create_role(store, "Technician", &[CREATE_PROJECT]).await;
     let err = store
         .create_role(
             Id::new(),
@@ -531,7 +497,7 @@ async fn roles_bundle_permissions(t: TestStore) {
     assert!(matches!(stale, Error::Aborted(_)), "{stale:?}");
 
     let ada = create_user(store, "ada@example.com").await;
-    assign(store, Grantee::User(ada), technician, None).await;
+    assign_role(store, Grantee::User(ada), technician, None).await;
     assert!(holds(store, ada, None).await.contains(AUDIT));
     store
         .delete_role(technician, record("DeleteRole", "x"))
@@ -548,14 +514,14 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
         .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
-    let auditor = role(store, "Auditor", &[AUDIT]).await;
-    let technician = role(store, "Technician", &["CREATE_FILTER"]).await;
-    let read_only = role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
+    let auditor = create_role(store, "Auditor", &[AUDIT]).await;
+    let technician = create_role(store, "Technician", &["CREATE_FILTER"]).await;
+    let read_only = create_role(store, "Read-only", &["FETCH_POLICY_INFO"]).await;
     let emea = Id::new();
     store
         .create_tenant(
             emea,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
@@ -564,7 +530,7 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
     store
         .create_tenant(
             apac,
-            common::values::tenant("APAC"),
+            crate::common::values::tenant("APAC"),
             record("CreateTenant", "x"),
         )
         .await
@@ -573,17 +539,17 @@ async fn effective_permissions_follow_roles_groups_and_tenants(t: TestStore) {
         store
             .create_tenant(
                 Id::new(),
-                common::values::tenant("emea"),
+                crate::common::values::tenant("emea"),
                 record("CreateTenant", "x")
             )
             .await,
         Err(Error::AlreadyExists(_))
     ));
 
-    assign(store, Grantee::Group(g), auditor, None).await;
-    assign(store, Grantee::User(ada), auditor, None).await;
-    assign(store, Grantee::User(ada), technician, Some(emea)).await;
-    assign(store, Grantee::Group(g), read_only, Some(apac)).await;
+    assign_role(store, Grantee::Group(g), auditor, None).await;
+    assign_role(store, Grantee::User(ada), auditor, None).await;
+    assign_role(store, Grantee::User(ada), technician, Some(emea)).await;
+    assign_role(store, Grantee::Group(g), read_only, Some(apac)).await;
     // Assigning again returns the same assignment.
     let key = AssignmentKey {
         grantee: Grantee::User(ada),
@@ -697,7 +663,7 @@ async fn roles_and_groups_grant_authentication_permissions(t: TestStore) {
         .unwrap();
     let roles = store.list_roles(&page(100)).await.unwrap();
     let user_admin = roles.iter().find(|r| r.name == "User admin").unwrap().id;
-    assign(store, Grantee::Group(g), user_admin, None).await;
+    assign_role(store, Grantee::Group(g), user_admin, None).await;
     let key = api_key::generate();
     store
         .create_api_key(
@@ -722,7 +688,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     let store = t.store.as_ref();
     let ada = create_user(store, "ada@example.com").await;
     let g = create_group(store, "Admins").await;
-    let admins = role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
+    let admins = create_role(store, "Admins", &[USER_ADMIN, AUDIT]).await;
     let before = head(store).await;
 
     // Through a role assigned to a group Ada is in: the only path to USER_ADMIN.
@@ -730,7 +696,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
         .add_members(g, &[ada], record("AddMembers", "x"))
         .await
         .unwrap();
-    assign(store, Grantee::Group(g), admins, None).await;
+    assign_role(store, Grantee::Group(g), admins, None).await;
     let checkpoint = head(store).await;
     assert_eq!(checkpoint, before + 2);
     let group_key = AssignmentKey {
@@ -767,12 +733,12 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
     store
         .create_tenant(
             tenant,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
         .unwrap();
-    assign(store, Grantee::User(bob), admins, Some(tenant)).await;
+    assign_role(store, Grantee::User(bob), admins, Some(tenant)).await;
     assert_precondition(
         store
             .remove_member(g, ada, record("RemoveMember", "x"))
@@ -781,7 +747,7 @@ async fn the_last_user_admin_holds_through_every_path(t: TestStore) {
         "USER_ADMIN",
     );
     // A second global one does.
-    assign(store, Grantee::User(bob), admins, None).await;
+    assign_role(store, Grantee::User(bob), admins, None).await;
     store
         .remove_member(g, ada, record("RemoveMember", "x"))
         .await
@@ -863,12 +829,12 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     let role_named = |name: &str| roles.iter().find(|r| r.name == name).unwrap().id;
     let (app_admin, governor) = (role_named("Application admin"), role_named("Governor"));
     let g = create_group(store, "Admins").await;
-    assign(store, Grantee::Group(g), app_admin, None).await;
+    assign_role(store, Grantee::Group(g), app_admin, None).await;
     let (emea, apac) = (Id::new(), Id::new());
     store
         .create_tenant(
             emea,
-            common::values::tenant("EMEA"),
+            crate::common::values::tenant("EMEA"),
             record("CreateTenant", "x"),
         )
         .await
@@ -876,14 +842,14 @@ async fn admins_and_governors_can_be_made_exclusive(t: TestStore) {
     store
         .create_tenant(
             apac,
-            common::values::tenant("APAC"),
+            crate::common::values::tenant("APAC"),
             record("CreateTenant", "x"),
         )
         .await
         .unwrap();
     let carol = create_user(store, "carol@example.com").await;
-    assign(store, Grantee::User(carol), governor, Some(emea)).await;
-    assign(store, Grantee::User(carol), app_admin, Some(apac)).await;
+    assign_role(store, Grantee::User(carol), governor, Some(emea)).await;
+    assign_role(store, Grantee::User(carol), app_admin, Some(apac)).await;
     let bob_alone = &[bob][..];
     let application_admin = perm(APPLICATION_ADMIN);
     let assignment = |user: Id, tenant_id: Option<Id>| AssignmentKey {

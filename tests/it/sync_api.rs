@@ -4,18 +4,18 @@
 //! change at once, and SyncAll bounds its concurrency, batches its commits, reports each user,
 //! refuses a second run and stops when cancelled.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
 use std::{collections::BTreeSet, time::Duration};
 
-use common::{
+use crate::common::{
     TestServer, TestStore,
     certs::{CURRENT, certificate},
-    grpc::{assert_refused, assign_to_group, audit_log, create_role, create_user, snapshot, token},
+    grpc::{
+        add_member, assert_refused, assign_to_group, audit_log, create_group, create_iam,
+        create_role, create_user, schema_entry, snapshot, token,
+    },
     logs,
     store::create_user_of,
+    user_info_server::{PASSWORD, UserInfoServer},
 };
 use personae::{
     domain::{BUILT_IN_IAM_ID, Id},
@@ -23,7 +23,6 @@ use personae::{
     store::{IamSyncStore, SqlStore},
 };
 use tonic::Code;
-use user_info_server::{PASSWORD, UserInfoServer};
 
 /// An IAM calling `endpoint`, whose schema takes Trino names from `trino_login` and S3 names
 /// (IAM roles) from `aws_role`.
@@ -33,28 +32,14 @@ async fn iam(server: &TestServer, name: &str, endpoint: &UserInfoServer) -> Stri
 
 /// [`iam`] with these endpoint settings.
 async fn iam_with(server: &TestServer, name: &str, settings: proto::UserInfoEndpoint) -> String {
-    server
-        .iam_config(server.admin())
-        .create_iam(proto::CreateIamRequest {
-            name: name.into(),
-            user_info_endpoint: Some(settings),
-            profile_schema: vec![
-                proto::ProfileSchemaEntry {
-                    platform: Platform::Trino as i32,
-                    attribute: "trino_login".into(),
-                    aws_user_type: 0,
-                },
-                proto::ProfileSchemaEntry {
-                    platform: Platform::S3 as i32,
-                    attribute: "aws_role".into(),
-                    aws_user_type: AwsUserType::IamRole as i32,
-                },
-            ],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id
+    let schema = vec![
+        schema_entry(Platform::Trino, "trino_login"),
+        proto::ProfileSchemaEntry {
+            aws_user_type: AwsUserType::IamRole as i32,
+            ..schema_entry(Platform::S3, "aws_role")
+        },
+    ];
+    create_iam(server, name, Some(settings), schema).await.id
 }
 
 /// A user of IAM `iam_id`, made straight in the store (faster than a call per user).
@@ -163,9 +148,8 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
 
     // Made here: a group the IAM will name in other case, marked as managed by it; a group it
     // never names (with Ada as a local member); a group it is not given; and an attribute.
-    let groups = server.groups(server.admin());
-    let accountants = groups
-        .clone()
+    let accountants = server
+        .groups(server.admin())
         .create_group(proto::CreateGroupRequest {
             name: "accountants".into(),
             managed_by_iam_id: okta.clone(),
@@ -174,31 +158,9 @@ async fn sync_user_follows_the_iam_and_leaves_local_data_alone(t: TestStore) {
         .await
         .unwrap()
         .into_inner();
-    let local = groups
-        .clone()
-        .create_group(proto::CreateGroupRequest {
-            name: "Local".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    groups
-        .clone()
-        .create_group(proto::CreateGroupRequest {
-            name: "Payroll".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    groups
-        .clone()
-        .add_members(proto::AddMembersRequest {
-            group_id: local.id.clone(),
-            user_ids: vec![ada.clone()],
-        })
-        .await
-        .unwrap();
+    let local = create_group(&server, "Local").await;
+    create_group(&server, "Payroll").await;
+    add_member(&server, &local.id, &ada).await;
     server
         .users(server.admin())
         .add_user_attribute(proto::AddUserAttributeRequest {
@@ -750,7 +712,7 @@ on_both_stores!(
 /// Two processes on one PostgreSQL database cannot run a SyncAll of the same IAM at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_lease_holds_across_processes_on_postgres() {
-    let t = common::postgres_store().await;
+    let t = crate::common::postgres_store().await;
     let other = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
     let iam = BUILT_IN_IAM_ID;
     let lease = t.store.lease_sync(iam).await.unwrap();

@@ -1,11 +1,9 @@
 //! What bounds self-service key writes, over real gRPC on both stores: the cap on a user's
 //! active keys, ListApiKeys' pages, and the per-caller rate of self-service writes.
 
-mod common;
-
 use std::{collections::BTreeSet, time::Duration};
 
-use common::{
+use crate::common::{
     Authed, Authorization, TestServer, TestStore,
     grpc::{assert_each_refused_changing_nothing, assert_refused, create_key, user_with_key},
     serve_options,

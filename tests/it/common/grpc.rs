@@ -200,6 +200,88 @@ pub async fn assign_to_group(server: &TestServer, role_id: &str, group_id: &str)
         .expect("assign a role to a group");
 }
 
+/// A group named `name`, created by the admin, managed here only.
+pub async fn create_group(server: &TestServer, name: &str) -> proto::Group {
+    server
+        .groups(server.admin())
+        .create_group(proto::CreateGroupRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create a group")
+        .into_inner()
+}
+
+/// Adds `user_id` to group `group_id`, as the admin.
+pub async fn add_member(server: &TestServer, group_id: &str, user_id: &str) {
+    server
+        .groups(server.admin())
+        .add_members(proto::AddMembersRequest {
+            group_id: group_id.into(),
+            user_ids: vec![user_id.into()],
+        })
+        .await
+        .expect("add a member");
+}
+
+/// An IAM created by the admin: named `name`, calling `endpoint` (None: no user-info endpoint),
+/// with `profile_schema`.
+pub async fn create_iam(
+    server: &TestServer,
+    name: &str,
+    endpoint: Option<proto::UserInfoEndpoint>,
+    profile_schema: Vec<proto::ProfileSchemaEntry>,
+) -> proto::Iam {
+    server
+        .iam_config(server.admin())
+        .create_iam(proto::CreateIamRequest {
+            name: name.into(),
+            user_info_endpoint: endpoint,
+            profile_schema,
+        })
+        .await
+        .expect("create an IAM")
+        .into_inner()
+}
+
+/// A profile schema entry: the user's name on `platform` is the user-info attribute `attribute`.
+pub fn schema_entry(platform: proto::Platform, attribute: &str) -> proto::ProfileSchemaEntry {
+    proto::ProfileSchemaEntry {
+        platform: platform as i32,
+        attribute: attribute.into(),
+        ..Default::default()
+    }
+}
+
+/// UpdateIam of `iam` as it is given, the mask naming `paths`, with no etag.
+pub fn update_iam(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
+    proto::UpdateIamRequest {
+        iam: Some(iam.clone()),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+        etag: String::new(),
+    }
+}
+
+/// TestUserLogin of `userid` through IAM `iam_id`, as the admin: what the endpoint answered.
+pub async fn test_user_login(
+    server: &TestServer,
+    iam_id: &str,
+    userid: &str,
+) -> proto::TestUserLoginResponse {
+    server
+        .iam_config(server.admin())
+        .test_user_login(proto::TestUserLoginRequest {
+            iam_id: iam_id.into(),
+            userid: userid.into(),
+        })
+        .await
+        .expect("TestUserLogin reports what the endpoint did")
+        .into_inner()
+}
+
 /// A new API key for `user_id`, made by the admin: its description and its secret.
 pub async fn create_key(server: &TestServer, user_id: &str) -> proto::CreateApiKeyResponse {
     server

@@ -2,11 +2,9 @@
 //! the audit log (a decision tally counting every check it stands for), the same figures as a
 //! JSON document, and the counts migration 0010 fills from an existing audit log.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
-    grpc::{assert_refused, create_user, grant},
+    grpc::{assert_refused, create_group, create_user, grant},
 };
 use personae::{domain::audit::AuditRecord, proto};
 use tonic::Code;
@@ -48,14 +46,7 @@ async fn workflows_are_counted_by_day(t: TestStore) {
     let ada = create_user(&server, "ada@example.com").await;
     create_user(&server, "grace@example.com").await;
     grant(&server, &ada.id, "AUDIT").await;
-    server
-        .groups(server.admin())
-        .create_group(proto::CreateGroupRequest {
-            name: "Analysts".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    create_group(&server, "Analysts").await;
     let tally = AuditRecord::new(None, "CheckImpersonation", "user", "analyst@example.com")
         .with_details(serde_json::json!({ "count": 40 }));
     server
@@ -86,9 +77,9 @@ async fn workflows_are_counted_by_day(t: TestStore) {
     assert!(!text.contains("ada@example.com"), "anonymised");
 
     let migration = if server.store.is_postgres() {
-        include_str!("../src/store/migrations/postgres/0010_usage_counts.sql")
+        include_str!("../../src/store/migrations/postgres/0010_usage_counts.sql")
     } else {
-        include_str!("../src/store/migrations/sqlite/0010_usage_counts.sql")
+        include_str!("../../src/store/migrations/sqlite/0010_usage_counts.sql")
     };
     server
         .store

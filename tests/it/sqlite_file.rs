@@ -2,57 +2,19 @@
 //! SQLite a process's caches hear only its own commits; and a new database is readable by its
 //! owner only, like the key file beside it.
 
-mod common;
-
 use std::{
-    net::{SocketAddr, TcpListener as StdListener},
     os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
     path::Path,
     process::{Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use personae::{error::Error, store::SqlStore};
-use tokio::process::{Child, Command};
-use tonic::transport::Channel;
-
-fn free_addr() -> SocketAddr {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-fn personae(database_url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_personae"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("PERSONAE_DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-/// `personae serve` on `database_url`, once it answers.
-async fn serve(database_url: &str) -> Child {
-    let grpc = free_addr();
-    let child = personae(database_url, &["serve"])
-        .args(["--listen", &grpc.to_string()])
-        .args(["--metrics-listen", &free_addr().to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start personae serve");
-    let endpoint = Channel::from_shared(format!("http://{grpc}")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while endpoint.connect().await.is_err() {
-        assert!(Instant::now() < deadline, "personae serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child
-}
+use crate::common::{
+    process::{free_addr, personae, serve},
+    reopen,
+};
+use personae::{error::Error, secrets::KeySource, store::SqlStore};
+use tokio::process::Command;
 
 /// Runs a personae command to its end, which must come soon.
 async fn run(mut command: Command) -> Output {
@@ -80,7 +42,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("personae.db");
     let url = format!("sqlite://{}", database.display());
-    let mut first = serve(&url).await;
+    let (mut first, _) = serve(&url).await;
 
     let second_server = {
         let mut command = personae(&url, &["serve"]);
@@ -115,7 +77,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     }
 
     first.kill().await.expect("kill the first server");
-    let mut next = serve(&url).await;
+    let (mut next, _) = serve(&url).await;
     next.kill().await.expect("kill the next server");
 }
 
@@ -134,21 +96,9 @@ async fn a_sqlite_database_is_open_in_one_store_at_a_time() {
         other => panic!("a second store: {:?}", other.err()),
     }
     drop(first);
-    // A process another test spawns at this moment holds a copy of the lock's descriptor
-    // between its fork and its exec (which closes it), so the lock may outlive the store by
-    // that long.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        match SqlStore::open(&url).await {
-            Ok(_) => break,
-            Err(Error::FailedPrecondition(_)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            Err(error) => {
-                panic!("the database opens again once the first store is closed: {error}")
-            }
-        }
-    }
+    reopen(&url, &KeySource::None)
+        .await
+        .expect("the database opens again once the first store is closed");
     SqlStore::open("sqlite::memory:")
         .await
         .expect("an in-memory database needs no lock");
@@ -173,7 +123,7 @@ async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
 /// access to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_database_keeps_its_mode_with_a_warning() {
-    let logs = common::logs::captured();
+    let logs = crate::common::logs::captured();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("personae.db");
     std::fs::OpenOptions::new()

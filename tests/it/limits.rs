@@ -1,14 +1,12 @@
 //! A request message over the 1 MiB limit answers RESOURCE_EXHAUSTED and changes nothing.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use personae::proto;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_resource_exhausted_and_changes_nothing() {
-    let server = TestServer::start(common::sqlite_store().await).await;
+    let server = TestServer::start(crate::common::sqlite_store().await).await;
     let mut users = server.users(server.admin());
     let create = |full_name: String| proto::CreateUserRequest {
         email: "ada@example.com".into(),

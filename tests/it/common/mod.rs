@@ -1,10 +1,13 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
-#![allow(dead_code)]
 
 pub mod certs;
+#[macro_use]
 pub mod grpc;
 pub mod logs;
+pub mod process;
+pub mod slow_link;
 pub mod store;
+pub mod user_info_server;
 pub mod values;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -57,10 +60,14 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-/// Held write lock; released (rolled back) on drop.
+/// Held write lock; released (rolled back) on drop. The transaction is only held, never read.
 pub enum WriteLock {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite {
+        _held: sqlx::Transaction<'static, sqlx::Sqlite>,
+    },
+    Postgres {
+        _held: sqlx::Transaction<'static, sqlx::Postgres>,
+    },
 }
 
 pub enum Raw {
@@ -110,18 +117,19 @@ impl TestDatabase {
     /// mutation sent meanwhile waits inside the server.
     pub async fn hold_write_lock(&self) -> WriteLock {
         match &self.raw {
-            Raw::Sqlite(s) => WriteLock::Sqlite(
-                s.begin_with("BEGIN IMMEDIATE")
+            Raw::Sqlite(s) => WriteLock::Sqlite {
+                _held: s
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
                     .expect("SQLite write lock"),
-            ),
+            },
             Raw::Postgres(s) => {
                 let mut tx = s.begin().await.expect("begin");
                 sqlx::query("SELECT sequence FROM audit_head FOR UPDATE")
                     .execute(&mut *tx)
                     .await
                     .expect("lock the audit head");
-                WriteLock::Postgres(tx)
+                WriteLock::Postgres { _held: tx }
             }
         }
     }
@@ -196,6 +204,28 @@ pub async fn postgres_store() -> TestStore {
             .expect("open PostgreSQL store"),
     );
     TestStore::new(store, url, secret_key, None)
+}
+
+/// Opens the database at `url` with `secret_key`, as a restarted server would, once the store
+/// that had it open is gone.
+///
+/// A SQLite database's lock may outlive that store by a moment: a process that another test of
+/// this binary spawns meanwhile holds a copy of the lock's descriptor between its fork and its
+/// exec, which closes it. So while the database is refused as in use, the open is tried again,
+/// for up to 5 s; any other answer is returned as it is.
+pub async fn reopen(url: &str, secret_key: &KeySource) -> personae::error::Result<SqlStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SqlStore::open_with(url, secret_key).await {
+            Err(personae::error::Error::FailedPrecondition(message))
+                if message.contains("SQLite allows one personae process per database")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            opened => return opened,
+        }
+    }
 }
 
 /// Runs each named `async fn(TestStore)` as a test on SQLite and on PostgreSQL.

@@ -1,24 +1,20 @@
 //! The Store conformance suite: the same cases on every backend.
 
-mod common;
-
-use common::values::*;
-
 use std::{collections::BTreeSet, sync::Arc};
 
-use common::{
+use crate::common::{
     TestStore,
     store::{
         all_users, assert_each_precondition_fails, assert_precondition, attempt, create_group,
-        create_user, create_user_of, head, list_all_users, make_admin, new_user, page, record,
-        verify_chain,
+        create_iam, create_user, create_user_of, head, list_all_users, make_admin, new_user, page,
+        record, verify_chain,
     },
+    values::*,
 };
 use personae::{
     domain::{
         self, Id, Version, api_key,
         external::{AwsUserType, ExternalUsername, Platform},
-        iam::NewIam,
         permission,
         user::{Email, FullName, UserChanges, UserKind},
     },
@@ -875,8 +871,8 @@ async fn the_audit_log_is_append_only(t: TestStore) {
         "DELETE FROM audit_events",
     ] {
         let refused = match &t.raw {
-            common::Raw::Sqlite(s) => sqlx::query(statement).execute(s).await.err(),
-            common::Raw::Postgres(s) => sqlx::query(statement).execute(s).await.err(),
+            crate::common::Raw::Sqlite(s) => sqlx::query(statement).execute(s).await.err(),
+            crate::common::Raw::Postgres(s) => sqlx::query(statement).execute(s).await.err(),
         };
         let message = refused
             .unwrap_or_else(|| panic!("{statement} must fail"))
@@ -909,20 +905,10 @@ async fn bootstrap_happens_once(t: TestStore) {
 /// as they did before the migration.
 async fn earlier_syncs_groups_become_their_iams(t: TestStore) {
     let store = t.store.as_ref();
-    let iam = |name: &'static str| async move {
-        let id = Id::new();
-        let new = NewIam {
-            name: named(name),
-            endpoint: None,
-            profile_schema: vec![],
-        };
-        store
-            .create_iam(id, new, record("CreateIam", id))
-            .await
-            .unwrap();
-        id
-    };
-    let (okta, entra) = (iam("Okta").await, iam("Entra").await);
+    let (okta, entra) = (
+        create_iam(store, "Okta").await,
+        create_iam(store, "Entra").await,
+    );
     let ada = create_user_of(store, okta, "ada@x.com").await;
     let bob = create_user_of(store, okta, "bob@x.com").await;
     let eve = create_user_of(store, entra, "eve@x.com").await;
@@ -949,9 +935,9 @@ async fn earlier_syncs_groups_become_their_iams(t: TestStore) {
         .await;
     }
     let migration = if t.is_postgres() {
-        include_str!("../src/store/migrations/postgres/0015_group_managing_iam.sql")
+        include_str!("../../src/store/migrations/postgres/0015_group_managing_iam.sql")
     } else {
-        include_str!("../src/store/migrations/sqlite/0015_group_managing_iam.sql")
+        include_str!("../../src/store/migrations/sqlite/0015_group_managing_iam.sql")
     };
     let back_fill = &migration[migration
         .find("UPDATE groups")

@@ -4,22 +4,18 @@
 //! stored at a refused address anyway (before the rule, or under another setting) is never
 //! reached, whether its URI names the address or a name resolving to it.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
-    grpc::{assert_each_refused_changing_nothing, assert_refused},
+    grpc::{assert_each_refused_changing_nothing, assert_refused, test_user_login, update_iam},
     serve_options,
-    store::{create_user_of, record},
+    store::{create_user_of, new_iam, record},
+    user_info_server::{PASSWORD, USERNAME, UserInfoServer},
 };
 use personae::{
     domain::{
         Id,
         address::AddressPolicy,
-        iam::{EndpointSettings, EndpointUri, NewIam, Password, TlsSettings},
-        name::Name,
+        iam::{EndpointSettings, EndpointUri, Password, TlsSettings},
         now,
         tls::{Certificates, PrivateKey},
     },
@@ -27,7 +23,6 @@ use personae::{
     server::ServeOptions,
 };
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 
 /// The endpoint settings the tests' endpoint expects, at `uri`.
 fn settings(endpoint: &UserInfoServer, uri: &str) -> proto::UserInfoEndpoint {
@@ -51,28 +46,11 @@ fn update(
     path: &str,
     endpoint: proto::UserInfoEndpoint,
 ) -> proto::UpdateIamRequest {
-    proto::UpdateIamRequest {
-        iam: Some(proto::Iam {
-            user_info_endpoint: Some(endpoint),
-            ..iam.clone()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec![path.into()],
-        }),
-        etag: String::new(),
-    }
-}
-
-async fn login(server: &TestServer, iam_id: &str) -> proto::TestUserLoginResponse {
-    server
-        .iam_config(server.admin())
-        .test_user_login(proto::TestUserLoginRequest {
-            iam_id: iam_id.into(),
-            userid: "ada".into(),
-        })
-        .await
-        .expect("TestUserLogin reports what the endpoint did")
-        .into_inner()
+    let changed = proto::Iam {
+        user_info_endpoint: Some(endpoint),
+        ..iam.clone()
+    };
+    update_iam(&changed, &[path])
 }
 
 async fn test_connection(server: &TestServer, iam_id: &str) -> proto::TestConnectionResponse {
@@ -174,7 +152,7 @@ async fn metadata_addresses_are_refused_even_where_private_ones_are_allowed(t: T
         .await
         .expect("127.0.0.1 is accepted where private addresses are allowed")
         .into_inner();
-    let ada = login(&server, &created.id).await;
+    let ada = test_user_login(&server, &created.id, "ada").await;
     assert!(
         ada.ok && ada.groups == ["Accountants", "Controllers"],
         "{ada:?}"
@@ -212,28 +190,22 @@ async fn stored_iam(server: &TestServer, name: &str, endpoint: &UserInfoServer, 
     let allowing = AddressPolicy {
         allow_private: true,
     };
-    let iam = NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", uri, allowing).unwrap(),
-            basic_auth_username: USERNAME.into(),
-            basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
-            tls: TlsSettings {
-                ca_cert: Some(Certificates::parse("ca", &endpoint.ca.cert, now()).unwrap()),
-                client_cert: Some(
-                    Certificates::parse("cert", &endpoint.client.cert, now()).unwrap(),
-                ),
-                client_key: Some(PrivateKey::parse("key", &endpoint.client.key).unwrap()),
-            },
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
+    let settings = EndpointSettings {
+        uri: EndpointUri::parse("uri", uri, allowing).unwrap(),
+        basic_auth_username: USERNAME.into(),
+        basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
+        tls: TlsSettings {
+            ca_cert: Some(Certificates::parse("ca", &endpoint.ca.cert, now()).unwrap()),
+            client_cert: Some(Certificates::parse("cert", &endpoint.client.cert, now()).unwrap()),
+            client_key: Some(PrivateKey::parse("key", &endpoint.client.key).unwrap()),
+        },
+        timeouts: Default::default(),
     };
     let id = Id::new();
     server
         .store
         .store
-        .create_iam(id, iam, record("CreateIam", id))
+        .create_iam(id, new_iam(name, Some(settings)), record("CreateIam", id))
         .await
         .expect("store the IAM");
     id
@@ -308,7 +280,7 @@ async fn loopback_is_refused_when_saved_and_never_called_without_the_setting(t: 
             "{name}: {connection:?}"
         );
         assert!(connection.error.contains(needs_setting), "{connection:?}");
-        let ada = login(&server, &iam.to_string()).await;
+        let ada = test_user_login(&server, &iam.to_string(), "ada").await;
         assert!(!ada.ok && ada.error.contains(says), "{name}: {ada:?}");
 
         let user = create_user_of(

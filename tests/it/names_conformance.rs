@@ -2,25 +2,23 @@
 //! (Unicode lowercase, NFC) is computed by the service, not by the database's `lower()`, which
 //! folds ASCII only on SQLite. Part of the Store conformance suite.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{
-    TestDatabase, TestStore,
-    store::{new_user, page, record},
+use crate::common::{
+    TestDatabase, TestStore, reopen,
+    store::{new_group, new_user, page, record},
     values::*,
 };
 use personae::{
     domain::{
         BUILT_IN_IAM_ID, Id,
         external::{ExternalUsername, Platform},
-        group::NewGroup,
         role::NewRole,
         user::{Email, FullName, NewUser, UserChanges},
     },
     error::Error,
-    store::{GroupStore, SqlStore, Store, UserFilter, UserKey, UserStore},
+    secrets::KeySource,
+    store::{GroupStore, Store, UserFilter, UserKey, UserStore},
 };
 
 async fn create_user(store: &dyn Store, email: &str, full_name: &str) -> Result<Id, Error> {
@@ -90,19 +88,13 @@ async fn user_names_ignore_case_in_every_script(t: TestStore) {
 
 async fn group_role_and_tenant_names_ignore_case_in_every_script(t: TestStore) {
     let store = t.store.as_ref();
-    let group = |name: &str| NewGroup {
-        name: named(name),
-        description: Default::default(),
-        email: None,
-        managed_by_iam: None,
-    };
     store
-        .create_group(Id::new(), group("Équipe"), record("CreateGroup", "x"))
+        .create_group(Id::new(), new_group("Équipe"), record("CreateGroup", "x"))
         .await
         .unwrap();
     assert_already_exists(
         store
-            .create_group(Id::new(), group("ÉQUIPE"), record("CreateGroup", "x"))
+            .create_group(Id::new(), new_group("ÉQUIPE"), record("CreateGroup", "x"))
             .await,
         "group",
     );
@@ -176,7 +168,7 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
     ))
     .await;
 
-    let reopened = SqlStore::open(&t.url).await.unwrap();
+    let reopened = reopen(&t.url, &KeySource::None).await.unwrap();
     let first = reopened
         .get_user(&UserKey::Username("ZOË@EXAMPLE.COM".into()))
         .await
@@ -196,15 +188,13 @@ async fn keys_are_filled_for_existing_rows(t: TestStore) {
         1,
         "the colliding row has no search key: {found:?}"
     );
-    let group = NewGroup {
-        name: named("ÖFFENTLICH"),
-        description: Default::default(),
-        email: None,
-        managed_by_iam: None,
-    };
     assert_already_exists(
         reopened
-            .create_group(Id::new(), group, record("CreateGroup", "x"))
+            .create_group(
+                Id::new(),
+                new_group("ÖFFENTLICH"),
+                record("CreateGroup", "x"),
+            )
             .await,
         "the group's filled key is enforced",
     );
@@ -222,12 +212,12 @@ async fn assert_search_counts_are_exact(t: &TestDatabase) {
         .await;
     let (postgres, sqlite) = (
         [
-            include_str!("../src/store/migrations/postgres/0005_user_search_trigrams.sql"),
-            include_str!("../src/store/migrations/postgres/0007_user_search_words.sql"),
+            include_str!("../../src/store/migrations/postgres/0005_user_search_trigrams.sql"),
+            include_str!("../../src/store/migrations/postgres/0007_user_search_words.sql"),
         ],
         [
-            include_str!("../src/store/migrations/sqlite/0005_user_search_trigrams.sql"),
-            include_str!("../src/store/migrations/sqlite/0007_user_search_words.sql"),
+            include_str!("../../src/store/migrations/sqlite/0005_user_search_trigrams.sql"),
+            include_str!("../../src/store/migrations/sqlite/0007_user_search_words.sql"),
         ],
     );
     let migrations = if t.is_postgres() { postgres } else { sqlite };

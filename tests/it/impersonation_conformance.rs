@@ -1,13 +1,14 @@
 //! Impersonation on both stores: every platform × rule × reason of the decision table, sessions
 //! as checks see them, integrations, and session listing. Part of the Store conformance suite.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
-    TestStore, logs,
-    store::{all_pages, create_group, create_user, grant, new_user, record, verify_chain},
+use crate::common::{
+    TestStore, logs, reopen,
+    store::{
+        all_pages, assign_role, create_group, create_iam, create_role, create_user, grant,
+        new_user, record, verify_chain,
+    },
     values::*,
 };
 use personae::{
@@ -15,16 +16,16 @@ use personae::{
     domain::{
         Id,
         external::{ExternalUsername, Platform},
-        iam::NewIam,
         impersonation::{
             IntegrationSettings, NewSession, Reason, SessionFilter, SessionId, Subject,
         },
         permission,
-        role::{AssignmentKey, Grantee, NewRole},
+        role::Grantee,
         user::{Email, UserChanges},
     },
     error::Error,
-    store::{AuditFilter, Consistency, SqlStore, Store, UserKey},
+    secrets::KeySource,
+    store::{AuditFilter, Consistency, Store, UserKey},
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
@@ -68,31 +69,14 @@ async fn world(store: &dyn Store) -> World {
     grant(store, imp, permission::IMPERSONATE_USER).await;
     let via_role = create_user(store, "viarole@x.com").await;
     let via_group = create_user(store, "viagroup@x.com").await;
-    let role = Id::new();
-    let new_role = NewRole {
-        name: named("Impersonators"),
-        description: desc(""),
-        permissions: perms(&[permission::IMPERSONATE_USER]),
-    };
-    store
-        .create_role(role, new_role, record("CreateRole", role))
-        .await
-        .unwrap();
+    let role = create_role(store, "Impersonators", &[permission::IMPERSONATE_USER]).await;
     let group = create_group(store, "Impersonating group").await;
     store
         .add_members(group, &[via_group], record("AddMembers", group))
         .await
         .unwrap();
     for grantee in [Grantee::User(via_role), Grantee::Group(group)] {
-        let key = AssignmentKey {
-            grantee,
-            role_id: role,
-            tenant_id: None,
-        };
-        store
-            .assign_role(Id::new(), key, record("AssignRole", role))
-            .await
-            .unwrap();
+        assign_role(store, grantee, role, None).await;
     }
     let plain = create_user(store, "plain@x.com").await;
     let off = create_user(store, "off@x.com").await;
@@ -735,16 +719,7 @@ async fn a_platform_name_means_one_user(t: TestStore) {
         .await
         .expect_err("renamed to another user's external username");
     assert!(matches!(refused, Error::AlreadyExists(_)), "{refused:?}");
-    let iam = Id::new();
-    let other = NewIam {
-        name: named("Elsewhere"),
-        endpoint: None,
-        profile_schema: vec![],
-    };
-    store
-        .create_iam(iam, other, record("CreateIam", iam))
-        .await
-        .unwrap();
+    let iam = create_iam(store, "Elsewhere").await;
     let refused = store
         .migrate_user(
             imp,
@@ -810,7 +785,9 @@ async fn a_platform_name_means_one_user(t: TestStore) {
     .await;
     let logs = logs::captured();
     let t = t.close();
-    SqlStore::open(&t.url).await.expect("reopen the store");
+    reopen(&t.url, &KeySource::None)
+        .await
+        .expect("reopen the store");
     let logged = logs.text();
     for (platform, name, holder) in [("TRINO", "admin@x.com", admin), ("S3", "imp@x.com", imp)] {
         assert!(

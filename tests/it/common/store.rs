@@ -6,17 +6,20 @@ use std::{collections::BTreeSet, future::Future, pin::Pin};
 use personae::{
     domain::{
         BUILT_IN_IAM_ID, Id,
+        address::AddressPolicy,
         audit::{AuditRecord, ChainVerifier},
         group::NewGroup,
+        iam::{EndpointSettings, EndpointUri, NewIam, Password},
         page::PageRequest,
         permission,
+        role::{AssignmentKey, Grantee, NewRole},
         user::{Email, FullName, NewUser, User, UserKind},
     },
     error::{Error, Result},
     store::{Store, UserFilter},
 };
 
-use super::values::{named, perm};
+use super::values::{named, perm, perms};
 
 /// An audit record for `action` on `target`, by no one in particular.
 pub fn record(action: &'static str, target: impl ToString) -> AuditRecord {
@@ -77,19 +80,83 @@ pub async fn grant(store: &dyn Store, user: Id, name: &str) {
         .expect("grant a permission");
 }
 
-/// Creates a group named `name` and returns its id.
-pub async fn create_group(store: &dyn Store, name: &str) -> Id {
-    let id = Id::new();
-    let group = NewGroup {
+/// A group named `name`, with no description or email, managed here only.
+pub fn new_group(name: &str) -> NewGroup {
+    NewGroup {
         name: named(name),
         description: Default::default(),
         email: None,
         managed_by_iam: None,
-    };
+    }
+}
+
+/// Creates [`new_group`]`(name)` and returns its id.
+pub async fn create_group(store: &dyn Store, name: &str) -> Id {
+    let id = Id::new();
     store
-        .create_group(id, group, record("CreateGroup", id))
+        .create_group(id, new_group(name), record("CreateGroup", id))
         .await
         .expect("create a group");
+    id
+}
+
+/// Creates a role named `name` holding `permissions` and returns its id.
+pub async fn create_role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
+    let id = Id::new();
+    let role = NewRole {
+        name: named(name),
+        description: Default::default(),
+        permissions: perms(permissions),
+    };
+    store
+        .create_role(id, role, record("CreateRole", id))
+        .await
+        .expect("create a role");
+    id
+}
+
+/// Assigns role `role_id` to `grantee`, in `tenant_id` or globally.
+pub async fn assign_role(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Option<Id>) {
+    let key = AssignmentKey {
+        grantee,
+        role_id,
+        tenant_id,
+    };
+    store
+        .assign_role(Id::new(), key, record("AssignRole", role_id))
+        .await
+        .expect("assign a role");
+}
+
+/// An IAM named `name` calling `endpoint` (None: no user-info endpoint), with no profile schema.
+pub fn new_iam(name: &str, endpoint: Option<EndpointSettings>) -> NewIam {
+    NewIam {
+        name: named(name),
+        endpoint,
+        profile_schema: Vec::new(),
+    }
+}
+
+/// A user-info endpoint at a public name, https://iam.example.com/, with basic auth as `svc`
+/// with `password`, and the default TLS settings and timeouts.
+pub fn example_endpoint(password: &str) -> EndpointSettings {
+    EndpointSettings {
+        uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+            .unwrap(),
+        basic_auth_username: "svc".into(),
+        basic_auth_password: Some(Password::parse("password", password).unwrap()),
+        tls: Default::default(),
+        timeouts: Default::default(),
+    }
+}
+
+/// Creates [`new_iam`]`(name, None)` and returns its id.
+pub async fn create_iam(store: &dyn Store, name: &str) -> Id {
+    let id = Id::new();
+    store
+        .create_iam(id, new_iam(name, None), record("CreateIam", id))
+        .await
+        .expect("create an IAM");
     id
 }
 

@@ -2,24 +2,21 @@
 //! certificate required, basic auth), on both stores: every way the endpoint can answer is
 //! reported with what happened, never as INTERNAL, and nothing changes.
 
-mod common;
-#[path = "common/user_info_server.rs"]
-mod user_info_server;
-
-use common::{
-    TestServer, TestStore,
-    grpc::{assert_refused, audit_log, snapshot},
-    logs,
-};
-
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
-use common::certs::{CURRENT, certificate};
+use crate::common::{
+    TestServer, TestStore,
+    certs::{CURRENT, certificate},
+    grpc::{
+        assert_refused, audit_log, create_iam, schema_entry, snapshot, test_user_login, update_iam,
+    },
+    logs,
+    user_info_server::{PASSWORD, USERNAME, UserInfoServer},
+};
 use personae::proto::{self, Platform};
 use tonic::Code;
-use user_info_server::{PASSWORD, USERNAME, UserInfoServer};
 
 /// An IAM calling `endpoint` with these credentials, CA and client certificate (empty: none).
 async fn iam(
@@ -30,33 +27,9 @@ async fn iam(
     ca: &str,
     client: Option<(&str, &str)>,
 ) -> String {
-    server
-        .iam_config(server.admin())
-        .create_iam(proto::CreateIamRequest {
-            name: name.into(),
-            user_info_endpoint: Some(endpoint.settings_with(password, ca, client)),
-            profile_schema: vec![proto::ProfileSchemaEntry {
-                platform: Platform::Trino as i32,
-                attribute: "trino_login".into(),
-                ..Default::default()
-            }],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id
-}
-
-async fn login(server: &TestServer, iam_id: &str, userid: &str) -> proto::TestUserLoginResponse {
-    server
-        .iam_config(server.admin())
-        .test_user_login(proto::TestUserLoginRequest {
-            iam_id: iam_id.into(),
-            userid: userid.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    let settings = endpoint.settings_with(password, ca, client);
+    let schema = vec![schema_entry(Platform::Trino, "trino_login")];
+    create_iam(server, name, Some(settings), schema).await.id
 }
 
 async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
@@ -75,7 +48,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
     .await;
     let before = snapshot(&server).await;
 
-    let ada = login(&server, &good, "ada").await;
+    let ada = test_user_login(&server, &good, "ada").await;
     assert!(ada.ok, "{ada:?}");
     assert_eq!(ada.http_status, 200);
     assert_eq!(ada.groups, ["Accountants", "Controllers"]);
@@ -90,7 +63,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         &format!(r#"{{"groups":[{{"name":"{long_name}"}}],"authorizations":{{}}}}"#),
         std::time::Duration::ZERO,
     );
-    let unusable = login(&server, &good, "unusable").await;
+    let unusable = test_user_login(&server, &good, "unusable").await;
     assert!(
         !unusable.ok
             && unusable.http_status == 200
@@ -98,7 +71,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
             && unusable.groups == [long_name],
         "an answer a sync could not use is reported, with what it held: {unusable:?}"
     );
-    let extra = login(&server, &good, "extra").await;
+    let extra = test_user_login(&server, &good, "extra").await;
     assert!(
         extra.ok && extra.groups == ["Accountants"],
         "unknown fields are ignored: {extra:?}"
@@ -112,7 +85,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         ("huge", 200, "larger than 1048576 bytes"),
         ("slow", 0, "no answer within 5 s"),
     ] {
-        let answer = login(&server, &good, userid).await;
+        let answer = test_user_login(&server, &good, userid).await;
         assert!(!answer.ok, "{userid}: {answer:?}");
         assert_eq!(answer.http_status, status, "{userid}: {answer:?}");
         assert!(answer.error.contains(says), "{userid}: {answer:?}");
@@ -167,7 +140,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         "other fields kept"
     );
     let started = std::time::Instant::now();
-    let slow = login(&server, &good, "slow").await;
+    let slow = test_user_login(&server, &good, "slow").await;
     assert!(slow.error.contains("no answer within 1.5 s"), "{slow:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
 
@@ -194,7 +167,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         client,
     )
     .await;
-    let refused = login(&server, &wrong_password, "ada").await;
+    let refused = test_user_login(&server, &wrong_password, "ada").await;
     assert_eq!(
         (refused.ok, refused.http_status),
         (false, 401),
@@ -223,7 +196,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         None,
     )
     .await;
-    let refused = login(&server, &no_client_cert, "ada").await;
+    let refused = test_user_login(&server, &no_client_cert, "ada").await;
     assert_eq!((refused.ok, refused.http_status), (false, 0), "{refused:?}");
     assert!(
         refused.error.contains("could not reach the endpoint")
@@ -241,7 +214,7 @@ async fn the_endpoint_is_called_and_every_answer_reported(t: TestStore) {
         client,
     )
     .await;
-    let refused = login(&server, &untrusted, "ada").await;
+    let refused = test_user_login(&server, &untrusted, "ada").await;
     assert_eq!((refused.ok, refused.http_status), (false, 0), "{refused:?}");
     assert!(
         refused
@@ -364,16 +337,13 @@ async fn a_stored_password_does_not_follow_a_new_host(t: TestStore) {
         ..Default::default()
     });
     let moved = iams
-        .update_iam(proto::UpdateIamRequest {
-            iam: Some(changed),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec![
-                    "user_info_endpoint.uri".into(),
-                    "user_info_endpoint.tls.ca_cert_pem".into(),
-                ],
-            }),
-            etag: String::new(),
-        })
+        .update_iam(update_iam(
+            &changed,
+            &[
+                "user_info_endpoint.uri",
+                "user_info_endpoint.tls.ca_cert_pem",
+            ],
+        ))
         .await
         .unwrap()
         .into_inner();

@@ -1,4 +1,6 @@
-//! Everything logged in a test process, for checking that no secret reaches a log line.
+//! Everything logged in the test process, for checking that no secret reaches a log line. Every
+//! suite runs in this one process, so once a test has started the capture it holds what all the
+//! tests log from then on, whichever suite they belong to.
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -26,7 +28,9 @@ impl std::io::Write for Captured {
     }
 }
 
-/// Captures this process's logs, at debug level, from the first call on.
+/// Captures this process's logs, at debug level, from the first call on. The subscriber is the
+/// process's global one, so it is installed once, by whichever test calls first; nothing else in
+/// the tests or the library installs one.
 pub fn captured() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {

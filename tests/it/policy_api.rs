@@ -1,15 +1,13 @@
 //! Groups, permissions, roles and settings over real gRPC, on both stores.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{
+use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, assign_to_group,
-        bootstrap_admin, call_empty, create_key, create_role, create_user, every_rpc, grant,
-        key_for, token,
+        add_member, all_pages, assert_each_refused_changing_nothing, assert_refused,
+        assign_to_group, bootstrap_admin, call_empty, create_group, create_iam, create_key,
+        create_role, create_user, every_rpc, grant, key_for, token,
     },
 };
 use personae::{
@@ -275,15 +273,7 @@ async fn groups_over_grpc(t: TestStore) {
         (call!(groups.update_group(manage(&Id::new().to_string(), &added.etag))), Code::NotFound, "group.managed_by_iam_id: IAM"),
     ];
     assert_each_refused_changing_nothing(&server, cases).await;
-    let okta = server
-        .iam_config(server.admin())
-        .create_iam(proto::CreateIamRequest {
-            name: "Okta".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let okta = create_iam(&server, "Okta", None, Vec::new()).await;
     let managed = groups
         .update_group(manage(&okta.id, &added.etag))
         .await
@@ -348,15 +338,7 @@ async fn groups_over_grpc(t: TestStore) {
 
 async fn concurrent_membership_over_grpc(t: TestStore) {
     let server = TestServer::start(t).await;
-    let group = server
-        .groups(server.admin())
-        .create_group(proto::CreateGroupRequest {
-            name: "Crowd".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let group = create_group(&server, "Crowd").await;
     let mut users = Vec::new();
     for i in 0..24 {
         users.push(create_user(&server, &format!("u{i}@example.com")).await.id);
@@ -433,23 +415,8 @@ async fn effective_permissions_and_checks(t: TestStore) {
     let mut permissions = server.permissions(server.admin());
     let ada = create_user(&server, "ada@example.com").await;
     let ada_key = key_for(&server, &ada.id).await;
-    let group = server
-        .groups(server.admin())
-        .create_group(proto::CreateGroupRequest {
-            name: "Auditors".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    server
-        .groups(server.admin())
-        .add_members(proto::AddMembersRequest {
-            group_id: group.id.clone(),
-            user_ids: vec![ada.id.clone()],
-        })
-        .await
-        .unwrap();
+    let group = create_group(&server, "Auditors").await;
+    add_member(&server, &group.id, &ada.id).await;
     let role = permissions
         .create_role(proto::CreateRoleRequest {
             name: "Auditor".into(),
@@ -776,15 +743,7 @@ async fn a_user_admin_gives_only_what_it_holds(t: TestStore) {
     let ada = create_user(&server, "ada@example.com").await;
     // Set up by the admin: an auditors' group and a role of the operator's own.
     let auditor = create_role(&server, "Auditor", &["AUDIT"]).await;
-    let auditors = server
-        .groups(server.admin())
-        .create_group(proto::CreateGroupRequest {
-            name: "Auditors".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let auditors = create_group(&server, "Auditors").await;
     assign_to_group(&server, &auditor.id, &auditors.id).await;
 
     let permissions = server.permissions(as_operator.clone());

@@ -1,12 +1,10 @@
 //! The API over real gRPC, on a server bound to an ephemeral port, on both stores.
 
-mod common;
-
-use common::{
+use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, call_empty, create_user,
-        every_rpc, grant, token, user_with_key,
+        all_pages, assert_each_refused_changing_nothing, assert_refused, bootstrap_admin,
+        call_empty, create_user, every_rpc, grant, token, user_with_key,
     },
 };
 use personae::{
@@ -420,17 +418,7 @@ async fn the_last_admin_cannot_lock_everyone_out(t: TestStore) {
     let server = TestServer::start(t).await;
     let users = server.users(server.admin());
     let permissions = server.permissions(server.admin());
-    let admin = users
-        .clone()
-        .get_user(proto::GetUserRequest {
-            user: Some(UserSelector::Username(
-                personae::bootstrap::BOOTSTRAP_ADMIN_EMAIL.into(),
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = admin.id;
+    let id = bootstrap_admin(&server).await.id;
     use Code::{FailedPrecondition, InvalidArgument};
     #[rustfmt::skip]
     let cases = vec![
@@ -676,7 +664,7 @@ async fn request_ids_come_back_when_sent_or_on_failure(t: TestStore) {
 async fn overload_is_shed_and_shutdown_drains(t: TestStore) {
     let options = personae::server::ServeOptions {
         max_concurrent_requests: 1,
-        ..common::serve_options()
+        ..crate::common::serve_options()
     };
     let server = TestServer::start_with(t, options).await;
     let lock = server.store.hold_write_lock().await;

@@ -2,13 +2,11 @@
 //! random sequence of writes (users, groups, roles, tenants, grants, integrations, sessions),
 //! on both stores. The sequence comes from a seed (printed; set PERSONAE_CACHE_SEED to replay).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     TestStore,
-    store::{create_group, create_user, record},
+    store::{create_group, create_role, create_user, record},
     values::*,
 };
 use personae::{
@@ -18,7 +16,7 @@ use personae::{
         external::Platform,
         impersonation::{IntegrationSettings, NewSession, SessionId, Subject},
         permission,
-        role::{AssignmentKey, Grantee, NewRole},
+        role::{AssignmentKey, Grantee},
     },
     store::{Consistency, Store},
 };
@@ -62,23 +60,13 @@ async fn world(store: &dyn Store) -> World {
         ("Impersonators", permission::IMPERSONATE_USER),
         ("Auditors", permission::AUDIT),
     ] {
-        let id = Id::new();
-        let role = NewRole {
-            name: named(name),
-            description: desc(""),
-            permissions: perms(&[granted]),
-        };
-        store
-            .create_role(id, role, record("CreateRole", id))
-            .await
-            .unwrap();
-        roles.push(id);
+        roles.push(create_role(store, name, &[granted]).await);
     }
     let tenant = Id::new();
     store
         .create_tenant(
             tenant,
-            common::values::tenant("T"),
+            crate::common::values::tenant("T"),
             record("CreateTenant", tenant),
         )
         .await

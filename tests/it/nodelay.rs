@@ -2,15 +2,13 @@
 //! algorithm. The server runs in this process, so the test finds the server's end of its own
 //! connection among the process's file descriptors and reads the option there.
 
-mod common;
-
 use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
     os::fd::{BorrowedFd, RawFd},
 };
 
-use common::TestServer;
+use crate::common::TestServer;
 use socket2::SockRef;
 
 /// The server's socket of the connection from `client` to `server`, if it is open.
@@ -55,7 +53,7 @@ const HTTP2_PREFACE: &[u8] =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_and_metrics_connections_have_tcp_nodelay() {
-    let server = TestServer::start(common::sqlite_store().await).await;
+    let server = TestServer::start(crate::common::sqlite_store().await).await;
     let (grpc, metrics) = (server.addr, server.metrics_addr);
     let (grpc_nodelay, metrics_nodelay) = tokio::task::spawn_blocking(move || {
         let stream = connect_and_hear_back(grpc, HTTP2_PREFACE);

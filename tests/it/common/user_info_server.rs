@@ -2,9 +2,6 @@
 //! test time, a client certificate required, basic auth checked, one answer per `userid` for
 //! each way an endpoint can answer, and answers a test scripts for its own users.
 
-// Each test crate that includes this uses part of it.
-#![allow(dead_code)]
-
 use std::{
     collections::HashMap,
     net::SocketAddr,

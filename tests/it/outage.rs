@@ -2,17 +2,16 @@
 //! shared "main" one): every RPC answers UNAVAILABLE, fast, health follows the database, and
 //! start-up names the cause of a failed connection.
 
-mod common;
-
 use std::{
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     TestServer, TestStore,
     grpc::{call_empty, every_rpc},
+    process::free_addr,
 };
 use personae::store::SqlStore;
 use tonic::Code;
@@ -31,7 +30,7 @@ struct Cluster {
 impl Cluster {
     fn create() -> Self {
         drop_leftovers();
-        let port = free_port();
+        let port = free_addr().port();
         let name = format!("personae_outage_{}", std::process::id());
         run(
             "pg_createcluster",
@@ -131,13 +130,6 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
-}
-
 async fn health(server: &TestServer) -> i32 {
     HealthClient::new(server.channel())
         .check(HealthCheckRequest {
@@ -202,7 +194,7 @@ async fn an_unreachable_database_is_unavailable_everywhere() {
     assert!(error.contains("does not exist"), "{error}");
     let refused = cluster
         .url()
-        .replace(&cluster.port.to_string(), &free_port().to_string());
+        .replace(&cluster.port.to_string(), &free_addr().port().to_string());
     let error = start_up_error(&refused).await;
     assert!(error.to_lowercase().contains("refused"), "{error}");
 

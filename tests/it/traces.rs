@@ -2,16 +2,15 @@
 //! as OpenTelemetry's RPC conventions say, continuing the caller's trace, even with logs at
 //! `warn`. The collector is an OTLP/gRPC receiver in this process.
 
-mod common;
-
 use std::{
-    net::{SocketAddr, TcpListener as StdTcpListener},
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use common::Authorization;
+use crate::common::{
+    Authorization,
+    process::{free_addr, personae},
+};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -54,23 +53,6 @@ impl Collector {
     }
 }
 
-/// The personae process, killed when the test ends however it ends.
-struct Personae(Child);
-
-impl Drop for Personae {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port nothing listens on now, for the child to bind.
-fn free_port() -> SocketAddr {
-    StdTcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-}
-
 fn attribute(span: &Span, key: &str) -> Option<Value> {
     span.attributes
         .iter()
@@ -110,26 +92,17 @@ async fn calls_are_exported_as_rpc_spans_continuing_the_callers_trace() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let token = personae::domain::api_key::generate().token;
-    let (grpc, metrics) = (free_port(), free_port());
-    let _personae = Personae(
-        Command::new(env!("CARGO_BIN_EXE_personae"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(
-                "PERSONAE_DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("personae.db").display()),
-            )
-            .env("PERSONAE_LISTEN", grpc.to_string())
-            .env("PERSONAE_METRICS_LISTEN", metrics.to_string())
-            .env("PERSONAE_BOOTSTRAP_TOKEN", &token)
-            .env("RUST_LOG", "warn")
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start personae"),
-    );
+    let (grpc, metrics) = (free_addr(), free_addr());
+    let database_url = format!("sqlite://{}", dir.path().join("personae.db").display());
+    // Killed when the test ends, however it ends.
+    let _personae = personae(&database_url, &["serve"])
+        .env("PERSONAE_LISTEN", grpc.to_string())
+        .env("PERSONAE_METRICS_LISTEN", metrics.to_string())
+        .env("PERSONAE_BOOTSTRAP_TOKEN", &token)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .spawn()
+        .expect("start personae");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let channel = loop {

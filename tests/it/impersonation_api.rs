@@ -1,9 +1,7 @@
 //! The Impersonation service over real gRPC, on both stores: what a connector and an operator
 //! see, and bad input refused with the field named, changing nothing.
 
-mod common;
-
-use common::{
+use crate::common::{
     Authorization, TestServer, TestStore,
     grpc::{assert_each_refused_changing_nothing, create_user, grant, key_for, token},
 };

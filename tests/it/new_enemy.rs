@@ -7,26 +7,18 @@
 //! [`B_LINK_DELAY`], so that A's change is always heard late by B: a check with A's token that B
 //! answered from its cache without waiting would be caught every round.
 
-mod common;
-#[path = "common/slow_link.rs"]
-mod slow_link;
+use std::time::{Duration, Instant};
 
-use std::{
-    net::{SocketAddr, TcpListener as StdListener},
-    process::Stdio,
-    time::{Duration, Instant},
+use crate::common::{
+    Authed, Authorization, TestStore, grpc::token, postgres_store, process::serve,
+    slow_link::SlowLink,
 };
-
-use common::{Authorization, TestStore, grpc::token};
 use personae::{
     bootstrap,
     domain::api_key,
     proto::{self, permissions_client::PermissionsClient, users_client::UsersClient},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use slow_link::SlowLink;
-use tokio::process::{Child, Command};
-use tonic::transport::Channel;
 
 /// How stale B may be without a token: a notification's delay while it listens (the stated
 /// bound, 7 s, covers a silently dead listening connection; this test's faults are not silent).
@@ -37,35 +29,6 @@ const ROUNDS: usize = 20;
 /// How late B hears from the database: shorter than the 200 ms a check with a token waits for
 /// its revision to be heard, so both that wait and its fallback (reading the store) are taken.
 const B_LINK_DELAY: Duration = Duration::from_millis(50);
-
-fn free_addr() -> SocketAddr {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
-/// `personae serve` on `database_url`, answering on the returned channel.
-async fn serve(database_url: &str) -> (Child, Channel) {
-    let grpc = free_addr();
-    let child = Command::new(env!("CARGO_BIN_EXE_personae"))
-        .args(["serve", "--database-url", database_url])
-        .args(["--listen", &grpc.to_string()])
-        .args(["--metrics-listen", &free_addr().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start personae serve");
-    let endpoint = Channel::from_shared(format!("http://{grpc}")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(channel) = endpoint.connect().await {
-            return (child, channel);
-        }
-        assert!(Instant::now() < deadline, "personae serve did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn question(user_id: &str, token: Option<&str>) -> proto::CheckPermissionRequest {
     proto::CheckPermissionRequest {
@@ -78,11 +41,7 @@ fn question(user_id: &str, token: Option<&str>) -> proto::CheckPermissionRequest
     }
 }
 
-async fn allowed(
-    client: &mut PermissionsClient<common::Authed>,
-    user: &str,
-    token: Option<&str>,
-) -> bool {
+async fn allowed(client: &mut PermissionsClient<Authed>, user: &str, token: Option<&str>) -> bool {
     client
         .check_permission(question(user, token))
         .await
@@ -93,11 +52,7 @@ async fn allowed(
 
 /// Waits for B, asked without a token, to answer `expected`; fails past the bound. Returns how
 /// long it took.
-async fn converges(
-    client: &mut PermissionsClient<common::Authed>,
-    user: &str,
-    expected: bool,
-) -> Duration {
+async fn converges(client: &mut PermissionsClient<Authed>, user: &str, expected: bool) -> Duration {
     let started = Instant::now();
     while allowed(client, user, None).await != expected {
         assert!(
@@ -113,7 +68,7 @@ async fn converges(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_through_a_is_never_missed_by_b() {
-    let t: TestStore = common::postgres_store().await;
+    let t: TestStore = postgres_store().await;
     let admin_token = api_key::generate().token;
     bootstrap::bootstrap(t.store.as_ref(), Some(&admin_token))
         .await

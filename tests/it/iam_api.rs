@@ -2,28 +2,23 @@
 //! secrets never returned), deleted under their rules; bad input refused with the field named,
 //! changing nothing; and the stored secrets tied to the server's secret key.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestServer, TestStore,
     certs::{CURRENT, certificate},
     grpc::{
-        all_pages, assert_each_refused_changing_nothing, assert_refused, audit_log, create_user,
-        grant, token,
+        add_member, all_pages, assert_each_refused_changing_nothing, assert_refused, audit_log,
+        create_group, create_iam, create_user, grant, schema_entry, token, update_iam,
     },
+    reopen,
+    store::{example_endpoint, new_iam, record},
 };
 use personae::{
-    domain::{
-        address::AddressPolicy,
-        iam::{EndpointSettings, EndpointUri, NewIam, Password},
-        name::Name,
-    },
+    domain::Id,
     error::Error,
     proto::{self, Platform},
     secrets::{KeySource, new_key_hex},
-    store::SqlStore,
+    store::IamStore,
 };
-use prost_types::FieldMask;
 use tonic::Code;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -37,14 +32,6 @@ fn endpoint(uri: &str, username: &str, password: &str) -> proto::UserInfoEndpoin
     }
 }
 
-fn entry(platform: Platform, attribute: &str) -> proto::ProfileSchemaEntry {
-    proto::ProfileSchemaEntry {
-        platform: platform as i32,
-        attribute: attribute.into(),
-        ..Default::default()
-    }
-}
-
 fn tls(ca: &str, cert: &str, key: &str) -> Option<proto::TlsConfig> {
     Some(proto::TlsConfig {
         ca_cert_pem: ca.into(),
@@ -52,16 +39,6 @@ fn tls(ca: &str, cert: &str, key: &str) -> Option<proto::TlsConfig> {
         client_key_pem: key.into(),
         has_client_key: false,
     })
-}
-
-fn update(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
-    proto::UpdateIamRequest {
-        iam: Some(iam.clone()),
-        update_mask: Some(FieldMask {
-            paths: paths.iter().map(|p| p.to_string()).collect(),
-        }),
-        etag: String::new(),
-    }
 }
 
 async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
@@ -85,8 +62,8 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
                 PASSWORD,
             )),
             profile_schema: vec![
-                entry(Platform::Trino, "trino_login"),
-                entry(Platform::Snowflake, "sf_login"),
+                schema_entry(Platform::Trino, "trino_login"),
+                schema_entry(Platform::Snowflake, "sf_login"),
             ],
         })
         .await
@@ -142,7 +119,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     let mut changed = okta.clone();
     changed.user_info_endpoint = Some(endpoint("https://IAM.example.com:443/info", "", ""));
     let okta = iams
-        .update_iam(update(&changed, &["user_info_endpoint.uri"]))
+        .update_iam(update_iam(&changed, &["user_info_endpoint.uri"]))
         .await
         .unwrap()
         .into_inner();
@@ -155,7 +132,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     let mut changed = okta.clone();
     changed.user_info_endpoint = Some(endpoint("https://iam.example.com/v2", "svc2", ""));
     let okta = iams
-        .update_iam(update(&changed, &["user_info_endpoint"]))
+        .update_iam(update_iam(&changed, &["user_info_endpoint"]))
         .await
         .unwrap()
         .into_inner();
@@ -172,7 +149,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         let mut changed = okta.clone();
         changed.user_info_endpoint = Some(endpoint("https://iam3.example.com/", "svc2", ""));
         let moved = iams
-            .update_iam(update(&changed, paths))
+            .update_iam(update_iam(&changed, paths))
             .await
             .unwrap()
             .into_inner();
@@ -183,7 +160,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         let mut back = moved;
         back.user_info_endpoint = Some(endpoint("https://iam.example.com/v2", "svc2", PASSWORD));
         okta = iams
-            .update_iam(update(&back, &["user_info_endpoint"]))
+            .update_iam(update_iam(&back, &["user_info_endpoint"]))
             .await
             .unwrap()
             .into_inner();
@@ -193,7 +170,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
     let mut changed = okta.clone();
     changed.user_info_endpoint = Some(endpoint("", "", ""));
     let okta = iams
-        .update_iam(update(
+        .update_iam(update_iam(
             &changed,
             &["user_info_endpoint.basic_auth_password"],
         ))
@@ -208,15 +185,15 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
             .has_basic_auth_password
     );
 
-    let stale = iams.update_iam(update(&read, &["name"])).await;
+    let stale = iams.update_iam(update_iam(&read, &["name"])).await;
     assert_refused(stale, Code::Aborted, "etag");
 
     let mut changed = okta.clone();
     changed.name = "Okta Prod".into();
     changed.user_info_endpoint = None;
-    changed.profile_schema = vec![entry(Platform::S3, "aws_user")];
+    changed.profile_schema = vec![schema_entry(Platform::S3, "aws_user")];
     let okta = iams
-        .update_iam(update(
+        .update_iam(update_iam(
             &changed,
             &["name", "user_info_endpoint", "profile_schema"],
         ))
@@ -229,7 +206,7 @@ async fn iams_are_created_read_updated_and_deleted(t: TestStore) {
         okta.profile_schema,
         [proto::ProfileSchemaEntry {
             aws_user_type: proto::AwsUserType::None as i32,
-            ..entry(Platform::S3, "aws_user")
+            ..schema_entry(Platform::S3, "aws_user")
         }],
         "an S3 entry's names are of type NONE unless it says otherwise"
     );
@@ -333,7 +310,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
         ..endpoint("", "", "")
     });
     let refused = iams
-        .update_iam(update(
+        .update_iam(update_iam(
             &changed,
             &["user_info_endpoint.tls.client_cert_pem"],
         ))
@@ -348,7 +325,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
         ..endpoint("", "", "")
     });
     let updated = iams
-        .update_iam(update(
+        .update_iam(update_iam(
             &changed,
             &[
                 "user_info_endpoint.tls.client_cert_pem",
@@ -369,7 +346,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
         ..endpoint("", "", "")
     });
     let replaced = iams
-        .update_iam(update(&changed, &["user_info_endpoint.tls"]))
+        .update_iam(update_iam(&changed, &["user_info_endpoint.tls"]))
         .await
         .unwrap()
         .into_inner();
@@ -383,7 +360,7 @@ async fn tls_settings_are_checked_and_the_key_kept_secret(t: TestStore) {
     changed = replaced.clone();
     changed.user_info_endpoint = Some(endpoint("", "", ""));
     let cleared = iams
-        .update_iam(update(&changed, &["user_info_endpoint.tls"]))
+        .update_iam(update_iam(&changed, &["user_info_endpoint.tls"]))
         .await
         .unwrap()
         .into_inner();
@@ -428,7 +405,7 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         ..create(uri, "", "")
     };
     let (client_pem, client_key_pem) = (client.cert.clone(), client.key.clone());
-    let mut tls_and_field = update(
+    let mut tls_and_field = update_iam(
         &built_in,
         &[
             "user_info_endpoint.tls",
@@ -436,11 +413,11 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         ],
     );
     tls_and_field.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
-    let mut both = update(&built_in, &["user_info_endpoint", "user_info_endpoint.uri"]);
+    let mut both = update_iam(&built_in, &["user_info_endpoint", "user_info_endpoint.uri"]);
     both.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
-    let mut username_only = update(&built_in, &["user_info_endpoint.basic_auth_username"]);
+    let mut username_only = update_iam(&built_in, &["user_info_endpoint.basic_auth_username"]);
     username_only.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint("", "svc", ""));
-    let mut built_in_endpoint = update(&built_in, &["user_info_endpoint"]);
+    let mut built_in_endpoint = update_iam(&built_in, &["user_info_endpoint"]);
     built_in_endpoint.iam.as_mut().unwrap().user_info_endpoint = Some(endpoint(uri, "", ""));
     let timed = |connect: i64, request: i64| proto::CreateIamRequest {
         user_info_endpoint: Some(proto::UserInfoEndpoint {
@@ -545,19 +522,19 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
         ),
         (
             call!(iams.create_iam(schema(vec![
-                entry(Platform::Trino, "a"),
-                entry(Platform::Trino, "b"),
+                schema_entry(Platform::Trino, "a"),
+                schema_entry(Platform::Trino, "b"),
             ]))),
             Code::InvalidArgument,
             "profile_schema[1].platform",
         ),
         (
-            call!(iams.create_iam(schema(vec![entry(Platform::Unspecified, "a")]))),
+            call!(iams.create_iam(schema(vec![schema_entry(Platform::Unspecified, "a")]))),
             Code::InvalidArgument,
             "profile_schema[0].platform: is required",
         ),
         (
-            call!(iams.create_iam(schema(vec![entry(Platform::S3, " ")]))),
+            call!(iams.create_iam(schema(vec![schema_entry(Platform::S3, " ")]))),
             Code::InvalidArgument,
             "profile_schema[0].attribute: is required",
         ),
@@ -579,7 +556,7 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
             "iam: is required",
         ),
         (
-            call!(iams.update_iam(update(&built_in, &["built_in"]))),
+            call!(iams.update_iam(update_iam(&built_in, &["built_in"]))),
             Code::InvalidArgument,
             "update_mask",
         ),
@@ -616,36 +593,14 @@ async fn bad_input_is_refused_naming_the_field(t: TestStore) {
 async fn users_migrate_between_iams(t: TestStore) {
     let server = TestServer::start(t).await;
     let mut users = server.users(server.admin());
-    let okta = server
-        .iam_config(server.admin())
-        .create_iam(proto::CreateIamRequest {
-            name: "Okta".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let okta = create_iam(&server, "Okta", None, Vec::new()).await;
     let ada = create_user(&server, "ada@example.com").await;
     create_user(&server, "grace@example.com").await;
     grant(&server, &ada.id, "AUDIT").await;
-    let mut groups = server.groups(server.admin());
     let mut group_ids = Vec::new();
     for name in ["Local", "From the IAM"] {
-        let group = groups
-            .create_group(proto::CreateGroupRequest {
-                name: name.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        groups
-            .add_members(proto::AddMembersRequest {
-                group_id: group.id.clone(),
-                user_ids: vec![ada.id.clone()],
-            })
-            .await
-            .unwrap();
+        let group = create_group(&server, name).await;
+        add_member(&server, &group.id, &ada.id).await;
         group_ids.push(group.id);
     }
     // What a sync from the old IAM would have written.
@@ -734,37 +689,16 @@ async fn users_migrate_between_iams(t: TestStore) {
     server.stop().await;
 }
 
-fn new_iam(name: &str) -> NewIam {
-    NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
-                .unwrap(),
-            basic_auth_username: "svc".into(),
-            basic_auth_password: Some(Password::parse("password", PASSWORD).unwrap()),
-            tls: Default::default(),
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
-    }
-}
-
-fn record() -> personae::domain::audit::AuditRecord {
-    personae::domain::audit::AuditRecord::new(None, "CreateIam", "iam", "x")
-}
-
 /// A password is stored only under a secret key, and once one is stored the store does not
 /// open without that key.
 async fn stored_secrets_need_their_key(t: TestStore) {
     let t = t.close();
-    let keyless = SqlStore::open_with(&t.url, &KeySource::None).await.unwrap();
-    let refused = personae::store::IamStore::create_iam(
-        &keyless,
-        personae::domain::Id::new(),
-        new_iam("Keyless"),
-        record(),
-    )
-    .await;
+    let with_password = |name| new_iam(name, Some(example_endpoint(PASSWORD)));
+    let keyless = reopen(&t.url, &KeySource::None).await.unwrap();
+    let id = Id::new();
+    let refused = keyless
+        .create_iam(id, with_password("Keyless"), record("CreateIam", id))
+        .await;
     match refused {
         Err(Error::FailedPrecondition(message)) => assert!(
             message.starts_with("user_info_endpoint.basic_auth_password: storing a secret needs"),
@@ -774,29 +708,26 @@ async fn stored_secrets_need_their_key(t: TestStore) {
     }
     drop(keyless);
 
-    let keyed = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
-    personae::store::IamStore::create_iam(
-        &keyed,
-        personae::domain::Id::new(),
-        new_iam("Okta"),
-        record(),
-    )
-    .await
-    .unwrap();
+    let keyed = reopen(&t.url, &t.secret_key).await.unwrap();
+    let id = Id::new();
+    keyed
+        .create_iam(id, with_password("Okta"), record("CreateIam", id))
+        .await
+        .unwrap();
     drop(keyed);
-    match SqlStore::open_with(&t.url, &KeySource::None).await {
+    match reopen(&t.url, &KeySource::None).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.starts_with("1 secrets"), "{message}")
         }
         other => panic!("no key while secrets are stored: {:?}", other.err()),
     }
-    match SqlStore::open_with(&t.url, &KeySource::Hex(new_key_hex())).await {
+    match reopen(&t.url, &KeySource::Hex(new_key_hex())).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.contains("is not the one"), "{message}")
         }
         other => panic!("another key: {:?}", other.err()),
     }
-    SqlStore::open_with(&t.url, &t.secret_key)
+    reopen(&t.url, &t.secret_key)
         .await
         .expect("the store's own key opens it");
 }

@@ -2,25 +2,23 @@
 //! is recorded (as a value sealed under it), the same key opens the store again, and another key
 //! is refused at once with an error that says so. Part of the Store conformance suite.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestStore,
     certs::{CURRENT, certificate},
+    reopen,
+    store::{example_endpoint, new_iam, record},
 };
 use personae::{
     domain::{
         Id,
         address::AddressPolicy,
-        audit::AuditRecord,
-        iam::{EndpointSettings, EndpointUri, NewIam, Password, TlsSettings},
-        name::Name,
+        iam::{EndpointSettings, EndpointUri, NewIam, TlsSettings},
         now,
         tls::{Certificates, PrivateKey},
     },
     error::Error,
     secrets::{KeySource, new_key_hex, parse_key},
-    store::{AuditStore, IamStore, SqlStore},
+    store::{AuditStore, IamStore},
 };
 
 async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
@@ -29,16 +27,16 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
     t.secret_key.load(true).expect("the test store's key");
     let first = t.secret_key.clone();
     let other = KeySource::Hex(new_key_hex());
-    SqlStore::open_with(&t.url, &KeySource::None)
+    reopen(&t.url, &KeySource::None)
         .await
         .expect("no key: nothing secret is stored yet");
-    SqlStore::open_with(&t.url, &first)
+    reopen(&t.url, &first)
         .await
         .expect("the first key given is recorded, or matches the one recorded");
-    SqlStore::open_with(&t.url, &first)
+    reopen(&t.url, &first)
         .await
         .expect("the same key opens the store again");
-    match SqlStore::open_with(&t.url, &other).await {
+    match reopen(&t.url, &other).await {
         Err(Error::FailedPrecondition(message)) => assert!(
             message.contains("is not the one this store's secrets are sealed under"),
             "{message}"
@@ -47,7 +45,7 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
         Ok(_) => panic!("another key opened the store"),
     }
     let malformed = KeySource::Hex("not hex".into());
-    match SqlStore::open_with(&t.url, &malformed).await {
+    match reopen(&t.url, &malformed).await {
         Err(Error::Internal(cause)) => assert!(
             format!("{cause:#}").contains("PERSONAE_SECRET_KEY must be 32 bytes as 64 hex"),
             "{cause:#}"
@@ -63,50 +61,28 @@ async fn another_key_is_refused_when_the_store_opens(t: TestStore) {
         create: false,
     };
     assert!(
-        SqlStore::open_with(&t.url, &from_file).await.is_err(),
+        reopen(&t.url, &from_file).await.is_err(),
         "a key file with another key is refused too"
     );
-}
-
-fn iam(name: &str) -> NewIam {
-    NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
-                .unwrap(),
-            basic_auth_username: "svc".into(),
-            basic_auth_password: Some(Password::parse("password", "hunter2").unwrap()),
-            tls: Default::default(),
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
-    }
 }
 
 /// An IAM whose endpoint presents a client certificate, its key sealed like a password.
 fn iam_with_client_key(name: &str) -> NewIam {
     let client = certificate(&["client.example.com"], CURRENT, None);
     let field = "user_info_endpoint.tls";
-    NewIam {
-        name: Name::parse("name", name).unwrap(),
-        endpoint: Some(EndpointSettings {
-            uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
-                .unwrap(),
-            basic_auth_username: String::new(),
-            basic_auth_password: None,
-            tls: TlsSettings {
-                ca_cert: None,
-                client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
-                client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
-            },
-            timeouts: Default::default(),
-        }),
-        profile_schema: Vec::new(),
-    }
-}
-
-fn record() -> AuditRecord {
-    AuditRecord::new(None, "CreateIam", "iam", "x")
+    let endpoint = EndpointSettings {
+        uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
+            .unwrap(),
+        basic_auth_username: String::new(),
+        basic_auth_password: None,
+        tls: TlsSettings {
+            ca_cert: None,
+            client_cert: Some(Certificates::parse(field, &client.cert, now()).unwrap()),
+            client_key: Some(PrivateKey::parse(field, &client.key).unwrap()),
+        },
+        timeouts: Default::default(),
+    };
+    new_iam(name, Some(endpoint))
 }
 
 fn key(hex: &str) -> [u8; 32] {
@@ -118,12 +94,20 @@ fn key(hex: &str) -> [u8; 32] {
 /// open there (its associated data names its row), so rotation stops at it and changes nothing.
 async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
     let t = t.close();
-    let store = SqlStore::open_with(&t.url, &t.secret_key).await.unwrap();
+    let store = reopen(&t.url, &t.secret_key).await.unwrap();
     let (a, b) = (Id::new(), Id::new());
-    store.create_iam(a, iam("A"), record()).await.unwrap();
-    store.create_iam(b, iam("B"), record()).await.unwrap();
+    let with_password = |name| new_iam(name, Some(example_endpoint("hunter2")));
     store
-        .create_iam(Id::new(), iam_with_client_key("C"), record())
+        .create_iam(a, with_password("A"), record("CreateIam", a))
+        .await
+        .unwrap();
+    store
+        .create_iam(b, with_password("B"), record("CreateIam", b))
+        .await
+        .unwrap();
+    let c = Id::new();
+    store
+        .create_iam(c, iam_with_client_key("C"), record("CreateIam", c))
         .await
         .unwrap();
     let (sequence, _) = store.audit_head().await.unwrap();
@@ -137,13 +121,13 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         "one audit event"
     );
     drop(store);
-    match SqlStore::open_with(&t.url, &t.secret_key).await {
+    match reopen(&t.url, &t.secret_key).await {
         Err(Error::FailedPrecondition(message)) => {
             assert!(message.contains("key version 2"), "{message}")
         }
         other => panic!("the old key after a rotation: {:?}", other.err()),
     }
-    let reopened = SqlStore::open_with(&t.url, &KeySource::Hex(second.clone()))
+    let reopened = reopen(&t.url, &KeySource::Hex(second.clone()))
         .await
         .expect("the new key opens the store");
     let third = new_key_hex();
@@ -173,7 +157,7 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         "nothing changed"
     );
     drop(reopened);
-    SqlStore::open_with(&t.url, &KeySource::Hex(third))
+    reopen(&t.url, &KeySource::Hex(third))
         .await
         .expect("the key before the refused rotation still opens the store");
 }
