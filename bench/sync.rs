@@ -14,17 +14,6 @@ mod postgres;
 mod seed;
 mod server;
 
-#[path = "../tests/it/common/certs.rs"]
-mod certs;
-/// Where the tests' endpoint finds its certificate maker.
-mod common {
-    pub(crate) use super::certs;
-}
-#[path = "../tests/it/common/user_info_server.rs"]
-// The bench uses the endpoint, not all that the tests ask of it.
-#[allow(dead_code)]
-mod user_info_server;
-
 use std::{
     str::FromStr,
     time::{Duration, Instant},
@@ -45,8 +34,8 @@ use tonic::{
     transport::Channel,
 };
 
+use personae_testkit::user_info_server::UserInfoServer;
 use seed::DataSet;
-use user_info_server::UserInfoServer;
 
 /// The target: this many users synced in under this long.
 const TARGET_USERS: usize = 100_000;

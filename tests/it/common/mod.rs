@@ -1,14 +1,14 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 
-pub mod certs;
 #[macro_use]
 pub mod grpc;
 pub mod logs;
 pub mod process;
 pub mod slow_link;
 pub mod store;
-pub mod user_info_server;
 pub mod values;
+
+pub use personae_testkit::{certs, user_info_server};
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

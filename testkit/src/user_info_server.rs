@@ -34,7 +34,7 @@ use rustls::{
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::common::certs::{CURRENT, Pem, certificate};
+use crate::certs::{CURRENT, Pem, certificate};
 
 pub const USERNAME: &str = "personae";
 pub const PASSWORD: &str = "user-info-secret-8f3a";
