@@ -54,13 +54,13 @@ impl Decoder for RawCodec {
 }
 
 /// One connection to the server, calling as the bootstrap admin.
-pub struct Client {
+pub(crate) struct Client {
     grpc: Grpc<Channel>,
     authorization: AsciiMetadataValue,
 }
 
 impl Client {
-    pub async fn connect(address: &str, token: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(address: &str, token: &str) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(format!("http://{address}"))?
             .tcp_nodelay(true)
             .connect()
@@ -73,7 +73,7 @@ impl Client {
     }
 
     /// Sends one encoded request to `path` (`/package.Service/Method`).
-    pub async fn call(&mut self, path: &PathAndQuery, body: Bytes) -> Result<Bytes, Status> {
+    pub(crate) async fn call(&mut self, path: &PathAndQuery, body: Bytes) -> Result<Bytes, Status> {
         let mut request = Request::new(body);
         request
             .metadata_mut()
@@ -87,7 +87,7 @@ impl Client {
     }
 
     /// Calls with a typed request and decodes the typed response, for setup and checks.
-    pub async fn typed<Q: Message, R: Message + Default>(
+    pub(crate) async fn typed<Q: Message, R: Message + Default>(
         &mut self,
         path: &PathAndQuery,
         request: &Q,
@@ -102,7 +102,7 @@ impl Client {
 
 /// How many calls to time per case.
 #[derive(Clone, Copy, Debug)]
-pub struct Iterations {
+pub(crate) struct Iterations {
     /// Untimed calls first, to warm caches and connections.
     pub warm_up: usize,
     /// Timed calls, at most.
@@ -114,22 +114,22 @@ pub struct Iterations {
 }
 
 /// The latencies of one case, sorted.
-pub struct Samples(Vec<Duration>);
+pub(crate) struct Samples(Vec<Duration>);
 
 impl Samples {
     /// The nearest-rank percentile `p` (0–100).
-    pub fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
         self.0[rank.clamp(1, self.0.len()) - 1]
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 }
 
 /// Times `requests` (cycled through, one call at a time) against `path`.
-pub async fn time(
+pub(crate) async fn time(
     client: &mut Client,
     path: &PathAndQuery,
     requests: &[Bytes],

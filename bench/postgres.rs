@@ -7,20 +7,20 @@ use anyhow::{Context as _, bail};
 
 /// Which stores a benchmark measures (`--store`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Stores {
+pub(crate) enum Stores {
     Sqlite,
     Postgres,
     Both,
 }
 
 impl Stores {
-    pub fn sqlite(self) -> bool {
+    pub(crate) fn sqlite(self) -> bool {
         matches!(self, Self::Sqlite | Self::Both)
     }
 
     /// The PostgreSQL server to use when it is measured, found before anything else runs, so
     /// that a missing server fails at once rather than after minutes on SQLite.
-    pub fn postgres_url(self) -> anyhow::Result<Option<String>> {
+    pub(crate) fn postgres_url(self) -> anyhow::Result<Option<String>> {
         match self {
             Self::Postgres | Self::Both => admin_url().map(Some),
             Self::Sqlite => Ok(None),
@@ -29,7 +29,7 @@ impl Stores {
 }
 
 /// The PostgreSQL server to use, found the way scripts/test finds it.
-pub fn admin_url() -> anyhow::Result<String> {
+pub(crate) fn admin_url() -> anyhow::Result<String> {
     if let Ok(url) = std::env::var("PERSONAE_TEST_DATABASE_URL")
         && !url.is_empty()
     {
@@ -57,7 +57,7 @@ pub fn admin_url() -> anyhow::Result<String> {
 }
 
 /// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
+pub(crate) fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let (server, _) = base.rsplit_once('/').unwrap_or((base, ""));
     if query.is_empty() {

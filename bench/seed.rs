@@ -28,7 +28,7 @@ const BUILT_IN_IAM_ID: &str = "00000000-0000-7000-8000-000000000001";
 const DEFAULT_PERMISSIONS: [&str; 2] = ["CREATE_PROJECT", "CREATE_DATA_SOURCE_IN_PROJECT"];
 
 /// The direct grant 1% of users hold on top of the defaults.
-pub const EXTRA_PERMISSION: &str = "AUDIT";
+pub(crate) const EXTRA_PERMISSION: &str = "AUDIT";
 
 /// One user in this many is a member of the group, and one in this many holds
 /// [`EXTRA_PERMISSION`]; the two sets are disjoint.
@@ -78,7 +78,7 @@ const FAMILY_NAMES: [(&str, &str); 16] = [
 ];
 
 /// The users to seed, and the facts about them the timed calls need.
-pub struct DataSet {
+pub(crate) struct DataSet {
     pub users: usize,
     ids: Vec<Uuid>,
     first_ms: i64,
@@ -117,7 +117,7 @@ const GROUP_DESCRIPTION: &str = "The seeded users of whom one in a hundred is a 
 impl DataSet {
     /// `users` users created one millisecond apart, ending about now, so their UUIDv7 ids are
     /// in creation order. The random bits come from a fixed seed: runs differ only in time.
-    pub fn new(users: usize) -> Self {
+    pub(crate) fn new(users: usize) -> Self {
         assert!(
             users < 10usize.pow(NUMBER_WIDTH as u32),
             "at most {} users",
@@ -142,25 +142,25 @@ impl DataSet {
         }
     }
 
-    pub fn id(&self, index: usize) -> Uuid {
+    pub(crate) fn id(&self, index: usize) -> Uuid {
         self.ids[index]
     }
 
     /// The user in the middle of the id order.
-    pub fn middle(&self) -> usize {
+    pub(crate) fn middle(&self) -> usize {
         self.users / 2
     }
 
     /// The email of user `index`, which no other user's name or email contains.
-    pub fn email(&self, index: usize) -> String {
+    pub(crate) fn email(&self, index: usize) -> String {
         self.user(index).email
     }
 
-    pub fn in_group(index: usize) -> bool {
+    pub(crate) fn in_group(index: usize) -> bool {
         index.is_multiple_of(ONE_IN)
     }
 
-    pub fn has_extra_permission(index: usize) -> bool {
+    pub(crate) fn has_extra_permission(index: usize) -> bool {
         index % ONE_IN == ONE_IN / 2
     }
 
@@ -291,7 +291,7 @@ fn progress(what: &str, target: &str, started: Instant) {
 }
 
 /// Seeds a migrated PostgreSQL database; returns how long it took, statistics included.
-pub async fn postgres(conn: &mut PgConnection, data: &DataSet) -> anyhow::Result<f64> {
+pub(crate) async fn postgres(conn: &mut PgConnection, data: &DataSet) -> anyhow::Result<f64> {
     let started = Instant::now();
     // A lost seed is simply redone; no need to wait for the WAL flush of each statement.
     conn.execute("SET synchronous_commit = off").await?;
@@ -484,7 +484,7 @@ fn group_search_key() -> String {
 // SQLite: multi-row INSERTs in one transaction.
 
 /// Seeds a migrated SQLite database; returns how long it took.
-pub async fn sqlite(conn: &mut SqliteConnection, data: &DataSet) -> anyhow::Result<f64> {
+pub(crate) async fn sqlite(conn: &mut SqliteConnection, data: &DataSet) -> anyhow::Result<f64> {
     let started = Instant::now();
     // A lost seed is simply redone, so skip the syncs; and give the index inserts a large cache
     // (256 MiB), as they touch every index of every table.

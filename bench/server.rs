@@ -17,7 +17,7 @@ const PERSONAE: &str = env!("CARGO_BIN_EXE_personae");
 ///
 /// This runs before seeding because the server bootstraps only an empty store: started on the
 /// seeded one, it would create no admin and the benchmark would have no caller.
-pub fn bootstrap(database_url: &str, token: &str, log: &Path) -> anyhow::Result<()> {
+pub(crate) fn bootstrap(database_url: &str, token: &str, log: &Path) -> anyhow::Result<()> {
     let status = Command::new(PERSONAE)
         .args(["bootstrap", "--database-url", database_url])
         .env("PERSONAE_BOOTSTRAP_TOKEN", token)
@@ -36,7 +36,7 @@ pub fn bootstrap(database_url: &str, token: &str, log: &Path) -> anyhow::Result<
 }
 
 /// A running `personae serve`, killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub address: SocketAddr,
     log: PathBuf,
@@ -45,7 +45,11 @@ pub struct Server {
 impl Server {
     /// Starts the server with these environment variables set as well;
     /// [`Server::wait_ready`] tells when it answers.
-    pub fn start(database_url: &str, log: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    pub(crate) fn start(
+        database_url: &str,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let [address, metrics] = free_ports()?;
         let child = Command::new(PERSONAE)
             .envs(env.iter().copied())
@@ -68,7 +72,7 @@ impl Server {
     }
 
     /// Waits until `probe` succeeds, failing early if the server exits.
-    pub async fn wait_ready<F, Fut, T>(&mut self, mut probe: F) -> anyhow::Result<T>
+    pub(crate) async fn wait_ready<F, Fut, T>(&mut self, mut probe: F) -> anyhow::Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = anyhow::Result<T>>,
@@ -97,7 +101,7 @@ impl Server {
 
 impl Server {
     /// A channel to the server, once it answers.
-    pub async fn channel(&mut self) -> anyhow::Result<tonic::transport::Channel> {
+    pub(crate) async fn channel(&mut self) -> anyhow::Result<tonic::transport::Channel> {
         let uri = format!("http://{}", self.address);
         self.wait_ready(|| async {
             Ok(tonic::transport::Endpoint::from_shared(uri.clone())?

@@ -17,7 +17,7 @@ mod endpoint_change;
 pub use endpoint_change::{EndpointChange, EndpointFieldChanges, EndpointOutcome, SecretChange};
 
 /// The longest basic-auth password accepted.
-pub const MAX_PASSWORD_CHARS: usize = 1024;
+const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// How long calling an endpoint may take: connecting, and the whole request with its answer
 /// (connecting included, so a request timeout shorter than the connect timeout bounds both).
@@ -39,8 +39,8 @@ impl Default for Timeouts {
 impl Timeouts {
     /// No timeout may be shorter than this.
     pub const MIN: Duration = Duration::from_millis(100);
-    pub const MAX_CONNECT: Duration = Duration::from_secs(30);
-    pub const MAX_REQUEST: Duration = Duration::from_secs(60);
+    const MAX_CONNECT: Duration = Duration::from_secs(30);
+    const MAX_REQUEST: Duration = Duration::from_secs(60);
 
     /// A connect timeout as a request gives it: within `MIN..=MAX_CONNECT`, or the default
     /// when unset.

@@ -8,7 +8,7 @@ use super::Id;
 use crate::error::{Error, Result};
 
 /// The most items one page holds, whatever the caller asks for.
-pub const MAX_PAGE_SIZE: usize = 1000;
+const MAX_PAGE_SIZE: usize = 1000;
 
 /// A validated page request: how many items, after which key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl PageRequest {
     }
 
     /// The token for the page after the one ending at `last_key`.
-    pub fn next_token(&self, last_key: &str) -> String {
+    fn next_token(&self, last_key: &str) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}|{last_key}", self.filter))
     }
 

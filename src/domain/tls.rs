@@ -378,7 +378,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A self-signed certificate and its key, valid from `not_before` to `not_after` (years).
-    pub fn certificate(not_before: i32, not_after: i32) -> (String, String) {
+    pub(crate) fn certificate(not_before: i32, not_after: i32) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["client.example.com".into()]).unwrap();
         params.not_before = rcgen::date_time_ymd(not_before, 1, 1);

@@ -150,7 +150,7 @@ pub(super) fn query<'a>(sql: impl Into<Sql>) -> Statement<'a> {
 }
 
 impl<'a> Statement<'a> {
-    pub fn bind(mut self, value: impl Into<Value<'a>>) -> Self {
+    pub(super) fn bind(mut self, value: impl Into<Value<'a>>) -> Self {
         self.values.push(value.into());
         self
     }
@@ -174,7 +174,10 @@ pub(super) enum Conn<'c> {
 }
 
 impl Conn<'_> {
-    pub async fn fetch_all<R: Record>(&mut self, statement: Statement<'_>) -> Result<Vec<R>> {
+    pub(super) async fn fetch_all<R: Record>(
+        &mut self,
+        statement: Statement<'_>,
+    ) -> Result<Vec<R>> {
         let Statement { sql, values } = statement;
         match self {
             Self::Postgres(conn) => {
@@ -190,7 +193,7 @@ impl Conn<'_> {
         }
     }
 
-    pub async fn fetch_optional<R: Record>(
+    pub(super) async fn fetch_optional<R: Record>(
         &mut self,
         statement: Statement<'_>,
     ) -> Result<Option<R>> {
@@ -209,7 +212,7 @@ impl Conn<'_> {
         }
     }
 
-    pub async fn fetch_one<R: Record>(&mut self, statement: Statement<'_>) -> Result<R> {
+    pub(super) async fn fetch_one<R: Record>(&mut self, statement: Statement<'_>) -> Result<R> {
         let Statement { sql, values } = statement;
         match self {
             Self::Postgres(conn) => {
@@ -226,7 +229,7 @@ impl Conn<'_> {
     }
 
     /// Runs a statement that returns no rows; returns how many rows it changed.
-    pub async fn execute(&mut self, statement: Statement<'_>) -> Result<u64> {
+    pub(super) async fn execute(&mut self, statement: Statement<'_>) -> Result<u64> {
         let Statement { sql, values } = statement;
         match self {
             Self::Postgres(conn) => sqlx::query_with(sql.postgres, postgres::arguments(&values)?)
@@ -244,7 +247,7 @@ impl Conn<'_> {
 
     /// Tells other processes, when this transaction commits, that `revision` has: PostgreSQL
     /// notifies its listeners; on SQLite there is no other process to tell.
-    pub async fn announce(&mut self, revision: i64) -> Result<()> {
+    pub(super) async fn announce(&mut self, revision: i64) -> Result<()> {
         if let Self::Postgres(_) = self {
             let revision = revision.to_string();
             self.execute(
@@ -265,7 +268,7 @@ pub(super) enum Pooled {
 }
 
 impl Pooled {
-    pub fn conn(&mut self) -> Conn<'_> {
+    pub(super) fn conn(&mut self) -> Conn<'_> {
         match self {
             Self::Postgres(conn) => Conn::Postgres(conn),
             Self::Sqlite(conn) => Conn::Sqlite(conn),
@@ -286,14 +289,14 @@ enum TxInner {
 }
 
 impl Tx {
-    pub fn conn(&mut self) -> Conn<'_> {
+    pub(super) fn conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
             TxInner::Postgres(tx) => Conn::Postgres(tx),
             TxInner::Sqlite(tx) => Conn::Sqlite(tx),
         }
     }
 
-    pub async fn commit(self) -> Result<()> {
+    pub(super) async fn commit(self) -> Result<()> {
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await.map_err(postgres::error),
             TxInner::Sqlite(tx) => tx.commit().await.map_err(sqlite::error),
@@ -332,7 +335,7 @@ enum Probe {
 }
 
 impl Database {
-    pub fn new(
+    pub(super) fn new(
         pool: Pool,
         process_lock: Option<sqlite::ProcessLock>,
         freshness: Arc<Freshness>,
@@ -359,7 +362,7 @@ impl Database {
         }
     }
 
-    pub async fn acquire(&self) -> Result<Pooled> {
+    pub(super) async fn acquire(&self) -> Result<Pooled> {
         self.admit()?;
         match &self.pool {
             Pool::Postgres(pool) => pool.acquire().await.map(Pooled::Postgres),
@@ -369,7 +372,7 @@ impl Database {
     }
 
     /// Opens a transaction holding the write lock (see `queries::audit::LOCK_HEAD`).
-    pub async fn begin_write(&self) -> Result<Tx> {
+    pub(super) async fn begin_write(&self) -> Result<Tx> {
         self.admit()?;
         let turn = self.write_turn.clone().lock_owned().await;
         let inner = match &self.pool {
@@ -382,7 +385,7 @@ impl Database {
 
     /// Checks within `timeout` that the database answers, on a connection of its own
     /// (reconnecting when it was lost), and remembers the answer for [`Database::admit`].
-    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+    pub(super) async fn ping(&self, timeout: Duration) -> Result<()> {
         let mut probe = self.probe.lock().await;
         let pinged = tokio::time::timeout(timeout, async {
             if let Some(existing) = probe.as_mut() {
@@ -427,7 +430,7 @@ pub(super) struct SharedLock {
 
 impl Database {
     /// Takes the shared lock `key` unless another session holds it.
-    pub async fn try_shared_lock(&self, key: i64) -> Result<Option<SharedLock>> {
+    pub(super) async fn try_shared_lock(&self, key: i64) -> Result<Option<SharedLock>> {
         self.admit()?;
         let Pool::Postgres(pool) = &self.pool else {
             return Ok(Some(SharedLock { _held: None }));

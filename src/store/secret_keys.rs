@@ -37,7 +37,7 @@ pub(super) struct Secrets {
 impl Secrets {
     /// Checks the key `source` gives against the store's, recording the first key given.
     /// Without a key there is nothing to record, so no write lock is taken.
-    pub async fn open(db: &Database, source: KeySource) -> Result<Self> {
+    pub(super) async fn open(db: &Database, source: KeySource) -> Result<Self> {
         let key = match source.load(false).map_err(Error::Internal)? {
             Some(bytes) => {
                 let mut tx = db.begin_write().await?;
@@ -72,7 +72,7 @@ impl Secrets {
     }
 
     /// The plaintext of a stored secret, sealed to `place` under the store's key.
-    pub fn open_secret(&self, place: Place, sealed: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn open_secret(&self, place: Place, sealed: &[u8]) -> Result<Vec<u8>> {
         let key = self.current().ok_or_else(|| {
             Error::internal("a sealed secret is stored, yet the store opened without a key")
         })?;
@@ -96,7 +96,7 @@ impl Secrets {
 
     /// The key to seal a secret with in the write transaction `conn`, whose commit records the
     /// key if it is the first one used.
-    pub async fn sealing_key(&self, conn: &mut Conn<'_>, field: &str) -> Result<SecretKey> {
+    pub(super) async fn sealing_key(&self, conn: &mut Conn<'_>, field: &str) -> Result<SecretKey> {
         let key = match self.current() {
             Some(key) => key,
             None => {

@@ -83,7 +83,7 @@ pub(super) struct ExternalUsernameRow {
 }
 
 impl ExternalUsernameRow {
-    pub fn into_name(self) -> Result<ExternalUsername> {
+    pub(super) fn into_name(self) -> Result<ExternalUsername> {
         Ok(ExternalUsername {
             platform: Platform::from_db(&self.platform)?,
             username: self.username,

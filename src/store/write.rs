@@ -31,7 +31,7 @@ pub(super) struct Write {
 
 impl Write {
     /// Begins a write: takes the write lock and reads the chain head under it.
-    pub async fn begin(db: &Database) -> Result<Self> {
+    pub(super) async fn begin(db: &Database) -> Result<Self> {
         let mut tx = db.begin_write().await?;
         let (sequence, hash) = tx.conn().fetch_one(query(sql::LOCK_HEAD)).await?;
         let user_admins_before = enabled_user_admins(&mut tx.conn(), 3).await?;
@@ -44,19 +44,19 @@ impl Write {
         })
     }
 
-    pub fn conn(&mut self) -> Conn<'_> {
+    pub(super) fn conn(&mut self) -> Conn<'_> {
         self.tx.conn()
     }
 
     /// Checks the rules, appends the audit event and commits; the event's sequence is the
     /// revision.
-    pub async fn commit(self, record: AuditRecord) -> Result<Revision> {
+    pub(super) async fn commit(self, record: AuditRecord) -> Result<Revision> {
         self.commit_all(vec![record]).await
     }
 
     /// Checks the rules, appends the events in order and commits; the last event's sequence is
     /// the revision.
-    pub async fn commit_all(mut self, records: Vec<AuditRecord>) -> Result<Revision> {
+    pub(super) async fn commit_all(mut self, records: Vec<AuditRecord>) -> Result<Revision> {
         self.check_policy_rules().await?;
         let (mut sequence, mut hash) = (self.sequence, std::mem::take(&mut self.hash));
         let time = domain::now();
@@ -102,7 +102,7 @@ impl Write {
     }
 
     /// Commits with the value the change produced.
-    pub async fn finish<T>(self, value: T, record: AuditRecord) -> Result<Committed<T>> {
+    pub(super) async fn finish<T>(self, value: T, record: AuditRecord) -> Result<Committed<T>> {
         let revision = self.commit(record).await?;
         Ok(Committed { value, revision })
     }

@@ -15,7 +15,7 @@ pub(super) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id
 /// The id of one call. A new id is written out only when something shows it (a log line, a
 /// trace, an error response), which most successful calls never do.
 #[derive(Clone, Debug)]
-pub enum RequestId {
+pub(super) enum RequestId {
     /// The caller's.
     Given(HeaderValue),
     /// Made here: shown as a UUID, the process's random start plus this number.

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::iam_sync::Progress;
 use crate::proto;
 
-pub fn iam(iam: Iam) -> proto::Iam {
+pub(crate) fn iam(iam: Iam) -> proto::Iam {
     proto::Iam {
         id: iam.id.to_string(),
         name: iam.name,
@@ -60,7 +60,9 @@ pub fn iam(iam: Iam) -> proto::Iam {
 }
 
 /// The profile schema of a request, checked.
-pub fn profile_schema(entries: &[proto::ProfileSchemaEntry]) -> Result<Vec<ProfileSchemaEntry>> {
+pub(crate) fn profile_schema(
+    entries: &[proto::ProfileSchemaEntry],
+) -> Result<Vec<ProfileSchemaEntry>> {
     let parsed = entries
         .iter()
         .enumerate()
@@ -79,21 +81,21 @@ pub fn profile_schema(entries: &[proto::ProfileSchemaEntry]) -> Result<Vec<Profi
 }
 
 /// Certificates from a request field; an empty one is unset.
-pub fn optional_certificates(field: &str, pem: &str) -> Result<Option<Certificates>> {
+pub(crate) fn optional_certificates(field: &str, pem: &str) -> Result<Option<Certificates>> {
     (!pem.trim().is_empty())
         .then(|| Certificates::parse(field, pem, crate::domain::now()))
         .transpose()
 }
 
 /// A client key from a request field; an empty one is left out.
-pub fn optional_client_key(pem: &str) -> Result<Option<PrivateKey>> {
+pub(crate) fn optional_client_key(pem: &str) -> Result<Option<PrivateKey>> {
     (!pem.trim().is_empty())
         .then(|| PrivateKey::parse("user_info_endpoint.tls.client_key_pem", pem))
         .transpose()
 }
 
 /// The TLS settings of a request: none when unset; empty texts are unset.
-pub fn tls_settings(tls: Option<&proto::TlsConfig>) -> Result<TlsSettings> {
+pub(crate) fn tls_settings(tls: Option<&proto::TlsConfig>) -> Result<TlsSettings> {
     let Some(tls) = tls else {
         return Ok(TlsSettings::default());
     };
@@ -117,13 +119,13 @@ fn duration(field: &str, given: Option<&prost_types::Duration>) -> Result<Option
 }
 
 /// The endpoint's connect timeout in a request, checked; the default when unset.
-pub fn connect_timeout(given: Option<&prost_types::Duration>) -> Result<Duration> {
+pub(crate) fn connect_timeout(given: Option<&prost_types::Duration>) -> Result<Duration> {
     let field = "user_info_endpoint.connect_timeout";
     Timeouts::parse_connect(field, duration(field, given)?)
 }
 
 /// The endpoint's request timeout in a request, checked; the default when unset.
-pub fn request_timeout(given: Option<&prost_types::Duration>) -> Result<Duration> {
+pub(crate) fn request_timeout(given: Option<&prost_types::Duration>) -> Result<Duration> {
     let field = "user_info_endpoint.request_timeout";
     Timeouts::parse_request(field, duration(field, given)?)
 }
@@ -131,7 +133,7 @@ pub fn request_timeout(given: Option<&prost_types::Duration>) -> Result<Duration
 /// The endpoint of a CreateIam request or of an UpdateIam that replaces it whole, its URI
 /// leading where `addresses` allows; an empty password is none (on create) or keeps the stored
 /// one (on update).
-pub fn endpoint_settings(
+pub(crate) fn endpoint_settings(
     endpoint: &proto::UserInfoEndpoint,
     addresses: AddressPolicy,
 ) -> Result<EndpointSettings> {
@@ -173,7 +175,7 @@ fn sync_changes(changes: SyncChanges) -> proto::SyncChanges {
     }
 }
 
-pub fn sync_progress(progress: Progress) -> proto::SyncProgress {
+pub(crate) fn sync_progress(progress: Progress) -> proto::SyncProgress {
     let (changes, error) = match progress.outcome {
         Some(Ok(changes)) => (Some(sync_changes(changes)), String::new()),
         Some(Err(error)) => (None, error),

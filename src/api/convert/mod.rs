@@ -22,23 +22,23 @@ use crate::error::{Error, Result};
 use crate::proto;
 
 mod iam_config;
-pub use iam_config::*;
+pub(super) use iam_config::*;
 
-pub fn timestamp(time: Timestamp) -> ProtoTimestamp {
+pub(super) fn timestamp(time: Timestamp) -> ProtoTimestamp {
     ProtoTimestamp {
         seconds: time.timestamp(),
         nanos: time.timestamp_subsec_nanos() as i32,
     }
 }
 
-pub fn parse_timestamp(field: &str, time: &ProtoTimestamp) -> Result<Timestamp> {
+pub(super) fn parse_timestamp(field: &str, time: &ProtoTimestamp) -> Result<Timestamp> {
     u32::try_from(time.nanos)
         .ok()
         .and_then(|nanos| chrono::DateTime::from_timestamp(time.seconds, nanos))
         .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
 }
 
-pub fn user_kind(kind: i32) -> Result<UserKind> {
+pub(super) fn user_kind(kind: i32) -> Result<UserKind> {
     match proto::UserKind::try_from(kind) {
         Ok(proto::UserKind::Unspecified | proto::UserKind::Person) => Ok(UserKind::Person),
         Ok(proto::UserKind::ServiceAccount) => Ok(UserKind::ServiceAccount),
@@ -46,12 +46,12 @@ pub fn user_kind(kind: i32) -> Result<UserKind> {
     }
 }
 
-pub fn platform(value: i32) -> Result<Platform> {
+pub(super) fn platform(value: i32) -> Result<Platform> {
     platform_at("platform", value)
 }
 
 /// A platform from a request field other than `platform`.
-pub fn platform_at(field: &str, value: i32) -> Result<Platform> {
+pub(super) fn platform_at(field: &str, value: i32) -> Result<Platform> {
     use proto::Platform as P;
     Ok(match P::try_from(value) {
         Ok(P::Snowflake) => Platform::Snowflake,
@@ -69,7 +69,7 @@ pub fn platform_at(field: &str, value: i32) -> Result<Platform> {
     })
 }
 
-pub fn integration(integration: Integration) -> proto::Integration {
+pub(super) fn integration(integration: Integration) -> proto::Integration {
     let settings = integration.settings;
     proto::Integration {
         platform: platform_to_proto(integration.platform) as i32,
@@ -91,7 +91,7 @@ pub fn integration(integration: Integration) -> proto::Integration {
     }
 }
 
-pub fn session(session: Session, now: Timestamp) -> proto::ImpersonationSession {
+pub(super) fn session(session: Session, now: Timestamp) -> proto::ImpersonationSession {
     let active = session.active_at(now);
     let id = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
     proto::ImpersonationSession {
@@ -109,7 +109,7 @@ pub fn session(session: Session, now: Timestamp) -> proto::ImpersonationSession 
     }
 }
 
-pub fn impersonation_reason(reason: Reason) -> proto::ImpersonationReason {
+pub(super) fn impersonation_reason(reason: Reason) -> proto::ImpersonationReason {
     use proto::ImpersonationReason as P;
     match reason {
         Reason::AllowedByPermission => P::AllowedByPermission,
@@ -128,7 +128,7 @@ pub fn impersonation_reason(reason: Reason) -> proto::ImpersonationReason {
     }
 }
 
-pub fn decision(decision: Decision) -> proto::CheckImpersonationResponse {
+pub(super) fn decision(decision: Decision) -> proto::CheckImpersonationResponse {
     let id = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
     proto::CheckImpersonationResponse {
         allowed: decision.allowed(),
@@ -153,7 +153,7 @@ fn platform_to_proto(platform: Platform) -> proto::Platform {
     }
 }
 
-pub fn aws_user_type(field: &str, value: i32) -> Result<Option<AwsUserType>> {
+pub(super) fn aws_user_type(field: &str, value: i32) -> Result<Option<AwsUserType>> {
     use proto::AwsUserType as A;
     Ok(match A::try_from(value) {
         Ok(A::Unspecified) => None,
@@ -181,7 +181,7 @@ fn aws_user_type_to_proto(kind: Option<AwsUserType>) -> proto::AwsUserType {
     }
 }
 
-pub fn attribute_map(
+pub(super) fn attribute_map(
     attributes: BTreeMap<String, Vec<String>>,
 ) -> HashMap<String, proto::AttributeValues> {
     attributes
@@ -190,7 +190,7 @@ pub fn attribute_map(
         .collect()
 }
 
-pub fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
+pub(super) fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
     proto::ExternalUsername {
         platform: platform_to_proto(name.platform) as i32,
         username: name.username,
@@ -198,7 +198,7 @@ pub fn external_username(name: ExternalUsername) -> proto::ExternalUsername {
     }
 }
 
-pub fn user(user: User) -> proto::User {
+pub(super) fn user(user: User) -> proto::User {
     proto::User {
         id: user.id.to_string(),
         username: user.username,
@@ -226,7 +226,7 @@ pub fn user(user: User) -> proto::User {
     }
 }
 
-pub fn api_key(key: ApiKey) -> proto::ApiKey {
+pub(super) fn api_key(key: ApiKey) -> proto::ApiKey {
     proto::ApiKey {
         id: key.id.to_string(),
         user_id: key.user_id.to_string(),
@@ -237,7 +237,7 @@ pub fn api_key(key: ApiKey) -> proto::ApiKey {
     }
 }
 
-pub fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
+pub(super) fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
     let details: serde_json::Value = serde_json::from_str(&event.details).map_err(|e| {
         Error::internal(format!(
             "audit event {} has details that are not JSON: {e}",
@@ -260,7 +260,7 @@ pub fn audit_event(event: AuditEvent) -> Result<proto::AuditEvent> {
     })
 }
 
-pub fn json_struct(value: serde_json::Value) -> Struct {
+pub(super) fn json_struct(value: serde_json::Value) -> Struct {
     match json_value(value).kind {
         Some(Kind::StructValue(s)) => s,
         other => Struct {
@@ -286,7 +286,7 @@ fn json_value(value: serde_json::Value) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
-pub fn group(group: Group) -> proto::Group {
+pub(super) fn group(group: Group) -> proto::Group {
     proto::Group {
         id: group.id.to_string(),
         name: group.name,
@@ -304,7 +304,7 @@ pub fn group(group: Group) -> proto::Group {
     }
 }
 
-pub fn permission(permission: PermissionInfo) -> proto::Permission {
+pub(super) fn permission(permission: PermissionInfo) -> proto::Permission {
     proto::Permission {
         name: permission.name,
         description: permission.description,
@@ -312,7 +312,7 @@ pub fn permission(permission: PermissionInfo) -> proto::Permission {
     }
 }
 
-pub fn role(role: Role) -> proto::Role {
+pub(super) fn role(role: Role) -> proto::Role {
     proto::Role {
         id: role.id.to_string(),
         name: role.name,
@@ -325,7 +325,7 @@ pub fn role(role: Role) -> proto::Role {
     }
 }
 
-pub fn tenant(tenant: Tenant) -> proto::Tenant {
+pub(super) fn tenant(tenant: Tenant) -> proto::Tenant {
     proto::Tenant {
         id: tenant.id.to_string(),
         name: tenant.name,
@@ -334,7 +334,7 @@ pub fn tenant(tenant: Tenant) -> proto::Tenant {
     }
 }
 
-pub fn role_assignment(assignment: RoleAssignment) -> proto::RoleAssignment {
+pub(super) fn role_assignment(assignment: RoleAssignment) -> proto::RoleAssignment {
     use proto::role_assignment::Principal;
     proto::RoleAssignment {
         id: assignment.id.to_string(),
@@ -352,7 +352,7 @@ pub fn role_assignment(assignment: RoleAssignment) -> proto::RoleAssignment {
     }
 }
 
-pub fn settings(settings: Settings) -> proto::Settings {
+pub(super) fn settings(settings: Settings) -> proto::Settings {
     proto::Settings {
         default_permissions: settings.default_permissions,
         admins_and_governors_mutually_exclusive: settings.admins_and_governors_mutually_exclusive,
@@ -360,7 +360,7 @@ pub fn settings(settings: Settings) -> proto::Settings {
     }
 }
 
-pub fn permission_source(source: Source) -> proto::PermissionSource {
+pub(super) fn permission_source(source: Source) -> proto::PermissionSource {
     use proto::PermissionSourceKind as Kind;
     let text = |id: Option<Id>| id.map(|id| id.to_string()).unwrap_or_default();
     match source {
@@ -389,11 +389,11 @@ pub fn permission_source(source: Source) -> proto::PermissionSource {
 
 /// The `principal` oneof of the assignment requests (each request has its own type of it): the
 /// id it holds, of a user or of a group.
-pub trait PrincipalOneof {
+pub(super) trait PrincipalOneof {
     fn grantee_id(&self) -> GranteeId<'_>;
 }
 
-pub enum GranteeId<'a> {
+pub(super) enum GranteeId<'a> {
     User(&'a str),
     Group(&'a str),
 }
@@ -427,7 +427,7 @@ impl PrincipalOneof for proto::list_role_assignments_request::Principal {
 
 /// An assignment request's `principal`, converted once for all of them: an unset oneof is
 /// refused naming `user_id`.
-pub fn grantee(principal: Option<&impl PrincipalOneof>) -> Result<Grantee> {
+pub(super) fn grantee(principal: Option<&impl PrincipalOneof>) -> Result<Grantee> {
     match principal.map(PrincipalOneof::grantee_id) {
         Some(GranteeId::User(id)) => Id::parse("user_id", id).map(Grantee::User),
         Some(GranteeId::Group(id)) => Id::parse("group_id", id).map(Grantee::Group),
@@ -440,11 +440,11 @@ pub fn grantee(principal: Option<&impl PrincipalOneof>) -> Result<Grantee> {
 
 /// The `subject` oneof of the impersonation checks (each message has its own type of it): a
 /// target's platform username or a session id.
-pub trait SubjectOneof {
+pub(super) trait SubjectOneof {
     fn subject_text(&self) -> SubjectText<'_>;
 }
 
-pub enum SubjectText<'a> {
+pub(super) enum SubjectText<'a> {
     Target(&'a str),
     Session(&'a str),
 }
@@ -469,7 +469,7 @@ impl SubjectOneof for proto::impersonation_check::Subject {
 
 /// A check's `subject`, converted once for the messages that carry it: an unset oneof is
 /// refused naming `target`.
-pub fn subject(subject: Option<&impl SubjectOneof>) -> Result<Subject> {
+pub(super) fn subject(subject: Option<&impl SubjectOneof>) -> Result<Subject> {
     match subject.map(SubjectOneof::subject_text) {
         Some(SubjectText::Target(target)) => {
             platform_username("target", target).map(Subject::Target)
@@ -482,7 +482,7 @@ pub fn subject(subject: Option<&impl SubjectOneof>) -> Result<Subject> {
     }
 }
 
-pub fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
+pub(super) fn daily_usage(day: DailyUsage) -> proto::DailyUsage {
     proto::DailyUsage {
         date: day.date,
         users_created: day.users_created,

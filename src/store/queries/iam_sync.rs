@@ -21,14 +21,14 @@ macro_rules! json_lists {
 }
 
 /// The users of IAM $1 after id $2, up to $3, in id order (from `users_iam_idx`).
-pub const USERS_OF_IAM: &str = "
+pub(crate) const USERS_OF_IAM: &str = "
     SELECT id, username FROM users WHERE iam_id = $1 AND id > $2 ORDER BY id LIMIT $3";
 
 /// Which IAM each of the users $1 belongs to.
-pub const IAMS_OF: Sql = where_in!("SELECT id, iam_id FROM users", "id", "");
+pub(crate) const IAMS_OF: Sql = where_in!("SELECT id, iam_id FROM users", "id", "");
 
 /// Every membership of the users $1, with the group's name.
-pub const MEMBERSHIPS_OF: Sql = where_in!(
+pub(crate) const MEMBERSHIPS_OF: Sql = where_in!(
     "SELECT m.user_id, m.group_id, g.name, m.external
      FROM group_members m JOIN groups g ON g.id = m.group_id",
     "m.user_id",
@@ -37,7 +37,7 @@ pub const MEMBERSHIPS_OF: Sql = where_in!(
 
 /// The groups whose names have the comparison keys $1, with the IAM managing each and whether
 /// any role is assigned to it.
-pub const GROUPS_NAMED: Sql = where_in!(
+pub(crate) const GROUPS_NAMED: Sql = where_in!(
     "SELECT g.id, g.name, g.name_key, g.managed_by_iam_id,
             EXISTS (SELECT 1 FROM role_assignments r WHERE r.group_id = g.id) AS carries_roles
      FROM groups g",
@@ -47,14 +47,14 @@ pub const GROUPS_NAMED: Sql = where_in!(
 
 /// Who holds each of the external usernames with the comparison keys $1 on platform $2 (from
 /// the `(platform, name_key)` index).
-pub const USERNAME_OWNERS: Sql = where_in!(
+pub(crate) const USERNAME_OWNERS: Sql = where_in!(
     "SELECT name_key, user_id FROM external_usernames",
     "name_key",
     "AND platform = $2"
 );
 
 /// Adds the memberships (group $1[n], user $2[n]) as made by a sync.
-pub const ADD_MEMBERSHIPS: Sql = Sql {
+pub(crate) const ADD_MEMBERSHIPS: Sql = Sql {
     postgres: "
         INSERT INTO group_members (group_id, user_id, external)
         SELECT group_id, user_id, true FROM unnest($1::uuid[], $2::uuid[]) AS t(group_id, user_id)
@@ -69,7 +69,7 @@ pub const ADD_MEMBERSHIPS: Sql = Sql {
 };
 
 /// Removes the memberships (group $1[n], user $2[n]) a sync made.
-pub const REMOVE_MEMBERSHIPS: Sql = Sql {
+pub(crate) const REMOVE_MEMBERSHIPS: Sql = Sql {
     postgres: "
         DELETE FROM group_members
         WHERE external AND (group_id, user_id) IN (
@@ -83,7 +83,7 @@ pub const REMOVE_MEMBERSHIPS: Sql = Sql {
 };
 
 /// Adds the authorizations (user $1[n], name $2[n], value $3[n]).
-pub const ADD_AUTHORIZATIONS: Sql = Sql {
+pub(crate) const ADD_AUTHORIZATIONS: Sql = Sql {
     postgres: "
         INSERT INTO user_authorizations (user_id, name, value)
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
@@ -98,7 +98,7 @@ pub const ADD_AUTHORIZATIONS: Sql = Sql {
 };
 
 /// Removes the authorizations (user $1[n], name $2[n], value $3[n]).
-pub const REMOVE_AUTHORIZATIONS: Sql = Sql {
+pub(crate) const REMOVE_AUTHORIZATIONS: Sql = Sql {
     postgres: "
         DELETE FROM user_authorizations
         WHERE (user_id, name, value) IN (
@@ -112,7 +112,7 @@ pub const REMOVE_AUTHORIZATIONS: Sql = Sql {
 };
 
 /// Marks the users $1 changed: bumps their versions and sets their update time to $2.
-pub const TOUCH_USERS: Sql = where_in!(
+pub(crate) const TOUCH_USERS: Sql = where_in!(
     "UPDATE users SET version = version + 1, update_time = $2",
     "id",
     ""
@@ -120,7 +120,7 @@ pub const TOUCH_USERS: Sql = where_in!(
 
 /// Sets the external usernames (user $1[n], platform $2[n], username $3[n], its comparison key
 /// $4[n], AWS user type $5[n] or '' for none).
-pub const SET_USERNAMES: Sql = Sql {
+pub(crate) const SET_USERNAMES: Sql = Sql {
     postgres: "
         INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
         SELECT u, p, n, k, NULLIF(a, '')

@@ -3,81 +3,82 @@
 use super::{Sql, where_in};
 
 /// Every integration (the order is the caller's).
-pub const INTEGRATIONS: &str = "
+pub(crate) const INTEGRATIONS: &str = "
     SELECT platform, enabled, impersonation_role, allowed_impersonator_pattern, update_time,
            version
     FROM integrations";
 
 /// The integration of platform $1.
-pub const INTEGRATION: &str = "
+pub(crate) const INTEGRATION: &str = "
     SELECT platform, enabled, impersonation_role, allowed_impersonator_pattern, update_time,
            version
     FROM integrations WHERE platform = $1";
 
 /// The allow lists of every platform, or of platform $1.
-pub const ALLOWED_IMPERSONATORS: &str = "
+pub(crate) const ALLOWED_IMPERSONATORS: &str = "
     SELECT platform, name FROM integration_allowed_impersonators
     WHERE $1 IS NULL OR platform = $1
     ORDER BY platform, name_key";
 
 /// The target groups of every platform, or of platform $1.
-pub const TARGET_GROUPS: &str = "
+pub(crate) const TARGET_GROUPS: &str = "
     SELECT platform, group_id FROM integration_target_groups
     WHERE $1 IS NULL OR platform = $1
     ORDER BY platform, group_id";
 
 /// Replaces the settings of platform $1: $2 enabled, $3 role, $4 pattern, $5 the time.
-pub const UPDATE_INTEGRATION: &str = "
+pub(crate) const UPDATE_INTEGRATION: &str = "
     UPDATE integrations
     SET enabled = $2, impersonation_role = $3, allowed_impersonator_pattern = $4,
         update_time = $5, version = version + 1
     WHERE platform = $1";
 
-pub const CLEAR_ALLOWED_IMPERSONATORS: &str =
+pub(crate) const CLEAR_ALLOWED_IMPERSONATORS: &str =
     "DELETE FROM integration_allowed_impersonators WHERE platform = $1";
 
-pub const INSERT_ALLOWED_IMPERSONATOR: &str = "
+pub(crate) const INSERT_ALLOWED_IMPERSONATOR: &str = "
     INSERT INTO integration_allowed_impersonators (platform, name, name_key) VALUES ($1, $2, $3)";
 
-pub const CLEAR_TARGET_GROUPS: &str = "DELETE FROM integration_target_groups WHERE platform = $1";
+pub(crate) const CLEAR_TARGET_GROUPS: &str =
+    "DELETE FROM integration_target_groups WHERE platform = $1";
 
-pub const INSERT_TARGET_GROUP: &str =
+pub(crate) const INSERT_TARGET_GROUP: &str =
     "INSERT INTO integration_target_groups (platform, group_id) VALUES ($1, $2)";
 
 /// The platforms whose integration names group $1 as a target group.
-pub const PLATFORMS_TARGETING_GROUP: &str =
+pub(crate) const PLATFORMS_TARGETING_GROUP: &str =
     "SELECT platform FROM integration_target_groups WHERE group_id = $1 ORDER BY platform";
 
 /// Every user a platform name may mean, in one statement: the holder of the external username
 /// with name key $2 on platform $1 (no username), and the user whose username has comparison
 /// key $3 (with the username as written, for platforms that compare exactly).
-pub const USERS_NAMED: &str = "
+pub(crate) const USERS_NAMED: &str = "
     SELECT user_id AS id, NULL AS username FROM external_usernames
     WHERE platform = $1 AND name_key = $2
     UNION ALL
     SELECT id, username FROM users WHERE username_key = $3";
 
 /// Which of the groups $1 user $2 is a direct member of.
-pub const MEMBER_OF: Sql = where_in!(
+pub(crate) const MEMBER_OF: Sql = where_in!(
     "SELECT group_id FROM group_members",
     "group_id",
     "AND user_id = $2"
 );
 
 /// The session with session id $1.
-pub const SESSION: &str = "
+pub(crate) const SESSION: &str = "
     SELECT id, session_id, platform, actor, target, actor_user_id, target_user_id, reason,
            begin_time, expire_time, end_time
     FROM impersonation_sessions WHERE session_id = $1";
 
-pub const INSERT_SESSION: &str = "
+pub(crate) const INSERT_SESSION: &str = "
     INSERT INTO impersonation_sessions (id, session_id, platform, actor, actor_key, target,
                                         actor_user_id, target_user_id, reason, begin_time,
                                         expire_time)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// Ends session $1 at $2 unless it has ended already.
-pub const END_SESSION: &str = "
+pub(crate) const END_SESSION: &str = "
     UPDATE impersonation_sessions SET end_time = $2 WHERE session_id = $1 AND end_time IS NULL";
 
 // A page of sessions, newest first, from the index of the most selective filter given (actor,
@@ -97,7 +98,7 @@ macro_rules! sessions_page {
     };
 }
 
-pub const SESSIONS_OF_ACTOR: &str = sessions_page!("actor_key = $3");
-pub const SESSIONS_ON_PLATFORM: &str = sessions_page!("platform = $2");
-pub const OPEN_SESSIONS: &str = sessions_page!("end_time IS NULL");
-pub const SESSIONS: &str = sessions_page!("true");
+pub(crate) const SESSIONS_OF_ACTOR: &str = sessions_page!("actor_key = $3");
+pub(crate) const SESSIONS_ON_PLATFORM: &str = sessions_page!("platform = $2");
+pub(crate) const OPEN_SESSIONS: &str = sessions_page!("end_time IS NULL");
+pub(crate) const SESSIONS: &str = sessions_page!("true");

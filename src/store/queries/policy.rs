@@ -2,112 +2,113 @@
 
 use super::{Sql, where_in};
 
-pub const PERMISSION: &str = "SELECT name, description, built_in FROM permissions WHERE name = $1";
+pub(crate) const PERMISSION: &str =
+    "SELECT name, description, built_in FROM permissions WHERE name = $1";
 
-pub const LIST_PERMISSIONS: &str = "
+pub(crate) const LIST_PERMISSIONS: &str = "
     SELECT name, description, built_in FROM permissions
     WHERE ($1 IS NULL OR name > $1) ORDER BY name LIMIT $2";
 
-pub const INSERT_PERMISSION: &str = "
+pub(crate) const INSERT_PERMISSION: &str = "
     INSERT INTO permissions (name, description, built_in) VALUES ($1, $2, false)
     RETURNING name, description, built_in";
 
 /// Grants to users and roles and the default for new users go with it.
-pub const DELETE_PERMISSION: &str = "DELETE FROM permissions WHERE name = $1";
+pub(crate) const DELETE_PERMISSION: &str = "DELETE FROM permissions WHERE name = $1";
 
-pub const ROLE: &str = "
+pub(crate) const ROLE: &str = "
     SELECT id, name, description, built_in, create_time, update_time, version
     FROM roles WHERE id = $1";
 
-pub const LIST_ROLES: &str = "
+pub(crate) const LIST_ROLES: &str = "
     SELECT id, name, description, built_in, create_time, update_time, version
     FROM roles WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
 
-pub const ROLE_PERMISSIONS_OF: Sql = where_in!(
+pub(crate) const ROLE_PERMISSIONS_OF: Sql = where_in!(
     "SELECT role_id, permission FROM role_permissions",
     "role_id",
     "ORDER BY role_id, permission"
 );
 
 /// Another role (not $2) whose name has the comparison key $1.
-pub const ROLE_OWNER_OF_NAME: &str = "
+pub(crate) const ROLE_OWNER_OF_NAME: &str = "
     SELECT id FROM roles WHERE name_key = $1 AND ($2 IS NULL OR id <> $2)";
 
 /// $1 id, $2 name, $3 its key, $4 description, $5 the time.
-pub const INSERT_ROLE: &str = "
+pub(crate) const INSERT_ROLE: &str = "
     INSERT INTO roles (id, name, name_key, description, built_in, create_time, update_time,
                        version)
     VALUES ($1, $2, $3, $4, false, $5, $5, 1)";
 
 /// $2 name and $3 its key, $4 description: each NULL to keep it; $5 the time.
-pub const UPDATE_ROLE: &str = "
+pub(crate) const UPDATE_ROLE: &str = "
     UPDATE roles
     SET name = COALESCE($2, name), name_key = COALESCE($3, name_key),
         description = COALESCE($4, description), version = version + 1, update_time = $5
     WHERE id = $1";
 
 /// Its assignments go with it.
-pub const DELETE_ROLE: &str = "DELETE FROM roles WHERE id = $1";
+pub(crate) const DELETE_ROLE: &str = "DELETE FROM roles WHERE id = $1";
 
-pub const CLEAR_ROLE_PERMISSIONS: &str = "DELETE FROM role_permissions WHERE role_id = $1";
+pub(crate) const CLEAR_ROLE_PERMISSIONS: &str = "DELETE FROM role_permissions WHERE role_id = $1";
 
-pub const ADD_ROLE_PERMISSION: &str = "
+pub(crate) const ADD_ROLE_PERMISSION: &str = "
     INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)";
 
 /// The assignment of role $1 to user $2 or group $3, everywhere ($4 NULL) or in tenant $4.
-pub const ASSIGNMENT: &str = "
+pub(crate) const ASSIGNMENT: &str = "
     SELECT id, role_id, user_id, group_id, tenant_id, create_time FROM role_assignments
     WHERE role_id = $1
       AND (user_id = $2 OR (user_id IS NULL AND $2 IS NULL))
       AND (group_id = $3 OR (group_id IS NULL AND $3 IS NULL))
       AND (tenant_id = $4 OR (tenant_id IS NULL AND $4 IS NULL))";
 
-pub const INSERT_ASSIGNMENT: &str = "
+pub(crate) const INSERT_ASSIGNMENT: &str = "
     INSERT INTO role_assignments (id, role_id, user_id, group_id, tenant_id, create_time)
     VALUES ($1, $2, $3, $4, $5, $6)
     RETURNING id, role_id, user_id, group_id, tenant_id, create_time";
 
-pub const DELETE_ASSIGNMENT: &str = "DELETE FROM role_assignments WHERE id = $1";
+pub(crate) const DELETE_ASSIGNMENT: &str = "DELETE FROM role_assignments WHERE id = $1";
 
-pub const LIST_ASSIGNMENTS: &str = "
+pub(crate) const LIST_ASSIGNMENTS: &str = "
     SELECT id, role_id, user_id, group_id, tenant_id, create_time FROM role_assignments
     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR group_id = $2)
       AND ($3 IS NULL OR role_id = $3) AND ($4 IS NULL OR tenant_id = $4)
       AND ($5 IS NULL OR id > $5)
     ORDER BY id LIMIT $6";
 
-pub const TENANT_EXISTS: &str = "SELECT id FROM tenants WHERE id = $1";
+pub(crate) const TENANT_EXISTS: &str = "SELECT id FROM tenants WHERE id = $1";
 
 /// Another tenant (not $2) whose name has the comparison key $1.
-pub const TENANT_OWNER_OF_NAME: &str = "
+pub(crate) const TENANT_OWNER_OF_NAME: &str = "
     SELECT id FROM tenants WHERE name_key = $1 AND ($2 IS NULL OR id <> $2)";
 
 /// $1 id, $2 name, $3 its key, $4 description, $5 the time.
-pub const INSERT_TENANT: &str = "
+pub(crate) const INSERT_TENANT: &str = "
     INSERT INTO tenants (id, name, name_key, description, create_time)
     VALUES ($1, $2, $3, $4, $5)
     RETURNING id, name, description, create_time";
 
-pub const LIST_TENANTS: &str = "
+pub(crate) const LIST_TENANTS: &str = "
     SELECT id, name, description, create_time FROM tenants
     WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
 
-pub const DELETE_TENANT: &str = "DELETE FROM tenants WHERE id = $1";
+pub(crate) const DELETE_TENANT: &str = "DELETE FROM tenants WHERE id = $1";
 
-pub const USER_DISABLED: &str = "SELECT disabled FROM users WHERE id = $1";
+pub(crate) const USER_DISABLED: &str = "SELECT disabled FROM users WHERE id = $1";
 
-pub const DIRECT_GRANTS_OF: &str = "
+pub(crate) const DIRECT_GRANTS_OF: &str = "
     SELECT user_id, permission FROM user_permissions WHERE user_id = $1";
 
 /// Grants through roles assigned to user $1 directly, everywhere or in tenant $2.
-pub const ROLE_GRANTS_OF: &str = "
+pub(crate) const ROLE_GRANTS_OF: &str = "
     SELECT ra.user_id AS user_id, rp.permission, ra.role_id, ra.tenant_id, ra.group_id
     FROM role_assignments ra JOIN role_permissions rp ON rp.role_id = ra.role_id
     WHERE ra.user_id = $1 AND (ra.tenant_id IS NULL OR ra.tenant_id = $2)";
 
 /// Grants through roles assigned to the groups of user $1, everywhere or in tenant $2. Driven
 /// by the user's memberships, so it costs what the user belongs to, not what the groups hold.
-pub const GROUP_GRANTS_OF: &str = "
+pub(crate) const GROUP_GRANTS_OF: &str = "
     SELECT gm.user_id AS user_id, rp.permission, ra.role_id, ra.tenant_id, ra.group_id
     FROM group_members gm
     JOIN role_assignments ra ON ra.group_id = gm.group_id
@@ -115,12 +116,12 @@ pub const GROUP_GRANTS_OF: &str = "
     WHERE gm.user_id = $1 AND (ra.tenant_id IS NULL OR ra.tenant_id = $2)";
 
 /// Direct grants of APPLICATION_ADMIN ($1) or GOVERNANCE ($2), to anyone.
-pub const DIRECT_ADMIN_GRANTS: &str = "
+pub(crate) const DIRECT_ADMIN_GRANTS: &str = "
     SELECT user_id, permission FROM user_permissions WHERE permission = $1 OR permission = $2";
 
 /// Grants of APPLICATION_ADMIN ($1) or GOVERNANCE ($2) through roles, in every scope, to users
 /// directly or through their groups.
-pub const ROLE_ADMIN_GRANTS: &str = "
+pub(crate) const ROLE_ADMIN_GRANTS: &str = "
     SELECT ra.user_id AS user_id, rp.permission, ra.role_id, ra.tenant_id, ra.group_id
     FROM role_assignments ra JOIN role_permissions rp ON rp.role_id = ra.role_id
     WHERE ra.user_id IS NOT NULL AND (rp.permission = $1 OR rp.permission = $2)
@@ -134,7 +135,7 @@ pub const ROLE_ADMIN_GRANTS: &str = "
 /// Up to $2 enabled users holding the permission $1 everywhere, by any path. Every write runs
 /// it twice, so it starts from the holders (a few) and looks their users up, never walking the
 /// users table in id order until it meets them (22 ms a write at 100,000 users).
-pub const ENABLED_HOLDERS: &str = "
+pub(crate) const ENABLED_HOLDERS: &str = "
     SELECT u.id, u.username FROM (
         SELECT user_id FROM user_permissions WHERE permission = $1
         UNION SELECT ra.user_id FROM role_permissions rp
@@ -148,21 +149,22 @@ pub const ENABLED_HOLDERS: &str = "
     WHERE NOT u.disabled
     ORDER BY u.id LIMIT $2";
 
-pub const SETTINGS: &str = "
+pub(crate) const SETTINGS: &str = "
     SELECT admins_and_governors_mutually_exclusive, version FROM settings";
 
-pub const MUTUALLY_EXCLUSIVE: &str = "
+pub(crate) const MUTUALLY_EXCLUSIVE: &str = "
     SELECT admins_and_governors_mutually_exclusive FROM settings";
 
-pub const DEFAULT_PERMISSIONS: &str = "
+pub(crate) const DEFAULT_PERMISSIONS: &str = "
     SELECT permission FROM default_permissions ORDER BY permission";
 
-pub const CLEAR_DEFAULT_PERMISSIONS: &str = "DELETE FROM default_permissions";
+pub(crate) const CLEAR_DEFAULT_PERMISSIONS: &str = "DELETE FROM default_permissions";
 
-pub const ADD_DEFAULT_PERMISSION: &str = "INSERT INTO default_permissions (permission) VALUES ($1)";
+pub(crate) const ADD_DEFAULT_PERMISSION: &str =
+    "INSERT INTO default_permissions (permission) VALUES ($1)";
 
 /// $1 the new flag, NULL to keep it.
-pub const UPDATE_SETTINGS: &str = "
+pub(crate) const UPDATE_SETTINGS: &str = "
     UPDATE settings
     SET admins_and_governors_mutually_exclusive =
             COALESCE($1, admins_and_governors_mutually_exclusive),

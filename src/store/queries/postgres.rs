@@ -3,11 +3,11 @@
 
 /// The channel every commit announces its revision on (`pg_notify` in the committing
 /// transaction, so it is delivered exactly when the commit is).
-pub const REVISIONS_CHANNEL: &str = "personae_revisions";
+pub(crate) const REVISIONS_CHANNEL: &str = "personae_revisions";
 
 /// Announces revision $2 on channel $1 ([`REVISIONS_CHANNEL`]) to every listening process when
 /// the transaction commits.
-pub const ANNOUNCE: &str = "SELECT pg_notify($1, $2)";
+pub(crate) const ANNOUNCE: &str = "SELECT pg_notify($1, $2)";
 
 /// Takes advisory lock $1 until the transaction ends, if no other session holds it.
-pub const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
+pub(crate) const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";

@@ -3,13 +3,13 @@
 use super::{Sql, where_in};
 
 /// The user with id $1.
-pub const BY_ID: &str = "
+pub(crate) const BY_ID: &str = "
     SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
            disable_time, version
     FROM users WHERE id = $1";
 
 /// The user whose username has the comparison key $1.
-pub const BY_USERNAME_KEY: &str = "
+pub(crate) const BY_USERNAME_KEY: &str = "
     SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
            disable_time, version
     FROM users WHERE username_key = $1";
@@ -21,7 +21,7 @@ pub const BY_USERNAME_KEY: &str = "
 
 /// A page of all users: $1 include disabled, $2 an IAM (or NULL), $3 the last id of the previous
 /// page, $4 the limit.
-pub const LIST: &str = "
+pub(crate) const LIST: &str = "
     SELECT id, username, email, full_name, kind, iam_id, disabled, create_time, update_time,
            disable_time, version
     FROM users u
@@ -31,7 +31,7 @@ pub const LIST: &str = "
 /// A page of the members of group $1, from its memberships in user order: $2 include disabled,
 /// $3 an IAM, $4 a LIKE pattern over the search key, $5 a direct permission (each NULL for
 /// any), $6 the last id of the previous page, $7 the limit.
-pub const LIST_BY_GROUP: &str = r"
+pub(crate) const LIST_BY_GROUP: &str = r"
     SELECT u.id, u.username, u.email, u.full_name, u.kind, u.iam_id, u.disabled, u.create_time,
            u.update_time, u.disable_time, u.version
     FROM group_members m JOIN users u ON u.id = m.user_id
@@ -45,7 +45,7 @@ pub const LIST_BY_GROUP: &str = r"
 /// A page of the users holding permission $1 directly, from its grants in user order: $2
 /// include disabled, $3 an IAM, $4 a LIKE pattern over the search key (each NULL for any), $5
 /// the last id of the previous page, $6 the limit.
-pub const LIST_BY_PERMISSION: &str = r"
+pub(crate) const LIST_BY_PERMISSION: &str = r"
     SELECT u.id, u.username, u.email, u.full_name, u.kind, u.iam_id, u.disabled, u.create_time,
            u.update_time, u.disable_time, u.version
     FROM user_permissions p JOIN users u ON u.id = p.user_id
@@ -82,7 +82,7 @@ macro_rules! search_page {
 
 /// [`search_page!`] with the users the trigram index matches to $1, a LIKE pattern with no
 /// escapes (it may match more than the query).
-pub const LIST_BY_QUERY: Sql = Sql {
+pub(crate) const LIST_BY_QUERY: Sql = Sql {
     postgres: search_page!("SELECT id FROM users WHERE search_key LIKE $1"),
     sqlite: search_page!(
         "SELECT r.user_id AS id FROM users_search s
@@ -96,7 +96,7 @@ pub const LIST_BY_QUERY: Sql = Sql {
 /// statistics on the words, so it guesses thousands of matches, and given `IN (matches)` it
 /// walks the primary key to meet them, the whole table for one match; the word is looked up
 /// only when it is rare, so the page is read by the matches' ids instead (`= ANY`).
-pub const LIST_BY_WORD: Sql = Sql {
+pub(crate) const LIST_BY_WORD: Sql = Sql {
     postgres: search_page!(
         r"SELECT id FROM users
           WHERE regexp_split_to_array(search_key, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')
@@ -111,7 +111,7 @@ pub const LIST_BY_WORD: Sql = Sql {
 };
 
 /// How many users' search keys hold each of the trigrams $1 (see `store/search.rs`).
-pub const TRIGRAM_COUNTS: Sql = where_in!(
+pub(crate) const TRIGRAM_COUNTS: Sql = where_in!(
     "SELECT trigram, users FROM user_search_trigrams",
     "trigram",
     ""
@@ -119,7 +119,7 @@ pub const TRIGRAM_COUNTS: Sql = where_in!(
 
 /// Adds $2 (1 or -1) to the counts of the trigrams $1. (SQLite needs the `WHERE true` to read
 /// `ON CONFLICT` as the upsert's, not as part of the SELECT's join.)
-pub const COUNT_TRIGRAMS: Sql = Sql {
+pub(crate) const COUNT_TRIGRAMS: Sql = Sql {
     postgres: "
         INSERT INTO user_search_trigrams (trigram, users) SELECT unnest($1::text[]), $2
         ON CONFLICT (trigram) DO UPDATE SET users = user_search_trigrams.users + excluded.users",
@@ -129,14 +129,14 @@ pub const COUNT_TRIGRAMS: Sql = Sql {
 };
 
 /// How many users' search keys hold each of the words $1.
-pub const WORD_COUNTS: Sql = where_in!(
+pub(crate) const WORD_COUNTS: Sql = where_in!(
     "SELECT word, users FROM user_search_word_counts",
     "word",
     ""
 );
 
 /// Adds $2 to the counts of the words $1.
-pub const COUNT_WORDS: Sql = Sql {
+pub(crate) const COUNT_WORDS: Sql = Sql {
     postgres: "
         INSERT INTO user_search_word_counts (word, users) SELECT unnest($1::text[]), $2
         ON CONFLICT (word) DO UPDATE SET users = user_search_word_counts.users + excluded.users",
@@ -145,109 +145,109 @@ pub const COUNT_WORDS: Sql = Sql {
         WHERE true ON CONFLICT (word) DO UPDATE SET users = users + excluded.users",
 };
 
-pub const PERMISSIONS_OF: Sql = where_in!(
+pub(crate) const PERMISSIONS_OF: Sql = where_in!(
     "SELECT user_id, permission AS value FROM user_permissions",
     "user_id",
     "ORDER BY user_id, permission"
 );
 
-pub const GROUPS_OF: Sql = where_in!(
+pub(crate) const GROUPS_OF: Sql = where_in!(
     "SELECT user_id, group_id FROM group_members",
     "user_id",
     "ORDER BY user_id, group_id"
 );
 
-pub const ATTRIBUTES_OF: Sql = where_in!(
+pub(crate) const ATTRIBUTES_OF: Sql = where_in!(
     "SELECT user_id, name, value FROM user_attributes",
     "user_id",
     "ORDER BY user_id, name, value"
 );
 
-pub const AUTHORIZATIONS_OF: Sql = where_in!(
+pub(crate) const AUTHORIZATIONS_OF: Sql = where_in!(
     "SELECT user_id, name, value FROM user_authorizations",
     "user_id",
     "ORDER BY user_id, name, value"
 );
 
-pub const EXTERNAL_USERNAMES_OF: Sql = where_in!(
+pub(crate) const EXTERNAL_USERNAMES_OF: Sql = where_in!(
     "SELECT user_id, platform, username, aws_user_type FROM external_usernames",
     "user_id",
     "ORDER BY user_id, platform"
 );
 
-pub const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
+pub(crate) const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
 
-pub const COUNT: &str = "SELECT count(*) FROM users";
+pub(crate) const COUNT: &str = "SELECT count(*) FROM users";
 
 /// Another user (not $2) whose username or email has the comparison key $1.
-pub const OWNER_OF_NAME: &str = "
+pub(crate) const OWNER_OF_NAME: &str = "
     SELECT id FROM users
     WHERE (username_key = $1 OR email_key = $1) AND ($2 IS NULL OR id <> $2)
     LIMIT 1";
 
 /// $1 id, $2 email (also the username), $3 its comparison key, $4 full name, $5 kind, $6 IAM,
 /// $7 the time, $8 the search key.
-pub const INSERT: &str = "
+pub(crate) const INSERT: &str = "
     INSERT INTO users (id, username, email, username_key, email_key, full_name, kind, iam_id,
                        disabled, create_time, update_time, version, search_key)
     VALUES ($1, $2, $2, $3, $3, $4, $5, $6, false, $7, $7, 1, $8)";
 
-pub const GRANT_DEFAULT_PERMISSIONS: &str = "
+pub(crate) const GRANT_DEFAULT_PERMISSIONS: &str = "
     INSERT INTO user_permissions (user_id, permission)
     SELECT $1, permission FROM default_permissions";
 
-pub const GRANT_BUILT_IN_PERMISSIONS: &str = "
+pub(crate) const GRANT_BUILT_IN_PERMISSIONS: &str = "
     INSERT INTO user_permissions (user_id, permission)
     SELECT $1, name FROM permissions WHERE built_in";
 
-pub const VERSION: &str = "SELECT version FROM users WHERE id = $1";
+pub(crate) const VERSION: &str = "SELECT version FROM users WHERE id = $1";
 
 /// $2 email (also the username), $3 its comparison key.
-pub const SET_EMAIL: &str = "
+pub(crate) const SET_EMAIL: &str = "
     UPDATE users SET email = $2, username = $2, email_key = $3, username_key = $3 WHERE id = $1";
 
-pub const SET_IAM: &str = "UPDATE users SET iam_id = $2 WHERE id = $1";
+pub(crate) const SET_IAM: &str = "UPDATE users SET iam_id = $2 WHERE id = $1";
 
 /// What the user's old IAM supplied: its authorizations and the memberships it made.
-pub const DROP_AUTHORIZATIONS: &str = "DELETE FROM user_authorizations WHERE user_id = $1";
-pub const DROP_EXTERNAL_MEMBERSHIPS: &str =
+pub(crate) const DROP_AUTHORIZATIONS: &str = "DELETE FROM user_authorizations WHERE user_id = $1";
+pub(crate) const DROP_EXTERNAL_MEMBERSHIPS: &str =
     "DELETE FROM group_members WHERE user_id = $1 AND external";
 
-pub const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
+pub(crate) const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
 
 /// What the search key of user $1 is made of.
-pub const SEARCHED_FIELDS: &str =
+pub(crate) const SEARCHED_FIELDS: &str =
     "SELECT full_name, username, email, search_key FROM users WHERE id = $1";
 
-pub const SET_SEARCH_KEY: &str = "UPDATE users SET search_key = $2 WHERE id = $1";
+pub(crate) const SET_SEARCH_KEY: &str = "UPDATE users SET search_key = $2 WHERE id = $1";
 
 /// The disable time marks when the user was first disabled; disabling again keeps it.
-pub const SET_DISABLED: &str = "
+pub(crate) const SET_DISABLED: &str = "
     UPDATE users
     SET disabled = $2, disable_time = CASE WHEN $2 THEN COALESCE(disable_time, $3) ELSE NULL END
     WHERE id = $1";
 
 /// Marks a user changed: bumps its version and update time.
-pub const TOUCH: &str = "
+pub(crate) const TOUCH: &str = "
     UPDATE users SET version = version + 1, update_time = $2 WHERE id = $1";
 
 /// Everything the user owns goes with it through ON DELETE CASCADE.
-pub const DELETE: &str = "DELETE FROM users WHERE id = $1 RETURNING search_key";
+pub(crate) const DELETE: &str = "DELETE FROM users WHERE id = $1 RETURNING search_key";
 
-pub const INSERT_ATTRIBUTE: &str = "
+pub(crate) const INSERT_ATTRIBUTE: &str = "
     INSERT INTO user_attributes (user_id, name, value) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING";
 
-pub const DELETE_ATTRIBUTE_VALUE: &str = "
+pub(crate) const DELETE_ATTRIBUTE_VALUE: &str = "
     DELETE FROM user_attributes WHERE user_id = $1 AND name = $2 AND value = $3";
 
 /// The user other than $3 who has the name with key $2 on platform $1.
-pub const EXTERNAL_USERNAME_OWNER: &str = "
+pub(crate) const EXTERNAL_USERNAME_OWNER: &str = "
     SELECT user_id FROM external_usernames
     WHERE platform = $1 AND name_key = $2 AND user_id <> $3";
 
 /// The users whose usernames have the comparison keys $1, with the usernames as written.
-pub const USERNAMES_KEYED: Sql = where_in!(
+pub(crate) const USERNAMES_KEYED: Sql = where_in!(
     "SELECT username_key, id, username FROM users",
     "username_key",
     ""
@@ -255,7 +255,7 @@ pub const USERNAMES_KEYED: Sql = where_in!(
 
 /// The external usernames of users other than $3 whose name key is $1 or $2 (a name's
 /// comparison key, and the name as written for platforms that compare exactly).
-pub const EXTERNAL_NAME_HOLDERS: &str = "
+pub(crate) const EXTERNAL_NAME_HOLDERS: &str = "
     SELECT user_id, platform, username, name_key FROM external_usernames
     WHERE name_key IN ($1, $2) AND ($3 IS NULL OR user_id <> $3)";
 
@@ -263,7 +263,7 @@ pub const EXTERNAL_NAME_HOLDERS: &str = "
 /// comparison (`$1` is S3, whose names compare exactly): names that must mean one user, from
 /// before that was enforced. Both halves read the username index: AWS names are ASCII, whose
 /// comparison key `lower()` computes alike on both stores.
-pub const SHADOWING_EXTERNAL_NAMES: &str = "
+pub(crate) const SHADOWING_EXTERNAL_NAMES: &str = "
     SELECT e.user_id, e.platform, e.username, u.id, u.username
     FROM external_usernames e JOIN users u ON u.username_key = e.name_key
     WHERE e.platform <> $1 AND u.id <> e.user_id
@@ -272,56 +272,57 @@ pub const SHADOWING_EXTERNAL_NAMES: &str = "
     FROM external_usernames e JOIN users u ON u.username_key = lower(e.name_key)
     WHERE e.platform = $1 AND u.username = e.name_key AND u.id <> e.user_id";
 
-pub const SET_EXTERNAL_USERNAME: &str = "
+pub(crate) const SET_EXTERNAL_USERNAME: &str = "
     INSERT INTO external_usernames (user_id, platform, username, name_key, aws_user_type)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (user_id, platform) DO UPDATE
     SET username = excluded.username, name_key = excluded.name_key,
         aws_user_type = excluded.aws_user_type";
 
-pub const CLEAR_EXTERNAL_USERNAME: &str = "
+pub(crate) const CLEAR_EXTERNAL_USERNAME: &str = "
     DELETE FROM external_usernames WHERE user_id = $1 AND platform = $2";
 
-pub const GRANT: &str = "
+pub(crate) const GRANT: &str = "
     INSERT INTO user_permissions (user_id, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
-pub const REVOKE: &str = "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2";
+pub(crate) const REVOKE: &str =
+    "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2";
 
-pub const PERMISSION_EXISTS: &str = "SELECT name FROM permissions WHERE name = $1";
+pub(crate) const PERMISSION_EXISTS: &str = "SELECT name FROM permissions WHERE name = $1";
 
-pub const INSERT_API_KEY: &str = "
+pub(crate) const INSERT_API_KEY: &str = "
     INSERT INTO api_keys (id, user_id, display_name, secret_hash, create_time, expire_time)
     VALUES ($1, $2, $3, $4, $5, $6)
     RETURNING id, user_id, display_name, create_time, expire_time, revoke_time";
 
-pub const API_KEY: &str = "
+pub(crate) const API_KEY: &str = "
     SELECT id, user_id, display_name, create_time, expire_time, revoke_time
     FROM api_keys WHERE id = $1";
 
 /// User $1's keys (revoked ones too when $2) with ids after $3 (NULL: from the start), at most
 /// $4.
-pub const API_KEYS_OF: &str = "
+pub(crate) const API_KEYS_OF: &str = "
     SELECT id, user_id, display_name, create_time, expire_time, revoke_time
     FROM api_keys
     WHERE user_id = $1 AND ($2 OR revoke_time IS NULL) AND ($3 IS NULL OR id > $3)
     ORDER BY id LIMIT $4";
 
 /// How many of user $1's keys still work at time $2: neither revoked nor expired.
-pub const ACTIVE_API_KEY_COUNT: &str = "
+pub(crate) const ACTIVE_API_KEY_COUNT: &str = "
     SELECT count(*) FROM api_keys
     WHERE user_id = $1 AND revoke_time IS NULL AND (expire_time IS NULL OR expire_time > $2)";
 
-pub const REVOKE_API_KEY: &str = "
+pub(crate) const REVOKE_API_KEY: &str = "
     UPDATE api_keys SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1
     RETURNING id, user_id, display_name, create_time, expire_time, revoke_time";
 
 /// What authentication needs about key $1: its hash, validity and user.
-pub const CREDENTIAL: &str = "
+pub(crate) const CREDENTIAL: &str = "
     SELECT k.secret_hash, k.expire_time, k.revoke_time, k.user_id, u.disabled
     FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1";
 
 /// The permissions user $1 holds everywhere: directly, through roles, through groups' roles.
-pub const GLOBAL_PERMISSIONS: &str = "
+pub(crate) const GLOBAL_PERMISSIONS: &str = "
     SELECT permission FROM user_permissions WHERE user_id = $1
     UNION SELECT rp.permission FROM role_assignments ra
       JOIN role_permissions rp ON rp.role_id = ra.role_id

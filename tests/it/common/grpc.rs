@@ -12,7 +12,7 @@ use super::TestServer;
 /// Asserts that `result` is a refusal with `code` whose message names `field` (an empty
 /// `field` is refused: every refusal must say something checkable).
 #[track_caller]
-pub fn assert_refused<T: Debug>(result: Result<T, Status>, code: Code, field: &str) {
+pub(crate) fn assert_refused<T: Debug>(result: Result<T, Status>, code: Code, field: &str) {
     check_refusal("the call", result, code, field);
 }
 
@@ -33,7 +33,7 @@ fn check_refusal<T: Debug>(what: &str, result: Result<T, Status>, code: Code, fi
 
 /// A call prepared but not yet sent, with its source text for failure messages. Build one
 /// with [`call!`](crate::call).
-pub struct Call {
+pub(crate) struct Call {
     pub what: &'static str,
     pub future: Pin<Box<dyn Future<Output = Result<String, Status>> + Send>>,
 }
@@ -58,7 +58,7 @@ macro_rules! call {
 
 /// Sends each call in turn: each must be refused with its code and a message naming its field,
 /// and must leave the users and the audit log as they were.
-pub async fn assert_each_refused_changing_nothing(
+pub(crate) async fn assert_each_refused_changing_nothing(
     server: &TestServer,
     cases: Vec<(Call, Code, &str)>,
 ) {
@@ -79,18 +79,18 @@ pub async fn assert_each_refused_changing_nothing(
 
 /// Everything the store holds that a refused call must leave alone: every user, and the audit
 /// head, which every change moves.
-pub async fn snapshot(server: &TestServer) -> (Vec<proto::User>, (i64, String)) {
+pub(crate) async fn snapshot(server: &TestServer) -> (Vec<proto::User>, (i64, String)) {
     (all_users(server).await, server.audit_head().await)
 }
 
 impl TestServer {
     /// The sequence and hash of the last audit event.
-    pub async fn audit_head(&self) -> (i64, String) {
+    pub(crate) async fn audit_head(&self) -> (i64, String) {
         self.store.store.audit_head().await.expect("audit head")
     }
 
     /// The answer of VerifyAuditChain.
-    pub async fn verify_audit_chain(&self) -> proto::VerifyAuditChainResponse {
+    pub(crate) async fn verify_audit_chain(&self) -> proto::VerifyAuditChainResponse {
         self.audit(self.admin())
             .verify_audit_chain(proto::VerifyAuditChainRequest {})
             .await
@@ -100,7 +100,11 @@ impl TestServer {
 }
 
 /// Calls `path` with an empty request, as any client of any language could.
-pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> Result<(), Status> {
+pub(crate) async fn call_empty(
+    server: &TestServer,
+    path: &str,
+    auth: Option<&str>,
+) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(server.channel());
     grpc.ready()
         .await
@@ -118,7 +122,7 @@ pub async fn call_empty(server: &TestServer, path: &str, auth: Option<&str>) -> 
 }
 
 /// The first 1000 audit events, as text, for checking what they say and never say.
-pub async fn audit_log(server: &TestServer) -> String {
+pub(crate) async fn audit_log(server: &TestServer) -> String {
     let events = server
         .audit(server.admin())
         .list_audit_events(proto::ListAuditEventsRequest {
@@ -132,7 +136,7 @@ pub async fn audit_log(server: &TestServer) -> String {
 }
 
 /// The consistency token a mutation returns.
-pub fn token<T>(response: &Response<T>) -> i64 {
+pub(crate) fn token<T>(response: &Response<T>) -> i64 {
     response
         .metadata()
         .get(CONSISTENCY_TOKEN_HEADER)
@@ -144,7 +148,7 @@ pub fn token<T>(response: &Response<T>) -> i64 {
 }
 
 /// A person created by the admin, named after the email.
-pub async fn create_user(server: &TestServer, email: &str) -> proto::User {
+pub(crate) async fn create_user(server: &TestServer, email: &str) -> proto::User {
     server
         .users(server.admin())
         .create_user(proto::CreateUserRequest {
@@ -158,7 +162,7 @@ pub async fn create_user(server: &TestServer, email: &str) -> proto::User {
 }
 
 /// The bootstrap admin, as the admin reads it.
-pub async fn bootstrap_admin(server: &TestServer) -> proto::User {
+pub(crate) async fn bootstrap_admin(server: &TestServer) -> proto::User {
     server
         .users(server.admin())
         .get_user(proto::GetUserRequest {
@@ -172,7 +176,11 @@ pub async fn bootstrap_admin(server: &TestServer) -> proto::User {
 }
 
 /// A role holding `permissions`, created by the admin.
-pub async fn create_role(server: &TestServer, name: &str, permissions: &[&str]) -> proto::Role {
+pub(crate) async fn create_role(
+    server: &TestServer,
+    name: &str,
+    permissions: &[&str],
+) -> proto::Role {
     server
         .permissions(server.admin())
         .create_role(proto::CreateRoleRequest {
@@ -186,7 +194,7 @@ pub async fn create_role(server: &TestServer, name: &str, permissions: &[&str]) 
 }
 
 /// Assigns role `role_id` to group `group_id` globally, as the admin.
-pub async fn assign_to_group(server: &TestServer, role_id: &str, group_id: &str) {
+pub(crate) async fn assign_to_group(server: &TestServer, role_id: &str, group_id: &str) {
     server
         .permissions(server.admin())
         .assign_role(proto::AssignRoleRequest {
@@ -201,7 +209,7 @@ pub async fn assign_to_group(server: &TestServer, role_id: &str, group_id: &str)
 }
 
 /// A group named `name`, created by the admin, managed here only.
-pub async fn create_group(server: &TestServer, name: &str) -> proto::Group {
+pub(crate) async fn create_group(server: &TestServer, name: &str) -> proto::Group {
     server
         .groups(server.admin())
         .create_group(proto::CreateGroupRequest {
@@ -214,7 +222,7 @@ pub async fn create_group(server: &TestServer, name: &str) -> proto::Group {
 }
 
 /// Adds `user_id` to group `group_id`, as the admin.
-pub async fn add_member(server: &TestServer, group_id: &str, user_id: &str) {
+pub(crate) async fn add_member(server: &TestServer, group_id: &str, user_id: &str) {
     server
         .groups(server.admin())
         .add_members(proto::AddMembersRequest {
@@ -227,7 +235,7 @@ pub async fn add_member(server: &TestServer, group_id: &str, user_id: &str) {
 
 /// An IAM created by the admin: named `name`, calling `endpoint` (None: no user-info endpoint),
 /// with `profile_schema`.
-pub async fn create_iam(
+pub(crate) async fn create_iam(
     server: &TestServer,
     name: &str,
     endpoint: Option<proto::UserInfoEndpoint>,
@@ -246,7 +254,10 @@ pub async fn create_iam(
 }
 
 /// A profile schema entry: the user's name on `platform` is the user-info attribute `attribute`.
-pub fn schema_entry(platform: proto::Platform, attribute: &str) -> proto::ProfileSchemaEntry {
+pub(crate) fn schema_entry(
+    platform: proto::Platform,
+    attribute: &str,
+) -> proto::ProfileSchemaEntry {
     proto::ProfileSchemaEntry {
         platform: platform as i32,
         attribute: attribute.into(),
@@ -255,7 +266,7 @@ pub fn schema_entry(platform: proto::Platform, attribute: &str) -> proto::Profil
 }
 
 /// UpdateIam of `iam` as it is given, the mask naming `paths`, with no etag.
-pub fn update_iam(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
+pub(crate) fn update_iam(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
     proto::UpdateIamRequest {
         iam: Some(iam.clone()),
         update_mask: Some(prost_types::FieldMask {
@@ -266,7 +277,7 @@ pub fn update_iam(iam: &proto::Iam, paths: &[&str]) -> proto::UpdateIamRequest {
 }
 
 /// TestUserLogin of `userid` through IAM `iam_id`, as the admin: what the endpoint answered.
-pub async fn test_user_login(
+pub(crate) async fn test_user_login(
     server: &TestServer,
     iam_id: &str,
     userid: &str,
@@ -283,7 +294,7 @@ pub async fn test_user_login(
 }
 
 /// A new API key for `user_id`, made by the admin: its description and its secret.
-pub async fn create_key(server: &TestServer, user_id: &str) -> proto::CreateApiKeyResponse {
+pub(crate) async fn create_key(server: &TestServer, user_id: &str) -> proto::CreateApiKeyResponse {
     server
         .users(server.admin())
         .create_api_key(proto::CreateApiKeyRequest {
@@ -297,19 +308,19 @@ pub async fn create_key(server: &TestServer, user_id: &str) -> proto::CreateApiK
 }
 
 /// The secret of a new API key for `user_id`.
-pub async fn key_for(server: &TestServer, user_id: &str) -> String {
+pub(crate) async fn key_for(server: &TestServer, user_id: &str) -> String {
     create_key(server, user_id).await.secret
 }
 
 /// A new user with an API key: the user and the key's secret.
-pub async fn user_with_key(server: &TestServer, email: &str) -> (proto::User, String) {
+pub(crate) async fn user_with_key(server: &TestServer, email: &str) -> (proto::User, String) {
     let user = create_user(server, email).await;
     let key = key_for(server, &user.id).await;
     (user, key)
 }
 
 /// Grants `permission` to `user_id` directly, as the admin.
-pub async fn grant(server: &TestServer, user_id: &str, permission: &str) {
+pub(crate) async fn grant(server: &TestServer, user_id: &str, permission: &str) {
     server
         .permissions(server.admin())
         .grant_permission(proto::GrantPermissionRequest {
@@ -322,7 +333,7 @@ pub async fn grant(server: &TestServer, user_id: &str, permission: &str) {
 
 /// Every item of a list, page after page: `fetch(page_token)` answers one page and the next
 /// token. Checks that every page but the last is full and that tokens never repeat.
-pub async fn all_pages<T, F, Fut>(page_size: usize, mut fetch: F) -> Vec<T>
+pub(crate) async fn all_pages<T, F, Fut>(page_size: usize, mut fetch: F) -> Vec<T>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, String), Status>>,
@@ -346,7 +357,7 @@ where
 }
 
 /// Every user, disabled ones included, in pages of 100.
-pub async fn all_users(server: &TestServer) -> Vec<proto::User> {
+pub(crate) async fn all_users(server: &TestServer) -> Vec<proto::User> {
     let users = server.users(server.admin());
     all_pages(100, |page_token| {
         let mut users = users.clone();
@@ -367,7 +378,7 @@ pub async fn all_users(server: &TestServer) -> Vec<proto::User> {
 }
 
 /// The path of every RPC of the API, from its file descriptor set.
-pub fn every_rpc() -> Vec<String> {
+pub(crate) fn every_rpc() -> Vec<String> {
     let fds = prost_types::FileDescriptorSet::decode(personae::proto::FILE_DESCRIPTOR_SET).unwrap();
     let mut paths = Vec::new();
     for file in &fds.file {

@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 #[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
     /// What was logged so far.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
     }
 }
@@ -31,7 +31,7 @@ impl std::io::Write for Captured {
 /// Captures this process's logs, at debug level, from the first call on. The subscriber is the
 /// process's global one, so it is installed once, by whichever test calls first; nothing else in
 /// the tests or the library installs one.
-pub fn captured() -> &'static Captured {
+pub(crate) fn captured() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
         let captured = Captured::default();

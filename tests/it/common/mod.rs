@@ -1,14 +1,14 @@
 //! Test harness: a fresh store per test on either backend, and a real server on port 0.
 
 #[macro_use]
-pub mod grpc;
-pub mod logs;
-pub mod process;
-pub mod slow_link;
-pub mod store;
-pub mod values;
+pub(crate) mod grpc;
+pub(crate) mod logs;
+pub(crate) mod process;
+pub(crate) mod slow_link;
+pub(crate) mod store;
+pub(crate) mod values;
 
-pub use personae_testkit::{certs, user_info_server};
+pub(crate) use personae_testkit::{certs, user_info_server};
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -34,16 +34,16 @@ use tonic::{
 
 /// How often test servers write impersonation decisions to the audit log: short, so tests see
 /// them soon.
-pub const DECISION_AUDIT_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const DECISION_AUDIT_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A fresh, migrated store, with its database (through `Deref`: `t.url`, `t.execute_raw(..)`).
-pub struct TestStore {
+pub(crate) struct TestStore {
     pub store: Arc<dyn Store>,
     database: TestDatabase,
 }
 
 /// A test's database, with raw access for tests that must reach under the API.
-pub struct TestDatabase {
+pub(crate) struct TestDatabase {
     pub raw: Raw,
     /// The database URL, to open the store again as a restarted server would.
     pub url: String,
@@ -61,7 +61,7 @@ impl std::ops::Deref for TestStore {
 }
 
 /// Held write lock; released (rolled back) on drop. The transaction is only held, never read.
-pub enum WriteLock {
+pub(crate) enum WriteLock {
     Sqlite {
         _held: sqlx::Transaction<'static, sqlx::Sqlite>,
     },
@@ -70,7 +70,7 @@ pub enum WriteLock {
     },
 }
 
-pub enum Raw {
+pub(crate) enum Raw {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
@@ -86,7 +86,7 @@ impl Raw {
 
 impl TestDatabase {
     /// Runs a statement directly on the database, bypassing the service.
-    pub async fn execute_raw(&self, sql: &str) {
+    pub(crate) async fn execute_raw(&self, sql: &str) {
         match &self.raw {
             Raw::Sqlite(s) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -104,7 +104,7 @@ impl TestDatabase {
     }
 
     /// Rows of a text and a BIGINT, read directly from the database.
-    pub async fn text_and_number_rows(&self, sql: &str) -> Vec<(String, i64)> {
+    pub(crate) async fn text_and_number_rows(&self, sql: &str) -> Vec<(String, i64)> {
         let sql = sqlx::AssertSqlSafe(sql);
         match &self.raw {
             Raw::Sqlite(s) => sqlx::query_as(sql).fetch_all(s).await,
@@ -115,7 +115,7 @@ impl TestDatabase {
 
     /// Takes the store's write lock (the audit head) until the guard is dropped, so that a
     /// mutation sent meanwhile waits inside the server.
-    pub async fn hold_write_lock(&self) -> WriteLock {
+    pub(crate) async fn hold_write_lock(&self) -> WriteLock {
         match &self.raw {
             Raw::Sqlite(s) => WriteLock::Sqlite {
                 _held: s
@@ -134,14 +134,14 @@ impl TestDatabase {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.raw, Raw::Postgres(_))
     }
 }
 
 impl TestStore {
     /// A store opened by the test itself (on a database it manages).
-    pub fn of(store: Arc<SqlStore>, url: String) -> Self {
+    pub(crate) fn of(store: Arc<SqlStore>, url: String) -> Self {
         Self::new(store, url, KeySource::None, None)
     }
 
@@ -159,12 +159,12 @@ impl TestStore {
 
     /// Closes the store and keeps its database, for a test that opens it again itself: a
     /// SQLite database is open in one store at a time.
-    pub fn close(self) -> TestDatabase {
+    pub(crate) fn close(self) -> TestDatabase {
         self.database
     }
 }
 
-pub async fn sqlite_store() -> TestStore {
+pub(crate) async fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("personae.db").display());
     // As the server has it on SQLite: a key file beside the database, made when first needed.
@@ -182,7 +182,7 @@ pub async fn sqlite_store() -> TestStore {
 
 /// A new database on the PostgreSQL that PERSONAE_TEST_DATABASE_URL names (a role with
 /// CREATEDB). Fails loudly without one: these tests are never skipped.
-pub async fn postgres_store() -> TestStore {
+pub(crate) async fn postgres_store() -> TestStore {
     let admin_url = std::env::var("PERSONAE_TEST_DATABASE_URL").expect(
         "PERSONAE_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts PostgreSQL, \
          or point it at a role with CREATEDB (postgres://user:pass@host:5432/postgres)",
@@ -213,7 +213,7 @@ pub async fn postgres_store() -> TestStore {
 /// this binary spawns meanwhile holds a copy of the lock's descriptor between its fork and its
 /// exec, which closes it. So while the database is refused as in use, the open is tried again,
 /// for up to 5 s; any other answer is returned as it is.
-pub async fn reopen(url: &str, secret_key: &KeySource) -> personae::error::Result<SqlStore> {
+pub(crate) async fn reopen(url: &str, secret_key: &KeySource) -> personae::error::Result<SqlStore> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         match SqlStore::open_with(url, secret_key).await {
@@ -253,16 +253,16 @@ macro_rules! on_both_stores {
 
 /// Adds `authorization: <value>` to every call, or nothing.
 #[derive(Clone)]
-pub struct Authorization(Option<String>);
+pub(crate) struct Authorization(Option<String>);
 
 impl Authorization {
-    pub fn bearer(token: &str) -> Self {
+    pub(crate) fn bearer(token: &str) -> Self {
         Self(Some(format!("Bearer {token}")))
     }
-    pub fn raw(value: &str) -> Self {
+    pub(crate) fn raw(value: &str) -> Self {
         Self(Some(value.to_owned()))
     }
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self(None)
     }
 }
@@ -281,10 +281,10 @@ impl Interceptor for Authorization {
     }
 }
 
-pub type Authed = InterceptedService<Channel, Authorization>;
+pub(crate) type Authed = InterceptedService<Channel, Authorization>;
 
 /// A real server on an ephemeral port over `store`, with a bootstrap admin.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub metrics_addr: SocketAddr,
     pub admin_token: String,
@@ -297,7 +297,7 @@ pub struct TestServer {
 /// The options test servers run with unless a test changes them. User-info endpoints may be at
 /// loopback addresses, since the tests' endpoint listens on 127.0.0.1: the one place the tests
 /// allow private addresses.
-pub fn serve_options() -> ServeOptions {
+pub(crate) fn serve_options() -> ServeOptions {
     ServeOptions {
         request_timeout: Duration::from_secs(30),
         max_concurrent_requests: 1024,
@@ -312,11 +312,11 @@ pub fn serve_options() -> ServeOptions {
 }
 
 impl TestServer {
-    pub async fn start(store: TestStore) -> Self {
+    pub(crate) async fn start(store: TestStore) -> Self {
         Self::start_with(store, serve_options()).await
     }
 
-    pub async fn start_with(store: TestStore, options: ServeOptions) -> Self {
+    pub(crate) async fn start_with(store: TestStore, options: ServeOptions) -> Self {
         let admin_token = api_key::generate().token;
         bootstrap::bootstrap(store.store.as_ref(), Some(&admin_token))
             .await
@@ -350,33 +350,33 @@ impl TestServer {
         }
     }
 
-    pub fn users(&self, auth: Authorization) -> UsersClient<Authed> {
+    pub(crate) fn users(&self, auth: Authorization) -> UsersClient<Authed> {
         UsersClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn permissions(&self, auth: Authorization) -> PermissionsClient<Authed> {
+    pub(crate) fn permissions(&self, auth: Authorization) -> PermissionsClient<Authed> {
         PermissionsClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn groups(&self, auth: Authorization) -> GroupsClient<Authed> {
+    pub(crate) fn groups(&self, auth: Authorization) -> GroupsClient<Authed> {
         GroupsClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn impersonation(&self, auth: Authorization) -> ImpersonationClient<Authed> {
+    pub(crate) fn impersonation(&self, auth: Authorization) -> ImpersonationClient<Authed> {
         ImpersonationClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn iam_config(&self, auth: Authorization) -> IamConfigClient<Authed> {
+    pub(crate) fn iam_config(&self, auth: Authorization) -> IamConfigClient<Authed> {
         IamConfigClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn audit(&self, auth: Authorization) -> AuditClient<Authed> {
+    pub(crate) fn audit(&self, auth: Authorization) -> AuditClient<Authed> {
         AuditClient::with_interceptor(self.channel.clone(), auth)
     }
-    pub fn admin(&self) -> Authorization {
+    pub(crate) fn admin(&self) -> Authorization {
         Authorization::bearer(&self.admin_token)
     }
-    pub fn channel(&self) -> Channel {
+    pub(crate) fn channel(&self) -> Channel {
         self.channel.clone()
     }
 
     /// Stops the server and waits for it to drain.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
 /// A loopback address nothing listens on now, for a server to bind.
-pub fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -18,7 +18,7 @@ pub fn free_addr() -> SocketAddr {
 
 /// `personae <args>` on `database_url`, with an environment of its own (PATH, and logs at
 /// `warn`), no input, its output dropped, and killed when the test drops it.
-pub fn personae(database_url: &str, args: &[&str]) -> Command {
+pub(crate) fn personae(database_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_personae"));
     command
         .args(args)
@@ -34,7 +34,7 @@ pub fn personae(database_url: &str, args: &[&str]) -> Command {
 
 /// `personae serve` on `database_url`, with its logs dropped too, once it answers on the
 /// returned channel.
-pub async fn serve(database_url: &str) -> (Child, Channel) {
+pub(crate) async fn serve(database_url: &str) -> (Child, Channel) {
     let grpc = free_addr();
     let child = personae(database_url, &["serve"])
         .args(["--listen", &grpc.to_string()])

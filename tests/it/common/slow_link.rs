@@ -12,7 +12,7 @@ use tokio::{
     time::Instant,
 };
 
-pub struct SlowLink {
+pub(crate) struct SlowLink {
     pub address: SocketAddr,
     accepting: JoinHandle<()>,
 }
@@ -20,7 +20,7 @@ pub struct SlowLink {
 impl SlowLink {
     /// Forwards connections made to [`Self::address`] to `upstream`; what `upstream` sends
     /// reaches the client `delay` later, in order.
-    pub async fn start(upstream: SocketAddr, delay: Duration) -> Self {
+    pub(crate) async fn start(upstream: SocketAddr, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the slow link");

@@ -22,12 +22,12 @@ use personae::{
 use super::values::{named, perm, perms};
 
 /// An audit record for `action` on `target`, by no one in particular.
-pub fn record(action: &'static str, target: impl ToString) -> AuditRecord {
+pub(crate) fn record(action: &'static str, target: impl ToString) -> AuditRecord {
     AuditRecord::new(None, action, "test", target)
 }
 
 /// A person in the built-in identity manager, named after the email.
-pub fn new_user(email: &str) -> NewUser {
+pub(crate) fn new_user(email: &str) -> NewUser {
     NewUser {
         email: Email::parse("email", email).unwrap(),
         full_name: FullName::parse("full_name", &format!("Name of {email}")).unwrap(),
@@ -37,7 +37,7 @@ pub fn new_user(email: &str) -> NewUser {
 }
 
 /// Creates [`new_user`]`(email)` and returns its id.
-pub async fn create_user(store: &dyn Store, email: &str) -> Id {
+pub(crate) async fn create_user(store: &dyn Store, email: &str) -> Id {
     let id = Id::new();
     store
         .create_user(id, new_user(email), record("CreateUser", id))
@@ -47,7 +47,7 @@ pub async fn create_user(store: &dyn Store, email: &str) -> Id {
 }
 
 /// Creates [`new_user`]`(email)` in IAM `iam` and returns its id.
-pub async fn create_user_of(store: &dyn Store, iam: Id, email: &str) -> Id {
+pub(crate) async fn create_user_of(store: &dyn Store, iam: Id, email: &str) -> Id {
     let id = Id::new();
     let mut user = new_user(email);
     user.iam_id = iam;
@@ -59,7 +59,7 @@ pub async fn create_user_of(store: &dyn Store, iam: Id, email: &str) -> Id {
 }
 
 /// A new user holding USER_ADMIN directly.
-pub async fn make_admin(store: &dyn Store, email: &str) -> Id {
+pub(crate) async fn make_admin(store: &dyn Store, email: &str) -> Id {
     let id = create_user(store, email).await;
     store
         .grant_permission(
@@ -73,7 +73,7 @@ pub async fn make_admin(store: &dyn Store, email: &str) -> Id {
 }
 
 /// Grants permission `name` to `user` directly.
-pub async fn grant(store: &dyn Store, user: Id, name: &str) {
+pub(crate) async fn grant(store: &dyn Store, user: Id, name: &str) {
     store
         .grant_permission(user, &perm(name), record("GrantPermission", user))
         .await
@@ -81,7 +81,7 @@ pub async fn grant(store: &dyn Store, user: Id, name: &str) {
 }
 
 /// A group named `name`, with no description or email, managed here only.
-pub fn new_group(name: &str) -> NewGroup {
+pub(crate) fn new_group(name: &str) -> NewGroup {
     NewGroup {
         name: named(name),
         description: Default::default(),
@@ -91,7 +91,7 @@ pub fn new_group(name: &str) -> NewGroup {
 }
 
 /// Creates [`new_group`]`(name)` and returns its id.
-pub async fn create_group(store: &dyn Store, name: &str) -> Id {
+pub(crate) async fn create_group(store: &dyn Store, name: &str) -> Id {
     let id = Id::new();
     store
         .create_group(id, new_group(name), record("CreateGroup", id))
@@ -101,7 +101,7 @@ pub async fn create_group(store: &dyn Store, name: &str) -> Id {
 }
 
 /// Creates a role named `name` holding `permissions` and returns its id.
-pub async fn create_role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
+pub(crate) async fn create_role(store: &dyn Store, name: &str, permissions: &[&str]) -> Id {
     let id = Id::new();
     let role = NewRole {
         name: named(name),
@@ -116,7 +116,12 @@ pub async fn create_role(store: &dyn Store, name: &str, permissions: &[&str]) ->
 }
 
 /// Assigns role `role_id` to `grantee`, in `tenant_id` or globally.
-pub async fn assign_role(store: &dyn Store, grantee: Grantee, role_id: Id, tenant_id: Option<Id>) {
+pub(crate) async fn assign_role(
+    store: &dyn Store,
+    grantee: Grantee,
+    role_id: Id,
+    tenant_id: Option<Id>,
+) {
     let key = AssignmentKey {
         grantee,
         role_id,
@@ -129,7 +134,7 @@ pub async fn assign_role(store: &dyn Store, grantee: Grantee, role_id: Id, tenan
 }
 
 /// An IAM named `name` calling `endpoint` (None: no user-info endpoint), with no profile schema.
-pub fn new_iam(name: &str, endpoint: Option<EndpointSettings>) -> NewIam {
+pub(crate) fn new_iam(name: &str, endpoint: Option<EndpointSettings>) -> NewIam {
     NewIam {
         name: named(name),
         endpoint,
@@ -139,7 +144,7 @@ pub fn new_iam(name: &str, endpoint: Option<EndpointSettings>) -> NewIam {
 
 /// A user-info endpoint at a public name, https://iam.example.com/, with basic auth as `svc`
 /// with `password`, and the default TLS settings and timeouts.
-pub fn example_endpoint(password: &str) -> EndpointSettings {
+pub(crate) fn example_endpoint(password: &str) -> EndpointSettings {
     EndpointSettings {
         uri: EndpointUri::parse("uri", "https://iam.example.com/", AddressPolicy::default())
             .unwrap(),
@@ -151,7 +156,7 @@ pub fn example_endpoint(password: &str) -> EndpointSettings {
 }
 
 /// Creates [`new_iam`]`(name, None)` and returns its id.
-pub async fn create_iam(store: &dyn Store, name: &str) -> Id {
+pub(crate) async fn create_iam(store: &dyn Store, name: &str) -> Id {
     let id = Id::new();
     store
         .create_iam(id, new_iam(name, None), record("CreateIam", id))
@@ -161,14 +166,14 @@ pub async fn create_iam(store: &dyn Store, name: &str) -> Id {
 }
 
 /// The first page of `size` items.
-pub fn page(size: i32) -> PageRequest {
+pub(crate) fn page(size: i32) -> PageRequest {
     PageRequest::parse(size, "", 50, "").unwrap()
 }
 
 /// Every item of a store list, `size` at a time: `fetch(request)` answers a page plus the probe
 /// for the next, and `key` names an item as the page token does. Checks that every page but the
 /// last is full and that tokens never repeat.
-pub async fn all_pages<T>(
+pub(crate) async fn all_pages<T>(
     size: i32,
     key: impl Fn(&T) -> String,
     mut fetch: impl AsyncFnMut(&PageRequest) -> Result<Vec<T>>,
@@ -191,7 +196,7 @@ pub async fn all_pages<T>(
 }
 
 /// Every user with `filter`, `size` at a time, in id order.
-pub async fn list_all_users(store: &dyn Store, filter: &UserFilter, size: i32) -> Vec<User> {
+pub(crate) async fn list_all_users(store: &dyn Store, filter: &UserFilter, size: i32) -> Vec<User> {
     all_pages(
         size,
         |u: &User| u.id.to_string(),
@@ -201,7 +206,7 @@ pub async fn list_all_users(store: &dyn Store, filter: &UserFilter, size: i32) -
 }
 
 /// Every user, disabled ones included.
-pub async fn all_users(store: &dyn Store) -> Vec<User> {
+pub(crate) async fn all_users(store: &dyn Store) -> Vec<User> {
     let filter = UserFilter {
         include_disabled: true,
         ..Default::default()
@@ -210,17 +215,17 @@ pub async fn all_users(store: &dyn Store) -> Vec<User> {
 }
 
 /// The sequence and hash of the last audit event.
-pub async fn audit_head(store: &dyn Store) -> (i64, String) {
+pub(crate) async fn audit_head(store: &dyn Store) -> (i64, String) {
     store.audit_head().await.expect("audit head")
 }
 
 /// The sequence of the last audit event.
-pub async fn head(store: &dyn Store) -> i64 {
+pub(crate) async fn head(store: &dyn Store) -> i64 {
     audit_head(store).await.0
 }
 
 /// Checks the whole audit chain up to the head; returns how many events it holds.
-pub async fn verify_chain(store: &dyn Store) -> i64 {
+pub(crate) async fn verify_chain(store: &dyn Store) -> i64 {
     let events = store.audit_events_after(0, 100_000).await.unwrap();
     let mut verifier = ChainVerifier::default();
     for event in &events {
@@ -233,7 +238,7 @@ pub async fn verify_chain(store: &dyn Store) -> i64 {
 
 /// Asserts that `err` is a failed precondition whose message contains `needle`.
 #[track_caller]
-pub fn assert_precondition(err: Error, needle: &str) {
+pub(crate) fn assert_precondition(err: Error, needle: &str) {
     assert!(
         matches!(err, Error::FailedPrecondition(ref m) if m.contains(needle)),
         "{err:?}"
@@ -241,16 +246,19 @@ pub fn assert_precondition(err: Error, needle: &str) {
 }
 
 /// A store call to make later, its answer reduced to success or the error.
-pub type Attempt<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+pub(crate) type Attempt<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 
 /// Wraps a store call as an [`Attempt`].
-pub fn attempt<'a, T>(call: impl Future<Output = Result<T>> + 'a) -> Attempt<'a> {
+pub(crate) fn attempt<'a, T>(call: impl Future<Output = Result<T>> + 'a) -> Attempt<'a> {
     Box::pin(async move { call.await.map(|_| ()) })
 }
 
 /// Makes each attempt in turn: each must fail its precondition with a message containing its
 /// needle, and leave no trace in the audit log.
-pub async fn assert_each_precondition_fails(store: &dyn Store, cases: Vec<(Attempt<'_>, &str)>) {
+pub(crate) async fn assert_each_precondition_fails(
+    store: &dyn Store,
+    cases: Vec<(Attempt<'_>, &str)>,
+) {
     assert!(!cases.is_empty());
     let before = audit_head(store).await;
     for (i, (attempt, needle)) in cases.into_iter().enumerate() {

@@ -6,27 +6,27 @@ use personae::domain::{
     role::NewTenant,
 };
 
-pub fn perm(name: &str) -> PermissionName {
+pub(crate) fn perm(name: &str) -> PermissionName {
     PermissionName::parse("permission", name).expect("a valid permission name")
 }
 
-pub fn perms(names: &[&str]) -> Vec<PermissionName> {
+pub(crate) fn perms(names: &[&str]) -> Vec<PermissionName> {
     names.iter().map(|name| perm(name)).collect()
 }
 
-pub fn attr(name: &str) -> AttributeName {
+pub(crate) fn attr(name: &str) -> AttributeName {
     AttributeName::parse("attribute", name).expect("a valid attribute name")
 }
 
-pub fn named(text: &str) -> Name {
+pub(crate) fn named(text: &str) -> Name {
     Name::parse("name", text).expect("a valid name")
 }
 
-pub fn desc(text: &str) -> Description {
+pub(crate) fn desc(text: &str) -> Description {
     Description::parse("description", text).expect("a valid description")
 }
 
-pub fn tenant(name: &str) -> NewTenant {
+pub(crate) fn tenant(name: &str) -> NewTenant {
     NewTenant {
         name: named(name),
         description: Description::default(),
