@@ -1,7 +1,7 @@
 //! Who is calling, and what they may do.
 //!
 //! Callers present `authorization: Bearer <api key>`. [`layer::Auth`] authenticates every
-//! call except health and reflection, checks the RPC's entry in [`rpc_access`], and hands the
+//! call except health and reflection, checks the RPC's entry in `rpc_access`, and hands the
 //! [`Principal`] to the handler through the request extensions.
 
 pub mod layer;

@@ -4,7 +4,7 @@
 //! Every way it can fail is described for the caller (status and the first bytes of the body,
 //! the TLS or connection error, a timeout), since an operator fixes the endpoint from that.
 //! It connects only to addresses the server's [`AddressPolicy`] allows: an IP address in the
-//! URI is checked before any request, and names are resolved by [`CheckedResolver`], which keeps
+//! URI is checked before any request, and names are resolved by `CheckedResolver`, which keeps
 //! only allowed addresses, on every connection.
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
