@@ -64,7 +64,7 @@ impl SelfServiceLimit {
         }
     }
 
-    /// Calls [`forget_idle`](Self::forget_idle) every `FORGET_IDLE_EVERY`, for ever.
+    /// Calls `forget_idle` every `FORGET_IDLE_EVERY`, for ever.
     pub async fn forget_idle_periodically(self: std::sync::Arc<Self>) {
         let mut every = tokio::time::interval(FORGET_IDLE_EVERY);
         loop {

@@ -225,7 +225,7 @@ pub enum Subject {
     Session(SessionId),
 }
 
-/// A session id chosen by the caller: required, at most [`MAX_SESSION_ID_CHARS`].
+/// A session id chosen by the caller: required, at most `MAX_SESSION_ID_CHARS`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionId(String);
 

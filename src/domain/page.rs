@@ -20,7 +20,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// `filter` is every request field other than the paging ones, in a fixed textual form.
-    /// A page size of zero means `default`; one above [`MAX_PAGE_SIZE`] means that.
+    /// A page size of zero means `default`; one above `MAX_PAGE_SIZE` means that.
     pub fn parse(page_size: i32, page_token: &str, default: usize, filter: &str) -> Result<Self> {
         let size = match page_size {
             n if n < 0 => return Err(Error::invalid("page_size", "must not be negative")),

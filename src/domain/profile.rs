@@ -22,7 +22,7 @@ const MAX_CONCURRENCY: usize = 64;
 /// The most users one SyncAll transaction (and audit event) covers.
 pub const MAX_BATCH: usize = 500;
 
-/// SyncAll's concurrency as a request gives it: 1 to [`MAX_CONCURRENCY`], or 0 for the default.
+/// SyncAll's concurrency as a request gives it: 1 to `MAX_CONCURRENCY`, or 0 for the default.
 pub fn concurrency(field: &str, requested: i32) -> Result<usize> {
     match requested {
         0 => Ok(DEFAULT_CONCURRENCY),
