@@ -89,6 +89,16 @@ pub struct ServeArgs {
     /// process. 0: unlimited. Default 30.
     #[arg(long, env = "PERSONAE_SELF_SERVICE_WRITES_PER_MINUTE")]
     pub self_service_writes_per_minute: Option<u32>,
+    /// PEM certificate chain (the server's certificate first) to serve gRPC over TLS; with
+    /// --tls-key. Read again when the file changes.
+    #[arg(long, env = "PERSONAE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert's certificate.
+    #[arg(long, env = "PERSONAE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Longest a client may take to complete its TLS handshake, in seconds; default 10.
+    #[arg(long, env = "PERSONAE_TLS_HANDSHAKE_TIMEOUT_SECS")]
+    pub tls_handshake_timeout_secs: Option<u64>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -128,6 +138,9 @@ pub struct FileConfig {
     pub self_service_writes_per_minute: Option<u32>,
     pub bootstrap_token: Option<String>,
     pub secret_key_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_handshake_timeout_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -159,6 +172,16 @@ pub struct ServerConfig {
     pub self_service_writes_per_minute: u32,
     pub bootstrap_token: Option<String>,
     pub secret_key: KeySource,
+    /// Serve over TLS with these files; plaintext when `None`.
+    pub tls: Option<TlsFiles>,
+    pub tls_handshake_timeout: Duration,
+}
+
+/// The files a TLS listener's certificate chain and private key are read from.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl ServerConfig {
@@ -192,6 +215,28 @@ impl ServerConfig {
             max_api_keys_per_user > 0,
             "max_api_keys_per_user must be at least 1"
         );
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!(
+                "tls_cert is given without tls_key: TLS needs both (--tls-key or PERSONAE_TLS_KEY)"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "tls_key is given without tls_cert: TLS needs both (--tls-cert or \
+                 PERSONAE_TLS_CERT)"
+            ),
+        };
+        let handshake_timeout = args
+            .tls_handshake_timeout_secs
+            .or(file.tls_handshake_timeout_secs)
+            .unwrap_or(10);
+        anyhow::ensure!(
+            (1..=300).contains(&handshake_timeout),
+            "tls_handshake_timeout_secs must be from 1 to 300"
+        );
         let database_url = database_url(args.store.database_url, file.database_url);
         let secret_key = secret_key_source(
             &database_url,
@@ -224,6 +269,8 @@ impl ServerConfig {
                 .or(file.self_service_writes_per_minute)
                 .unwrap_or(30),
             bootstrap_token: bootstrap_token(file.bootstrap_token)?,
+            tls,
+            tls_handshake_timeout: Duration::from_secs(handshake_timeout),
         })
     }
 }

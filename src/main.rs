@@ -10,7 +10,7 @@ use personae::{
     },
     domain::api_key,
     secrets::{self, KeySource},
-    server::{self, ServeOptions},
+    server::{self, ServeOptions, ServerTls},
     store::{self, SqlStore},
     telemetry,
 };
@@ -65,6 +65,12 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
     let config = ServerConfig::resolve(args, file)?;
+    // Before the store is touched: a bad certificate or key stops start-up, naming the file.
+    let tls = config
+        .tls
+        .clone()
+        .map(|files| ServerTls::load(files, config.tls_handshake_timeout))
+        .transpose()?;
     let store = store::open(&config.database_url, &config.secret_key)
         .await
         .context("opening the store")?;
@@ -80,8 +86,16 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         metrics = %metrics.local_addr()?,
         store = store_kind(&config.database_url),
         user_info_allow_private_addresses = config.user_info_addresses.allow_private,
+        tls = tls.is_some(),
         "personae is serving"
     );
+    if tls.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            grpc = %config.listen,
+            "gRPC is served in plaintext on an address other hosts can reach: API keys cross the \
+             network in the clear; give --tls-cert and --tls-key"
+        );
+    }
     let options = ServeOptions {
         request_timeout: config.request_timeout,
         max_concurrent_requests: config.max_concurrent_requests,
@@ -90,6 +104,7 @@ async fn serve(args: ServeArgs, file: FileConfig) -> anyhow::Result<()> {
         user_info_addresses: config.user_info_addresses,
         max_api_keys_per_user: config.max_api_keys_per_user,
         self_service_writes_per_minute: config.self_service_writes_per_minute,
+        tls,
     };
     server::serve(store, grpc, metrics, options, shutdown_signal()).await?;
     tracing::info!("personae stopped");

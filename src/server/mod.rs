@@ -3,6 +3,7 @@
 mod health;
 mod load_shed;
 mod message_limit;
+mod tls;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -31,6 +32,7 @@ use crate::telemetry::{Metrics, Observe, serve_metrics};
 use health::StoreHealth;
 use load_shed::LoadShed;
 use message_limit::MessageLimit;
+pub use tls::ServerTls;
 
 /// Largest request message accepted; personae's requests are small, so a large one is abuse.
 /// MessageLimit enforces it; tonic's own limit is the backstop.
@@ -51,6 +53,8 @@ pub struct ServeOptions {
     pub max_api_keys_per_user: u32,
     /// Writes a caller without USER_ADMIN may make on its own keys a minute; 0: unlimited.
     pub self_service_writes_per_minute: u32,
+    /// Serve gRPC over TLS; plaintext when `None`.
+    pub tls: Option<ServerTls>,
 }
 
 /// Serves the API on `grpc` and metrics on `metrics` until `shutdown` resolves, then drains
@@ -139,7 +143,7 @@ pub async fn serve(
             MAX_DECODING_MESSAGE_SIZE,
         )));
 
-    let result = Server::builder()
+    let router = Server::builder()
         // tonic 0.14 leaves these unbounded unless set (HTTP/2 rapid-reset and flood defences).
         .max_concurrent_streams(100)
         .http2_max_local_error_reset_streams(Some(1024))
@@ -175,13 +179,26 @@ pub async fn serve(
         .add_service(
             AuditServer::new(AuditApi::new(context))
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
-        )
+        );
+    let result = match &options.tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(tls.incoming(grpc), shutdown)
+                .await
+        }
         // Replies go out in small writes; Nagle's algorithm would hold each back for an ACK.
         // The builder's tcp_nodelay does not reach sockets of a listener passed in, so the
-        // listener sets it on each one it accepts.
-        .serve_with_incoming_shutdown(TcpIncoming::from(grpc).with_nodelay(Some(true)), shutdown)
-        .await
-        .context("serving gRPC");
+        // listener sets it on each one it accepts (as the TLS listener does).
+        None => {
+            router
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                    shutdown,
+                )
+                .await
+        }
+    }
+    .context("serving gRPC");
     // Calls have drained: no decision can arrive after this last write.
     decisions.close().await;
     let _ = stop_tx.send(true);

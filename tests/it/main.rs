@@ -24,6 +24,7 @@ mod policy_conformance;
 mod secret_key_conformance;
 mod sqlite_file;
 mod sync_api;
+mod tls;
 mod traces;
 mod usage_api;
 mod user_info_addresses;

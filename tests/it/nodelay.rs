@@ -16,7 +16,7 @@ use socket2::SockRef;
     unsafe_code,
     reason = "the server's sockets are reached only through this process's descriptor table"
 )]
-fn server_side(server: SocketAddr, client: SocketAddr) -> Option<bool> {
+pub(crate) fn server_side(server: SocketAddr, client: SocketAddr) -> Option<bool> {
     let fds = std::fs::read_dir("/proc/self/fd").expect("list /proc/self/fd");
     for entry in fds.flatten() {
         let Some(fd) = entry

@@ -28,8 +28,10 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
-    Request, Status, service::Interceptor, service::interceptor::InterceptedService,
-    transport::Channel,
+    Request, Status,
+    service::Interceptor,
+    service::interceptor::InterceptedService,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 
 /// How often test servers write impersonation decisions to the audit log: short, so tests see
@@ -308,6 +310,7 @@ pub(crate) fn serve_options() -> ServeOptions {
         },
         max_api_keys_per_user: 100,
         self_service_writes_per_minute: 30,
+        tls: None,
     }
 }
 
@@ -317,6 +320,32 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(store: TestStore, options: ServeOptions) -> Self {
+        Self::start_reached(store, options, |addr| {
+            Endpoint::from_shared(format!("http://{addr}")).unwrap()
+        })
+        .await
+    }
+
+    /// A server whose `options.tls` serves a certificate issued by `ca` (PEM) for `localhost`,
+    /// reached over TLS.
+    pub(crate) async fn start_tls(store: TestStore, options: ServeOptions, ca: &str) -> Self {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name("localhost");
+        Self::start_reached(store, options, move |addr| {
+            Endpoint::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .expect("TLS settings")
+        })
+        .await
+    }
+
+    async fn start_reached(
+        store: TestStore,
+        options: ServeOptions,
+        endpoint: impl FnOnce(SocketAddr) -> Endpoint,
+    ) -> Self {
         let admin_token = api_key::generate().token;
         bootstrap::bootstrap(store.store.as_ref(), Some(&admin_token))
             .await
@@ -334,11 +363,7 @@ impl TestServer {
                 let _ = rx.await;
             },
         ));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect");
+        let channel = endpoint(addr).connect().await.expect("connect");
         Self {
             addr,
             metrics_addr,

@@ -1,0 +1,360 @@
+//! gRPC over TLS: served with certificates made at test time, refused at start when the files
+//! are wrong, rotated under a running server, and unharmed by clients that do not speak TLS or
+//! never finish their handshake.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use personae::{
+    config::TlsFiles,
+    proto,
+    server::{ServeOptions, ServerTls},
+};
+use rustls::{ClientConfig, RootCertStore, pki_types::CertificateDer};
+use rustls_pki_types::{ServerName, pem::PemObject};
+use tempfile::TempDir;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_rustls::{TlsConnector, client::TlsStream};
+use tonic::transport::Channel;
+
+use crate::common::{
+    TestServer,
+    certs::{CURRENT, Pem, certificate},
+    logs, serve_options, sqlite_store,
+};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A CA and a server certificate it issued for `localhost`.
+fn issued() -> (Pem, Pem) {
+    let ca = certificate(&["personae test CA"], CURRENT, None);
+    let server = certificate(&["localhost"], CURRENT, Some(&ca));
+    (ca, server)
+}
+
+/// A directory laid out as a Kubernetes secret volume: `tls.crt` and `tls.key` are symlinks
+/// through `..data`, a symlink to the directory of the current version, which an update
+/// replaces by renaming a new symlink over it.
+struct SecretVolume {
+    dir: TempDir,
+    versions: u32,
+}
+
+impl SecretVolume {
+    fn new(pair: &Pem) -> Self {
+        let mut volume = Self {
+            dir: TempDir::new().unwrap(),
+            versions: 0,
+        };
+        volume.update(&pair.cert, &pair.key);
+        for name in ["tls.crt", "tls.key"] {
+            std::os::unix::fs::symlink(format!("..data/{name}"), volume.dir.path().join(name))
+                .unwrap();
+        }
+        volume
+    }
+
+    fn files(&self) -> TlsFiles {
+        TlsFiles {
+            cert: self.dir.path().join("tls.crt"),
+            key: self.dir.path().join("tls.key"),
+        }
+    }
+
+    fn update(&mut self, cert: &str, key: &str) {
+        self.versions += 1;
+        let version = format!("..v{}", self.versions);
+        let path = self.dir.path().join(&version);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("tls.crt"), cert).unwrap();
+        std::fs::write(path.join("tls.key"), key).unwrap();
+        let next = self.dir.path().join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &next).unwrap();
+        std::fs::rename(&next, self.dir.path().join("..data")).unwrap();
+    }
+}
+
+fn options(files: TlsFiles) -> ServeOptions {
+    ServeOptions {
+        tls: Some(ServerTls::load(files, HANDSHAKE_TIMEOUT).expect("a good pair loads")),
+        ..serve_options()
+    }
+}
+
+fn der(pem: &str) -> CertificateDer<'static> {
+    CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+}
+
+/// A new TLS connection to `server`, trusting `ca`.
+async fn connect_tls(server: &TestServer, ca: &Pem) -> TlsStream<TcpStream> {
+    let mut roots = RootCertStore::empty();
+    roots.add(der(&ca.cert)).unwrap();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "ALPN h2");
+    tls
+}
+
+/// The certificate a new TLS connection to `server` is served, trusting `ca`.
+async fn served_certificate(server: &TestServer, ca: &Pem) -> CertificateDer<'static> {
+    let tls = connect_tls(server, ca).await;
+    tls.get_ref().1.peer_certificates().expect("a certificate")[0].clone()
+}
+
+async fn health(channel: Channel) -> Result<i32, tonic::Status> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let answer = client
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await?;
+    Ok(answer.into_inner().status)
+}
+
+#[tokio::test]
+async fn grpc_is_served_over_tls_to_clients_that_trust_its_ca() {
+    let (ca, pair) = issued();
+    let volume = SecretVolume::new(&pair);
+    let server =
+        TestServer::start_tls(sqlite_store().await, options(volume.files()), &ca.cert).await;
+    assert_eq!(
+        health(server.channel()).await.expect("health over TLS"),
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let users = server
+        .users(server.admin())
+        .list_users(proto::ListUsersRequest::default())
+        .await
+        .expect("an authenticated call over TLS")
+        .into_inner();
+    assert_eq!(users.users.len(), 1, "the bootstrap admin");
+    assert_eq!(served_certificate(&server, &ca).await, der(&pair.cert));
+
+    // As on a plaintext listener, replies are not held back by Nagle's algorithm.
+    let open = connect_tls(&server, &ca).await;
+    let (addr, local) = (server.addr, open.get_ref().0.local_addr().unwrap());
+    let nodelay = tokio::task::spawn_blocking(move || crate::nodelay::server_side(addr, local))
+        .await
+        .unwrap();
+    assert_eq!(nodelay, Some(true), "TCP_NODELAY on the TLS connection");
+    drop(open);
+
+    // A client that trusts another CA refuses the server's certificate.
+    let (other_ca, _) = issued();
+    let refused = tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(&other_ca.cert))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await;
+    assert!(refused.is_err(), "an untrusted certificate is refused");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plaintext_and_silent_clients_fail_at_once_and_hold_up_nobody() {
+    let (ca, pair) = issued();
+    let volume = SecretVolume::new(&pair);
+    let server =
+        TestServer::start_tls(sqlite_store().await, options(volume.files()), &ca.cert).await;
+
+    // A client that never sends a byte, opened first: it must not hold up the accept loop.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let opened = Instant::now();
+
+    let plaintext = tokio::time::timeout(Duration::from_secs(5), async {
+        let channel = Channel::from_shared(format!("http://{}", server.addr))
+            .unwrap()
+            .connect()
+            .await?;
+        health(channel)
+            .await
+            .map_err(|status| -> Box<dyn std::error::Error + Send + Sync> { Box::new(status) })
+    })
+    .await
+    .expect("a plaintext client gets an answer at once, not a hang");
+    assert!(plaintext.is_err(), "plaintext is refused: {plaintext:?}");
+
+    // Raw bytes that are not TLS: the server closes the connection.
+    let mut garbage = TcpStream::connect(server.addr).await.unwrap();
+    garbage
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), garbage.read_to_end(&mut answer))
+        .await
+        .expect("closed at once")
+        .ok();
+
+    // Meanwhile, well before the silent client's handshake times out, a new TLS connection is
+    // served: handshakes are not done in the accept loop.
+    let served = tokio::time::timeout(Duration::from_secs(2), served_certificate(&server, &ca))
+        .await
+        .expect("a new connection is served while another has not finished its handshake");
+    assert_eq!(served, der(&pair.cert));
+    assert!(health(server.channel()).await.is_ok());
+
+    // The silent client is cut off once the handshake timeout has passed.
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(15), silent.read(&mut buffer))
+        .await
+        .expect("the silent connection is closed by the server");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed: {read:?}");
+    assert!(
+        opened.elapsed() >= HANDSHAKE_TIMEOUT,
+        "not before the timeout: {:?}",
+        opened.elapsed()
+    );
+    server.stop().await;
+}
+
+/// Waits until a new connection is served `expected`.
+async fn wait_for_served(server: &TestServer, ca: &Pem, expected: &CertificateDer<'_>) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served_certificate(server, ca).await != *expected {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn rotated_files_are_served_to_new_connections_and_a_bad_pair_is_refused() {
+    let (ca, first) = issued();
+    let mut volume = SecretVolume::new(&first);
+    let server =
+        TestServer::start_tls(sqlite_store().await, options(volume.files()), &ca.cert).await;
+    let open = server.channel();
+    assert!(health(open.clone()).await.is_ok());
+    assert_eq!(served_certificate(&server, &ca).await, der(&first.cert));
+
+    // A secret volume's update: a symlink swap.
+    let second = certificate(&["localhost"], CURRENT, Some(&ca));
+    volume.update(&second.cert, &second.key);
+    wait_for_served(&server, &ca, &der(&second.cert)).await;
+    assert!(
+        health(open.clone()).await.is_ok(),
+        "an open connection keeps working"
+    );
+
+    // A pair whose key is not its certificate's is refused; the second pair stays.
+    let stray = certificate(&["localhost"], CURRENT, Some(&ca));
+    let third = certificate(&["localhost"], CURRENT, Some(&ca));
+    volume.update(&third.cert, &stray.key);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !logs::captured()
+        .text()
+        .contains("refused the changed TLS certificate and key")
+    {
+        assert!(Instant::now() < deadline, "the bad pair was not reported");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(served_certificate(&server, &ca).await, der(&second.cert));
+
+    // Files replaced by a rename, as other tools do it: served once they check out.
+    let fourth = certificate(&["localhost"], CURRENT, Some(&ca));
+    replace_by_rename(&volume.files().cert, &fourth.cert);
+    replace_by_rename(&volume.files().key, &fourth.key);
+    wait_for_served(&server, &ca, &der(&fourth.cert)).await;
+    assert!(health(open).await.is_ok());
+    server.stop().await;
+}
+
+/// Writes `contents` beside `path` and renames it over `path` (through the symlink's target
+/// directory, so the symlink itself stays).
+fn replace_by_rename(path: &Path, contents: &str) {
+    let target = std::fs::canonicalize(path).unwrap();
+    let next: PathBuf = target.with_extension("next");
+    std::fs::write(&next, contents).unwrap();
+    std::fs::rename(&next, &target).unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_pair_is_refused_at_start_naming_the_file() {
+    let (ca, pair) = issued();
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    };
+    let cert = write("cert.pem", &pair.cert);
+    let key = write("key.pem", &pair.key);
+    let other_key = write("other.pem", &ca.key);
+    let expired = certificate(&["localhost"], (2019, 2020), Some(&ca));
+    let expired_cert = write("expired.pem", &expired.cert);
+    let expired_key = write("expired-key.pem", &expired.key);
+    let missing = dir.path().join("missing.pem");
+    let load = |cert: &Path, key: &Path| {
+        ServerTls::load(
+            TlsFiles {
+                cert: cert.to_owned(),
+                key: key.to_owned(),
+            },
+            HANDSHAKE_TIMEOUT,
+        )
+        .map(|_| ())
+        .map_err(|error| format!("{error:#}"))
+    };
+    for (cert, key, file, says) in [
+        (&missing, &key, &missing, "cannot read the TLS certificate"),
+        (&cert, &missing, &missing, "cannot read the TLS private key"),
+        (&cert, &other_key, &other_key, "does not match"),
+        (&expired_cert, &expired_key, &expired_cert, "expired on"),
+        (&key, &key, &key, "holds no PEM certificate"),
+        (&cert, &cert, &cert, "is not a PEM private key"),
+    ] {
+        let error = load(cert, key).expect_err(says);
+        assert!(
+            error.contains(&file.display().to_string()) && error.contains(says),
+            "{says}: {error}"
+        );
+    }
+    assert!(load(&cert, &key).is_ok());
+
+    // The binary refuses to start, saying why, and one file without the other.
+    for args in [
+        vec![
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            other_key.to_str().unwrap(),
+        ],
+        vec!["--tls-cert", cert.to_str().unwrap()],
+    ] {
+        let output = crate::common::process::personae("sqlite::memory:", &["serve"])
+            .args(&args)
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: refused");
+        assert!(
+            stderr.contains("does not match") || stderr.contains("without tls_key"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
