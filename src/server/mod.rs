@@ -8,6 +8,7 @@ mod tls;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tonic::{
     server::NamedService,
@@ -32,6 +33,7 @@ use crate::telemetry::{Metrics, Observe, serve_metrics};
 use health::StoreHealth;
 use load_shed::LoadShed;
 use message_limit::MessageLimit;
+use tls::Protocol;
 pub use tls::ServerTls;
 
 /// Largest request message accepted; personae's requests are small, so a large one is abuse.
@@ -118,11 +120,24 @@ pub async fn serve(
     // Health is known before the first call is accepted.
     health.probe().await;
     let health_task = tokio::spawn(health.watch());
-    let metrics_task = tokio::spawn(serve_metrics(
-        metrics,
-        metrics_registry.clone(),
-        stopped(stop_rx.clone()),
-    ));
+    let metrics_task = match &options.tls {
+        Some(tls) => tokio::spawn(serve_metrics(
+            tls.listen(metrics, Protocol::Http1)?,
+            metrics_registry.clone(),
+            stopped(stop_rx.clone()),
+        )),
+        // As on the gRPC listener (and in the TLS accept loop): without it, Nagle's algorithm
+        // delays the reply's last write.
+        None => tokio::spawn(serve_metrics(
+            metrics.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::warn!(%error, "cannot set TCP_NODELAY on a metrics connection");
+                }
+            }),
+            metrics_registry.clone(),
+            stopped(stop_rx.clone()),
+        )),
+    };
 
     let stack = ServiceBuilder::new()
         // Outermost, so every log line, trace and response below carries the request id, and
@@ -183,7 +198,10 @@ pub async fn serve(
     let result = match &options.tls {
         Some(tls) => {
             router
-                .serve_with_incoming_shutdown(tls.incoming(grpc), shutdown)
+                .serve_with_incoming_shutdown(
+                    tls.listen(grpc, Protocol::Grpc)?.into_stream(),
+                    shutdown,
+                )
                 .await
         }
         // Replies go out in small writes; Nagle's algorithm would hold each back for an ACK.

@@ -1,5 +1,5 @@
-//! TLS on the gRPC listener: a certificate chain and key read from files and read again when
-//! they change, and handshakes done per connection and bounded in time.
+//! TLS on the server's listeners (gRPC and metrics): a certificate chain and key read from files
+//! and read again when they change, and handshakes done per connection and bounded in time.
 //!
 //! Rotation tools (cert-manager, a Kubernetes secret volume) replace the files in place, by a
 //! rename or by swapping a symlink, so the files are polled by content rather than watched by
@@ -43,10 +43,10 @@ const POLL_EVERY: Duration = Duration::from_secs(2);
 /// takes them as fast as they come; this only smooths a burst.
 const ACCEPTED_QUEUE: usize = 64;
 
-/// The TLS side of the gRPC listener. Cloning shares the certificate in use.
+/// TLS for the server's listeners. Cloning shares the certificate in use.
 #[derive(Clone)]
 pub struct ServerTls {
-    acceptor: TlsAcceptor,
+    current: Arc<CurrentKey>,
     handshake_timeout: Duration,
 }
 
@@ -58,6 +58,15 @@ impl fmt::Debug for ServerTls {
     }
 }
 
+/// What a listener's clients may agree to speak (ALPN).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Protocol {
+    /// gRPC is HTTP/2 only: a client that cannot speak it fails the handshake, not later.
+    Grpc,
+    /// The metrics endpoint speaks HTTP/1.1, as Prometheus scrapes.
+    Http1,
+}
+
 impl ServerTls {
     /// Reads and checks the pair `files` names, refusing it naming the file and the problem,
     /// and starts reading them again every few seconds for as long as the result is in use.
@@ -66,37 +75,75 @@ impl ServerTls {
         let current = Arc::new(CurrentKey {
             key: RwLock::new(certified_key(&files, &contents)?),
         });
-        let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .context("TLS 1.2 and 1.3 with the ring provider")?
-            .with_no_client_auth()
-            .with_cert_resolver(current.clone());
-        // gRPC is HTTP/2 only; a client that cannot speak it fails the handshake, not later.
-        config.alpn_protocols = vec![b"h2".to_vec()];
         tokio::spawn(watch(files, contents, Arc::downgrade(&current)));
         Ok(Self {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            current,
             handshake_timeout,
         })
     }
 
+    fn acceptor(&self, protocol: Protocol) -> anyhow::Result<TlsAcceptor> {
+        let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .context("TLS 1.2 and 1.3 with the ring provider")?
+            .with_no_client_auth()
+            .with_cert_resolver(self.current.clone());
+        config.alpn_protocols = match protocol {
+            Protocol::Grpc => vec![b"h2".to_vec()],
+            Protocol::Http1 => vec![b"http/1.1".to_vec()],
+        };
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
     /// The TLS connections `listener` accepts. Each handshake runs in its own task and is
     /// dropped after the handshake timeout, so a slow or silent client holds up no other; the
-    /// accept loop itself only accepts. It ends when the stream is dropped.
-    pub fn incoming(
+    /// accept loop itself only accepts. It ends when the result is dropped.
+    pub(crate) fn listen(
         &self,
         listener: TcpListener,
-    ) -> impl Stream<Item = io::Result<TlsStream<TcpStream>>> + use<> {
+        protocol: Protocol,
+    ) -> anyhow::Result<TlsListener> {
+        let local = listener.local_addr()?;
         let (ready, queue) = mpsc::channel(ACCEPTED_QUEUE);
         tokio::spawn(accept(
             listener,
-            self.acceptor.clone(),
+            self.acceptor(protocol)?,
             self.handshake_timeout,
             ready,
         ));
-        futures::stream::unfold(queue, |mut queue| async move {
-            queue.recv().await.map(|tls| (Ok(tls), queue))
+        Ok(TlsListener { queue, local })
+    }
+}
+
+/// A listener's connections whose TLS handshakes are done.
+pub(crate) struct TlsListener {
+    queue: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    /// The connections as tonic takes them.
+    pub(crate) fn into_stream(self) -> impl Stream<Item = io::Result<TlsStream<TcpStream>>> {
+        futures::stream::unfold(self.queue, |mut queue| async move {
+            queue.recv().await.map(|(tls, _)| (Ok(tls), queue))
         })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.queue.recv().await {
+            Some(accepted) => accepted,
+            // The accept loop ends only when this listener is dropped, so never while it waits.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
     }
 }
 
@@ -104,7 +151,7 @@ async fn accept(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
-    ready: mpsc::Sender<TlsStream<TcpStream>>,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -139,12 +186,12 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     timeout: Duration,
-    ready: mpsc::Sender<TlsStream<TcpStream>>,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => {
             // Fails only when the server is shutting down: the connection is dropped.
-            let _ = ready.send(tls).await;
+            let _ = ready.send((tls, peer)).await;
         }
         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, ?timeout, "TLS handshake timed out"),

@@ -2,7 +2,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::serve::ListenerExt;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, histogram::Histogram},
@@ -129,9 +128,9 @@ pub(super) fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// Serves `GET /metrics` until `shutdown` resolves.
+/// Serves `GET /metrics` on `listener`'s connections until `shutdown` resolves.
 pub async fn serve_metrics(
-    listener: tokio::net::TcpListener,
+    listener: impl axum::serve::Listener<Addr = std::net::SocketAddr>,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -150,12 +149,6 @@ pub async fn serve_metrics(
             }
         }),
     );
-    // As on the gRPC listener: without it, Nagle's algorithm delays the reply's last write.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "cannot set TCP_NODELAY on a metrics connection");
-        }
-    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

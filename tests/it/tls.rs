@@ -3,6 +3,7 @@
 //! never finish their handshake.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::Stdio,
     sync::Arc,
@@ -92,8 +93,15 @@ fn der(pem: &str) -> CertificateDer<'static> {
     CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
 }
 
-/// A new TLS connection to `server`, trusting `ca`.
+/// A new TLS connection to `server`'s gRPC listener, trusting `ca`.
 async fn connect_tls(server: &TestServer, ca: &Pem) -> TlsStream<TcpStream> {
+    let tls = connect_tls_to(server.addr, ca, b"h2").await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "ALPN h2");
+    tls
+}
+
+/// A new TLS connection to `addr` offering ALPN `protocol`, trusting `ca`.
+async fn connect_tls_to(addr: SocketAddr, ca: &Pem, protocol: &[u8]) -> TlsStream<TcpStream> {
     let mut roots = RootCertStore::empty();
     roots.add(der(&ca.cert)).unwrap();
     let mut config =
@@ -102,14 +110,12 @@ async fn connect_tls(server: &TestServer, ca: &Pem) -> TlsStream<TcpStream> {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let tls = TlsConnector::from(Arc::new(config))
+    config.alpn_protocols = vec![protocol.to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .expect("TLS handshake");
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "ALPN h2");
-    tls
+        .expect("TLS handshake")
 }
 
 /// The certificate a new TLS connection to `server` is served, trusting `ca`.
@@ -153,6 +159,28 @@ async fn grpc_is_served_over_tls_to_clients_that_trust_its_ca() {
         .unwrap();
     assert_eq!(nodelay, Some(true), "TCP_NODELAY on the TLS connection");
     drop(open);
+
+    // The metrics listener serves the same certificate, over HTTP/1.1.
+    let mut scrape = connect_tls_to(server.metrics_addr, &ca, b"http/1.1").await;
+    scrape
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: personae\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut page = String::new();
+    scrape.read_to_string(&mut page).await.ok();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("grpc_server_handled"), "the metrics: {page}");
+    let mut plain = TcpStream::connect(server.metrics_addr).await.unwrap();
+    plain
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: personae\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut answer))
+        .await
+        .expect("a plaintext scrape is closed at once")
+        .ok();
+    assert!(!answer.starts_with(b"HTTP"), "no metrics in plaintext");
 
     // A client that trusts another CA refuses the server's certificate.
     let (other_ca, _) = issued();
