@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the gRPC API (applies migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate(StoreArgs),
     /// Create the first admin if the store is empty, print its API key once, and exit.
@@ -96,6 +96,14 @@ pub struct ServeArgs {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert's certificate.
     #[arg(long, env = "PERSONAE_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates that client certificates are verified against; a verified
+    /// certificate whose email SAN is a service account's username authenticates as it.
+    #[arg(long, env = "PERSONAE_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// `optional` (default: a client may present a certificate, and bearer keys keep working) or
+    /// `required` (a client without a certificate cannot connect).
+    #[arg(long, env = "PERSONAE_TLS_CLIENT_AUTH")]
+    pub tls_client_auth: Option<ClientAuth>,
     /// Longest a client may take to complete its TLS handshake, in seconds; default 10.
     #[arg(long, env = "PERSONAE_TLS_HANDSHAKE_TIMEOUT_SECS")]
     pub tls_handshake_timeout_secs: Option<u64>,
@@ -140,6 +148,8 @@ pub struct FileConfig {
     pub secret_key_file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub tls_client_auth: Option<ClientAuth>,
     pub tls_handshake_timeout_secs: Option<u64>,
 }
 
@@ -177,11 +187,26 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: Duration,
 }
 
-/// The files a TLS listener's certificate chain and private key are read from.
+/// The files a TLS listener's certificate chain and private key are read from, and what it asks
+/// of clients.
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Verify client certificates against the CA certificates in this file.
+    pub client_ca: Option<PathBuf>,
+    pub client_auth: ClientAuth,
+}
+
+/// Whether a client must present a certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A client may present one; one without it authenticates with a bearer key.
+    #[default]
+    Optional,
+    /// A client without a verified certificate cannot connect.
+    Required,
 }
 
 impl ServerConfig {
@@ -215,11 +240,30 @@ impl ServerConfig {
             max_api_keys_per_user > 0,
             "max_api_keys_per_user must be at least 1"
         );
+        let client_ca = args.tls_client_ca.or(file.tls_client_ca);
+        let client_auth = args
+            .tls_client_auth
+            .or(file.tls_client_auth)
+            .unwrap_or_default();
+        anyhow::ensure!(
+            client_auth == ClientAuth::Optional || client_ca.is_some(),
+            "tls_client_auth required needs tls_client_ca: the CA client certificates are \
+             verified against"
+        );
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
         ) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca,
+                client_auth,
+            }),
+            (None, None) if client_ca.is_some() => anyhow::bail!(
+                "tls_client_ca is given without tls_cert and tls_key: client certificates are \
+                 asked for only over TLS"
+            ),
             (None, None) => None,
             (Some(_), None) => anyhow::bail!(
                 "tls_cert is given without tls_key: TLS needs both (--tls-key or PERSONAE_TLS_KEY)"

@@ -33,14 +33,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_json = match &cli.command {
-        Command::Serve(ServeArgs { store, .. })
-        | Command::Migrate(store)
-        | Command::Bootstrap(BootstrapArgs { store, .. })
-        | Command::RotateSecretKey(RotateArgs { store, .. }) => {
-            store.log_json.or(file.log_json).unwrap_or(false)
-        }
+    let store_args = match &cli.command {
+        Command::Serve(serve) => &serve.store,
+        Command::Migrate(store) => store,
+        Command::Bootstrap(BootstrapArgs { store, .. })
+        | Command::RotateSecretKey(RotateArgs { store, .. }) => store,
     };
+    let log_json = store_args.log_json.or(file.log_json).unwrap_or(false);
     let _telemetry = match telemetry::init(log_json) {
         Ok(guard) => guard,
         Err(error) => {
@@ -49,7 +48,7 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve(args) => serve(args, file).await,
+        Command::Serve(args) => serve(*args, file).await,
         Command::Migrate(args) => migrate(args, file).await,
         Command::Bootstrap(args) => bootstrap(args, file).await,
         Command::RotateSecretKey(args) => rotate_secret_key(args, file).await,

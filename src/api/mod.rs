@@ -64,7 +64,13 @@ fn audit(
     target_type: &'static str,
     target: impl ToString,
 ) -> AuditRecord {
-    AuditRecord::new(Some(actor.user_id), action, target_type, target)
+    let record = AuditRecord::new(Some(actor.user_id), action, target_type, target);
+    match &actor.certificate {
+        Some(fingerprint) => record.with_details(serde_json::json!({
+            "caller_certificate_sha256": fingerprint,
+        })),
+        None => record,
+    }
 }
 
 /// The response to a mutation: its value, with the revision in the consistency-token header.

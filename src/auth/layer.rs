@@ -1,7 +1,12 @@
 //! The middleware that authenticates and authorizes every call before it reaches a handler.
 
 use http::Request;
-use tonic::{Status, body::Body};
+use rustls_pki_types::CertificateDer;
+use tonic::{
+    Status,
+    body::Body,
+    transport::server::{TcpConnectInfo, TlsConnectInfo},
+};
 
 use super::{Access, Authenticator, Principal, access_for};
 use crate::error::{Error, Result};
@@ -32,8 +37,14 @@ impl Middleware for Auth {
         let authenticator = self.authenticator.clone();
         // The body is not Sync, so the future holds what it needs of the request, not a borrow.
         let header = request.headers().get(http::header::AUTHORIZATION).cloned();
+        // The connection's client certificate, verified in the TLS handshake.
+        let certificates = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs);
         Box::pin(async move {
-            match authorize(&authenticator, access, header.as_ref()).await {
+            let certificate = certificates.as_deref().and_then(|c| c.first());
+            match authorize(&authenticator, access, header.as_ref(), certificate).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     next.run(request).await
@@ -48,12 +59,15 @@ async fn authorize(
     authenticator: &Authenticator,
     access: Option<Access>,
     header: Option<&http::HeaderValue>,
+    certificate: Option<&CertificateDer<'static>>,
 ) -> Result<Principal> {
     let header = header
         .map(http::HeaderValue::to_str)
         .transpose()
         .map_err(|_| Error::Unauthenticated("the authorization header is not ASCII".into()))?;
-    let principal = authenticator.authenticate(header).await?;
+    let principal = authenticator
+        .authenticate(header, certificate.map(|c| c.as_ref()))
+        .await?;
     match access {
         Some(Access::Permission(permission)) => principal.require(permission)?,
         Some(_) => {}

@@ -15,9 +15,14 @@ use hashbrown::HashSet;
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 pub use self_service::SelfServiceLimit;
 
-use crate::domain::{self, Id, Timestamp, api_key, api_key::StoredCredential};
+use crate::domain::{
+    self, Id, Timestamp, api_key,
+    api_key::StoredCredential,
+    name::comparison_key,
+    tls::{ClientCertificate, fingerprint},
+};
 use crate::error::{Error, Result};
-use crate::store::{Consistency, Credential, EpochCache, Store};
+use crate::store::{AccountCredential, Consistency, Credential, EpochCache, Store};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -26,9 +31,12 @@ pub struct Principal {
     /// Shared with the cached credential, so authenticating a call copies no strings. Hashed
     /// with hashbrown's fast default: its names come from the store, not from callers.
     pub permissions: Arc<HashSet<String>>,
-    /// When the key presented for this call expires: what it creates for its own user may not
-    /// outlive it.
+    /// When the key (or client certificate) presented for this call expires: what it creates
+    /// for its own user may not outlive it.
     pub key_expire_time: Option<Timestamp>,
+    /// The SHA-256 of the client certificate the connection presented, if any, whether it or a
+    /// bearer key authenticated the call: audit events record it.
+    pub certificate: Option<String>,
 }
 
 impl Principal {
@@ -81,13 +89,17 @@ impl Principal {
     }
 }
 
-/// Turns an `authorization` header into a [`Principal`].
+/// Turns an `authorization` header, or a verified client certificate, into a [`Principal`].
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn Store>,
     /// Known keys with their users' permissions, usable until the next commit anywhere. Unknown
     /// key ids are never cached, so made-up keys cannot push real ones out.
     credentials: Arc<EpochCache<Id, Arc<Known>>>,
+    /// The service accounts client certificates name, by fingerprint, under the same rule (so a
+    /// disabled or deleted account's certificate stops working at once, as its keys do).
+    /// Certificates naming no account are not cached.
+    accounts: Arc<EpochCache<String, Arc<KnownAccount>>>,
 }
 
 /// A key as authentication needs it: what to verify the secret against, and what its user may
@@ -97,24 +109,106 @@ struct Known {
     permissions: Arc<HashSet<String>>,
 }
 
+/// A service account as a certificate authenticates as it.
+struct KnownAccount {
+    user_id: Id,
+    disabled: bool,
+    permissions: Arc<HashSet<String>>,
+    /// When the certificate expires.
+    not_after: Timestamp,
+}
+
 /// One message for every refused key, so a caller cannot probe which keys exist.
 const REFUSED: &str =
     "the API key is not valid: unknown, revoked, expired, or its user is disabled";
+
+/// One message for every refused client certificate, so a caller cannot probe which accounts
+/// exist.
+const CERTIFICATE_REFUSED: &str = "the client certificate names no enabled service account: its \
+     email subject alternative name must be one's username";
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, cache_entries: usize) -> Self {
         Self {
             store,
             credentials: Arc::new(EpochCache::new(cache_entries)),
+            accounts: Arc::new(EpochCache::new(cache_entries)),
         }
     }
 
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
-        let header = authorization.ok_or_else(|| {
-            Error::Unauthenticated(
+    /// The caller a call's bearer key names, or else its connection's client certificate: when
+    /// both are given the key decides, and the certificate is recorded beside it.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        certificate: Option<&[u8]>,
+    ) -> Result<Principal> {
+        match (authorization, certificate) {
+            (Some(header), certificate) => Ok(Principal {
+                certificate: certificate.map(fingerprint),
+                ..self.by_key(header).await?
+            }),
+            (None, Some(der)) => self.by_certificate(der).await,
+            (None, None) => Err(Error::Unauthenticated(
                 "missing authorization header; send `authorization: Bearer <api key>`".into(),
-            )
-        })?;
+            )),
+        }
+    }
+
+    /// The service account a verified certificate names: read (and the certificate parsed)
+    /// only when its fingerprint is not cached.
+    async fn by_certificate(&self, der: &[u8]) -> Result<Principal> {
+        let fingerprint = fingerprint(der);
+        let epoch = self
+            .store
+            .freshness()
+            .cache_epoch(Consistency::Cached)
+            .await;
+        let account = self
+            .accounts
+            .get_or_read(fingerprint.as_str(), epoch, || async {
+                let certificate = ClientCertificate::parse(der)?;
+                let mut named = Vec::new();
+                for email in &certificate.emails {
+                    if let Some(account) = self
+                        .store
+                        .account_credential(&comparison_key(email))
+                        .await?
+                        && !named
+                            .iter()
+                            .any(|n: &AccountCredential| n.user_id == account.user_id)
+                    {
+                        named.push(account);
+                    }
+                }
+                // Two accounts in one certificate: which one is meant is not the holder's to pick.
+                match <[AccountCredential; 1]>::try_from(named) {
+                    Ok([account]) => Ok(Arc::new(KnownAccount {
+                        user_id: account.user_id,
+                        disabled: account.disabled,
+                        permissions: Arc::new(account.permissions.into_iter().collect()),
+                        not_after: certificate.not_after,
+                    })),
+                    Err(_) => Err(Error::Unauthenticated(CERTIFICATE_REFUSED.into())),
+                }
+            })
+            .await?;
+        if account.disabled {
+            tracing::info!(
+                fingerprint,
+                "client certificate of a disabled account refused"
+            );
+            return Err(Error::Unauthenticated(CERTIFICATE_REFUSED.into()));
+        }
+        Ok(Principal {
+            user_id: account.user_id,
+            permissions: account.permissions.clone(),
+            key_expire_time: Some(account.not_after),
+            certificate: Some(fingerprint),
+        })
+    }
+
+    async fn by_key(&self, header: &str) -> Result<Principal> {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -155,6 +249,7 @@ impl Authenticator {
             user_id: credential.stored.user_id,
             permissions: credential.permissions.clone(),
             key_expire_time: credential.stored.expire_time,
+            certificate: None,
         })
     }
 }

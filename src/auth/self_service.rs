@@ -105,6 +105,7 @@ mod tests {
                     .collect::<HashSet<_>>(),
             ),
             key_expire_time: None,
+            certificate: None,
         }
     }
 

@@ -41,7 +41,11 @@ impl AuditRecord {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
+        // Keys set before (the caller's certificate, say) stay beside the ones added.
+        match (&mut self.details, details) {
+            (Value::Object(kept), Value::Object(added)) => kept.extend(added),
+            (slot, details) => *slot = details,
+        }
         self
     }
 }

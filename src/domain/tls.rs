@@ -7,6 +7,7 @@ use rustls_pki_types::{
     CertificateDer, PrivateKeyDer,
     pem::{self, PemObject},
 };
+use sha2::Digest as _;
 use x509_parser::{error::X509Error, time::ASN1Time};
 
 use super::Timestamp;
@@ -161,6 +162,49 @@ fn x509_reason(error: &x509_parser::nom::Err<X509Error>) -> String {
         x509_parser::nom::Err::Incomplete(_) => "its DER ends early".into(),
         x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
     }
+}
+
+/// What a client certificate, verified by the TLS handshake, says of its holder.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    /// Its subject alternative names of type email (rfc822Name); nothing else in a certificate
+    /// (its CN, its organisation) names anyone here.
+    pub emails: Vec<String>,
+    /// When it stops being valid: what its holder creates may not outlive it.
+    pub not_after: Timestamp,
+}
+
+impl ClientCertificate {
+    /// Reads a DER certificate; the handshake verified it, so failing here is a bug or a
+    /// certificate this parser cannot read, and either way it authenticates nobody.
+    pub fn parse(der: &[u8]) -> Result<Self> {
+        let refused = |why: String| Error::Unauthenticated(format!("the client certificate {why}"));
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| refused(format!("cannot be read: {}", x509_reason(&e))))?;
+        let emails = match cert.subject_alternative_name() {
+            Ok(Some(names)) => names
+                .value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    x509_parser::extensions::GeneralName::RFC822Name(email) => {
+                        Some((*email).to_owned())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Ok(None) => Vec::new(),
+            Err(e) => return Err(refused(format!("has unreadable alternative names: {e}"))),
+        };
+        let not_after = chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+            .ok_or_else(|| refused("has an expiry time out of range".into()))?;
+        Ok(Self { emails, not_after })
+    }
+}
+
+/// The SHA-256 of a certificate's DER, hex: how logs and audit events name it.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(der))
 }
 
 /// A PEM private key of a type TLS can sign with. Never printed.

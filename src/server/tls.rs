@@ -11,6 +11,7 @@
 use std::{
     fmt, io,
     net::SocketAddr,
+    path::Path,
     sync::{Arc, PoisonError, RwLock, Weak},
     time::Duration,
 };
@@ -18,9 +19,9 @@ use std::{
 use anyhow::{Context as _, anyhow};
 use futures::Stream;
 use rustls::{
-    ServerConfig,
+    RootCertStore, ServerConfig,
     crypto::ring::{default_provider, sign::any_supported_type},
-    server::{ClientHello, ResolvesServerCert},
+    server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier, danger::ClientCertVerifier},
     sign::CertifiedKey,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
@@ -30,7 +31,7 @@ use tokio::{
 };
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 
-use crate::config::TlsFiles;
+use crate::config::{ClientAuth, TlsFiles};
 use crate::domain::{
     self,
     tls::{Certificates, PrivateKey, ensure_key_matches},
@@ -47,6 +48,8 @@ const ACCEPTED_QUEUE: usize = 64;
 #[derive(Clone)]
 pub struct ServerTls {
     current: Arc<CurrentKey>,
+    /// Verifies client certificates on the gRPC listener; `None`: none is asked for.
+    clients: Option<Arc<dyn ClientCertVerifier>>,
     handshake_timeout: Duration,
 }
 
@@ -75,19 +78,29 @@ impl ServerTls {
         let current = Arc::new(CurrentKey {
             key: RwLock::new(certified_key(&files, &contents)?),
         });
+        let clients = files
+            .client_ca
+            .as_deref()
+            .map(|ca| client_verifier(ca, files.client_auth))
+            .transpose()?;
         tokio::spawn(watch(files, contents, Arc::downgrade(&current)));
         Ok(Self {
             current,
+            clients,
             handshake_timeout,
         })
     }
 
     fn acceptor(&self, protocol: Protocol) -> anyhow::Result<TlsAcceptor> {
-        let mut config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+        let builder = ServerConfig::builder_with_provider(Arc::new(default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .context("TLS 1.2 and 1.3 with the ring provider")?
-            .with_no_client_auth()
-            .with_cert_resolver(self.current.clone());
+            .context("TLS 1.2 and 1.3 with the ring provider")?;
+        // Client certificates identify callers of the API; a metrics scraper needs none.
+        let builder = match (&self.clients, protocol) {
+            (Some(verifier), Protocol::Grpc) => builder.with_client_cert_verifier(verifier.clone()),
+            _ => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(self.current.clone());
         config.alpn_protocols = match protocol {
             Protocol::Grpc => vec![b"h2".to_vec()],
             Protocol::Http1 => vec![b"http/1.1".to_vec()],
@@ -196,6 +209,34 @@ async fn handshake(
         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, ?timeout, "TLS handshake timed out"),
     }
+}
+
+/// Verifies client certificates against the CA certificates in `ca`; with
+/// [`ClientAuth::Optional`], a client may present none.
+fn client_verifier(ca: &Path, auth: ClientAuth) -> anyhow::Result<Arc<dyn ClientCertVerifier>> {
+    let file = ca.display();
+    let pem =
+        std::fs::read(ca).with_context(|| format!("{file}: cannot read the TLS client CA"))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.with_context(|| format!("{file}: is not PEM certificates"))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("{file}: a certificate that cannot be a CA"))?;
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "{file}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    );
+    let builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(default_provider()));
+    let builder = match auth {
+        ClientAuth::Optional => builder.allow_unauthenticated(),
+        ClientAuth::Required => builder,
+    };
+    builder
+        .build()
+        .with_context(|| format!("{file}: as the CA of client certificates"))
 }
 
 /// The certificate and key new connections are served.

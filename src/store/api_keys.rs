@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{
-    ApiKeyStore, Committed, Credential, DbTime, NewApiKey, SqlStore,
+    AccountCredential, ApiKeyStore, Committed, Credential, DbTime, NewApiKey, SqlStore,
     db::{Conn, query},
     grants,
     queries::users as sql,
@@ -90,6 +90,25 @@ impl ApiKeyStore for SqlStore {
                 user_id: row.user_id,
                 user_disabled: row.disabled,
             },
+            permissions: permissions.into_iter().map(|(p,)| p).collect(),
+        }))
+    }
+
+    async fn account_credential(&self, username_key: &str) -> Result<Option<AccountCredential>> {
+        let mut pooled = self.db.acquire().await?;
+        let mut conn = pooled.conn();
+        let account: Option<(Id, bool)> = conn
+            .fetch_optional(query(sql::SERVICE_ACCOUNT_NAMED).bind(username_key))
+            .await?;
+        let Some((user_id, disabled)) = account else {
+            return Ok(None);
+        };
+        let permissions: Vec<(String,)> = conn
+            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(user_id))
+            .await?;
+        Ok(Some(AccountCredential {
+            user_id,
+            disabled,
             permissions: permissions.into_iter().map(|(p,)| p).collect(),
         }))
     }

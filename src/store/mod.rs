@@ -136,6 +136,15 @@ pub struct Credential {
     pub permissions: Vec<String>,
 }
 
+/// A service account as a client certificate naming it authenticates: whether it is disabled,
+/// and the permissions it holds everywhere.
+#[derive(Clone, Debug)]
+pub struct AccountCredential {
+    pub user_id: Id,
+    pub disabled: bool,
+    pub permissions: Vec<String>,
+}
+
 /// Whether a sync batch writes its changes or only works them out.
 #[derive(Debug)]
 pub enum SyncApply {
@@ -268,6 +277,10 @@ pub trait ApiKeyStore {
     /// What authentication needs of a key: its stored hash and validity, and the permissions
     /// its user holds everywhere.
     async fn credential(&self, key_id: Id) -> Result<Option<Credential>>;
+    /// The service account whose username has the comparison key `username_key`, as a client
+    /// certificate naming it authenticates; `None` when no service account has it (a person's
+    /// name included).
+    async fn account_credential(&self, username_key: &str) -> Result<Option<AccountCredential>>;
 
     /// Refused (FAILED_PRECONDITION) when the user already has `max_active` keys neither
     /// revoked nor expired; counted under the write lock, so concurrent creates cannot pass it.

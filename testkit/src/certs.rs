@@ -41,3 +41,37 @@ pub fn certificate(names: &[&str], years: (i32, i32), issuer: Option<&Pem>) -> P
         key_pair,
     }
 }
+
+/// A client certificate issued by `issuer`, valid between the given years, whose subject
+/// alternative names are the emails (rfc822Name) and URIs given; its common name is
+/// `common_name`, which names no one.
+pub fn client_certificate(
+    common_name: &str,
+    emails: &[&str],
+    uris: &[&str],
+    years: (i32, i32),
+    issuer: &Pem,
+) -> Pem {
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let ia5 = |text: &str| rcgen::string::Ia5String::try_from(text.to_owned()).unwrap();
+    params.subject_alt_names = emails
+        .iter()
+        .map(|email| rcgen::SanType::Rfc822Name(ia5(email)))
+        .chain(uris.iter().map(|uri| rcgen::SanType::URI(ia5(uri))))
+        .collect();
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = rcgen::date_time_ymd(years.0, 1, 1);
+    params.not_after = rcgen::date_time_ymd(years.1, 1, 1);
+    let issuing = rcgen::Issuer::from_params(&issuer.params, &issuer.key_pair);
+    let cert = params.signed_by(&key_pair, &issuing).unwrap();
+    Pem {
+        cert: cert.pem(),
+        key: key_pair.serialize_pem(),
+        params,
+        key_pair,
+    }
+}

@@ -11,7 +11,7 @@ use std::{
 };
 
 use personae::{
-    config::TlsFiles,
+    config::{ClientAuth, TlsFiles},
     proto,
     server::{ServeOptions, ServerTls},
 };
@@ -27,7 +27,7 @@ use tonic::transport::Channel;
 
 use crate::common::{
     TestServer,
-    certs::{CURRENT, Pem, certificate},
+    certs::{CURRENT, Pem, certificate, client_certificate},
     logs, serve_options, sqlite_store,
 };
 
@@ -66,6 +66,8 @@ impl SecretVolume {
         TlsFiles {
             cert: self.dir.path().join("tls.crt"),
             key: self.dir.path().join("tls.key"),
+            client_ca: None,
+            client_auth: ClientAuth::Optional,
         }
     }
 
@@ -340,6 +342,8 @@ async fn a_bad_pair_is_refused_at_start_naming_the_file() {
             TlsFiles {
                 cert: cert.to_owned(),
                 key: key.to_owned(),
+                client_ca: None,
+                client_auth: ClientAuth::Optional,
             },
             HANDSHAKE_TIMEOUT,
         )
@@ -385,4 +389,234 @@ async fn a_bad_pair_is_refused_at_start_naming_the_file() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+/// A server asking for client certificates issued by `client_ca`, `required` or not.
+async fn mutual_tls_server(client_ca: &Pem, auth: ClientAuth) -> (TestServer, Pem, TempDir) {
+    let (ca, pair) = issued();
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    };
+    let files = TlsFiles {
+        cert: write("tls.crt", &pair.cert),
+        key: write("tls.key", &pair.key),
+        client_ca: Some(write("clients.crt", &client_ca.cert)),
+        client_auth: auth,
+    };
+    let options = ServeOptions {
+        tls: Some(ServerTls::load(files, HANDSHAKE_TIMEOUT).unwrap()),
+        ..serve_options()
+    };
+    let server = TestServer::start_tls(sqlite_store().await, options, &ca.cert).await;
+    (server, ca, dir)
+}
+
+/// Calls GetUser on `user_id` over a new connection presenting `client` (if any) and, when
+/// given, a bearer key; the user it answers, or why not.
+async fn get_user_as(
+    server: &TestServer,
+    ca: &Pem,
+    client: Option<&Pem>,
+    key: Option<&str>,
+    user_id: &str,
+) -> Result<proto::User, tonic::Status> {
+    let mut tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&ca.cert))
+        .domain_name("localhost");
+    if let Some(client) = client {
+        tls = tls.identity(tonic::transport::Identity::from_pem(
+            &client.cert,
+            &client.key,
+        ));
+    }
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("connect: {e:?}")))?;
+    let mut request = tonic::Request::new(proto::GetUserRequest {
+        user: Some(proto::get_user_request::User::Id(user_id.into())),
+    });
+    if let Some(key) = key {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    proto::users_client::UsersClient::new(channel)
+        .get_user(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn create_account(server: &TestServer, email: &str, kind: proto::UserKind) -> proto::User {
+    server
+        .users(server.admin())
+        .create_user(proto::CreateUserRequest {
+            email: email.into(),
+            full_name: format!("Name of {email}"),
+            kind: kind.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create user")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_client_certificate_naming_a_service_account_authenticates_as_it() {
+    let clients = certificate(&["personae client CA"], CURRENT, None);
+    let (server, ca, _dir) = mutual_tls_server(&clients, ClientAuth::Optional).await;
+    let robot = create_account(
+        &server,
+        "robot@example.com",
+        proto::UserKind::ServiceAccount,
+    )
+    .await;
+    let person = create_account(&server, "alice@example.com", proto::UserKind::Person).await;
+    let good = client_certificate("robot", &["Robot@Example.com"], &[], CURRENT, &clients);
+
+    let me = get_user_as(&server, &ca, Some(&good), None, &robot.id).await;
+    assert_eq!(me.expect("the service account's certificate").id, robot.id);
+    let others = get_user_as(&server, &ca, Some(&good), None, &person.id).await;
+    assert_eq!(
+        others.expect_err("only what the account may do").code(),
+        tonic::Code::PermissionDenied
+    );
+
+    // Refused: what names a person, nobody, only a CN, or two accounts; signed by another CA;
+    // expired. The first ones authenticate no one; the last two do not get past the handshake.
+    // A second account, for the certificate that names both.
+    let _other = create_account(
+        &server,
+        "other@example.com",
+        proto::UserKind::ServiceAccount,
+    )
+    .await;
+    let stranger_ca = certificate(&["another CA"], CURRENT, None);
+    let refused = [
+        client_certificate("alice", &["alice@example.com"], &[], CURRENT, &clients),
+        client_certificate("nobody", &["nobody@example.com"], &[], CURRENT, &clients),
+        client_certificate("robot@example.com", &[], &[], CURRENT, &clients),
+        client_certificate(
+            "both",
+            &["robot@example.com", "other@example.com"],
+            &[],
+            CURRENT,
+            &clients,
+        ),
+    ];
+    for cert in &refused {
+        let status = get_user_as(&server, &ca, Some(cert), None, &robot.id)
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    }
+    for cert in [
+        client_certificate("robot", &["robot@example.com"], &[], CURRENT, &stranger_ca),
+        client_certificate("robot", &["robot@example.com"], &[], (2019, 2020), &clients),
+    ] {
+        let status = get_user_as(&server, &ca, Some(&cert), None, &robot.id)
+            .await
+            .expect_err("refused in the handshake");
+        assert_ne!(status.code(), tonic::Code::Ok);
+        assert_ne!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    }
+
+    // Without a certificate (optional), a bearer key still works; with both, the key decides
+    // and the audit event records the certificate.
+    let admin = crate::common::grpc::bootstrap_admin(&server).await;
+    let by_key = get_user_as(
+        &server,
+        &ca,
+        Some(&good),
+        Some(&server.admin_token),
+        &person.id,
+    )
+    .await
+    .expect("the key decides");
+    assert_eq!(by_key.id, person.id);
+    let group = proto::CreateGroupRequest {
+        name: "made over mTLS".into(),
+        ..Default::default()
+    };
+    let channel_with_both = {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&ca.cert))
+            .domain_name("localhost")
+            .identity(tonic::transport::Identity::from_pem(&good.cert, &good.key));
+        tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    };
+    let mut request = tonic::Request::new(group);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", server.admin_token).parse().unwrap(),
+    );
+    proto::groups_client::GroupsClient::new(channel_with_both)
+        .create_group(request)
+        .await
+        .expect("created by the admin's key");
+    let log = crate::common::grpc::audit_log(&server).await;
+    let fingerprint = personae::domain::tls::fingerprint(der(&good.cert).as_ref());
+    assert!(
+        log.contains(&fingerprint) && log.contains(&admin.id),
+        "the CreateGroup event names the admin and the certificate: {log}"
+    );
+
+    // A disabled account's certificate stops working at once.
+    server
+        .users(server.admin())
+        .disable_user(proto::DisableUserRequest {
+            id: robot.id.clone(),
+        })
+        .await
+        .unwrap();
+    let status = get_user_as(&server, &ca, Some(&good), None, &robot.id)
+        .await
+        .expect_err("disabled");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_client_certificates_required_a_client_without_one_cannot_call() {
+    let clients = certificate(&["personae client CA"], CURRENT, None);
+    let (server, ca, _dir) = mutual_tls_server(&clients, ClientAuth::Required).await;
+    // Made in the store: the test server's own channel has no certificate, so it cannot call.
+    let robot = server
+        .store
+        .store
+        .create_user(
+            personae::domain::Id::new(),
+            personae::domain::user::NewUser {
+                kind: personae::domain::user::UserKind::ServiceAccount,
+                ..crate::common::store::new_user("robot@example.com")
+            },
+            crate::common::store::record("CreateUser", "robot"),
+        )
+        .await
+        .unwrap()
+        .value;
+    let robot = proto::User {
+        id: robot.id.to_string(),
+        ..Default::default()
+    };
+    let status = get_user_as(&server, &ca, None, Some(&server.admin_token), &robot.id)
+        .await
+        .expect_err("no certificate, no connection");
+    assert_ne!(status.code(), tonic::Code::Ok);
+    let good = client_certificate("robot", &["robot@example.com"], &[], CURRENT, &clients);
+    let me = get_user_as(&server, &ca, Some(&good), None, &robot.id).await;
+    assert_eq!(me.expect("with its certificate").id, robot.id);
+    server.stop().await;
 }

@@ -321,6 +321,10 @@ pub(crate) const CREDENTIAL: &str = "
     SELECT k.secret_hash, k.expire_time, k.revoke_time, k.user_id, u.disabled
     FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1";
 
+/// The service account whose username key is $1.
+pub(crate) const SERVICE_ACCOUNT_NAMED: &str = "
+    SELECT id, disabled FROM users WHERE username_key = $1 AND kind = 'SERVICE_ACCOUNT'";
+
 /// The permissions user $1 holds everywhere: directly, through roles, through groups' roles.
 pub(crate) const GLOBAL_PERMISSIONS: &str = "
     SELECT permission FROM user_permissions WHERE user_id = $1
