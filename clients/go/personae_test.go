@@ -34,6 +34,13 @@ type server struct {
 // it does not exit cleanly.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with further arguments to `serve` (such as --tls-cert), and
+// the options with which the health check reaches the server.
+func startServerWith(t *testing.T, serveArgs []string, healthOpts ...personae.Option) *server {
+	t.Helper()
 	bin := os.Getenv("PERSONAE_BIN")
 	if bin == "" {
 		bin = filepath.Join("..", "..", "target", "release", "personae")
@@ -61,7 +68,8 @@ func startServer(t *testing.T) *server {
 
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--metrics-listen", metricsAddr)
+	args := append([]string{"serve", "--listen", addr, "--metrics-listen", metricsAddr}, serveArgs...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(serverEnv(), "PERSONAE_BOOTSTRAP_TOKEN="+token)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -84,7 +92,7 @@ func startServer(t *testing.T) *server {
 		}
 	})
 
-	waitHealthy(t, addr, exited, &stderr)
+	waitHealthy(t, addr, exited, &stderr, healthOpts...)
 	return &server{addr: addr, token: token}
 }
 
@@ -112,9 +120,9 @@ func freeAddr(t *testing.T) string {
 }
 
 // waitHealthy polls grpc.health.v1 (which needs no key) until the server answers SERVING.
-func waitHealthy(t *testing.T, addr string, exited <-chan error, stderr *bytes.Buffer) {
+func waitHealthy(t *testing.T, addr string, exited <-chan error, stderr *bytes.Buffer, opts ...personae.Option) {
 	t.Helper()
-	c, err := personae.Dial(context.Background(), addr)
+	c, err := personae.Dial(context.Background(), addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,13 @@ here::
         user = client.users.CreateUser(
             users_pb2.CreateUserRequest(email="ada@example.com", full_name="Ada Lovelace"))
 
+Over TLS, ``root_certificates`` is the PEM of the CA that issued the server's certificate, and
+``private_key`` with ``certificate_chain`` a client certificate::
+
+    ca = Path("ca.crt").read_bytes()
+    with Client("personae.internal:50051", api_key=key, root_certificates=ca) as client:
+        ...
+
 Errors are raised as ``grpc.RpcError``: ``err.code()`` is a ``grpc.StatusCode``
 (``INVALID_ARGUMENT``, ``NOT_FOUND``, ``PERMISSION_DENIED``, ...) and ``err.details()`` the
 server's message.
@@ -108,14 +115,34 @@ class _BearerInterceptor(
         return continuation(self._details(client_call_details), request_iterator)
 
 
+def _check_pem(name: str, value: Optional[bytes], marker: bytes) -> None:
+    """Raises unless value is None or PEM bytes holding marker (catching a path or DER early:
+    gRPC itself would only fail at the first call)."""
+    if value is None:
+        return
+    if not isinstance(value, bytes):
+        raise TypeError(
+            f"{name} must be PEM bytes (such as Path(...).read_bytes()), not {type(value).__name__}"
+        )
+    if marker not in value:
+        raise ValueError(f"personae_client.Client: {name} is not PEM (no {marker.decode()!r} in it)")
+
+
 class Client:
     """A channel to a personae server with a stub for each of its services.
 
     ``addr`` is ``host:port``. ``api_key`` is sent as ``authorization: Bearer <api key>`` with
-    every call (without one, only the health check and reflection answer). ``tls`` is False for
-    plaintext, True for TLS verified against the default roots, or a
-    ``grpc.ChannelCredentials`` (custom roots, a client certificate for mTLS). ``options`` are
-    gRPC channel options. Use it as a context manager, or call ``close()``.
+    every call (without one, only the health check and reflection answer).
+
+    TLS: ``root_certificates`` (PEM bytes: the CA certificates to verify the server against,
+    instead of the default roots), ``private_key`` and ``certificate_chain`` (PEM bytes: a
+    client certificate, presented when the server asks for one), and ``server_name`` (the name
+    to verify the server's certificate for, instead of the host in ``addr``). Any of them means
+    TLS. ``tls`` is None (TLS when any of them is given, otherwise plaintext), False (plaintext),
+    True (TLS, with those arguments or the default roots) or a ``grpc.ChannelCredentials`` made
+    by the caller (then put the certificates in it; ``server_name`` still applies).
+
+    ``options`` are gRPC channel options. Use it as a context manager, or call ``close()``.
 
     Attributes: ``users``, ``groups``, ``permissions``, ``iam_config``, ``impersonation``,
     ``audit`` (the generated stubs) and ``channel``.
@@ -125,20 +152,47 @@ class Client:
         self,
         addr: str,
         api_key: Optional[str] = None,
-        tls: Union[bool, grpc.ChannelCredentials] = False,
+        tls: Union[bool, grpc.ChannelCredentials, None] = None,
         *,
+        root_certificates: Optional[bytes] = None,
+        private_key: Optional[bytes] = None,
+        certificate_chain: Optional[bytes] = None,
+        server_name: Optional[str] = None,
         options: Optional[Sequence[Tuple[str, object]]] = None,
     ) -> None:
         if not addr:
             raise ValueError("personae_client.Client: empty server address")
-        if tls is True:
-            self._raw_channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(), options)
-        elif isinstance(tls, grpc.ChannelCredentials):
-            self._raw_channel = grpc.secure_channel(addr, tls, options)
-        elif tls is False or tls is None:
-            self._raw_channel = grpc.insecure_channel(addr, options)
-        else:
+        if not (tls is None or isinstance(tls, (bool, grpc.ChannelCredentials))):
             raise TypeError(f"tls must be a bool or grpc.ChannelCredentials, not {type(tls).__name__}")
+        _check_pem("root_certificates", root_certificates, b"-----BEGIN CERTIFICATE-----")
+        _check_pem("private_key", private_key, b"PRIVATE KEY-----")
+        _check_pem("certificate_chain", certificate_chain, b"-----BEGIN CERTIFICATE-----")
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("personae_client.Client: give private_key and certificate_chain together")
+        if server_name is not None and not isinstance(server_name, str):
+            raise TypeError(f"server_name must be a str, not {type(server_name).__name__}")
+        cert_args = root_certificates is not None or private_key is not None
+        if tls is False and (cert_args or server_name):
+            raise ValueError(
+                "personae_client.Client: tls=False (plaintext) with root_certificates, private_key, "
+                "certificate_chain or server_name"
+            )
+        if isinstance(tls, grpc.ChannelCredentials) and cert_args:
+            raise ValueError(
+                "personae_client.Client: tls is a grpc.ChannelCredentials: put root_certificates, "
+                "private_key and certificate_chain in it"
+            )
+
+        channel_options = list(options or ())
+        if server_name:
+            channel_options.append(("grpc.ssl_target_name_override", server_name))
+        if isinstance(tls, grpc.ChannelCredentials):
+            self._raw_channel = grpc.secure_channel(addr, tls, channel_options)
+        elif tls is True or cert_args or server_name:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self._raw_channel = grpc.secure_channel(addr, credentials, channel_options)
+        else:
+            self._raw_channel = grpc.insecure_channel(addr, channel_options)
 
         channel: grpc.Channel = self._raw_channel
         if api_key:

@@ -1,103 +1,17 @@
 """The Python client against a real personae server (the same scenario as the Go client test).
 
-The server is ``$PERSONAE_BIN`` (default: this repository's release build,
-``target/release/personae``), started on free local ports in a temporary directory.
+The server is started by the ``server`` fixture of conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import signal
-import socket
-import subprocess
-import time
 import uuid
-from pathlib import Path
 
 import grpc
 import pytest
 
 from personae_client import Client, common_pb2, groups_pb2, permissions_pb2, users_pb2
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _free_addr() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return "127.0.0.1:%d" % s.getsockname()[1]
-
-
-def _server_env() -> dict:
-    """This process's environment without PERSONAE_* variables."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PERSONAE_")}
-
-
-def _wait_healthy(addr: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Polls grpc.health.v1.Health/Check (no key needed) until the server answers SERVING.
-
-    The call is made with raw bytes to need no health-checking package: the request is an empty
-    HealthCheckRequest, and SERVING is the response ``status = 1`` (field 1, varint 1).
-    """
-    deadline = time.monotonic() + timeout
-    last = None
-    with grpc.insecure_channel(addr) as channel:
-        check = channel.unary_unary("/grpc.health.v1.Health/Check")
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"personae serve exited during start-up with status {proc.returncode}")
-            try:
-                if check(b"", timeout=1.0) == b"\x08\x01":
-                    return
-            except grpc.RpcError as err:
-                last = err
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"personae serve not SERVING within {timeout}s (last error: {last})")
-            time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Yields (address, admin API key) of a fresh server; stops it with SIGTERM afterwards."""
-    bin_path = Path(os.environ.get("PERSONAE_BIN") or ROOT / "target" / "release" / "personae").resolve()
-    if not bin_path.exists():
-        pytest.fail(f"{bin_path} does not exist: build it with `cargo build --release --locked` or set PERSONAE_BIN")
-    workdir = tmp_path_factory.mktemp("personae")
-    env = _server_env()
-    token = subprocess.run(
-        [str(bin_path), "bootstrap", "--new-token"], cwd=workdir, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    assert token.startswith("prs_"), f"bootstrap --new-token printed {token!r}"
-
-    addr, metrics_addr = _free_addr(), _free_addr()
-    stderr = open(workdir / "server.stderr", "w+")
-    proc = subprocess.Popen(
-        [str(bin_path), "serve", "--listen", addr, "--metrics-listen", metrics_addr],
-        cwd=workdir,
-        env={**env, "PERSONAE_BOOTSTRAP_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
-    try:
-        try:
-            _wait_healthy(addr, proc)
-        except RuntimeError as err:
-            stderr.seek(0)
-            pytest.fail(f"{err}\nstderr:\n{stderr.read()}")
-        yield addr, token
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            rc = None
-        stderr.seek(0)
-        log = stderr.read()
-        stderr.close()
-        assert rc == 0, f"personae serve did not exit cleanly after SIGTERM (status {rc})\nstderr:\n{log}"
 
 
 def test_client_against_server(server):
