@@ -35,6 +35,23 @@ pub enum Command {
     /// Seal every stored secret again under a new secret key, in one transaction, and exit.
     /// Stop the servers first and start them with the new key after.
     RotateSecretKey(RotateArgs),
+    /// Ask a running server's health (grpc.health.v1.Health/Check), print one line, and exit
+    /// 0 when it is SERVING, 1 otherwise: an exec probe or container health check that speaks
+    /// TLS. Touches no store.
+    Probe(ProbeArgs),
+}
+
+impl Command {
+    /// The store settings of a command that opens the store; `None` for the probe.
+    pub fn store_args(&self) -> Option<&StoreArgs> {
+        match self {
+            Self::Serve(serve) => Some(&serve.store),
+            Self::Migrate(store) => Some(store),
+            Self::Bootstrap(BootstrapArgs { store, .. })
+            | Self::RotateSecretKey(RotateArgs { store, .. }) => Some(store),
+            Self::Probe(_) => None,
+        }
+    }
 }
 
 #[derive(Args, Debug, Default)]
@@ -127,6 +144,29 @@ pub struct RotateArgs {
     /// (the old one kept as `<file>.old`).
     #[arg(long, env = "PERSONAE_NEW_SECRET_KEY_FILE")]
     pub new_secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ProbeArgs {
+    /// The gRPC address the server listens on, as serve's --listen, so that in the server's
+    /// environment (PERSONAE_LISTEN) or with its config file the probe finds it; an unspecified
+    /// address (0.0.0.0, `[::]`) is asked at loopback. Default 127.0.0.1:50051.
+    #[arg(long, env = "PERSONAE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// PEM file of the CA certificate(s) to verify the server's certificate against; with it
+    /// the probe speaks TLS (trusting only these), without it plaintext.
+    #[arg(long, env = "PERSONAE_PROBE_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// The name the server's certificate must be valid for; default `localhost` when the
+    /// address is loopback (or unspecified), else the address's IP.
+    #[arg(long, env = "PERSONAE_PROBE_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// The service whose health to ask; empty: the server as a whole.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Longest the probe may take, connecting included, in seconds (1 to 60); default 2.
+    #[arg(long, env = "PERSONAE_PROBE_TIMEOUT_SECS")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// The settings a config file may hold.
@@ -319,6 +359,76 @@ impl ServerConfig {
     }
 }
 
+/// Resolved probe settings: which server to ask, how, and for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub address: SocketAddr,
+    /// TLS trusting only this CA file, for this server name; plaintext when `None`.
+    pub tls: Option<ProbeTls>,
+    pub service: String,
+    pub timeout: Duration,
+    /// Whether the server's own configuration (PERSONAE_TLS_CERT, `tls_cert`) names a TLS
+    /// certificate, for a hint when a plaintext probe fails.
+    pub server_has_tls: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeTls {
+    pub ca: PathBuf,
+    pub server_name: String,
+}
+
+impl ProbeConfig {
+    /// `server_tls_cert`: the TLS certificate the server's configuration names, if any (the
+    /// probe only mentions it when a plaintext probe fails).
+    pub fn resolve(
+        args: ProbeArgs,
+        file: &FileConfig,
+        server_tls_cert: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or(([127, 0, 0, 1], 50051).into());
+        // A server listening on every address is reached at loopback, as from inside its pod.
+        let ip = match listen.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        let address = SocketAddr::new(ip, listen.port());
+        let tls = match (args.tls_ca, args.tls_server_name) {
+            (Some(ca), name) => Some(ProbeTls {
+                ca,
+                server_name: name.filter(|name| !name.is_empty()).unwrap_or_else(|| {
+                    if ip.is_loopback() {
+                        "localhost".to_owned()
+                    } else {
+                        ip.to_string()
+                    }
+                }),
+            }),
+            (None, None) => None,
+            (None, Some(_)) => anyhow::bail!(
+                "--tls-server-name is given without --tls-ca: a TLS probe needs the CA to verify \
+                 the server against (--tls-ca or PERSONAE_PROBE_TLS_CA)"
+            ),
+        };
+        let timeout = args.timeout_secs.unwrap_or(2);
+        anyhow::ensure!(
+            (1..=60).contains(&timeout),
+            "--timeout-secs must be from 1 to 60"
+        );
+        Ok(Self {
+            address,
+            tls,
+            service: args.service,
+            timeout: Duration::from_secs(timeout),
+            server_has_tls: server_tls_cert.or(file.tls_cert.clone()).is_some(),
+        })
+    }
+}
+
 pub fn database_url(flag: Option<String>, file: Option<String>) -> String {
     flag.or(file)
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
@@ -505,6 +615,77 @@ mod tests {
         );
         assert_eq!(defaults.max_api_keys_per_user, 100);
         assert_eq!(defaults.self_service_writes_per_minute, 30);
+    }
+
+    #[test]
+    fn the_probe_asks_the_configured_address_at_loopback_and_verifies_a_name() {
+        let resolve = |args: ProbeArgs, file: &str| {
+            ProbeConfig::resolve(args, &toml::from_str(file).unwrap(), None)
+        };
+        let defaults = resolve(ProbeArgs::default(), "").unwrap();
+        assert_eq!(
+            defaults,
+            ProbeConfig {
+                address: "127.0.0.1:50051".parse().unwrap(),
+                tls: None,
+                service: String::new(),
+                timeout: Duration::from_secs(2),
+                server_has_tls: false,
+            }
+        );
+        let with_ca = |listen: &str| ProbeArgs {
+            listen: Some(listen.parse().unwrap()),
+            tls_ca: Some("ca.crt".into()),
+            ..Default::default()
+        };
+        for (listen, address, name) in [
+            ("0.0.0.0:6000", "127.0.0.1:6000", "localhost"),
+            ("[::]:6000", "[::1]:6000", "localhost"),
+            ("[::1]:6000", "[::1]:6000", "localhost"),
+            ("10.1.2.3:6000", "10.1.2.3:6000", "10.1.2.3"),
+        ] {
+            let config = resolve(with_ca(listen), "").unwrap();
+            assert_eq!(config.address, address.parse().unwrap(), "{listen}");
+            assert_eq!(
+                config.tls,
+                Some(ProbeTls {
+                    ca: "ca.crt".into(),
+                    server_name: name.into()
+                }),
+                "{listen}"
+            );
+        }
+        let named = ProbeArgs {
+            tls_server_name: Some("personae.prod.svc".into()),
+            ..with_ca("0.0.0.0:50051")
+        };
+        assert_eq!(
+            resolve(named, "").unwrap().tls.unwrap().server_name,
+            "personae.prod.svc"
+        );
+
+        // The server's config file gives the address, and says TLS is on.
+        let from_file = resolve(
+            ProbeArgs::default(),
+            "listen = \"0.0.0.0:7000\"\ntls_cert = \"/tls/tls.crt\"\ntls_key = \"/tls/tls.key\"",
+        )
+        .unwrap();
+        assert_eq!(from_file.address, "127.0.0.1:7000".parse().unwrap());
+        assert!(from_file.server_has_tls);
+
+        let refused = [
+            ProbeArgs {
+                tls_server_name: Some("localhost".into()),
+                ..Default::default()
+            },
+            ProbeArgs {
+                timeout_secs: Some(0),
+                ..Default::default()
+            },
+        ];
+        for args in refused {
+            assert!(resolve(args, "").is_err());
+        }
     }
 
     #[test]

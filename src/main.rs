@@ -5,8 +5,8 @@ use clap::Parser;
 use personae::{
     bootstrap::{self as admin, BOOTSTRAP_ADMIN_EMAIL},
     config::{
-        BootstrapArgs, Cli, Command, FileConfig, RotateArgs, ServeArgs, ServerConfig, StoreArgs,
-        bootstrap_token, database_url, secret_env, secret_key_source,
+        BootstrapArgs, Cli, Command, FileConfig, ProbeArgs, ProbeConfig, RotateArgs, ServeArgs,
+        ServerConfig, StoreArgs, bootstrap_token, database_url, secret_env, secret_key_source,
     },
     domain::api_key,
     secrets::{self, KeySource},
@@ -14,7 +14,12 @@ use personae::{
     store::{self, SqlStore},
     telemetry,
 };
+use rustls_pki_types::{CertificateDer, pem::PemObject as _};
 use tokio::net::TcpListener;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 /// jemalloc, as Quickwit, Qdrant and TiKV use: every call allocates dozens of small buffers (h2
 /// frames, messages, strings), and under load glibc's malloc spends a few µs of each call on them
@@ -33,25 +38,24 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store_args = match &cli.command {
-        Command::Serve(serve) => &serve.store,
-        Command::Migrate(store) => store,
-        Command::Bootstrap(BootstrapArgs { store, .. })
-        | Command::RotateSecretKey(RotateArgs { store, .. }) => store,
-    };
-    let log_json = store_args.log_json.or(file.log_json).unwrap_or(false);
-    let _telemetry = match telemetry::init(log_json) {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("personae: setting up telemetry: {error:#}");
-            return ExitCode::FAILURE;
-        }
+    let _telemetry = match cli.command.store_args() {
+        // The probe: one line and an exit status say it all, so no logs and no traces (an exec
+        // probe runs in the server's environment, OTEL_* included, every few seconds).
+        None => None,
+        Some(store) => match telemetry::init(store.log_json.or(file.log_json).unwrap_or(false)) {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                eprintln!("personae: setting up telemetry: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let result = match cli.command {
         Command::Serve(args) => serve(*args, file).await,
         Command::Migrate(args) => migrate(args, file).await,
         Command::Bootstrap(args) => bootstrap(args, file).await,
         Command::RotateSecretKey(args) => rotate_secret_key(args, file).await,
+        Command::Probe(args) => return probe(args, &file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -190,6 +194,101 @@ async fn rotate_secret_key(args: RotateArgs, file: FileConfig) -> anyhow::Result
         "secrets sealed again under the new key; start the servers with it"
     );
     Ok(())
+}
+
+/// Asks the server's health and prints one line: the status on stdout, or on stderr why there
+/// is none. Exit status 0 only for SERVING, within the timeout, connecting included.
+async fn probe(args: ProbeArgs, file: &FileConfig) -> ExitCode {
+    let server_tls_cert = std::env::var_os("PERSONAE_TLS_CERT")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from);
+    let config = match ProbeConfig::resolve(args, file, server_tls_cert) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("personae probe: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = config.address;
+    let answer = match tokio::time::timeout(config.timeout, health_status(&config)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(anyhow::anyhow!(
+            "no answer within {} s",
+            config.timeout.as_secs()
+        )),
+    };
+    match answer {
+        Ok(ServingStatus::Serving) => {
+            println!("{address}: SERVING");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            println!("{address}: {}", status.as_str_name());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            let hint = if config.tls.is_none() && config.server_has_tls {
+                "; the server's configuration names a TLS certificate: give the CA that issued \
+                 it with --tls-ca or PERSONAE_PROBE_TLS_CA"
+            } else {
+                ""
+            };
+            eprintln!("personae probe: {address}: {}{hint}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause its parent already quoted (tonic's
+/// transport errors repeat their source's text).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+async fn health_status(config: &ProbeConfig) -> anyhow::Result<ServingStatus> {
+    let endpoint = match &config.tls {
+        None => Endpoint::from_shared(format!("http://{}", config.address))?,
+        Some(tls) => {
+            let ca = std::fs::read(&tls.ca)
+                .with_context(|| format!("reading the CA file {}", tls.ca.display()))?;
+            let certificates = CertificateDer::pem_slice_iter(&ca)
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("the CA file {} is not PEM", tls.ca.display()))?;
+            anyhow::ensure!(
+                !certificates.is_empty(),
+                "the CA file {} holds no PEM certificate",
+                tls.ca.display()
+            );
+            Endpoint::from_shared(format!("https://{}", config.address))?.tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(ca))
+                    .domain_name(tls.server_name.clone()),
+            )?
+        }
+    };
+    // The caller's timeout bounds all of it, connecting and the TLS handshake included.
+    let channel = endpoint.connect().await.context(match &config.tls {
+        Some(tls) => format!("connecting over TLS to a server named {}", tls.server_name),
+        None => "connecting in plaintext".to_owned(),
+    })?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: config.service.clone(),
+        })
+        .await
+        .map_err(|status| anyhow::anyhow!("{:?}: {}", status.code(), status.message()))?;
+    let status = answer.into_inner().status;
+    ServingStatus::try_from(status).map_err(|_| anyhow::anyhow!("unknown health status {status}"))
 }
 
 /// Prints a generated admin key once, on stdout, where logs (on stderr) do not keep it.

@@ -21,6 +21,7 @@ mod nodelay;
 mod outage;
 mod policy_api;
 mod policy_conformance;
+mod probe;
 mod secret_key_conformance;
 mod sqlite_file;
 mod sync_api;
