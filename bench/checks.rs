@@ -25,6 +25,7 @@ use personae::proto::{
     self, impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
     users_client::UsersClient,
 };
+use personae_testkit::certs;
 use prost::Message;
 use tonic::{
     Request,
@@ -54,12 +55,28 @@ struct Args {
     /// Seconds of ghz calls at half the maximum rate, per case.
     #[arg(long, default_value_t = 5)]
     latency_secs: u64,
+    /// Run one section only: the check cases, or TLS against plaintext.
+    #[arg(long, value_enum)]
+    only: Option<Section>,
+    /// New connections per round and side in the handshake case, each making one call and
+    /// opened at once: 2,000 full handshakes cost the server over a second of CPU, some hundred
+    /// clock ticks.
+    #[arg(long, default_value_t = 2_000)]
+    handshakes: usize,
     /// Serve a bare tonic health service on this address (what the benchmark runs itself as).
     #[arg(long, hide = true)]
     bare_health: Option<String>,
     /// Accepted and ignored: cargo passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// Health/Check, the cached checks, authentication and GetUser, with latency.
+    Checks,
+    /// Cached CheckImpersonation over TLS against plaintext, and a full handshake.
+    Tls,
 }
 
 /// One kind of call to load.
@@ -105,16 +122,6 @@ async fn main() -> anyhow::Result<()> {
     let channel = personae.channel().await?;
     let (actor, target) = seed(channel, &token).await?;
     pin(personae.child.id(), 0)?;
-
-    let bare_address = free_address()?;
-    let mut bare = std::process::Command::new(std::env::current_exe()?)
-        .args(["--bare-health", &bare_address])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting the bare tonic server")?;
-    wait_for(&bare_address).await?;
-    pin(bare.id(), 0)?;
 
     let health = proto_bytes(&tonic_health::pb::HealthCheckRequest::default());
     let cases = [
@@ -196,6 +203,45 @@ async fn main() -> anyhow::Result<()> {
             Ok(frame)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.only != Some(Section::Tls) {
+        let report = checks(&args, &h2load, &ghz, &personae, &cases, &frames, &token).await?;
+        println!("{report}");
+    }
+    if args.only != Some(Section::Checks) {
+        let i = index_of(&cases, CHECK_IMPERSONATION)?;
+        let plain = (personae.address.to_string(), personae.child.id());
+        let load = Tls {
+            args: &args,
+            h2load: &h2load,
+            dir: dir.path(),
+            case: &cases[i],
+            frame: &frames[i],
+            token: &token,
+        };
+        println!("{}", load.run(plain).await?);
+    }
+    Ok(())
+}
+
+/// The check cases against Health/Check and the bare server; returns the table and targets.
+async fn checks(
+    args: &Args,
+    h2load: &Path,
+    ghz: &Path,
+    personae: &server::Server,
+    cases: &[Case],
+    frames: &[PathBuf],
+    token: &str,
+) -> anyhow::Result<String> {
+    let bare_address = free_address()?;
+    let mut bare = std::process::Command::new(std::env::current_exe()?)
+        .args(["--bare-health", &bare_address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("starting the bare tonic server")?;
+    wait_for(&bare_address).await?;
+    pin(bare.id(), 0)?;
     let target = |case: &Case| {
         if case.bare {
             (bare_address.clone(), bare.id())
@@ -208,19 +254,16 @@ async fn main() -> anyhow::Result<()> {
         for (i, case) in cases.iter().enumerate() {
             let (address, pid) = target(case);
             let load = H2load {
-                binary: &h2load,
-                address: &address,
+                binary: h2load,
+                base: &format!("http://{address}"),
                 case,
                 frame: &frames[i],
-                token: &token,
-                args: &args,
+                token,
+                connections: args.connections,
+                streams: args.streams,
             };
             load.run(args.requests / 10)?;
-            let before = cpu_ticks(pid)?;
-            let calls_per_sec = load.run(args.requests)?;
-            let cpu_us_per_call = (cpu_ticks(pid)? - before) as f64 * 1e6
-                / clock_ticks_per_sec()
-                / args.requests as f64;
+            let (cpu_us_per_call, calls_per_sec) = cpu_per_call(&load, pid, args.requests)?;
             eprintln!(
                 "round {round}: {:<40} {calls_per_sec:>9.0} calls/s {cpu_us_per_call:>7.1} µs CPU/call",
                 case.name
@@ -230,7 +273,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // Ratios are taken within each round, against that round's Health/Check, and then their
     // median: a machine that drifts between rounds moves both sides of a ratio alike.
-    let health = index_of(&cases, "Health/Check")?;
+    let health = index_of(cases, "Health/Check")?;
     let median_ratio = |i: usize, to: usize| {
         median(
             rounds[i]
@@ -240,14 +283,14 @@ async fn main() -> anyhow::Result<()> {
                 .collect(),
         )
     };
-    let health_vs_bare = median_ratio(health, index_of(&cases, BARE)?);
+    let health_vs_bare = median_ratio(health, index_of(cases, BARE)?);
     let mut results = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let cpu_us_per_call = median(rounds[i].iter().map(|r| r.0).collect());
         let calls_per_sec = median(rounds[i].iter().map(|r| r.1).collect());
         let (address, _) = target(case);
         let rate = (calls_per_sec / 2.0).max(1.0) as u64;
-        let (p50_ms, p99_ms) = latency(&ghz, &address, case, &token, rate, args.latency_secs)?;
+        let (p50_ms, p99_ms) = latency(ghz, &address, case, token, rate, args.latency_secs)?;
         results.push(Measured {
             name: case.name,
             calls_per_sec,
@@ -259,8 +302,165 @@ async fn main() -> anyhow::Result<()> {
     }
     let _ = bare.kill();
     let _ = bare.wait();
-    println!("{}", render(&results, health_vs_bare, &args));
-    Ok(())
+    Ok(render(&results, health_vs_bare, args))
+}
+
+/// Cached CheckImpersonation over long-lived TLS connections against the same over plaintext,
+/// and what a new connection making one call costs over each: the second server is another
+/// `personae serve`, with a certificate made now, pinned to the same CPU.
+struct Tls<'a> {
+    args: &'a Args,
+    h2load: &'a Path,
+    dir: &'a Path,
+    case: &'a Case,
+    frame: &'a Path,
+    token: &'a str,
+}
+
+impl Tls<'_> {
+    /// Measures against the plaintext server at `plain` (its address and pid); returns the
+    /// table and the target.
+    async fn run(&self, plain: (String, u32)) -> anyhow::Result<String> {
+        let ca = certs::certificate(&["personae bench CA"], certs::CURRENT, None);
+        let leaf = certs::certificate(&["localhost", "127.0.0.1"], certs::CURRENT, Some(&ca));
+        let (cert, key) = (self.dir.join("tls.crt"), self.dir.join("tls.key"));
+        std::fs::write(&cert, &leaf.cert)?;
+        std::fs::write(&key, &leaf.key)?;
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        // SQLite takes one server per database: the TLS server gets a store of its own, with
+        // the same caller, seeded alike through a plaintext server that is then stopped.
+        let url = format!("sqlite://{}", self.dir.join("personae-tls.db").display());
+        let log = self.dir.join("personae-tls.log");
+        server::bootstrap(&url, self.token, &log)?;
+        let mut seeding = server::Server::start(&url, &log, &[])?;
+        seed(seeding.channel().await?, self.token).await?;
+        drop(seeding);
+        let mut server = server::Server::start(
+            &url,
+            &log,
+            &[("PERSONAE_TLS_CERT", &cert), ("PERSONAE_TLS_KEY", &key)],
+        )?;
+        let address = server.address;
+        // Accepting connections is enough here: the warm-up calls go through TLS before any
+        // figure is taken, and fail the run if TLS does.
+        server
+            .wait_ready(|| async move { Ok(tokio::net::TcpStream::connect(address).await?) })
+            .await?;
+        pin(server.child.id(), 0)?;
+        let sides = [
+            ("plaintext", format!("http://{}", plain.0), plain.1),
+            ("TLS", format!("https://{address}"), server.child.id()),
+        ];
+        let mut rounds: [Vec<TlsRound>; 2] = [Vec::new(), Vec::new()];
+        for round in 1..=self.args.rounds.max(1) {
+            for (side, (name, base, pid)) in sides.iter().enumerate() {
+                let long_lived = H2load {
+                    binary: self.h2load,
+                    base,
+                    case: self.case,
+                    frame: self.frame,
+                    token: self.token,
+                    connections: self.args.connections,
+                    streams: self.args.streams,
+                };
+                long_lived.run(self.args.requests / 10)?;
+                let (call_us, calls_per_sec) = cpu_per_call(&long_lived, *pid, self.args.requests)?;
+                let one_call_each = H2load {
+                    connections: self.args.handshakes,
+                    streams: 1,
+                    ..long_lived
+                };
+                let (connection_us, _) = cpu_per_call(&one_call_each, *pid, self.args.handshakes)?;
+                eprintln!(
+                    "round {round}: {name:<10} {calls_per_sec:>9.0} calls/s {call_us:>7.1} µs \
+                     CPU/call {connection_us:>8.1} µs CPU/new connection"
+                );
+                rounds[side].push(TlsRound {
+                    call_us,
+                    calls_per_sec,
+                    connection_us,
+                });
+            }
+        }
+        // As in the check cases, ratios and differences are taken within a round, then their
+        // median.
+        let [plain, tls] = &rounds;
+        let column =
+            |side: &[TlsRound], f: fn(&TlsRound) -> f64| median(side.iter().map(f).collect());
+        let across = |f: fn(&TlsRound, &TlsRound) -> f64| {
+            median(plain.iter().zip(tls).map(|(p, t)| f(p, t)).collect())
+        };
+        let ratio = across(|p, t| t.call_us / p.call_us);
+        let handshake_us = across(|p, t| t.connection_us - p.connection_us);
+        let args = self.args;
+        let mut out = format!(
+            "== TLS (SQLite; a plaintext and a TLS server on CPU 0, h2load on CPU 1: \
+             median of {} rounds; long-lived: {} calls, {} connections × {} streams; new \
+             connections: {} at once, one call each) ==\n\n",
+            args.rounds, args.requests, args.connections, args.streams, args.handshakes
+        );
+        out.push_str(&format!(
+            "{:<52} {:>10} {:>10} {:>10}\n",
+            "", "plaintext", "TLS", "TLS - / x"
+        ));
+        let mut row = |what: &str, decimals: usize, p: f64, t: f64, versus: String| {
+            out.push_str(&format!(
+                "{what:<52} {p:>10.decimals$} {t:>10.decimals$} {versus:>10}\n"
+            ));
+        };
+        row(
+            "CheckImpersonation (cached), calls/s",
+            0,
+            column(plain, |r| r.calls_per_sec),
+            column(tls, |r| r.calls_per_sec),
+            String::new(),
+        );
+        row(
+            "CheckImpersonation (cached), CPU µs/call",
+            1,
+            column(plain, |r| r.call_us),
+            column(tls, |r| r.call_us),
+            format!("x {ratio:.2}"),
+        );
+        row(
+            "a new connection making one call, CPU µs",
+            1,
+            column(plain, |r| r.connection_us),
+            column(tls, |r| r.connection_us),
+            format!("+ {handshake_us:.1}"),
+        );
+        out.push_str(&format!(
+            "\na full TLS handshake (what TLS adds to a new connection): {handshake_us:.1} µs of \
+             server CPU\n"
+        ));
+        let verdict = if ratio <= 1.3 { "ok" } else { "MISSED" };
+        out.push_str(&format!(
+            "\ntargets:\n  {:<40} {ratio:>5.2} (at most 1.3) {verdict}\n",
+            "cached CheckImpersonation, TLS x plain"
+        ));
+        Ok(out)
+    }
+}
+
+/// One side's figures in one round of the TLS section.
+struct TlsRound {
+    /// Server CPU per call over long-lived connections.
+    call_us: f64,
+    calls_per_sec: f64,
+    /// Server CPU per new connection making one call.
+    connection_us: f64,
+}
+
+/// Sends `requests` calls with `load`; returns the CPU µs per call of the server `pid` and the
+/// calls answered per second.
+fn cpu_per_call(load: &H2load, pid: u32, requests: usize) -> anyhow::Result<(f64, f64)> {
+    let before = cpu_ticks(pid)?;
+    let calls_per_sec = load.run(requests)?;
+    let ticks = cpu_ticks(pid)? - before;
+    Ok((
+        ticks as f64 * 1e6 / clock_ticks_per_sec() / requests as f64,
+        calls_per_sec,
+    ))
 }
 
 const ACTOR: &str = "svc-connector@example.com";
@@ -340,11 +540,14 @@ fn grpc_frame(body: &[u8]) -> Vec<u8> {
 
 struct H2load<'a> {
     binary: &'a Path,
-    address: &'a str,
+    /// `http://ADDRESS` or `https://ADDRESS` (h2load negotiates h2 by ALPN and verifies no
+    /// certificate).
+    base: &'a str,
     case: &'a Case,
     frame: &'a Path,
     token: &'a str,
-    args: &'a Args,
+    connections: usize,
+    streams: usize,
 }
 
 impl H2load<'_> {
@@ -355,8 +558,8 @@ impl H2load<'_> {
             .args(["-c", "1"])
             .arg(self.binary)
             .args(["-n", &requests.to_string()])
-            .args(["-c", &self.args.connections.to_string()])
-            .args(["-m", &self.args.streams.to_string()])
+            .args(["-c", &self.connections.to_string()])
+            .args(["-m", &self.streams.to_string()])
             .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
             .arg("-d")
             .arg(self.frame);
@@ -364,7 +567,7 @@ impl H2load<'_> {
             command.args(["-H", &format!("authorization: Bearer {}", self.token)]);
         }
         let output = command
-            .arg(format!("http://{}{}", self.address, self.case.path))
+            .arg(format!("{}{}", self.base, self.case.path))
             .output()
             .context("running h2load")?;
         let text = String::from_utf8_lossy(&output.stdout);
