@@ -5,7 +5,12 @@
 //! The server (the release binary, on SQLite) is pinned to CPU 0 and h2load, the load generator,
 //! to CPU 1. Each case is driven with pre-encoded gRPC frames at full speed; its CPU per call is
 //! the server's user+system time from /proc over the calls answered. Then ghz calls it at half
-//! the rate reached, for latency. See bench/README.md.
+//! the rate reached, for latency.
+//!
+//! Then the TLS section: cached CheckImpersonation over long-lived connections to a second
+//! server serving gRPC over TLS, against the same over plaintext, and the CPU a new connection
+//! making one call costs over each, whose difference is a full TLS handshake. `--only` runs one
+//! section. See bench/README.md.
 
 mod server;
 
