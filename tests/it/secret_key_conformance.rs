@@ -162,7 +162,61 @@ async fn rotation_reseals_every_secret_and_refuses_a_moved_one(t: TestStore) {
         .expect("the key before the refused rotation still opens the store");
 }
 
+/// A secret a server still holding the key before a rotation wrote after it (here: the secret
+/// as it was sealed then, put back) is reported as sealed under that key version, not as
+/// altered or copied, both when it is read and when the key is rotated again.
+async fn a_secret_under_another_key_version_is_told_from_a_tampered_one(t: TestStore) {
+    let t = t.close();
+    let store = reopen(&t.url, &t.secret_key).await.unwrap();
+    let id = Id::new();
+    store
+        .create_iam(
+            id,
+            new_iam("Directory", Some(example_endpoint("hunter2"))),
+            record("CreateIam", id),
+        )
+        .await
+        .unwrap();
+    t.execute_raw(&format!(
+        "CREATE TABLE sealed_under_version_1 AS \
+         SELECT basic_auth_password FROM iams WHERE id = '{id}'"
+    ))
+    .await;
+    assert_eq!(
+        store
+            .rotate_secret_key(&key(&new_key_hex()))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    t.execute_raw(&format!(
+        "UPDATE iams SET basic_auth_password = \
+         (SELECT basic_auth_password FROM sealed_under_version_1) WHERE id = '{id}'"
+    ))
+    .await;
+
+    let read = store.iam_endpoint(id).await.unwrap_err().to_string();
+    let rotated = store
+        .rotate_secret_key(&key(&new_key_hex()))
+        .await
+        .unwrap_err()
+        .to_string();
+    for told in [rotated, read] {
+        assert!(
+            told.starts_with(&format!(
+                "iams row {id}: basic_auth_password is sealed under secret key version 1, and \
+                 this server's key is version 2: a server still running with the older key \
+                 wrote it"
+            )),
+            "{told}"
+        );
+        assert!(!told.contains("altered"), "{told}");
+    }
+}
+
 on_both_stores!(
     another_key_is_refused_when_the_store_opens,
     rotation_reseals_every_secret_and_refuses_a_moved_one,
+    a_secret_under_another_key_version_is_told_from_a_tampered_one,
 );
