@@ -114,7 +114,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PERSONAE_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// PEM CA certificates that client certificates are verified against; a verified
-    /// certificate whose email SAN is a service account's username authenticates as it.
+    /// certificate whose email SAN is a service account's username, or whose URI SAN is one of
+    /// its certificate_uris, authenticates as it.
     #[arg(long, env = "PERSONAE_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
     /// `optional` (default: a client may present a certificate, and bearer keys keep working) or

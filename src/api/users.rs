@@ -11,6 +11,7 @@ use crate::domain::{
     external::ExternalUsername,
     name::AttributeName,
     permission::{PermissionName, USER_ADMIN},
+    tls::{self, CertificateUri},
     usage,
     user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_values},
 };
@@ -112,18 +113,27 @@ impl Users for UsersApi {
             .user
             .ok_or_else(|| Error::invalid("user", "is required"))?;
         let id = Id::parse("user.id", &user.id)?;
-        let mask = UpdateMask::parse(request.update_mask, &["full_name", "email"])?;
+        let mask = UpdateMask::parse(
+            request.update_mask,
+            &["full_name", "email", "certificate_uris"],
+        )?;
         let changes = UserChanges {
             full_name: mask.field("full_name", || {
                 FullName::parse("user.full_name", &user.full_name)
             })?,
             email: mask.field("email", || Email::parse("user.email", &user.email))?,
+            certificate_uris: mask.field("certificate_uris", || {
+                tls::certificate_uris("user.certificate_uris", &user.certificate_uris)
+            })?,
         };
         let etag = update_etag(&request.etag, &user.etag)?;
         let record = audit(&actor, "UpdateUser", "user", id).with_details(json!({
             "update_mask": mask.paths(),
             "full_name": changes.full_name.as_ref().map(FullName::as_str),
             "email": changes.email.as_ref().map(Email::as_str),
+            "certificate_uris": changes.certificate_uris.as_ref().map(|uris| {
+                uris.iter().map(CertificateUri::as_str).collect::<Vec<_>>()
+            }),
         }));
         let updated = self
             .context

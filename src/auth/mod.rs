@@ -1,6 +1,8 @@
 //! Who is calling, and what they may do.
 //!
-//! Callers present `authorization: Bearer <api key>`. [`layer::Auth`] authenticates every
+//! Callers present `authorization: Bearer <api key>`, or a verified client certificate naming a
+//! service account (its username as an email SAN, or one of its certificate URIs as a URI
+//! SAN); when both come, the key decides. [`layer::Auth`] authenticates every
 //! call except health and reflection, checks the RPC's entry in `rpc_access`, and hands the
 //! [`Principal`] to the handler through the request extensions.
 
@@ -22,7 +24,9 @@ use crate::domain::{
     tls::{ClientCertificate, fingerprint},
 };
 use crate::error::{Error, Result};
-use crate::store::{AccountCredential, Consistency, Credential, EpochCache, Store};
+use crate::store::{
+    AccountCredential, CertificateName, Consistency, Credential, EpochCache, Store,
+};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -125,7 +129,8 @@ const REFUSED: &str =
 /// One message for every refused client certificate, so a caller cannot probe which accounts
 /// exist.
 const CERTIFICATE_REFUSED: &str = "the client certificate names no enabled service account: its \
-     email subject alternative name must be one's username";
+     email subject alternative name must be one's username, or a URI one must be among its \
+     certificate_uris";
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, cache_entries: usize) -> Self {
@@ -168,12 +173,16 @@ impl Authenticator {
             .accounts
             .get_or_read(fingerprint.as_str(), epoch, || async {
                 let certificate = ClientCertificate::parse(der)?;
+                let email_keys: Vec<String> = certificate
+                    .emails
+                    .iter()
+                    .map(|e| comparison_key(e))
+                    .collect();
+                let names = (email_keys.iter().map(|key| CertificateName::EmailKey(key)))
+                    .chain(certificate.uris.iter().map(CertificateName::Uri));
                 let mut named = Vec::new();
-                for email in &certificate.emails {
-                    if let Some(account) = self
-                        .store
-                        .account_credential(&comparison_key(email))
-                        .await?
+                for name in names {
+                    if let Some(account) = self.store.account_credential(name).await?
                         && !named
                             .iter()
                             .any(|n: &AccountCredential| n.user_id == account.user_id)

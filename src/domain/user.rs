@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::ExternalUsername};
+use super::{
+    Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::ExternalUsername,
+    tls::CertificateUri,
+};
 use crate::error::{Error, Result};
 
 /// A syntactically valid email address, as given (case preserved; uniqueness ignores case).
@@ -127,6 +130,8 @@ pub struct User {
     pub group_ids: Vec<Id>,
     pub attributes: Attributes,
     pub external_usernames: Vec<ExternalUsername>,
+    /// Service accounts only: the URIs a client certificate may carry to authenticate as it.
+    pub certificate_uris: Vec<String>,
     pub authorizations: Attributes,
     pub create_time: Timestamp,
     pub update_time: Timestamp,
@@ -149,6 +154,8 @@ pub struct UserChanges {
     pub full_name: Option<FullName>,
     /// The username follows the email.
     pub email: Option<Email>,
+    /// Replaces a service account's certificate URIs.
+    pub certificate_uris: Option<Vec<CertificateUri>>,
 }
 
 /// The word DeleteUser wants in `confirm`.

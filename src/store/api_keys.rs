@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    AccountCredential, ApiKeyStore, Committed, Credential, DbTime, NewApiKey, SqlStore,
+    AccountCredential, ApiKeyStore, CertificateName, Committed, Credential, DbTime, NewApiKey,
+    SqlStore,
     db::{Conn, query},
     grants,
     queries::users as sql,
@@ -94,12 +95,17 @@ impl ApiKeyStore for SqlStore {
         }))
     }
 
-    async fn account_credential(&self, username_key: &str) -> Result<Option<AccountCredential>> {
+    async fn account_credential(
+        &self,
+        name: CertificateName<'_>,
+    ) -> Result<Option<AccountCredential>> {
         let mut pooled = self.db.acquire().await?;
         let mut conn = pooled.conn();
-        let account: Option<(Id, bool)> = conn
-            .fetch_optional(query(sql::SERVICE_ACCOUNT_NAMED).bind(username_key))
-            .await?;
+        let statement = match name {
+            CertificateName::EmailKey(key) => query(sql::SERVICE_ACCOUNT_NAMED).bind(key),
+            CertificateName::Uri(uri) => query(sql::SERVICE_ACCOUNT_WITH_URI).bind(uri.as_str()),
+        };
+        let account: Option<(Id, bool)> = conn.fetch_optional(statement).await?;
         let Some((user_id, disabled)) = account else {
             return Ok(None);
         };

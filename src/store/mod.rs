@@ -59,9 +59,9 @@ pub use db::Pool;
 pub use freshness::{CacheKey, Consistency, EpochCache, Freshness};
 pub use secret_keys::Rotation;
 pub use traits::{
-    AccountCredential, ApiKeyStore, AuditFilter, AuditStore, Committed, Credential, GroupStore, IamStore,
-    IamSyncStore, ImpersonationStore, NewApiKey, PolicyStore, Store, SyncApply, SyncBatch,
-    SyncLease, UserFilter, UserKey, UserStore,
+    AccountCredential, ApiKeyStore, AuditFilter, AuditStore, CertificateName, Committed,
+    Credential, GroupStore, IamStore, IamSyncStore, ImpersonationStore, NewApiKey, PolicyStore,
+    Store, SyncApply, SyncBatch, SyncLease, UserFilter, UserKey, UserStore,
 };
 
 use crate::domain::{Id, Timestamp, impersonation::CompiledPatterns};

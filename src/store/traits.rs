@@ -26,6 +26,7 @@ use crate::domain::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
+    tls::CertificateUri,
     user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::Result;
@@ -81,6 +82,15 @@ pub struct NewApiKey {
 pub struct Credential {
     pub stored: StoredCredential,
     pub permissions: Vec<String>,
+}
+
+/// A name in a client certificate that may identify a service account.
+#[derive(Clone, Copy, Debug)]
+pub enum CertificateName<'a> {
+    /// An email subject alternative name, as its comparison key: the account's username.
+    EmailKey(&'a str),
+    /// A URI subject alternative name recorded on the account.
+    Uri(&'a CertificateUri),
 }
 
 /// A service account as a client certificate naming it authenticates: whether it is disabled,
@@ -224,10 +234,12 @@ pub trait ApiKeyStore {
     /// What authentication needs of a key: its stored hash and validity, and the permissions
     /// its user holds everywhere.
     async fn credential(&self, key_id: Id) -> Result<Option<Credential>>;
-    /// The service account whose username has the comparison key `username_key`, as a client
-    /// certificate naming it authenticates; `None` when no service account has it (a person's
-    /// name included).
-    async fn account_credential(&self, username_key: &str) -> Result<Option<AccountCredential>>;
+    /// The service account a client certificate's name identifies, as the certificate
+    /// authenticates; `None` when no service account has it (a person's name included).
+    async fn account_credential(
+        &self,
+        name: CertificateName<'_>,
+    ) -> Result<Option<AccountCredential>>;
 
     /// Refused (FAILED_PRECONDITION) when the user already has `max_active` keys neither
     /// revoked nor expired; counted under the write lock, so concurrent creates cannot pass it.

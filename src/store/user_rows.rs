@@ -1,5 +1,5 @@
 //! Reading users: a user's row and its details (permissions, groups, attributes,
-//! authorizations, external usernames), the details of a page read by the page's ids.
+//! authorizations, external usernames, certificate URIs), the details of a page read by the page's ids.
 
 use super::{
     DbTime, PageIndex, UserKey,
@@ -46,6 +46,7 @@ impl TryFrom<UserRow> for User {
             group_ids: Vec::new(),
             attributes: Default::default(),
             external_usernames: Vec::new(),
+            certificate_uris: Vec::new(),
             authorizations: Default::default(),
             create_time: row.create_time.0,
             update_time: row.update_time.0,
@@ -116,6 +117,9 @@ pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Resul
     let external_usernames: Vec<ExternalUsernameRow> = conn
         .fetch_all(query(sql::EXTERNAL_USERNAMES_OF).bind(&ids[..]))
         .await?;
+    let certificate_uris: Vec<UserValueRow> = conn
+        .fetch_all(query(sql::CERTIFICATE_URIS_OF).bind(&ids[..]))
+        .await?;
 
     let mut users = rows
         .into_iter()
@@ -148,6 +152,11 @@ pub(super) async fn load_users(conn: &mut Conn<'_>, rows: Vec<UserRow>) -> Resul
     for row in external_usernames {
         if let Some(user) = index.get(&mut users, row.user_id) {
             user.external_usernames.push(row.into_name()?);
+        }
+    }
+    for row in certificate_uris {
+        if let Some(user) = index.get(&mut users, row.user_id) {
+            user.certificate_uris.push(row.value);
         }
     }
     Ok(users)

@@ -21,7 +21,8 @@ use crate::domain::{
     name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
     permission::PermissionName,
-    user::{Email, NewUser, User, UserChanges},
+    tls::CertificateUri,
+    user::{Email, NewUser, User, UserChanges, UserKind},
 };
 use crate::error::{Error, Result};
 
@@ -159,6 +160,48 @@ async fn refresh_search_key(conn: &mut Conn<'_>, id: Id) -> Result<()> {
 }
 
 /// A change to one user: the write transaction, with the user known to exist.
+/// Replaces a service account's certificate URIs. A URI is a credential (a certificate carrying
+/// it acts as the account), so giving one needs what minting a key for the account needs.
+async fn set_certificate_uris(
+    conn: &mut Conn<'_>,
+    id: Id,
+    caller: Option<Id>,
+    uris: &[CertificateUri],
+) -> Result<()> {
+    if !uris.is_empty() {
+        let (kind,): (String,) = conn.fetch_one(query(sql::KIND).bind(id)).await?;
+        if UserKind::from_db(&kind)? != UserKind::ServiceAccount {
+            return Err(Error::FailedPrecondition(format!(
+                "user.certificate_uris: user {id} is a person; only a service account is \
+                 identified by a certificate URI"
+            )));
+        }
+        grants::ensure_caller_may_mint_for(conn, caller, id).await?;
+    }
+    for uri in uris {
+        let holder: Option<(Id,)> = conn
+            .fetch_optional(
+                query(sql::CERTIFICATE_URI_HOLDER)
+                    .bind(uri.as_str())
+                    .bind(id),
+            )
+            .await?;
+        if let Some((holder,)) = holder {
+            return Err(Error::AlreadyExists(format!(
+                "user.certificate_uris: {:?} already identifies user {holder}",
+                uri.as_str()
+            )));
+        }
+    }
+    conn.execute(query(sql::CLEAR_CERTIFICATE_URIS).bind(id))
+        .await?;
+    for uri in uris {
+        conn.execute(query(sql::ADD_CERTIFICATE_URI).bind(uri.as_str()).bind(id))
+            .await?;
+    }
+    Ok(())
+}
+
 struct UserChange {
     write: Write,
     id: Id,
@@ -305,6 +348,9 @@ impl UserStore for SqlStore {
         if let Some(name) = &changes.full_name {
             conn.execute(query(sql::SET_FULL_NAME).bind(id).bind(name.as_str()))
                 .await?;
+        }
+        if let Some(uris) = &changes.certificate_uris {
+            set_certificate_uris(&mut conn, id, audit.actor_id, uris).await?;
         }
         refresh_search_key(&mut conn, id).await?;
         change.finish(audit).await

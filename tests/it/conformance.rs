@@ -16,10 +16,11 @@ use personae::{
         self, Id, Version, api_key,
         external::{AwsUserType, ExternalUsername, Platform},
         permission,
-        user::{Email, FullName, UserChanges, UserKind},
+        tls::CertificateUri,
+        user::{Email, FullName, NewUser, UserChanges, UserKind},
     },
     error::Error,
-    store::{AuditFilter, NewApiKey, Store, UserFilter, UserKey},
+    store::{AuditFilter, CertificateName, NewApiKey, Store, UserFilter, UserKey},
 };
 
 async fn users_are_created_with_default_permissions(t: TestStore) {
@@ -198,6 +199,7 @@ async fn updates_check_the_etag(t: TestStore) {
     let changes = || UserChanges {
         full_name: Some(FullName::parse("full_name", "Augusta Ada King").unwrap()),
         email: Some(Email::parse("email", "countess@example.com").unwrap()),
+        ..Default::default()
     };
     let updated = store
         .update_user(id, Version(1), changes(), record("UpdateUser", id))
@@ -236,6 +238,96 @@ async fn updates_check_the_etag(t: TestStore) {
         .await
         .unwrap_err();
     assert!(matches!(missing, Error::NotFound(_)), "{missing:?}");
+}
+
+async fn certificate_uris_name_one_service_account(t: TestStore) {
+    let store = t.store.as_ref();
+    let uri = |text: &str| CertificateUri::parse("uri", text).unwrap();
+    let (a, b) = (uri("spiffe://example.org/a"), uri("spiffe://example.org/b"));
+    let account = |email: &str| NewUser {
+        kind: UserKind::ServiceAccount,
+        ..new_user(email)
+    };
+    let (robot, other) = (Id::new(), Id::new());
+    for (id, email) in [(robot, "robot@example.com"), (other, "other@example.com")] {
+        store
+            .create_user(id, account(email), record("CreateUser", id))
+            .await
+            .unwrap();
+    }
+    let person = create_user(store, "ada@example.com").await;
+    let set = |id: Id, uris: Vec<CertificateUri>| async move {
+        let version = store.get_user(&UserKey::Id(id)).await.unwrap().version;
+        let changes = UserChanges {
+            certificate_uris: Some(uris),
+            ..Default::default()
+        };
+        store
+            .update_user(id, version, changes, record("UpdateUser", id))
+            .await
+    };
+    let holder = async |name: CertificateName<'_>| {
+        store
+            .account_credential(name)
+            .await
+            .unwrap()
+            .map(|account| account.user_id)
+    };
+
+    let updated = set(robot, vec![a.clone(), b.clone()]).await.unwrap().value;
+    assert_eq!(updated.certificate_uris, [a.as_str(), b.as_str()]);
+    assert_eq!(holder(CertificateName::Uri(&a)).await, Some(robot));
+    assert_eq!(
+        holder(CertificateName::EmailKey("robot@example.com")).await,
+        Some(robot)
+    );
+    assert_eq!(
+        holder(CertificateName::EmailKey("ada@example.com")).await,
+        None
+    );
+
+    let before = (
+        store.get_user(&UserKey::Id(other)).await.unwrap(),
+        head(store).await,
+    );
+    let taken = set(other, vec![uri("spiffe://example.org/c"), a.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(taken, Error::AlreadyExists(ref m) if m.contains(&robot.to_string())),
+        "{taken:?}"
+    );
+    let a_person = set(person, vec![uri("spiffe://example.org/p")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(a_person, Error::FailedPrecondition(_)),
+        "{a_person:?}"
+    );
+    assert_eq!(
+        (
+            store.get_user(&UserKey::Id(other)).await.unwrap(),
+            head(store).await
+        ),
+        before
+    );
+    assert_eq!(
+        holder(CertificateName::Uri(&uri("spiffe://example.org/c"))).await,
+        None
+    );
+
+    set(robot, vec![b.clone()]).await.unwrap();
+    assert_eq!(holder(CertificateName::Uri(&a)).await, None);
+    set(other, vec![a.clone()]).await.unwrap();
+    assert_eq!(holder(CertificateName::Uri(&a)).await, Some(other));
+
+    store
+        .delete_user(robot, record("DeleteUser", robot))
+        .await
+        .unwrap();
+    assert_eq!(holder(CertificateName::Uri(&b)).await, None);
+    set(other, vec![a, b.clone()]).await.unwrap();
+    assert_eq!(holder(CertificateName::Uri(&b)).await, Some(other));
 }
 
 async fn disabling_keeps_the_first_disable_time(t: TestStore) {
@@ -964,6 +1056,7 @@ on_both_stores!(
     unknown_iam_is_not_found,
     listing_pages_by_id_with_filters,
     updates_check_the_etag,
+    certificate_uris_name_one_service_account,
     disabling_keeps_the_first_disable_time,
     the_last_user_admin_stays,
     concurrent_demotions_leave_one_admin,

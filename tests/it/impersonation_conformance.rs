@@ -713,6 +713,7 @@ async fn a_platform_name_means_one_user(t: TestStore) {
     let changes = UserChanges {
         full_name: None,
         email: Some(Email::parse("email", "carol@x.com").unwrap()),
+        ..Default::default()
     };
     let refused = store
         .update_user(imp, version, changes, record("UpdateUser", imp))

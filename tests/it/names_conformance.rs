@@ -292,6 +292,7 @@ async fn search_follows_changes_and_matches_literally(t: TestStore) {
     let changes = UserChanges {
         full_name: Some(FullName::parse("full_name", "Grace Hopper").unwrap()),
         email: Some(Email::parse("email", "grace@example.org").unwrap()),
+        ..Default::default()
     };
     store
         .update_user(other, version, changes, record("UpdateUser", other))
@@ -352,6 +353,7 @@ async fn search_by_a_whole_word_finds_every_match(t: TestStore) {
     let changes = UserChanges {
         full_name: Some(FullName::parse("full_name", "Ab.Cde.Fg").unwrap()),
         email: None,
+        ..Default::default()
     };
     store
         .update_user(exact, version, changes, record("UpdateUser", exact))

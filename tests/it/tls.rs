@@ -414,15 +414,12 @@ async fn mutual_tls_server(client_ca: &Pem, auth: ClientAuth) -> (TestServer, Pe
     (server, ca, dir)
 }
 
-/// Calls GetUser on `user_id` over a new connection presenting `client` (if any) and, when
-/// given, a bearer key; the user it answers, or why not.
-async fn get_user_as(
+/// A new connection to `server` presenting `client` (if any); why not, as UNAVAILABLE.
+async fn mutual_tls_channel(
     server: &TestServer,
     ca: &Pem,
     client: Option<&Pem>,
-    key: Option<&str>,
-    user_id: &str,
-) -> Result<proto::User, tonic::Status> {
+) -> Result<Channel, tonic::Status> {
     let mut tls = tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(&ca.cert))
         .domain_name("localhost");
@@ -432,13 +429,25 @@ async fn get_user_as(
             &client.key,
         ));
     }
-    let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
+    tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
         .unwrap()
         .tls_config(tls)
         .unwrap()
         .connect()
         .await
-        .map_err(|e| tonic::Status::unavailable(format!("connect: {e:?}")))?;
+        .map_err(|e| tonic::Status::unavailable(format!("connect: {e:?}")))
+}
+
+/// Calls GetUser on `user_id` over a new connection presenting `client` (if any) and, when
+/// given, a bearer key; the user it answers, or why not.
+async fn get_user_as(
+    server: &TestServer,
+    ca: &Pem,
+    client: Option<&Pem>,
+    key: Option<&str>,
+    user_id: &str,
+) -> Result<proto::User, tonic::Status> {
+    let channel = mutual_tls_channel(server, ca, client).await?;
     let mut request = tonic::Request::new(proto::GetUserRequest {
         user: Some(proto::get_user_request::User::Id(user_id.into())),
     });
@@ -544,19 +553,7 @@ async fn a_client_certificate_naming_a_service_account_authenticates_as_it() {
         name: "made over mTLS".into(),
         ..Default::default()
     };
-    let channel_with_both = {
-        let tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(&ca.cert))
-            .domain_name("localhost")
-            .identity(tonic::transport::Identity::from_pem(&good.cert, &good.key));
-        tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    };
+    let channel_with_both = mutual_tls_channel(&server, &ca, Some(&good)).await.unwrap();
     let mut request = tonic::Request::new(group);
     request.metadata_mut().insert(
         "authorization",
@@ -618,5 +615,218 @@ async fn with_client_certificates_required_a_client_without_one_cannot_call() {
     let good = client_certificate("robot", &["robot@example.com"], &[], CURRENT, &clients);
     let me = get_user_as(&server, &ca, Some(&good), None, &robot.id).await;
     assert_eq!(me.expect("with its certificate").id, robot.id);
+    server.stop().await;
+}
+
+/// UpdateUser setting `uris` as `user_id`'s certificate URIs, at the user's current etag.
+async fn set_certificate_uris(
+    server: &TestServer,
+    user_id: &str,
+    uris: &[&str],
+) -> proto::UpdateUserRequest {
+    let current = server
+        .users(server.admin())
+        .get_user(proto::GetUserRequest {
+            user: Some(proto::get_user_request::User::Id(user_id.into())),
+        })
+        .await
+        .expect("the user's etag")
+        .into_inner();
+    proto::UpdateUserRequest {
+        user: Some(proto::User {
+            id: user_id.into(),
+            certificate_uris: uris.iter().map(|uri| (*uri).to_owned()).collect(),
+            etag: current.etag,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["certificate_uris".into()],
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_client_certificate_carrying_a_recorded_uri_authenticates_as_its_account() {
+    const SPIFFE_ID: &str = "spiffe://example.org/ns/trino/sa/coordinator";
+    let clients = certificate(&["personae client CA"], CURRENT, None);
+    let (server, ca, _dir) = mutual_tls_server(&clients, ClientAuth::Optional).await;
+    let coordinator = create_account(
+        &server,
+        "coordinator@example.com",
+        proto::UserKind::ServiceAccount,
+    )
+    .await;
+    let worker = create_account(
+        &server,
+        "worker@example.com",
+        proto::UserKind::ServiceAccount,
+    )
+    .await;
+    let person = create_account(&server, "alice@example.com", proto::UserKind::Person).await;
+    let spiffe = client_certificate("coordinator", &[], &[SPIFFE_ID], CURRENT, &clients);
+    let refused = |result: Result<proto::User, tonic::Status>| {
+        let status = result.expect_err("refused");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    };
+
+    refused(get_user_as(&server, &ca, Some(&spiffe), None, &coordinator.id).await);
+    let admin = server.users(server.admin());
+    let recorded = admin
+        .clone()
+        .update_user(set_certificate_uris(&server, &coordinator.id, &[SPIFFE_ID]).await)
+        .await
+        .expect("recorded")
+        .into_inner();
+    assert_eq!(recorded.certificate_uris, [SPIFFE_ID]);
+    let log = crate::common::grpc::audit_log(&server).await;
+    assert!(
+        log.contains("UpdateUser") && log.contains(SPIFFE_ID),
+        "the UpdateUser event records the URI: {log}"
+    );
+    let me = get_user_as(&server, &ca, Some(&spiffe), None, &coordinator.id).await;
+    assert_eq!(me.expect("the recorded URI").certificate_uris, [SPIFFE_ID]);
+    // The same URI in another case of scheme is the same identity; another path is not.
+    let upper = client_certificate(
+        "coordinator",
+        &[],
+        &["SPIFFE://example.org/ns/trino/sa/coordinator"],
+        CURRENT,
+        &clients,
+    );
+    assert!(
+        get_user_as(&server, &ca, Some(&upper), None, &coordinator.id)
+            .await
+            .is_ok()
+    );
+    let sibling = client_certificate(
+        "coordinator",
+        &[],
+        &["spiffe://example.org/ns/trino/sa/coordinator2"],
+        CURRENT,
+        &clients,
+    );
+    refused(get_user_as(&server, &ca, Some(&sibling), None, &coordinator.id).await);
+
+    // Refused, changing nothing: a person, bad URIs, too many, one naming another account.
+    let many: Vec<String> = (0..6)
+        .map(|i| format!("spiffe://example.org/sa/{i}"))
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    for (request, code, says) in [
+        (
+            set_certificate_uris(&server, &person.id, &["spiffe://example.org/alice"]).await,
+            tonic::Code::FailedPrecondition,
+            "only a service account",
+        ),
+        (
+            set_certificate_uris(&server, &worker.id, &["coordinator"]).await,
+            tonic::Code::InvalidArgument,
+            "user.certificate_uris[0]: ",
+        ),
+        (
+            set_certificate_uris(
+                &server,
+                &worker.id,
+                &["spiffe://example.org/ok", "spiffe://Example.org/x"],
+            )
+            .await,
+            tonic::Code::InvalidArgument,
+            "user.certificate_uris[1]: ",
+        ),
+        (
+            set_certificate_uris(&server, &worker.id, &many).await,
+            tonic::Code::InvalidArgument,
+            "at most 5",
+        ),
+        (
+            set_certificate_uris(&server, &worker.id, &[SPIFFE_ID]).await,
+            tonic::Code::AlreadyExists,
+            "already identifies user",
+        ),
+    ] {
+        let before = crate::common::grpc::snapshot(&server).await;
+        let status = admin.clone().update_user(request).await.expect_err(says);
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(status.message().contains(says), "{says}: {status:?}");
+        assert_eq!(
+            crate::common::grpc::snapshot(&server).await,
+            before,
+            "{says}"
+        );
+    }
+
+    // A USER_ADMIN who lacks a permission the account holds may not give it an identity: a
+    // certificate it obtained would act with that permission.
+    crate::common::grpc::grant(&server, &worker.id, "FETCH_POLICY_INFO").await;
+    let (user_admin, user_admin_key) =
+        crate::common::grpc::user_with_key(&server, "useradmin@example.com").await;
+    crate::common::grpc::grant(&server, &user_admin.id, "USER_ADMIN").await;
+    let before = crate::common::grpc::snapshot(&server).await;
+    let status = server
+        .users(crate::common::Authorization::bearer(&user_admin_key))
+        .update_user(
+            set_certificate_uris(
+                &server,
+                &worker.id,
+                &["spiffe://example.org/ns/x/sa/worker"],
+            )
+            .await,
+        )
+        .await
+        .expect_err("the worker holds FETCH_POLICY_INFO");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("FETCH_POLICY_INFO"), "{status:?}");
+    assert_eq!(crate::common::grpc::snapshot(&server).await, before);
+
+    // What a certificate-authenticated caller mints for itself expires with the certificate.
+    let coordinator_by_cert = mutual_tls_channel(&server, &ca, Some(&spiffe))
+        .await
+        .unwrap();
+    let mut own = proto::users_client::UsersClient::new(coordinator_by_cert);
+    let key = own
+        .create_api_key(proto::CreateApiKeyRequest {
+            display_name: "minted over mTLS".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("its own key")
+        .into_inner();
+    let certificate_expiry = prost_types::Timestamp {
+        seconds: chrono::NaiveDate::from_ymd_opt(CURRENT.1, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp(),
+        nanos: 0,
+    };
+    assert_eq!(
+        key.api_key.unwrap().expire_time,
+        Some(certificate_expiry),
+        "an unset expiry takes the certificate's"
+    );
+    let later = proto::CreateApiKeyRequest {
+        display_name: "outliving the certificate".into(),
+        expire_time: Some(prost_types::Timestamp {
+            seconds: certificate_expiry.seconds + 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let status = own
+        .create_api_key(later)
+        .await
+        .expect_err("later than the certificate");
+    assert_ne!(status.code(), tonic::Code::Ok);
+    assert!(status.message().contains("expire_time"), "{status:?}");
+
+    // Cleared, the certificate stops working at once.
+    admin
+        .clone()
+        .update_user(set_certificate_uris(&server, &coordinator.id, &[]).await)
+        .await
+        .expect("cleared");
+    refused(get_user_as(&server, &ca, Some(&spiffe), None, &coordinator.id).await);
     server.stop().await;
 }

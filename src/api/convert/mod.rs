@@ -218,6 +218,7 @@ pub(super) fn user(user: User) -> proto::User {
             .into_iter()
             .map(external_username)
             .collect(),
+        certificate_uris: user.certificate_uris,
         authorizations: attribute_map(user.authorizations),
         create_time: Some(timestamp(user.create_time)),
         update_time: Some(timestamp(user.update_time)),

@@ -175,7 +175,15 @@ pub(crate) const EXTERNAL_USERNAMES_OF: Sql = where_in!(
     "ORDER BY user_id, platform"
 );
 
+pub(crate) const CERTIFICATE_URIS_OF: Sql = where_in!(
+    "SELECT user_id, uri AS value FROM user_certificate_uris",
+    "user_id",
+    "ORDER BY user_id, uri"
+);
+
 pub(crate) const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
+
+pub(crate) const KIND: &str = "SELECT kind FROM users WHERE id = $1";
 
 pub(crate) const COUNT: &str = "SELECT count(*) FROM users";
 
@@ -214,6 +222,14 @@ pub(crate) const DROP_EXTERNAL_MEMBERSHIPS: &str =
     "DELETE FROM group_members WHERE user_id = $1 AND external";
 
 pub(crate) const SET_FULL_NAME: &str = "UPDATE users SET full_name = $2 WHERE id = $1";
+
+/// The user, other than $2, that certificate URI $1 identifies.
+pub(crate) const CERTIFICATE_URI_HOLDER: &str =
+    "SELECT user_id FROM user_certificate_uris WHERE uri = $1 AND user_id <> $2";
+pub(crate) const CLEAR_CERTIFICATE_URIS: &str =
+    "DELETE FROM user_certificate_uris WHERE user_id = $1";
+pub(crate) const ADD_CERTIFICATE_URI: &str =
+    "INSERT INTO user_certificate_uris (uri, user_id) VALUES ($1, $2)";
 
 /// What the search key of user $1 is made of.
 pub(crate) const SEARCHED_FIELDS: &str =
@@ -324,6 +340,11 @@ pub(crate) const CREDENTIAL: &str = "
 /// The service account whose username key is $1.
 pub(crate) const SERVICE_ACCOUNT_NAMED: &str = "
     SELECT id, disabled FROM users WHERE username_key = $1 AND kind = 'SERVICE_ACCOUNT'";
+
+/// The service account certificate URI $1 identifies.
+pub(crate) const SERVICE_ACCOUNT_WITH_URI: &str = "
+    SELECT u.id, u.disabled FROM user_certificate_uris c JOIN users u ON u.id = c.user_id
+    WHERE c.uri = $1 AND u.kind = 'SERVICE_ACCOUNT'";
 
 /// The permissions user $1 holds everywhere: directly, through roles, through groups' roles.
 pub(crate) const GLOBAL_PERMISSIONS: &str = "

@@ -103,9 +103,15 @@ type User struct {
 	// Set while the user is disabled.
 	DisableTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
 	// Changes with every change to the user; UpdateUser refuses a stale one.
-	Etag          string `protobuf:"bytes,16,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,16,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Service accounts only: URIs (such as the SPIFFE ID
+	// `spiffe://example.org/ns/trino/sa/coordinator`) that identify the account when a client
+	// certificate verified against the server's client CA carries one as a subject alternative
+	// name. At most 5, each naming one account; kept with the scheme (and a web URI's host)
+	// lower-cased. Set through UpdateUser.
+	CertificateUris []string `protobuf:"bytes,17,rep,name=certificate_uris,json=certificateUris,proto3" json:"certificate_uris,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -248,6 +254,13 @@ func (x *User) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *User) GetCertificateUris() []string {
+	if x != nil {
+		return x.CertificateUris
+	}
+	return nil
 }
 
 // The name a user has on one platform.
@@ -620,7 +633,7 @@ type UpdateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Its id names the user; the fields in update_mask are taken from it.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// Paths: full_name, email.
+	// Paths: full_name, email, certificate_uris (replaces the whole list; empty clears it).
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// The etag of the user as last read; user.etag is used when empty.
 	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -1693,7 +1706,7 @@ var File_personae_v1_users_proto protoreflect.FileDescriptor
 
 const file_personae_v1_users_proto_rawDesc = "" +
 	"\n" +
-	"\x17personae/v1/users.proto\x12\vpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\"\xed\x06\n" +
+	"\x17personae/v1/users.proto\x12\vpersonae.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18personae/v1/common.proto\"\x98\a\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x14\n" +
@@ -1715,7 +1728,8 @@ const file_personae_v1_users_proto_rawDesc = "" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12=\n" +
 	"\fdisable_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12\x12\n" +
-	"\x04etag\x18\x10 \x01(\tR\x04etag\x1a[\n" +
+	"\x04etag\x18\x10 \x01(\tR\x04etag\x12)\n" +
+	"\x10certificate_uris\x18\x11 \x03(\tR\x0fcertificateUris\x1a[\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
 	"\x05value\x18\x02 \x01(\v2\x1c.personae.v1.AttributeValuesR\x05value:\x028\x01\x1a_\n" +

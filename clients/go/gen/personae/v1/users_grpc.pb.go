@@ -55,8 +55,9 @@ type UsersClient interface {
 	// Lists users ordered by id, filtered by a query over name and email and other criteria.
 	// Requires USER_ADMIN.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
-	// Changes the fields named in update_mask (full_name, email) if the etag is current.
-	// Requires USER_ADMIN.
+	// Changes the fields named in update_mask (full_name, email, certificate_uris) if the etag
+	// is current. Requires USER_ADMIN; setting certificate_uris also requires holding every
+	// permission the account holds, as minting a key for it does.
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*User, error)
 	// Disables a user: their API keys stop working at once. Requires USER_ADMIN.
 	DisableUser(ctx context.Context, in *DisableUserRequest, opts ...grpc.CallOption) (*User, error)
@@ -275,8 +276,9 @@ type UsersServer interface {
 	// Lists users ordered by id, filtered by a query over name and email and other criteria.
 	// Requires USER_ADMIN.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
-	// Changes the fields named in update_mask (full_name, email) if the etag is current.
-	// Requires USER_ADMIN.
+	// Changes the fields named in update_mask (full_name, email, certificate_uris) if the etag
+	// is current. Requires USER_ADMIN; setting certificate_uris also requires holding every
+	// permission the account holds, as minting a key for it does.
 	UpdateUser(context.Context, *UpdateUserRequest) (*User, error)
 	// Disables a user: their API keys stop working at once. Requires USER_ADMIN.
 	DisableUser(context.Context, *DisableUserRequest) (*User, error)

@@ -24,7 +24,7 @@ USER_KIND_PERSON: UserKind
 USER_KIND_SERVICE_ACCOUNT: UserKind
 
 class User(_message.Message):
-    __slots__ = ("id", "username", "email", "full_name", "kind", "iam_id", "disabled", "permissions", "group_ids", "attributes", "external_usernames", "authorizations", "create_time", "update_time", "disable_time", "etag")
+    __slots__ = ("id", "username", "email", "full_name", "kind", "iam_id", "disabled", "permissions", "group_ids", "attributes", "external_usernames", "authorizations", "create_time", "update_time", "disable_time", "etag", "certificate_uris")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,7 @@ class User(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     DISABLE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_URIS_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     email: str
@@ -71,7 +72,8 @@ class User(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     disable_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., full_name: _Optional[str] = ..., kind: _Optional[_Union[UserKind, str]] = ..., iam_id: _Optional[str] = ..., disabled: _Optional[bool] = ..., permissions: _Optional[_Iterable[str]] = ..., group_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., external_usernames: _Optional[_Iterable[_Union[ExternalUsername, _Mapping]]] = ..., authorizations: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disable_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    certificate_uris: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., full_name: _Optional[str] = ..., kind: _Optional[_Union[UserKind, str]] = ..., iam_id: _Optional[str] = ..., disabled: _Optional[bool] = ..., permissions: _Optional[_Iterable[str]] = ..., group_ids: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., external_usernames: _Optional[_Iterable[_Union[ExternalUsername, _Mapping]]] = ..., authorizations: _Optional[_Mapping[str, _common_pb2.AttributeValues]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disable_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., certificate_uris: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExternalUsername(_message.Message):
     __slots__ = ("platform", "username", "aws_user_type")

@@ -152,8 +152,9 @@ class UsersServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateUser(self, request, context):
-        """Changes the fields named in update_mask (full_name, email) if the etag is current.
-        Requires USER_ADMIN.
+        """Changes the fields named in update_mask (full_name, email, certificate_uris) if the etag
+        is current. Requires USER_ADMIN; setting certificate_uris also requires holding every
+        permission the account holds, as minting a key for it does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
