@@ -391,7 +391,8 @@ async fn a_bad_pair_is_refused_at_start_naming_the_file() {
     }
 }
 
-/// A server asking for client certificates issued by `client_ca`, `required` or not.
+/// A server asking for client certificates issued by `client_ca`, `required` or not; the
+/// directory holds its files, the client CA as `clients.crt`.
 async fn mutual_tls_server(client_ca: &Pem, auth: ClientAuth) -> (TestServer, Pem, TempDir) {
     let (ca, pair) = issued();
     let dir = TempDir::new().unwrap();
@@ -828,5 +829,64 @@ async fn a_client_certificate_carrying_a_recorded_uri_authenticates_as_its_accou
         .await
         .expect("cleared");
     refused(get_user_as(&server, &ca, Some(&spiffe), None, &coordinator.id).await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_client_ca_verifies_new_connections_and_a_bad_one_is_refused() {
+    let first_ca = certificate(&["first client CA"], CURRENT, None);
+    let (server, ca, dir) = mutual_tls_server(&first_ca, ClientAuth::Optional).await;
+    create_account(
+        &server,
+        "robot@example.com",
+        proto::UserKind::ServiceAccount,
+    )
+    .await;
+    let robot =
+        |issuer: &Pem| client_certificate("robot", &["robot@example.com"], &[], CURRENT, issuer);
+    let (by_first, second_ca) = (
+        robot(&first_ca),
+        certificate(&["second client CA"], CURRENT, None),
+    );
+    let by_second = robot(&second_ca);
+    let calls = async |client: &Pem| {
+        let channel = mutual_tls_channel(&server, &ca, Some(client)).await?;
+        proto::users_client::UsersClient::new(channel)
+            .list_api_keys(proto::ListApiKeysRequest::default())
+            .await
+    };
+    let open = mutual_tls_channel(&server, &ca, Some(&by_first))
+        .await
+        .unwrap();
+    assert!(calls(&by_first).await.is_ok());
+    assert!(calls(&by_second).await.is_err());
+
+    let clients_ca = dir.path().join("clients.crt");
+    replace_by_rename(&clients_ca, &second_ca.cert);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while calls(&by_second).await.is_err() {
+        assert!(Instant::now() < deadline, "the new client CA was not used");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        calls(&by_first).await.is_err(),
+        "the old CA verifies no new connection"
+    );
+    let list = proto::users_client::UsersClient::new(open)
+        .list_api_keys(proto::ListApiKeysRequest::default())
+        .await;
+    assert!(list.is_ok(), "an open connection keeps working: {list:?}");
+
+    // A file that holds no CA is refused; the second CA stays in use.
+    replace_by_rename(&clients_ca, "not a certificate");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !logs::captured()
+        .text()
+        .contains("refused the changed TLS client CA")
+    {
+        assert!(Instant::now() < deadline, "the bad CA was not reported");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(calls(&by_second).await.is_ok());
     server.stop().await;
 }
