@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +23,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 )
 
 // testCA is a certificate authority made for one test.
@@ -62,32 +61,48 @@ func newTestCA(t *testing.T, name string) *testCA {
 	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
-// issue returns a PEM certificate for commonName signed by ca, and its PEM (PKCS #8) key. With
-// hosts (DNS names or IP addresses) it is a server certificate for them, without a client one.
-func (ca *testCA) issue(t *testing.T, commonName string, hosts ...string) (certPEM, keyPEM []byte) {
+// issueServer returns a PEM server certificate for hosts (DNS names or IP addresses; the first
+// is its common name) signed by ca, and its PEM (PKCS #8) key.
+func (ca *testCA) issueServer(t *testing.T, hosts ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	return ca.sign(t, tmpl)
+}
+
+// issueClient returns a PEM client certificate for commonName with emails as its email
+// subject alternative names (the server authenticates a certificate as the service account
+// one of them names), signed by ca, and its PEM (PKCS #8) key.
+func (ca *testCA) issueClient(t *testing.T, commonName string, emails ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	return ca.sign(t, &x509.Certificate{
+		Subject:        pkix.Name{CommonName: commonName},
+		EmailAddresses: emails,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// sign completes tmpl (serial number, a validity around now, key usage) for a new key, signs
+// it with ca, and returns the PEM certificate and the key's PEM (PKCS #8).
+func (ca *testCA) sign(t *testing.T, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serialNumber(t),
-		Subject:      pkix.Name{CommonName: commonName},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if len(hosts) > 0 {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		for _, h := range hosts {
-			if ip := net.ParseIP(h); ip != nil {
-				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-			} else {
-				tmpl.DNSNames = append(tmpl.DNSNames, h)
-			}
-		}
-	}
+	tmpl.SerialNumber = serialNumber(t)
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +129,31 @@ func serialNumber(t *testing.T) *big.Int {
 func startTLSServer(t *testing.T) (*server, *testCA) {
 	t.Helper()
 	ca := newTestCA(t, "personae test CA")
-	certPEM, keyPEM := ca.issue(t, "localhost", "localhost", "127.0.0.1")
+	return startTLSServerWith(t, ca, nil, personae.WithCACert(ca.certPEM)), ca
+}
+
+// startMutualTLSServer is startTLSServer with client certificates required
+// (--tls-client-auth required) and verified against the test CA (--tls-client-ca).
+func startMutualTLSServer(t *testing.T) (*server, *testCA) {
+	t.Helper()
+	ca := newTestCA(t, "personae test CA")
+	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
+	if err := os.WriteFile(caFile, ca.certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The start-up health check cannot connect without a certificate either.
+	healthCert, healthKey := ca.issueClient(t, "personae-health-check")
+	srv := startTLSServerWith(t, ca, []string{"--tls-client-ca", caFile, "--tls-client-auth", "required"},
+		personae.WithCACert(ca.certPEM), personae.WithClientCert(healthCert, healthKey))
+	return srv, ca
+}
+
+// startTLSServerWith starts the server (see startServerWith) serving TLS with a certificate for
+// localhost and 127.0.0.1 issued by ca, with further arguments to `serve`, checking its health
+// with healthOpts.
+func startTLSServerWith(t *testing.T, ca *testCA, serveArgs []string, healthOpts ...personae.Option) *server {
+	t.Helper()
+	certPEM, keyPEM := ca.issueServer(t, "localhost", "127.0.0.1")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
@@ -123,19 +162,19 @@ func startTLSServer(t *testing.T) (*server, *testCA) {
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServerWith(t, []string{"--tls-cert", certFile, "--tls-key", keyFile}, personae.WithCACert(ca.certPEM))
-	return srv, ca
+	args := append([]string{"--tls-cert", certFile, "--tls-key", keyFile}, serveArgs...)
+	return startServerWith(t, args, healthOpts...)
 }
 
-// TestTLS calls the server over TLS: verified against the test CA, with and without a client
-// certificate (the server does not ask for one yet, so this shows the client is set up and
-// connects with one), and it fails at once, not at the deadline, when the server cannot be
-// verified or the client speaks plaintext.
+// TestTLS calls a server without --tls-client-ca over TLS: verified against the test CA, with
+// and without a client certificate (which that server does not request, so it is not sent), and
+// it fails at once, not at the deadline, when the server cannot be verified or the client speaks
+// plaintext. TestMutualTLS calls a server that requires client certificates.
 func TestTLS(t *testing.T) {
 	srv, ca := startTLSServer(t)
-	clientCert, clientKey := ca.issue(t, "personae-test-client")
+	clientCert, clientKey := ca.issueClient(t, "personae-test-client")
 	other := newTestCA(t, "another CA")
-	otherCert, otherKey := other.issue(t, "personae-test-client")
+	otherCert, otherKey := other.issueClient(t, "personae-test-client")
 
 	t.Run("CA", func(t *testing.T) {
 		callOverTLS(t, srv, personae.WithCACert(ca.certPEM))
@@ -222,82 +261,136 @@ func callOverTLS(t *testing.T, srv *server, opts ...personae.Option) {
 	}
 }
 
-// TestClientCertificateIsPresented runs a stand-in gRPC server that requires a client
-// certificate from the test CA (personae does not ask for one yet) to show that WithClientCert
-// presents the certificate, and that without one the call fails.
-func TestClientCertificateIsPresented(t *testing.T) {
-	ca := newTestCA(t, "personae test CA")
-	serverCert, serverKey := ca.issue(t, "localhost", "localhost", "127.0.0.1")
-	pair, err := tls.X509KeyPair(serverCert, serverKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCAs := x509.NewCertPool()
-	clientCAs.AddCert(ca.cert)
+// TestMutualTLS calls a server that requires client certificates from the test CA: with one,
+// health answers SERVING and a certificate naming a service account authenticates as it
+// without an API key; without one, or with one from another CA, the handshake fails at once.
+func TestMutualTLS(t *testing.T) {
+	srv, ca := startMutualTLSServer(t)
 
-	var mu sync.Mutex
-	var presented []string
-	gs := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(&tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{pair},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    clientCAs,
-		})),
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			if p, ok := peer.FromContext(ctx); ok {
-				if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 {
-					mu.Lock()
-					presented = append(presented, info.State.VerifiedChains[0][0].Subject.CommonName)
-					mu.Unlock()
-				}
-			}
-			return handler(ctx, req)
-		}),
-	)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gs.Serve(l) }()
-	t.Cleanup(gs.Stop)
-
-	check := func(opts ...personae.Option) error {
+	t.Run("health with a client certificate", func(t *testing.T) {
+		cert, key := ca.issueClient(t, "personae-test-client")
+		c := dialTLS(t, srv, personae.WithCACert(ca.certPEM), personae.WithClientCert(cert, key))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		c, err := personae.Dial(ctx, l.Addr().String(), opts...)
-		if err != nil {
-			t.Fatal(err)
+		resp, err := healthpb.NewHealthClient(c.Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health check with a client certificate: %v, %v", resp.GetStatus(), err)
 		}
-		defer c.Close()
-		_, err = healthpb.NewHealthClient(c.Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err
+	})
+
+	// Go's TLS client presents a certificate only when one of the CAs the server's request names
+	// issued it: WithClientCert's certificate from another CA is not sent at all. To show that
+	// the server refuses such a certificate, GetClientCertificate presents it anyway.
+	other := newTestCA(t, "another CA")
+	otherCert, otherKey := other.issueClient(t, "personae-test-client")
+	otherPair, err := tls.X509KeyPair(otherCert, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presentOther := &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &otherPair, nil
+	}}
+	failures := []struct {
+		name   string
+		config *tls.Config
+		opts   []personae.Option
+		alert  string // the server's TLS alert
+	}{
+		{"no client certificate", &tls.Config{}, nil, "certificate required"},
+		{"a client certificate from another CA, not sent", &tls.Config{},
+			[]personae.Option{personae.WithClientCert(otherCert, otherKey)}, "certificate required"},
+		{"a client certificate from another CA, presented", presentOther, nil, "unknown certificate authority"},
+	}
+	for _, f := range failures {
+		for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+			t.Run(fmt.Sprintf("fails: %s, %s", f.name, tls.VersionName(version)), func(t *testing.T) {
+				cfg := f.config.Clone()
+				cfg.MinVersion, cfg.MaxVersion = version, version
+				c := dialTLS(t, srv, append(f.opts, personae.WithTLS(cfg), personae.WithCACert(ca.certPEM))...)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				started := time.Now()
+				_, err := healthpb.NewHealthClient(c.Conn()).Check(ctx, &healthpb.HealthCheckRequest{})
+				if took := time.Since(started); took > 10*time.Second {
+					t.Fatalf("the health check took %v to fail", took)
+				}
+				if version == tls.VersionTLS12 {
+					// The client waits for the server's Finished, and gets its alert instead.
+					wantCode(t, "health check", err, codes.Unavailable, "handshake failed", f.alert)
+					return
+				}
+				// In TLS 1.3 the client's handshake is complete before the server checks its
+				// certificate: the server's alert races the client's first write, which may
+				// fail first on the connection the server closed.
+				wantCode(t, "health check", err, codes.Unavailable)
+				msg := status.Convert(err).Message()
+				if !strings.Contains(msg, f.alert) && !strings.Contains(msg, "broken pipe") &&
+					!strings.Contains(msg, "connection reset") {
+					t.Fatalf("health check: %q is neither the server's alert %q nor its closing the connection",
+						msg, f.alert)
+				}
+			})
+		}
 	}
 
-	clientCert, clientKey := ca.issue(t, "personae-test-client")
-	if err := check(personae.WithCACert(ca.certPEM), personae.WithClientCert(clientCert, clientKey)); err != nil {
-		t.Fatalf("health check with a client certificate: %v", err)
-	}
-	mu.Lock()
-	got := strings.Join(presented, ",")
-	mu.Unlock()
-	if got != "personae-test-client" {
-		t.Fatalf("the server saw client certificates %q, want personae-test-client", got)
-	}
+	t.Run("a certificate naming a service account authenticates as it", func(t *testing.T) {
+		adminCert, adminKey := ca.issueClient(t, "personae-test-admin")
+		admin := dialTLS(t, srv, personae.WithCACert(ca.certPEM), personae.WithClientCert(adminCert, adminKey),
+			personae.WithAPIKey(srv.token))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		account, err := admin.Users.CreateUser(ctx, &personaev1.CreateUserRequest{
+			Email: "connector@example.com", FullName: "Connector", Kind: personaev1.UserKind_USER_KIND_SERVICE_ACCOUNT,
+		})
+		if err != nil {
+			t.Fatalf("CreateUser of the service account: %v", err)
+		}
+		bystander, err := admin.Users.CreateUser(ctx, &personaev1.CreateUserRequest{
+			Email: "bystander@example.com", FullName: "Bystander",
+		})
+		if err != nil {
+			t.Fatalf("CreateUser of a bystander: %v", err)
+		}
+		getAccount := &personaev1.GetUserRequest{User: &personaev1.GetUserRequest_Id{Id: account.GetId()}}
 
-	started := time.Now()
-	err = check(personae.WithCACert(ca.certPEM))
-	wantCode(t, "health check without a client certificate", err, codes.Unavailable)
-	if took := time.Since(started); took > 10*time.Second {
-		t.Fatalf("the health check took %v to fail", took)
+		cert, key := ca.issueClient(t, "connector", "connector@example.com")
+		connector := dialTLS(t, srv, personae.WithCACert(ca.certPEM), personae.WithClientCert(cert, key))
+		got, err := connector.Users.GetUser(ctx, getAccount)
+		if err != nil {
+			t.Fatalf("GetUser of its own account with its certificate and no API key: %v", err)
+		}
+		if got.GetId() != account.GetId() || got.GetUsername() != "connector@example.com" ||
+			got.GetKind() != personaev1.UserKind_USER_KIND_SERVICE_ACCOUNT {
+			t.Fatalf("GetUser returned %v, want the service account %s", got, account.GetId())
+		}
+		// GetUser of another user needs USER_ADMIN, which the account does not hold: the call
+		// is the account's, not some other (admin) caller's.
+		getBystander := &personaev1.GetUserRequest{User: &personaev1.GetUserRequest_Id{Id: bystander.GetId()}}
+		_, err = connector.Users.GetUser(ctx, getBystander)
+		wantCode(t, "GetUser of another user with the account's certificate", err, codes.PermissionDenied)
+
+		strangerCert, strangerKey := ca.issueClient(t, "stranger", "stranger@example.com")
+		stranger := dialTLS(t, srv, personae.WithCACert(ca.certPEM), personae.WithClientCert(strangerCert, strangerKey))
+		_, err = stranger.Users.GetUser(ctx, getAccount)
+		wantCode(t, "GetUser with a certificate naming no one", err, codes.Unauthenticated)
+	})
+}
+
+// dialTLS dials srv with opts and closes the client when the test ends.
+func dialTLS(t *testing.T, srv *server, opts ...personae.Option) *personae.Client {
+	t.Helper()
+	c, err := personae.Dial(context.Background(), srv.addr, opts...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 func TestDialRejectsBadTLSMaterial(t *testing.T) {
 	ca := newTestCA(t, "personae test CA")
-	cert, _ := ca.issue(t, "personae-test-client")
-	_, otherKey := ca.issue(t, "someone else")
+	cert, _ := ca.issueClient(t, "personae-test-client")
+	_, otherKey := ca.issueClient(t, "someone else")
 	cases := []struct {
 		name     string
 		opt      personae.Option

@@ -1,16 +1,16 @@
-"""The Python client over TLS: against the real server serving a certificate from a CA made for
-the test, and against a stand-in server that requires a client certificate (personae does not
-ask for one yet)."""
+"""The Python client over TLS, against the real server serving a certificate from a CA made for
+the test: one that asks for no client certificate, and one that requires a client certificate
+from that CA (mutual TLS), where a certificate whose email SAN is a service account's username
+authenticates as that account."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-import threading
 import time
 import uuid
-from concurrent import futures
-from typing import NamedTuple
+from pathlib import Path
+from typing import ContextManager, NamedTuple, Optional, Sequence
 
 import grpc
 import pytest
@@ -55,9 +55,26 @@ class TestCA:
         )
         self.pem = self._cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, common_name: str, *hosts: str) -> Pair:
-        """A certificate for common_name and its key: with hosts (DNS names or IP addresses) a
-        server certificate for them, without a client certificate."""
+    def issue_server(self, *hosts: str) -> Pair:
+        """A server certificate for hosts (DNS names or IP addresses; the first is its common
+        name) and its key."""
+        names = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        return self._issue(hosts[0], names, ExtendedKeyUsageOID.SERVER_AUTH)
+
+    def issue_client(self, common_name: str, *emails: str) -> Pair:
+        """A client certificate for common_name with emails as its email subject alternative
+        names (the server authenticates a certificate as the service account one of them names),
+        and its key."""
+        return self._issue(common_name, [x509.RFC822Name(e) for e in emails], ExtendedKeyUsageOID.CLIENT_AUTH)
+
+    def _issue(self, common_name: str, names: list, usage: x509.ObjectIdentifier) -> Pair:
+        """A certificate for common_name with subject alternative names (if any) and extended
+        key usage, signed by this CA, and its key."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         builder = (
@@ -73,18 +90,10 @@ class TestCA:
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
             )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
-        if hosts:
-            names = []
-            for host in hosts:
-                try:
-                    names.append(x509.IPAddress(ipaddress.ip_address(host)))
-                except ValueError:
-                    names.append(x509.DNSName(host))
+        if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        else:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         cert = builder.sign(self._key, hashes.SHA256())
         return Pair(
             cert.public_bytes(serialization.Encoding.PEM),
@@ -118,19 +127,23 @@ def other_ca() -> TestCA:
     return TestCA("another CA")
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory, ca):
-    """A personae server serving TLS with a certificate for localhost and 127.0.0.1 from ca."""
-    workdir = tmp_path_factory.mktemp("personae-tls")
-    pair = ca.issue("localhost", "localhost", "127.0.0.1")
+def _run_tls_server(
+    workdir: Path, ca: TestCA, credentials: grpc.ChannelCredentials, serve_args: Sequence[str] = ()
+) -> ContextManager[Server]:
+    """run_server serving TLS with a certificate for localhost and 127.0.0.1 from ca, with
+    serve_args added."""
+    pair = ca.issue_server("localhost", "127.0.0.1")
     (workdir / "tls.crt").write_bytes(pair.cert)
     (workdir / "tls.key").write_bytes(pair.key)
     (workdir / "tls.key").chmod(0o600)
-    with run_server(
-        workdir,
-        ["--tls-cert", str(workdir / "tls.crt"), "--tls-key", str(workdir / "tls.key")],
-        grpc.ssl_channel_credentials(ca.pem),
-    ) as srv:
+    tls_args = ["--tls-cert", str(workdir / "tls.crt"), "--tls-key", str(workdir / "tls.key")]
+    return run_server(workdir, [*tls_args, *serve_args], credentials)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory, ca):
+    """A personae server serving TLS with a certificate for localhost and 127.0.0.1 from ca."""
+    with _run_tls_server(tmp_path_factory.mktemp("personae-tls"), ca, grpc.ssl_channel_credentials(ca.pem)) as srv:
         yield srv
 
 
@@ -149,9 +162,9 @@ def test_tls_with_ca(tls_server, ca):
 
 
 def test_tls_with_ca_and_client_certificate(tls_server, ca):
-    # The server does not ask for a client certificate yet: this shows the client is set up
-    # with one and connects (test_client_certificate_is_presented shows that it is sent).
-    pair = ca.issue("personae-test-client")
+    # tls_server has no --tls-client-ca, so it requests no client certificate and a client that
+    # has one still connects; the test_mtls_* tests call a server that requires one.
+    pair = ca.issue_client("personae-test-client")
     _call(tls_server, root_certificates=ca.pem, private_key=pair.key, certificate_chain=pair.cert)
 
 
@@ -185,7 +198,7 @@ def test_tls_fails_without_the_ca(tls_server, other_ca, case):
     elif case == "another CA":
         kwargs = {"root_certificates": other_ca.pem}
     else:
-        pair = other_ca.issue("personae-test-client")
+        pair = other_ca.issue_client("personae-test-client")
         kwargs = {"root_certificates": other_ca.pem, "private_key": pair.key, "certificate_chain": pair.cert}
     err = _fails_fast(tls_server, **kwargs)
     assert "handshake" in err.details().lower(), err.details()
@@ -199,52 +212,99 @@ def test_plaintext_to_tls_server_fails(tls_server):
     _fails_fast(tls_server)
 
 
-def test_client_certificate_is_presented(ca):
-    """A stand-in server requiring a client certificate from ca sees the one the client gives,
-    and refuses a client without one."""
-    seen = []
-    lock = threading.Lock()
+@pytest.fixture(scope="module")
+def mtls_server(tmp_path_factory, ca):
+    """A personae server like tls_server that requires a client certificate from ca
+    (--tls-client-ca, --tls-client-auth required)."""
+    workdir = tmp_path_factory.mktemp("personae-mtls")
+    (workdir / "client-ca.crt").write_bytes(ca.pem)
+    # The start-up health check cannot connect without a certificate either.
+    health = ca.issue_client("personae-health-check")
+    with _run_tls_server(
+        workdir,
+        ca,
+        grpc.ssl_channel_credentials(ca.pem, health.key, health.cert),
+        ["--tls-client-ca", str(workdir / "client-ca.crt"), "--tls-client-auth", "required"],
+    ) as srv:
+        yield srv
 
-    def check(request: bytes, context: grpc.ServicerContext) -> bytes:
-        with lock:
-            seen.extend(context.auth_context().get("x509_common_name", []))
-        return SERVING
 
-    server_pair = ca.issue("localhost", "localhost", "127.0.0.1")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers(
-        [
-            grpc.method_handlers_generic_handler(
-                "grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(check)}
-            )
-        ]
+def _mtls_client(srv: Server, ca: TestCA, pair: Pair, api_key: Optional[str] = None) -> Client:
+    """A client of srv verifying it against ca and presenting pair, with api_key if given."""
+    return Client(
+        srv.addr, api_key=api_key, root_certificates=ca.pem, private_key=pair.key, certificate_chain=pair.cert
     )
-    credentials = grpc.ssl_server_credentials(
-        [(server_pair.key, server_pair.cert)], root_certificates=ca.pem, require_client_auth=True
-    )
-    port = server.add_secure_port("127.0.0.1:0", credentials)
-    server.start()
-    try:
-        addr = f"127.0.0.1:{port}"
-        client_pair = ca.issue("personae-test-client")
-        with Client(
-            addr, root_certificates=ca.pem, private_key=client_pair.key, certificate_chain=client_pair.cert
-        ) as client:
-            assert client.channel.unary_unary(HEALTH_CHECK)(b"", timeout=10) == SERVING
-        assert seen == [b"personae-test-client"]
 
-        with Client(addr, root_certificates=ca.pem) as client:
-            started = time.monotonic()
-            with pytest.raises(grpc.RpcError) as refused:
-                client.channel.unary_unary(HEALTH_CHECK)(b"", timeout=20)
-            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value.details()
-            assert time.monotonic() - started < 10
-    finally:
-        server.stop(None)
+
+def test_mtls_health_with_a_client_certificate(mtls_server, ca):
+    with _mtls_client(mtls_server, ca, ca.issue_client("personae-test-client")) as client:
+        assert client.channel.unary_unary(HEALTH_CHECK)(b"", timeout=10) == SERVING
+
+
+def _refused(client: Client, alert: str, capfd) -> None:
+    """Checks health through client, which must fail with UNAVAILABLE well before its deadline
+    because the server refused the handshake with alert.
+
+    In TLS 1.3 the client's handshake is complete before the server checks its certificate, so
+    the call fails on unwrapping the server's alert record, and gRPC's details say only that;
+    gRPC logs the alert itself (BoringSSL's name for it) on stderr."""
+    capfd.readouterr()
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as refused:
+        client.channel.unary_unary(HEALTH_CHECK)(b"", timeout=20)
+    took = time.monotonic() - started
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value.details()
+    assert took < 10, f"the call took {took:.1f}s to fail"
+    logged = capfd.readouterr().err
+    assert alert in logged, f"{refused.value.details()}; gRPC logged:\n{logged}"
+
+
+def test_mtls_fails_without_a_client_certificate(mtls_server, ca, capfd):
+    with Client(mtls_server.addr, root_certificates=ca.pem) as client:
+        _refused(client, "TLSV1_ALERT_CERTIFICATE_REQUIRED", capfd)
+
+
+def test_mtls_fails_with_a_client_certificate_from_another_ca(mtls_server, ca, other_ca, capfd):
+    with _mtls_client(mtls_server, ca, other_ca.issue_client("personae-test-client")) as client:
+        _refused(client, "TLSV1_ALERT_UNKNOWN_CA", capfd)
+
+
+def test_mtls_certificate_authenticates_as_the_service_account_it_names(mtls_server, ca):
+    admin_pair = ca.issue_client("personae-test-admin")
+    with _mtls_client(mtls_server, ca, admin_pair, api_key=mtls_server.token) as admin:
+        account = admin.users.CreateUser(
+            users_pb2.CreateUserRequest(
+                email="connector@example.com", full_name="Connector", kind=users_pb2.USER_KIND_SERVICE_ACCOUNT
+            ),
+            timeout=10,
+        )
+        bystander = admin.users.CreateUser(
+            users_pb2.CreateUserRequest(email="bystander@example.com", full_name="Bystander"), timeout=10
+        )
+    get_account = users_pb2.GetUserRequest(id=account.id)
+
+    # No API key: the certificate alone authenticates.
+    with _mtls_client(mtls_server, ca, ca.issue_client("connector", "connector@example.com")) as connector:
+        got = connector.users.GetUser(get_account, timeout=10)
+        assert (got.id, got.username, got.kind) == (
+            account.id,
+            "connector@example.com",
+            users_pb2.USER_KIND_SERVICE_ACCOUNT,
+        )
+        # GetUser of another user needs USER_ADMIN, which the account does not hold: the call is
+        # the account's, not some other (admin) caller's.
+        with pytest.raises(grpc.RpcError) as denied:
+            connector.users.GetUser(users_pb2.GetUserRequest(id=bystander.id), timeout=10)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED, denied.value.details()
+
+    with _mtls_client(mtls_server, ca, ca.issue_client("stranger", "stranger@example.com")) as stranger:
+        with pytest.raises(grpc.RpcError) as unauthenticated:
+            stranger.users.GetUser(get_account, timeout=10)
+        assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED, unauthenticated.value.details()
 
 
 def test_client_rejects_bad_tls_arguments(ca):
-    pair = ca.issue("personae-test-client")
+    pair = ca.issue_client("personae-test-client")
     addr = "127.0.0.1:1"
     with pytest.raises(TypeError):
         Client(addr, root_certificates="ca.crt")
