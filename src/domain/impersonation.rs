@@ -81,6 +81,12 @@ impl ImpersonatorPattern {
     pub fn matches(&self, name: &str) -> bool {
         self.whole.is_match(name)
     }
+
+    /// Whether both are one compilation: what tells a test that a reader reused it.
+    #[cfg(test)]
+    pub(crate) fn is_compiled_once_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.whole, &other.whole)
+    }
 }
 
 /// How many patterns [`CompiledPatterns`] keeps: one integration (Trino) has a pattern; the rest

@@ -166,6 +166,23 @@ pub(super) async fn ensure_caller_may_hand_out<'a>(
     .await
 }
 
+/// Refuses taking away (unassigning a role that carries them) built-in permissions the caller
+/// lacks: a USER_ADMIN may not strip an auditor of AUDIT.
+pub(super) async fn ensure_caller_may_take_away<'a>(
+    conn: &mut Conn<'_>,
+    caller: Option<Id>,
+    permissions: impl IntoIterator<Item = &'a str>,
+    doing: &str,
+) -> Result<()> {
+    ensure_caller_holds(conn, caller, permissions, |missing| {
+        format!(
+            "{doing} takes away {missing}, which the caller does not hold: a caller takes away \
+             only permissions it holds"
+        )
+    })
+    .await
+}
+
 /// Refuses acting on another `user` unless the caller holds those of the user's permissions
 /// (by any path, disabled or not: a disabled user's come back when it is enabled) that `reach`
 /// picks.

@@ -403,3 +403,34 @@ pub(super) async fn platforms_targeting(conn: &mut Conn<'_>, group: Id) -> Resul
         .await?;
     Ok(rows.into_iter().map(|(p,)| p).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditRecord;
+
+    /// Every uncached check reads its integration; a Trino pattern read again is the one
+    /// compiled before, not compiled again.
+    #[tokio::test]
+    async fn reading_an_integration_reuses_its_compiled_pattern() {
+        let store = SqlStore::open("sqlite::memory:").await.unwrap();
+        let settings =
+            IntegrationSettings::new(Platform::Trino, true, "", &[], "svc_.*", Vec::new()).unwrap();
+        let record = AuditRecord::new(None, "ConfigureIntegration", "integration", "TRINO");
+        store
+            .configure_integration(Platform::Trino, settings, None, record)
+            .await
+            .unwrap();
+        let pattern = async || {
+            let facts = store
+                .impersonation_facts(Platform::Trino, "svc_etl", "ada@example.com")
+                .await
+                .unwrap();
+            facts.integration.settings.pattern.unwrap()
+        };
+        let (first, again) = (pattern().await, pattern().await);
+        assert!(first.is_compiled_once_with(&again), "compiled again");
+        let listed = store.get_integration(Platform::Trino).await.unwrap();
+        assert!(first.is_compiled_once_with(&listed.settings.pattern.unwrap()));
+    }
+}

@@ -384,7 +384,7 @@ impl PolicyStore for SqlStore {
         let role = load_role(&mut conn, key.role_id).await?;
         let permissions = role.permissions.iter().map(String::as_str);
         let doing = format!("unassigning role {:?}", role.name);
-        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
+        grants::ensure_caller_may_take_away(&mut conn, audit.actor_id, permissions, &doing).await?;
         conn.execute(query(sql::DELETE_ASSIGNMENT).bind(assignment.id))
             .await?;
         write.finish(assignment, audit).await

@@ -785,6 +785,7 @@ async fn a_user_admin_gives_only_what_it_holds(t: TestStore) {
         (call!(users.update_user(proto::UpdateUserRequest { user: Some(proto::User { email: "mine@example.com".into(), ..admin.clone() }), update_mask: Some(FieldMask { paths: vec!["email".into()] }), etag: String::new() })), PermissionDenied, "which the caller does not"),
         (call!(users.set_external_username(proto::SetExternalUsernameRequest { user_id: admin.id.clone(), platform: proto::Platform::Trino as i32, username: "operator_t".into(), ..Default::default() })), PermissionDenied, "which the caller does not"),
         (call!(users.delete_user(proto::DeleteUserRequest { id: admin.id.clone(), confirm: "Delete".into() })), PermissionDenied, "which the caller does not"),
+        (call!(permissions.unassign_role(proto::UnassignRoleRequest { principal: Some(proto::unassign_role_request::Principal::GroupId(auditors.id.clone())), role_id: auditor.id.clone(), tenant_id: String::new() })), PermissionDenied, "takes away AUDIT"),
     ];
     assert_each_refused_changing_nothing(&server, cases).await;
     assert_refused(

@@ -822,6 +822,23 @@ async fn a_client_certificate_carrying_a_recorded_uri_authenticates_as_its_accou
     assert_ne!(status.code(), tonic::Code::Ok);
     assert!(status.message().contains("expire_time"), "{status:?}");
 
+    // A deleted account's certificate stops working at once.
+    let by_worker = client_certificate("worker", &["worker@example.com"], &[], CURRENT, &clients);
+    assert!(
+        get_user_as(&server, &ca, Some(&by_worker), None, &worker.id)
+            .await
+            .is_ok()
+    );
+    admin
+        .clone()
+        .delete_user(proto::DeleteUserRequest {
+            id: worker.id.clone(),
+            confirm: "Delete".into(),
+        })
+        .await
+        .expect("deleted");
+    refused(get_user_as(&server, &ca, Some(&by_worker), None, &worker.id).await);
+
     // Cleared, the certificate stops working at once.
     admin
         .clone()
