@@ -6,8 +6,8 @@
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod checks;
 pub mod config;
-pub mod decisions;
 pub mod domain;
 pub mod error;
 pub mod iam_sync;

@@ -21,14 +21,14 @@ pub use users::UsersApi;
 use tonic::{Request, Response, metadata::MetadataValue};
 
 use crate::auth::{Principal, SelfServiceLimit};
-use crate::decisions::Decisions;
+use crate::checks::{Consistency, Decisions};
 use crate::domain::{
     Revision, Version, address::AddressPolicy, audit::AuditRecord, name::comparison_key,
     page::PageRequest,
 };
 use crate::error::{Error, Result};
 use crate::proto;
-use crate::store::{Committed, Consistency, Store};
+use crate::store::{Committed, Store};
 
 /// The response header carrying the revision a mutation committed.
 pub const CONSISTENCY_TOKEN_HEADER: &str = "personae-consistency-token";

@@ -17,6 +17,7 @@ use hashbrown::HashSet;
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 pub use self_service::SelfServiceLimit;
 
+use crate::checks::{Consistency, EpochCache};
 use crate::domain::{
     self, Id, Timestamp, api_key,
     api_key::StoredCredential,
@@ -24,9 +25,7 @@ use crate::domain::{
     tls::{ClientCertificate, fingerprint},
 };
 use crate::error::{Error, Result};
-use crate::store::{
-    AccountCredential, CertificateName, Consistency, Credential, EpochCache, Store,
-};
+use crate::store::{AccountCredential, CertificateName, Credential, Store};
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]

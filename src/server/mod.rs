@@ -20,7 +20,7 @@ use crate::api::{
     AuditApi, Context, GroupsApi, IamConfigApi, ImpersonationApi, PermissionsApi, UsersApi,
 };
 use crate::auth::{Authenticator, SelfServiceLimit, layer::Auth};
-use crate::decisions::Decisions;
+use crate::checks::Decisions;
 use crate::domain::address::AddressPolicy;
 use crate::middleware;
 use crate::proto::{

@@ -21,7 +21,8 @@ use sqlx::{
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{freshness::Freshness, postgres, queries::postgres as sql, sqlite};
+use super::{postgres, queries::postgres as sql, sqlite};
+use crate::checks::Freshness;
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -322,7 +323,7 @@ pub(super) struct Database {
     /// serialised by the write lock anyway; waiting for it while holding a pooled connection
     /// would let a burst of writers drain the pool and starve readers.
     write_turn: Arc<Mutex<()>>,
-    /// The newest revision this process has seen committed; see `freshness.rs`.
+    /// The newest revision this process has seen committed; see `checks::freshness`.
     pub freshness: Arc<Freshness>,
     /// On a SQLite file, keeps every other store off it while this one is open.
     _process_lock: Option<sqlite::ProcessLock>,

@@ -24,15 +24,15 @@
 //! transaction that first takes the audit chain's head (`write.rs`), so mutations are
 //! serialised, rule checks inside them see every earlier change, and each appends exactly one
 //! audit event before it commits. At start-up `backfill.rs` fills the comparison keys of rows
-//! older than them and `secret_keys.rs` checks the secret key against the store's;
-//! `freshness.rs` is the revisions caches are checked against.
+//! older than them and `secret_keys.rs` checks the secret key against the store's. Each commit
+//! (and, on PostgreSQL, each one another process announces) moves `checks::Freshness`, which
+//! the caches of the check path are checked against.
 
 mod api_keys;
 mod attributes;
 mod audit;
 mod backfill;
 mod db;
-mod freshness;
 mod grants;
 mod groups;
 mod iam_sync;
@@ -56,7 +56,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use db::Pool;
-pub use freshness::{CacheKey, Consistency, EpochCache, Freshness};
 pub use secret_keys::Rotation;
 pub use traits::{
     AccountCredential, ApiKeyStore, AuditFilter, AuditStore, CertificateName, Committed,
@@ -64,6 +63,7 @@ pub use traits::{
     Store, SyncApply, SyncBatch, SyncLease, UserFilter, UserKey, UserStore,
 };
 
+use crate::checks::Freshness;
 use crate::domain::{Id, Timestamp, impersonation::CompiledPatterns};
 use crate::error::Result;
 use crate::secrets::KeySource;

@@ -17,12 +17,12 @@ use sqlx::{
 use super::{
     DbTime,
     db::Value,
-    freshness::Freshness,
     queries::{
         audit as audit_sql,
         postgres::{ANNOUNCE, REVISIONS_CHANNEL},
     },
 };
+use crate::checks::Freshness;
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Freshness, db, iam_sync};
+use super::{db, iam_sync};
+use crate::checks::Freshness;
 use crate::domain::{
     Id, Revision, Timestamp, Version,
     api_key::{ApiKey, StoredCredential},

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use super::{
     Committed,
     db::{Conn, Database, Tx, query},
-    freshness::Freshness,
     queries::{audit as sql, policy as policy_sql},
     user_rows::load_user,
 };
+use crate::checks::Freshness;
 use crate::domain::{
     self, Id, Revision,
     audit::{AuditEvent, AuditRecord},

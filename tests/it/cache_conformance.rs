@@ -10,7 +10,7 @@ use crate::common::{
     values::*,
 };
 use personae::{
-    decisions::{Decisions, evaluate},
+    checks::{Consistency, Decisions, evaluate},
     domain::{
         Id,
         external::Platform,
@@ -18,7 +18,7 @@ use personae::{
         permission,
         role::{AssignmentKey, Grantee},
     },
-    store::{Consistency, Store},
+    store::Store,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 

@@ -12,7 +12,7 @@ use crate::common::{
     values::*,
 };
 use personae::{
-    decisions::{Decisions, evaluate},
+    checks::{Consistency, Decisions, evaluate},
     domain::{
         Id,
         external::{ExternalUsername, Platform},
@@ -25,7 +25,7 @@ use personae::{
     },
     error::Error,
     secrets::KeySource,
-    store::{AuditFilter, Consistency, Store, UserKey},
+    store::{AuditFilter, Store, UserKey},
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
