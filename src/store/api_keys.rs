@@ -43,6 +43,7 @@ impl From<ApiKeyRow> for ApiKey {
     }
 }
 
+/// A key with one of its user's permissions (`None`: the user holds none).
 #[derive(sqlx::FromRow)]
 struct CredentialRow {
     secret_hash: Vec<u8>,
@@ -50,6 +51,15 @@ struct CredentialRow {
     revoke_time: Option<DbTime>,
     user_id: Id,
     disabled: bool,
+    permission: Option<String>,
+}
+
+/// A service account with one of its permissions (`None`: it holds none).
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    user_id: Id,
+    disabled: bool,
+    permission: Option<String>,
 }
 
 pub(super) async fn insert(conn: &mut Conn<'_>, key: &NewApiKey) -> Result<ApiKey> {
@@ -75,23 +85,23 @@ fn api_key_not_found(id: Id) -> Error {
 impl ApiKeyStore for SqlStore {
     async fn credential(&self, key_id: Id) -> Result<Option<Credential>> {
         let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
-        let row: Option<CredentialRow> = conn
-            .fetch_optional(query(sql::CREDENTIAL).bind(key_id))
+        let rows: Vec<CredentialRow> = pooled
+            .conn()
+            .fetch_all(query(sql::CREDENTIAL).bind(key_id))
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let permissions: Vec<(String,)> = conn
-            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(row.user_id))
-            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let stored = StoredCredential {
+            secret_hash: first.secret_hash.clone(),
+            expire_time: first.expire_time.map(|t| t.0),
+            revoke_time: first.revoke_time.map(|t| t.0),
+            user_id: first.user_id,
+            user_disabled: first.disabled,
+        };
         Ok(Some(Credential {
-            stored: StoredCredential {
-                secret_hash: row.secret_hash,
-                expire_time: row.expire_time.map(|t| t.0),
-                revoke_time: row.revoke_time.map(|t| t.0),
-                user_id: row.user_id,
-                user_disabled: row.disabled,
-            },
-            permissions: permissions.into_iter().map(|(p,)| p).collect(),
+            stored,
+            permissions: rows.into_iter().filter_map(|row| row.permission).collect(),
         }))
     }
 
@@ -99,23 +109,22 @@ impl ApiKeyStore for SqlStore {
         &self,
         name: CertificateName<'_>,
     ) -> Result<Option<AccountCredential>> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
         let statement = match name {
             CertificateName::EmailKey(key) => query(sql::SERVICE_ACCOUNT_NAMED).bind(key),
             CertificateName::Uri(uri) => query(sql::SERVICE_ACCOUNT_WITH_URI).bind(uri.as_str()),
         };
-        let account: Option<(Id, bool)> = conn.fetch_optional(statement).await?;
-        let Some((user_id, disabled)) = account else {
+        let mut pooled = self.db.acquire().await?;
+        let rows: Vec<AccountRow> = pooled.conn().fetch_all(statement).await?;
+        let Some(&AccountRow {
+            user_id, disabled, ..
+        }) = rows.first()
+        else {
             return Ok(None);
         };
-        let permissions: Vec<(String,)> = conn
-            .fetch_all(query(sql::GLOBAL_PERMISSIONS).bind(user_id))
-            .await?;
         Ok(Some(AccountCredential {
             user_id,
             disabled,
-            permissions: permissions.into_iter().map(|(p,)| p).collect(),
+            permissions: rows.into_iter().filter_map(|row| row.permission).collect(),
         }))
     }
 

@@ -21,7 +21,11 @@ use sqlx::{
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{postgres, queries::postgres as sql, sqlite};
+use super::{
+    postgres,
+    queries::{postgres as sql, sqlite as sqlite_sql},
+    sqlite,
+};
 use crate::checks::Freshness;
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
@@ -289,19 +293,46 @@ enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
 }
 
-impl Tx {
-    pub(super) fn conn(&mut self) -> Conn<'_> {
-        match &mut self.inner {
-            TxInner::Postgres(tx) => Conn::Postgres(tx),
-            TxInner::Sqlite(tx) => Conn::Sqlite(tx),
+impl TxInner {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(tx) => Conn::Postgres(tx),
+            Self::Sqlite(tx) => Conn::Sqlite(tx),
         }
     }
 
-    pub(super) async fn commit(self) -> Result<()> {
-        match self.inner {
-            TxInner::Postgres(tx) => tx.commit().await.map_err(postgres::error),
-            TxInner::Sqlite(tx) => tx.commit().await.map_err(sqlite::error),
+    async fn commit(self) -> Result<()> {
+        match self {
+            Self::Postgres(tx) => tx.commit().await.map_err(postgres::error),
+            Self::Sqlite(tx) => tx.commit().await.map_err(sqlite::error),
         }
+    }
+}
+
+impl Tx {
+    pub(super) fn conn(&mut self) -> Conn<'_> {
+        self.inner.conn()
+    }
+
+    pub(super) async fn commit(self) -> Result<()> {
+        self.inner.commit().await
+    }
+}
+
+/// A read-only transaction whose statements all read one snapshot of the store: reads that
+/// must agree with each other (a check's facts) see no commit between them.
+pub(super) struct Snapshot {
+    inner: TxInner,
+}
+
+impl Snapshot {
+    pub(super) fn conn(&mut self) -> Conn<'_> {
+        self.inner.conn()
+    }
+
+    /// Ends the transaction (it wrote nothing, so ending it only lets its snapshot go).
+    pub(super) async fn end(self) -> Result<()> {
+        self.inner.commit().await
     }
 }
 
@@ -370,6 +401,24 @@ impl Database {
             Pool::Sqlite(pool) => pool.acquire().await.map(Pooled::Sqlite),
         }
         .map_err(unreachable)
+    }
+
+    /// Opens a read-only transaction reading one snapshot: REPEATABLE READ on PostgreSQL, a
+    /// read transaction on SQLite in WAL mode.
+    pub(super) async fn begin_snapshot(&self) -> Result<Snapshot> {
+        self.admit()?;
+        let inner = match &self.pool {
+            Pool::Postgres(pool) => pool
+                .begin_with(sql::BEGIN_SNAPSHOT)
+                .await
+                .map(TxInner::Postgres),
+            Pool::Sqlite(pool) => pool
+                .begin_with(sqlite_sql::BEGIN_SNAPSHOT)
+                .await
+                .map(TxInner::Sqlite),
+        }
+        .map_err(unreachable)?;
+        Ok(Snapshot { inner })
     }
 
     /// Opens a transaction holding the write lock (see `queries::audit::LOCK_HEAD`).

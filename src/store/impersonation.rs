@@ -281,12 +281,13 @@ impl ImpersonationStore for SqlStore {
         actor: &str,
         target: &str,
     ) -> Result<Facts> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
+        let mut snapshot = self.db.begin_snapshot().await?;
+        let mut conn = snapshot.conn();
         let integration = load_integration(&mut conn, &self.patterns, platform).await?;
         let target_groups = integration.settings.target_group_ids.clone();
         let actor_party = party(&mut conn, platform, actor, &[]).await?;
         let target_party = party(&mut conn, platform, target, &target_groups).await?;
+        snapshot.end().await?;
         Ok(Facts {
             integration,
             actor_name: actor.to_owned(),

@@ -462,8 +462,8 @@ impl PolicyStore for SqlStore {
         user_id: Id,
         tenant_id: Option<Id>,
     ) -> Result<Vec<Grant>> {
-        let mut pooled = self.db.acquire().await?;
-        let mut conn = pooled.conn();
+        let mut snapshot = self.db.begin_snapshot().await?;
+        let mut conn = snapshot.conn();
         // Only what the answer needs: checks are the hot path, so no full user load.
         let disabled: Option<(bool,)> = conn
             .fetch_optional(query(sql::USER_DISABLED).bind(user_id))
@@ -474,10 +474,13 @@ impl PolicyStore for SqlStore {
         {
             return Err(tenant_not_found("tenant_id", tenant));
         }
-        if disabled {
-            return Ok(Vec::new());
-        }
-        grants::paths(&mut conn, user_id, tenant_id).await
+        let grants = if disabled {
+            Vec::new()
+        } else {
+            grants::paths(&mut conn, user_id, tenant_id).await?
+        };
+        snapshot.end().await?;
+        Ok(grants)
     }
 
     async fn ensure_permission(&self, name: &PermissionName) -> Result<()> {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    TestStore,
+    TestStore, postgres_store,
     store::{create_group, create_role, create_user, record},
     values::*,
 };
@@ -14,7 +14,7 @@ use personae::{
     domain::{
         Id,
         external::Platform,
-        impersonation::{IntegrationSettings, NewSession, SessionId, Subject},
+        impersonation::{IntegrationSettings, NewSession, Reason, SessionId, Subject, decide},
         permission,
         role::{AssignmentKey, Grantee},
     },
@@ -241,3 +241,73 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
 }
 
 on_both_stores!(cached_answers_equal_the_store_after_every_write);
+
+/// A check's facts come from one snapshot: a commit that lands between its statements is seen
+/// by none of them. PostgreSQL only, where a reader can be held between its statements by a
+/// lock on a table it reads in the middle (SQLite's readers never wait). The commit turns the
+/// integration off and disables the target: a check that read the integration before it and
+/// the target after it would see a state that was never committed (the integration on, the
+/// target disabled).
+#[tokio::test]
+async fn a_checks_facts_are_read_from_one_snapshot() {
+    let t = postgres_store().await;
+    let store = t.store.clone();
+    let actor = create_user(store.as_ref(), "imp@example.com").await;
+    let target = create_user(store.as_ref(), "bob@example.com").await;
+    store
+        .grant_permission(
+            actor,
+            &perm(permission::IMPERSONATE_USER),
+            record("Grant", actor),
+        )
+        .await
+        .unwrap();
+    let settings =
+        IntegrationSettings::new(Platform::Snowflake, true, "", &[], "", Vec::new()).unwrap();
+    store
+        .configure_integration(
+            Platform::Snowflake,
+            settings,
+            None,
+            record("Configure", "x"),
+        )
+        .await
+        .unwrap();
+
+    let lock = t.lock_table("role_permissions").await;
+    let reader = tokio::spawn(async move {
+        store
+            .impersonation_facts(Platform::Snowflake, "imp@example.com", "bob@example.com")
+            .await
+    });
+    // The reader has read the integration and the actor's name, and waits for the lock to read
+    // the actor's permissions.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while t
+        .text_and_number_rows(
+            "SELECT state, count(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND datname = current_database() GROUP BY state",
+        )
+        .await
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.execute_raw(&format!(
+        "UPDATE integrations SET enabled = false WHERE platform = 'SNOWFLAKE'; \
+         UPDATE users SET disabled = true WHERE id = '{target}'"
+    ))
+    .await;
+    drop(lock);
+    let facts = reader.await.unwrap().unwrap();
+    let decision = decide(&facts);
+    assert_eq!(
+        decision.reason,
+        Reason::AllowedByPermission,
+        "the facts from before the commit, all of them: {facts:?}"
+    );
+}

@@ -332,27 +332,46 @@ pub(crate) const REVOKE_API_KEY: &str = "
     UPDATE api_keys SET revoke_time = COALESCE(revoke_time, $2) WHERE id = $1
     RETURNING id, user_id, display_name, create_time, expire_time, revoke_time";
 
-/// What authentication needs about key $1: its hash, validity and user.
-pub(crate) const CREDENTIAL: &str = "
-    SELECT k.secret_hash, k.expire_time, k.revoke_time, k.user_id, u.disabled
-    FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1";
+/// `$who` (a query of at most one row with a `user_id` column) with each permission that user
+/// holds everywhere (directly, through roles, through groups' roles), a row per permission (one
+/// row with a NULL permission when it holds none): one statement, so one snapshot and one round
+/// trip.
+macro_rules! with_global_permissions {
+    ($who:literal) => {
+        concat!(
+            "WITH who AS (",
+            $who,
+            ")
+            SELECT who.*, p.permission FROM who LEFT JOIN (
+                SELECT up.permission FROM who, user_permissions up WHERE up.user_id = who.user_id
+                UNION SELECT rp.permission FROM who, role_assignments ra
+                  JOIN role_permissions rp ON rp.role_id = ra.role_id
+                  WHERE ra.user_id = who.user_id AND ra.tenant_id IS NULL
+                UNION SELECT rp.permission FROM who, group_members gm
+                  JOIN role_assignments ra ON ra.group_id = gm.group_id
+                  JOIN role_permissions rp ON rp.role_id = ra.role_id
+                  WHERE gm.user_id = who.user_id AND ra.tenant_id IS NULL
+            ) p ON true"
+        )
+    };
+}
 
-/// The service account whose username key is $1.
-pub(crate) const SERVICE_ACCOUNT_NAMED: &str = "
-    SELECT id, disabled FROM users WHERE username_key = $1 AND kind = 'SERVICE_ACCOUNT'";
+/// What authentication needs about key $1: its hash, validity and user, and the permissions
+/// the user holds everywhere.
+pub(crate) const CREDENTIAL: &str = with_global_permissions!(
+    "SELECT k.secret_hash, k.expire_time, k.revoke_time, k.user_id, u.disabled
+     FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1"
+);
 
-/// The service account certificate URI $1 identifies.
-pub(crate) const SERVICE_ACCOUNT_WITH_URI: &str = "
-    SELECT u.id, u.disabled FROM user_certificate_uris c JOIN users u ON u.id = c.user_id
-    WHERE c.uri = $1 AND u.kind = 'SERVICE_ACCOUNT'";
+/// The service account whose username key is $1, and the permissions it holds everywhere.
+pub(crate) const SERVICE_ACCOUNT_NAMED: &str = with_global_permissions!(
+    "SELECT id AS user_id, disabled FROM users
+     WHERE username_key = $1 AND kind = 'SERVICE_ACCOUNT'"
+);
 
-/// The permissions user $1 holds everywhere: directly, through roles, through groups' roles.
-pub(crate) const GLOBAL_PERMISSIONS: &str = "
-    SELECT permission FROM user_permissions WHERE user_id = $1
-    UNION SELECT rp.permission FROM role_assignments ra
-      JOIN role_permissions rp ON rp.role_id = ra.role_id
-      WHERE ra.user_id = $1 AND ra.tenant_id IS NULL
-    UNION SELECT rp.permission FROM group_members gm
-      JOIN role_assignments ra ON ra.group_id = gm.group_id
-      JOIN role_permissions rp ON rp.role_id = ra.role_id
-      WHERE gm.user_id = $1 AND ra.tenant_id IS NULL";
+/// The service account certificate URI $1 identifies, and the permissions it holds everywhere.
+pub(crate) const SERVICE_ACCOUNT_WITH_URI: &str = with_global_permissions!(
+    "SELECT u.id AS user_id, u.disabled FROM user_certificate_uris c
+     JOIN users u ON u.id = c.user_id
+     WHERE c.uri = $1 AND u.kind = 'SERVICE_ACCOUNT'"
+);

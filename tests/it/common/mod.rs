@@ -136,6 +136,22 @@ impl TestDatabase {
         }
     }
 
+    /// PostgreSQL only: takes an ACCESS EXCLUSIVE lock on `table` until the guard is dropped,
+    /// so that a reader reaching a statement on it waits there, between its statements.
+    pub(crate) async fn lock_table(&self, table: &str) -> WriteLock {
+        let Raw::Postgres(pool) = &self.raw else {
+            panic!("lock_table is for PostgreSQL, whose readers wait for locks");
+        };
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("lock the table");
+        WriteLock::Postgres { _held: tx }
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.raw, Raw::Postgres(_))
     }
