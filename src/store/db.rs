@@ -144,6 +144,8 @@ impl<'a> From<&'a [u8]> for Value<'a> {
 pub(super) struct Statement<'a> {
     sql: Sql,
     values: Vec<Value<'a>>,
+    /// Kept prepared for the next run (the default), or planned anew for its values each time.
+    persistent: bool,
 }
 
 /// Starts a statement; `.bind` its values in placeholder order.
@@ -151,12 +153,25 @@ pub(super) fn query<'a>(sql: impl Into<Sql>) -> Statement<'a> {
     Statement {
         sql: sql.into(),
         values: Vec::new(),
+        persistent: true,
     }
 }
 
 impl<'a> Statement<'a> {
     pub(super) fn bind(mut self, value: impl Into<Value<'a>>) -> Self {
         self.values.push(value.into());
+        self
+    }
+
+    /// Plans the statement for its values every time it runs. PostgreSQL switches a prepared
+    /// statement to a generic plan after five runs when that plan's estimated cost is close,
+    /// but a generic plan knows neither how selective a filter's value is nor whether an
+    /// optional filter is set, and for ListUsers' filtered pages it picked plans that walk the
+    /// users table (a merge join over its primary key, or a nested loop over a sequential scan)
+    /// where the filter's own index finds the page. Planning a page costs a fraction of a
+    /// millisecond; SQLite plans every statement for its values anyway.
+    pub(super) fn planned_per_run(mut self) -> Self {
+        self.persistent = false;
         self
     }
 }
@@ -183,10 +198,15 @@ impl Conn<'_> {
         &mut self,
         statement: Statement<'_>,
     ) -> Result<Vec<R>> {
-        let Statement { sql, values } = statement;
+        let Statement {
+            sql,
+            values,
+            persistent,
+        } = statement;
         match self {
             Self::Postgres(conn) => {
                 sqlx::query_as_with(sql.postgres, postgres::arguments(&values)?)
+                    .persistent(persistent)
                     .fetch_all(&mut **conn)
                     .await
                     .map_err(postgres::error)
@@ -202,10 +222,15 @@ impl Conn<'_> {
         &mut self,
         statement: Statement<'_>,
     ) -> Result<Option<R>> {
-        let Statement { sql, values } = statement;
+        let Statement {
+            sql,
+            values,
+            persistent,
+        } = statement;
         match self {
             Self::Postgres(conn) => {
                 sqlx::query_as_with(sql.postgres, postgres::arguments(&values)?)
+                    .persistent(persistent)
                     .fetch_optional(&mut **conn)
                     .await
                     .map_err(postgres::error)
@@ -218,10 +243,15 @@ impl Conn<'_> {
     }
 
     pub(super) async fn fetch_one<R: Record>(&mut self, statement: Statement<'_>) -> Result<R> {
-        let Statement { sql, values } = statement;
+        let Statement {
+            sql,
+            values,
+            persistent,
+        } = statement;
         match self {
             Self::Postgres(conn) => {
                 sqlx::query_as_with(sql.postgres, postgres::arguments(&values)?)
+                    .persistent(persistent)
                     .fetch_one(&mut **conn)
                     .await
                     .map_err(postgres::error)
@@ -235,9 +265,14 @@ impl Conn<'_> {
 
     /// Runs a statement that returns no rows; returns how many rows it changed.
     pub(super) async fn execute(&mut self, statement: Statement<'_>) -> Result<u64> {
-        let Statement { sql, values } = statement;
+        let Statement {
+            sql,
+            values,
+            persistent,
+        } = statement;
         match self {
             Self::Postgres(conn) => sqlx::query_with(sql.postgres, postgres::arguments(&values)?)
+                .persistent(persistent)
                 .execute(&mut **conn)
                 .await
                 .map(|done| done.rows_affected())

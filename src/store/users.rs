@@ -320,7 +320,9 @@ impl UserStore for SqlStore {
                 .bind(filter.iam_id)
                 .bind(after)
         };
-        let rows: Vec<UserRow> = conn.fetch_all(statement.bind(page.limit())).await?;
+        // Each filter's selectivity is in its values, which a generic plan would not see.
+        let statement = statement.bind(page.limit()).planned_per_run();
+        let rows: Vec<UserRow> = conn.fetch_all(statement).await?;
         load_users(&mut conn, rows).await
     }
 
