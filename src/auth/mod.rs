@@ -17,7 +17,7 @@ use hashbrown::HashSet;
 pub use rpc_access::{Access, Rpc, access_for, rpc, rpc_count};
 pub use self_service::SelfServiceLimit;
 
-use crate::checks::{Consistency, EpochCache};
+use crate::checks::{Consistency, Deps, EpochCache, Freshness, Topic};
 use crate::domain::{
     self, Id, Timestamp, api_key,
     api_key::StoredCredential,
@@ -96,6 +96,7 @@ impl Principal {
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn Store>,
+    freshness: Arc<Freshness>,
     /// Known keys with their users' permissions, usable until the next commit anywhere. Unknown
     /// key ids are never cached, so made-up keys cannot push real ones out.
     credentials: Arc<EpochCache<Id, Arc<Known>>>,
@@ -134,6 +135,7 @@ const CERTIFICATE_REFUSED: &str = "the client certificate names no enabled servi
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, cache_entries: usize) -> Self {
         Self {
+            freshness: store.freshness(),
             store,
             credentials: Arc::new(EpochCache::new(cache_entries)),
             accounts: Arc::new(EpochCache::new(cache_entries)),
@@ -163,11 +165,7 @@ impl Authenticator {
     /// only when its fingerprint is not cached.
     async fn by_certificate(&self, der: &[u8]) -> Result<Principal> {
         let fingerprint = fingerprint(der);
-        let epoch = self
-            .store
-            .freshness()
-            .cache_epoch(Consistency::Cached)
-            .await;
+        let epoch = self.freshness.cache_epoch(Consistency::Cached).await;
         let account = self
             .accounts
             .get_or_read(fingerprint.as_str(), epoch, || async {
@@ -190,15 +188,20 @@ impl Authenticator {
                     }
                 }
                 // Two accounts in one certificate: which one is meant is not the holder's to pick.
-                match <[AccountCredential; 1]>::try_from(named) {
-                    Ok([account]) => Ok(Arc::new(KnownAccount {
-                        user_id: account.user_id,
-                        disabled: account.disabled,
-                        permissions: Arc::new(account.permissions.into_iter().collect()),
-                        not_after: certificate.not_after,
-                    })),
-                    Err(_) => Err(Error::Unauthenticated(CERTIFICATE_REFUSED.into())),
-                }
+                let [account] = <[AccountCredential; 1]>::try_from(named)
+                    .map_err(|_| Error::Unauthenticated(CERTIFICATE_REFUSED.into()))?;
+                // A name of the certificate given to another account later makes it name two.
+                let names = (certificate.emails.iter().map(|email| Topic::name(email)))
+                    .chain(certificate.uris.iter().map(|uri| Topic::name(uri.as_str())));
+                let deps =
+                    Deps::from_iter(std::iter::once(Topic::User(account.user_id)).chain(names));
+                let known = KnownAccount {
+                    user_id: account.user_id,
+                    disabled: account.disabled,
+                    permissions: Arc::new(account.permissions.into_iter().collect()),
+                    not_after: certificate.not_after,
+                };
+                Ok::<_, Error>((Arc::new(known), deps))
             })
             .await?;
         if account.disabled {
@@ -225,11 +228,7 @@ impl Authenticator {
                 Error::Unauthenticated("the authorization header must be `Bearer <api key>`".into())
             })?;
         let presented = api_key::parse(token).map_err(|e| Error::Unauthenticated(e.to_string()))?;
-        let epoch = self
-            .store
-            .freshness()
-            .cache_epoch(Consistency::Cached)
-            .await;
+        let epoch = self.freshness.cache_epoch(Consistency::Cached).await;
         let credential = self
             .credentials
             .get_or_read(&presented.key_id, epoch, || async {
@@ -241,10 +240,13 @@ impl Authenticator {
                     .credential(presented.key_id)
                     .await?
                     .ok_or_else(|| Error::Unauthenticated(REFUSED.into()))?;
-                Ok::<_, Error>(Arc::new(Known {
+                let deps =
+                    Deps::from_iter([Topic::ApiKey(presented.key_id), Topic::User(stored.user_id)]);
+                let known = Known {
                     stored,
                     permissions: Arc::new(permissions.into_iter().collect()),
-                }))
+                };
+                Ok::<_, Error>((Arc::new(known), deps))
             })
             .await?;
         presented

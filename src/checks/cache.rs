@@ -1,5 +1,10 @@
-//! The caches of the check path (and of authentication): bounded, and keyed by the revision an
-//! answer was read at, which [`super::freshness`] says whether it is still usable.
+//! The caches of the check path (and of authentication): bounded, each answer kept with the
+//! revision it was read at and what it was read from, which [`super::freshness`] checks
+//! against what has been written since.
+
+use std::sync::Arc;
+
+use super::{freshness::Epoch, invalidation::Deps};
 
 /// A bounded cache whose answers are usable only at the revision they were read at.
 ///
@@ -8,7 +13,15 @@
 /// of the server's CPU under load. Its default hasher (ahash) is keyed at random per process,
 /// as keys made from callers' names need.
 pub struct EpochCache<K, V> {
-    entries: quick_cache::sync::Cache<K, (i64, V)>,
+    /// Shared, so that a hit copies a pointer, not the topics it was read from.
+    entries: quick_cache::sync::Cache<K, Arc<Entry<V>>>,
+}
+
+/// A cached answer, the revision it was read at, and what it was read from.
+struct Entry<V> {
+    read_at: i64,
+    deps: Deps,
+    value: V,
 }
 
 impl<K, V> EpochCache<K, V>
@@ -22,31 +35,36 @@ where
         }
     }
 
-    /// The cached value of `key` read at `epoch`, else `read()`'s, cached at `epoch` (which the
-    /// caller took before reading, so a commit during the read leaves it unusable). Without an
-    /// epoch the store is read and nothing is cached. The key is borrowed, so that a hit copies
-    /// nothing of it.
+    /// The cached value of `key` if it still holds at `epoch`, else `read()`'s, cached with
+    /// what it was read from at `epoch` (which the caller took before reading, so a commit
+    /// during the read leaves it unusable). Without an epoch the store is read and nothing is
+    /// cached. The key is borrowed, so that a hit copies nothing of it.
     pub async fn get_or_read<Q, F, Fut, E>(
         &self,
         key: &Q,
-        epoch: Option<i64>,
+        epoch: Option<Epoch<'_>>,
         read: F,
     ) -> Result<V, E>
     where
         Q: CacheKey<K> + ?Sized,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
+        Fut: Future<Output = Result<(V, Deps), E>>,
     {
         let Some(epoch) = epoch else {
-            return read().await;
+            return read().await.map(|(value, _)| value);
         };
-        if let Some((at, value)) = self.entries.get(key)
-            && at == epoch
+        if let Some(entry) = self.entries.get(key)
+            && epoch.still_holds(entry.read_at, &entry.deps)
         {
-            return Ok(value);
+            return Ok(entry.value.clone());
         }
-        let value = read().await?;
-        self.entries.insert(key.to_key(), (epoch, value.clone()));
+        let (value, deps) = read().await?;
+        let entry = Entry {
+            read_at: epoch.at,
+            deps,
+            value: value.clone(),
+        };
+        self.entries.insert(key.to_key(), Arc::new(entry));
         Ok(value)
     }
 }
@@ -72,26 +90,43 @@ impl CacheKey<String> for str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::freshness::{Consistency, Freshness};
+    use crate::checks::{
+        freshness::{Consistency, Freshness},
+        invalidation::{Topic, Touched},
+    };
+    use crate::domain::Id;
 
     #[tokio::test]
-    async fn an_answer_read_before_a_commit_is_not_used_after_it() {
+    async fn an_answer_is_used_until_a_commit_touches_what_it_was_read_from() {
         let freshness = Freshness::new(1, true);
         let cache: EpochCache<&str, i32> = EpochCache::new(10);
-        let epoch = freshness.cache_epoch(Consistency::Cached).await;
-        let read = cache
-            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(1) })
-            .await;
-        assert_eq!(read, Ok(1));
-        let hit = cache
-            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(2) })
-            .await;
-        assert_eq!(hit, Ok(1), "cached at the same revision");
-        freshness.advance(2);
-        let epoch = freshness.cache_epoch(Consistency::Cached).await;
-        let fresh = cache
-            .get_or_read(&"k", epoch, || async { Ok::<_, ()>(3) })
-            .await;
-        assert_eq!(fresh, Ok(3), "read again after a commit");
+        let (ada, bob) = (Id::new(), Id::new());
+        let deps = || Deps::from_iter([Topic::User(ada), Topic::name("ada@example.com")]);
+        let read = async |value: i32| {
+            let epoch = freshness.cache_epoch(Consistency::Cached).await;
+            cache
+                .get_or_read(&"k", epoch, || async { Ok::<_, ()>((value, deps())) })
+                .await
+        };
+        assert_eq!(read(1).await, Ok(1));
+        assert_eq!(read(2).await, Ok(1), "cached at the same revision");
+        freshness.advance(
+            2,
+            &Touched::of([Topic::User(bob), Topic::name("bob@example.com")]),
+        );
+        assert_eq!(read(3).await, Ok(1), "a commit touching something else");
+        freshness.advance(3, &Touched::nothing());
+        assert_eq!(read(3).await, Ok(1), "a commit touching nothing");
+        freshness.advance(4, &Touched::of([Topic::name("ADA@example.com")]));
+        assert_eq!(
+            read(4).await,
+            Ok(4),
+            "a commit touching its name, in any case"
+        );
+        freshness.advance(5, &Touched::of([Topic::User(ada)]));
+        assert_eq!(read(5).await, Ok(5), "a commit touching its user");
+        freshness.advance(6, &Touched::everything());
+        assert_eq!(read(6).await, Ok(6), "a commit touching everything");
+        assert_eq!(read(7).await, Ok(6));
     }
 }

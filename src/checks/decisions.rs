@@ -1,6 +1,6 @@
 //! The checks themselves (CheckImpersonation, CheckPermission, GetEffectivePermissions,
-//! BatchCheck): facts from the store, or from caches a commit makes unusable
-//! ([`super::freshness`]), the rules from the domain; impersonation decisions are handed to the
+//! BatchCheck): facts from the store, or from caches that keep each answer until a commit
+//! touches what it was read from ([`super::invalidation`]), the rules from the domain; impersonation decisions are handed to the
 //! decision audit ([`super::audit`]).
 
 use std::{sync::Arc, time::Duration};
@@ -8,14 +8,15 @@ use std::{sync::Arc, time::Duration};
 use equivalent::Equivalent;
 
 use super::{
+    Deps, Topic,
     audit::DecisionAudit,
     cache::{CacheKey, EpochCache},
-    freshness::{Consistency, Freshness},
+    freshness::{Consistency, Epoch, Freshness},
 };
 use crate::domain::{
     self, Id,
     external::Platform,
-    impersonation::{Decision, Session, SessionId, Subject, decide},
+    impersonation::{Decision, Facts, Session, SessionId, Subject, decide},
     name::comparison_key,
     permission::PermissionName,
     policy::Grant,
@@ -58,6 +59,23 @@ async fn resolve_subject(
             Ok((session.target, ended))
         }
     }
+}
+
+/// What an impersonation decision was read from: the integration, the two names (whoever they
+/// name, or that they name no one) and the users they named.
+fn read_from(facts: &Facts) -> Deps {
+    let users = [&facts.actor, &facts.target]
+        .into_iter()
+        .flatten()
+        .map(|party| Topic::User(party.user_id));
+    [
+        Topic::Integration(facts.integration.platform),
+        Topic::name(&facts.actor_name),
+        Topic::name(&facts.target_name),
+    ]
+    .into_iter()
+    .chain(users)
+    .collect()
 }
 
 /// A session stands for its target while it is active, and only for its own platform and
@@ -125,7 +143,8 @@ impl CacheKey<ImpersonationKey> for ImpersonationQuery<'_> {
 }
 
 /// The checks of the service (impersonation decisions, effective permissions), answered from
-/// caches that a commit anywhere makes unusable (`store::Freshness`), and audited.
+/// caches whose answers a commit touching what they were read from makes unusable
+/// ([`super::invalidation`]), and audited.
 pub struct Decisions {
     store: Arc<dyn Store>,
     freshness: Arc<Freshness>,
@@ -165,7 +184,13 @@ impl Decisions {
         let epoch = self.freshness.cache_epoch(consistency).await;
         let (target, ended) = resolve_subject(subject, platform, actor, async |id| {
             self.sessions
-                .get_or_read(id.as_str(), epoch, || self.store.get_session(id))
+                .get_or_read(id.as_str(), epoch, || async {
+                    let session = self.store.get_session(id).await?;
+                    Ok::<_, Error>((
+                        session,
+                        Deps::from_iter([Topic::Session(id.as_str().into())]),
+                    ))
+                })
                 .await
         })
         .await?;
@@ -183,7 +208,7 @@ impl Decisions {
                             .store
                             .impersonation_facts(platform, actor, &target)
                             .await?;
-                        Ok::<_, Error>(decide(&facts))
+                        Ok::<_, Error>((decide(&facts), read_from(&facts)))
                     })
                     .await?
             }
@@ -208,15 +233,12 @@ impl Decisions {
         &self,
         user_id: Id,
         tenant_id: Option<Id>,
-        epoch: Option<i64>,
+        epoch: Option<Epoch<'_>>,
     ) -> Result<Arc<[Grant]>> {
         self.grants
             .get_or_read(&(user_id, tenant_id), epoch, || async {
-                Ok(self
-                    .store
-                    .effective_permissions(user_id, tenant_id)
-                    .await?
-                    .into())
+                let grants = self.store.effective_permissions(user_id, tenant_id).await?;
+                Ok::<_, Error>((grants.into(), Deps::from_iter([Topic::User(user_id)])))
             })
             .await
     }
@@ -237,8 +259,10 @@ impl Decisions {
         }
         // Only a permission that exists can be held, so only a "no" needs to know it exists.
         self.permissions
-            .get_or_read(permission.as_str(), epoch, || {
-                self.store.ensure_permission(permission)
+            .get_or_read(permission.as_str(), epoch, || async {
+                // Only deleting a permission makes this wrong, and that touches everything.
+                self.store.ensure_permission(permission).await?;
+                Ok::<_, Error>(((), Deps::new()))
             })
             .await?;
         Ok(false)

@@ -6,6 +6,7 @@
 //! - [`cache`]: the caches, whose answers are usable only at the revision they were read at;
 //! - [`freshness`]: what this process knows of the store's revisions, and so which cached
 //!   answers a commit has made unusable;
+//! - [`invalidation`]: what each kind of write touches, and what a cached answer depends on;
 //! - [`audit`]: the decision audit, impersonation decisions tallied and written in the
 //!   background.
 //!
@@ -15,7 +16,9 @@ pub mod audit;
 pub mod cache;
 pub mod decisions;
 pub mod freshness;
+pub mod invalidation;
 
 pub use cache::{CacheKey, EpochCache};
 pub use decisions::{Decisions, evaluate};
-pub use freshness::{Consistency, Freshness};
+pub use freshness::{Consistency, Epoch, Freshness};
+pub use invalidation::{Deps, Topic, Touched};

@@ -12,6 +12,7 @@ use super::{
     users::{user_exists, user_not_found},
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id,
     api_key::{ApiKey, StoredCredential},
@@ -155,7 +156,9 @@ impl ApiKeyStore for SqlStore {
             )));
         }
         let created = insert(&mut conn, &key).await?;
-        write.finish(created, audit).await
+        // Unknown keys are never cached, so nothing cached can depend on a new one.
+        let touched = Touched::of([Topic::ApiKey(created.id)]);
+        write.finish(created, audit, touched).await
     }
 
     async fn get_api_key(&self, id: Id) -> Result<ApiKey> {
@@ -197,7 +200,9 @@ impl ApiKeyStore for SqlStore {
             .conn()
             .fetch_optional(query(sql::REVOKE_API_KEY).bind(id).bind(domain::now()))
             .await?;
-        let key = row.ok_or_else(|| api_key_not_found(id))?;
-        write.finish(key.into(), audit).await
+        let key: ApiKey = row.ok_or_else(|| api_key_not_found(id))?.into();
+        write
+            .finish(key, audit, Touched::of([Topic::ApiKey(id)]))
+            .await
     }
 }

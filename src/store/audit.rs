@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::{
     AuditFilter, AuditStore, DbTime, SqlStore, db::query, queries::audit as sql, write::Write,
 };
+use crate::checks::Touched;
 use crate::domain::{
     Id, Revision,
     audit::{AuditEvent, AuditRecord},
@@ -87,7 +88,11 @@ impl AuditStore for SqlStore {
     }
 
     async fn append_audit_events(&self, records: Vec<AuditRecord>) -> Result<Revision> {
-        Write::begin(&self.db).await?.commit_all(records).await
+        // The decision audit's tallies: events only, no fact of any check.
+        Write::begin(&self.db)
+            .await?
+            .commit_all(records, Touched::nothing())
+            .await
     }
 
     async fn usage_counts(&self, first_day: &str) -> Result<Vec<(String, String, i64)>> {

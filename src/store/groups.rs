@@ -14,6 +14,7 @@ use super::{
     users::user_exists,
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
@@ -97,6 +98,14 @@ fn group_not_found(id: Id) -> Error {
     Error::NotFound(format!("group {id} does not exist"))
 }
 
+/// What a change to every membership of group `id` touches: each member.
+pub(super) async fn members_touched(conn: &mut Conn<'_>, id: Id) -> Result<Touched> {
+    let members: Vec<(Id,)> = conn.fetch_all(query(sql::MEMBER_IDS).bind(id)).await?;
+    Ok(Touched::of(
+        members.into_iter().map(|(user,)| Topic::User(user)),
+    ))
+}
+
 async fn load_group(conn: &mut Conn<'_>, id: Id) -> Result<Group> {
     find_group(conn, id)
         .await?
@@ -124,12 +133,12 @@ impl GroupChange {
 
     /// Bumps the group's version and update time, audits and commits, returning the group as
     /// changed.
-    async fn finish(mut self, record: AuditRecord) -> Result<Committed<Group>> {
+    async fn finish(mut self, record: AuditRecord, touched: Touched) -> Result<Committed<Group>> {
         let mut conn = self.write.conn();
         conn.execute(query(sql::TOUCH).bind(self.id).bind(domain::now()))
             .await?;
         let group = load_group(&mut conn, self.id).await?;
-        self.write.finish(group, record).await
+        self.write.finish(group, record, touched).await
     }
 }
 
@@ -186,7 +195,8 @@ impl GroupStore for SqlStore {
         )
         .await?;
         let created = load_group(&mut conn, id).await?;
-        write.finish(created, audit).await
+        // A new group has no members and no roles: no answer read before can depend on it.
+        write.finish(created, audit, Touched::nothing()).await
     }
 
     async fn get_group(&self, id: Id) -> Result<Group> {
@@ -259,7 +269,8 @@ impl GroupStore for SqlStore {
         let search = group_search_key(&name, email.as_deref());
         conn.execute(query(sql::SET_SEARCH_KEY).bind(id).bind(search.as_str()))
             .await?;
-        change.finish(audit).await
+        // A group's name, description, email and managing IAM are no check's facts.
+        change.finish(audit, Touched::nothing()).await
     }
 
     async fn delete_group(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
@@ -273,11 +284,12 @@ impl GroupStore for SqlStore {
                 targeting.join(", ")
             )));
         }
+        let members = members_touched(&mut conn, id).await?;
         let deleted = conn.execute(query(sql::DELETE).bind(id)).await?;
         if deleted == 0 {
             return Err(group_not_found(id));
         }
-        write.finish((), audit).await
+        write.finish((), audit, members).await
     }
 
     async fn add_members(
@@ -306,7 +318,8 @@ impl GroupStore for SqlStore {
             conn.execute(query(sql::ADD_MEMBER).bind(id).bind(*user_id))
                 .await?;
         }
-        change.finish(audit).await
+        let added = Touched::of(user_ids.iter().map(|user| Topic::User(*user)));
+        change.finish(audit, added).await
     }
 
     async fn remove_member(
@@ -325,7 +338,9 @@ impl GroupStore for SqlStore {
                 "user_id: user {user_id} is not a member of group {id}"
             )));
         }
-        change.finish(audit).await
+        change
+            .finish(audit, Touched::of([Topic::User(user_id)]))
+            .await
     }
 
     async fn list_members(
@@ -357,7 +372,7 @@ impl GroupStore for SqlStore {
     ) -> Result<Committed<Group>> {
         let mut change = GroupChange::begin(self, id).await?;
         attributes::add_values(&mut change.conn(), Owner::Group, id, name, values).await?;
-        change.finish(audit).await
+        change.finish(audit, Touched::nothing()).await
     }
 
     async fn remove_group_attribute_value(
@@ -369,6 +384,6 @@ impl GroupStore for SqlStore {
     ) -> Result<Committed<Group>> {
         let mut change = GroupChange::begin(self, id).await?;
         attributes::remove_value(&mut change.conn(), Owner::Group, id, name, value).await?;
-        change.finish(audit).await
+        change.finish(audit, Touched::nothing()).await
     }
 }

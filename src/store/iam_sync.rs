@@ -15,6 +15,7 @@ use super::{
     user_rows::{ExternalUsernameRow, UserAttributeRow},
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id,
     external::AwsUserType,
@@ -397,7 +398,16 @@ impl IamSyncStore for SqlStore {
         } else {
             write_plan(&mut conn, iam, &plan.new_groups, &changed).await?;
             let record = record.with_details(profile::audit_details(&changed));
-            Some(write.commit(record).await?)
+            // Each changed user, and the external usernames it gained (an answer that found
+            // it by one it lost depends on the user); new groups have no role assignments.
+            let touched = Touched::of(changed.iter().flat_map(|(user, changes)| {
+                let names = changes
+                    .usernames_set
+                    .iter()
+                    .map(|n| Topic::name(&n.username));
+                std::iter::once(Topic::User(*user)).chain(names)
+            }));
+            Some(write.commit(record, touched).await?)
         };
         Ok(SyncBatch {
             outcomes: plan.outcomes,

@@ -12,6 +12,7 @@ use super::{
     queries::iams as sql,
     write::Write,
 };
+use crate::checks::Touched;
 use crate::domain::{
     self, BUILT_IN_IAM_ID, Id, Version,
     audit::AuditRecord,
@@ -314,7 +315,8 @@ impl IamStore for SqlStore {
         }
         set_profile_schema(&mut conn, id, &iam.profile_schema).await?;
         let created = load_iam(&mut conn, id).await?;
-        write.finish(created, audit).await
+        // An IAM's settings are no check's facts.
+        write.finish(created, audit, Touched::nothing()).await
     }
 
     async fn update_iam(
@@ -354,7 +356,7 @@ impl IamStore for SqlStore {
         conn.execute(query(sql::TOUCH).bind(id).bind(domain::now()))
             .await?;
         let updated = load_iam(&mut conn, id).await?;
-        write.finish(updated, audit).await
+        write.finish(updated, audit, Touched::nothing()).await
     }
 
     async fn iam_endpoint(&self, id: Id) -> Result<(Iam, EndpointConfig)> {
@@ -403,6 +405,7 @@ impl IamStore for SqlStore {
             )));
         }
         conn.execute(query(sql::DELETE).bind(id)).await?;
-        write.finish((), audit).await
+        // Only an IAM no user belongs to can go.
+        write.finish((), audit, Touched::nothing()).await
     }
 }

@@ -10,6 +10,7 @@ use super::{
     queries::impersonation as sql,
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
@@ -272,7 +273,8 @@ impl ImpersonationStore for SqlStore {
                 .await?;
         }
         let configured = load_integration(&mut conn, &self.patterns, platform).await?;
-        write.finish(configured, audit).await
+        let touched = Touched::of([Topic::Integration(platform)]);
+        write.finish(configured, audit, touched).await
     }
 
     async fn impersonation_facts(
@@ -342,7 +344,8 @@ impl ImpersonationStore for SqlStore {
         let recorded = find_session(&mut conn, &session.session_id)
             .await?
             .ok_or_else(|| session_not_found(&session.session_id))?;
-        write.finish(recorded, audit).await
+        let touched = Touched::of([Topic::Session(recorded.session_id.as_str().into())]);
+        write.finish(recorded, audit, touched).await
     }
 
     async fn end_impersonation(
@@ -361,7 +364,8 @@ impl ImpersonationStore for SqlStore {
         let session = find_session(&mut conn, session_id)
             .await?
             .ok_or_else(|| session_not_found(session_id))?;
-        write.finish(session, audit).await
+        let touched = Touched::of([Topic::Session(session_id.as_str().into())]);
+        write.finish(session, audit, touched).await
     }
 
     async fn list_sessions(

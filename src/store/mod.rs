@@ -63,7 +63,7 @@ pub use traits::{
     Store, SyncApply, SyncBatch, SyncLease, UserFilter, UserKey, UserStore,
 };
 
-use crate::checks::Freshness;
+use crate::checks::{Freshness, Touched};
 use crate::domain::{Id, Timestamp, impersonation::CompiledPatterns};
 use crate::error::Result;
 use crate::secrets::KeySource;
@@ -121,7 +121,7 @@ impl SqlStore {
             patterns: Default::default(),
         };
         let (head, _) = store.audit_head().await?;
-        store.db.freshness.advance(head);
+        store.db.freshness.advance(head, &Touched::everything());
         if let Pool::Postgres(pool) = &store.db.pool {
             postgres::listen(pool.clone(), Arc::downgrade(&store.db.freshness));
         }

@@ -15,6 +15,7 @@ use super::{
     users::{ensure_permission_exists, user_exists, user_not_found},
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
@@ -191,7 +192,8 @@ impl PolicyStore for SqlStore {
                     .bind(description.as_str()),
             )
             .await?;
-        write.finish(row.into(), audit).await
+        // A new permission is held by no one: no answer read before depends on it.
+        write.finish(row.into(), audit, Touched::nothing()).await
     }
 
     async fn delete_permission(
@@ -219,7 +221,8 @@ impl PolicyStore for SqlStore {
         }
         conn.execute(query(sql::DELETE_PERMISSION).bind(name.as_str()))
             .await?;
-        write.finish((), audit).await
+        // Its grants go with it, from everyone holding it.
+        write.finish((), audit, Touched::everything()).await
     }
 
     async fn create_role(
@@ -245,7 +248,8 @@ impl PolicyStore for SqlStore {
         .await?;
         set_role_permissions(&mut conn, id, &role.permissions).await?;
         let created = load_role(&mut conn, id).await?;
-        write.finish(created, audit).await
+        // A new role is assigned to no one.
+        write.finish(created, audit, Touched::nothing()).await
     }
 
     async fn get_role(&self, id: Id) -> Result<Role> {
@@ -287,7 +291,8 @@ impl PolicyStore for SqlStore {
             set_role_permissions(&mut conn, id, permissions).await?;
         }
         let updated = load_role(&mut conn, id).await?;
-        write.finish(updated, audit).await
+        // Its permissions reach every user it is assigned to, directly or through groups.
+        write.finish(updated, audit, Touched::everything()).await
     }
 
     async fn delete_role(&self, id: Id, audit: AuditRecord) -> Result<Committed<()>> {
@@ -295,7 +300,7 @@ impl PolicyStore for SqlStore {
         let mut conn = write.conn();
         refuse_built_in_role(&mut conn, id, "deleted").await?;
         conn.execute(query(sql::DELETE_ROLE).bind(id)).await?;
-        write.finish((), audit).await
+        write.finish((), audit, Touched::everything()).await
     }
 
     async fn list_roles(&self, page: &PageRequest) -> Result<Vec<Role>> {
@@ -365,7 +370,8 @@ impl PolicyStore for SqlStore {
                 RoleAssignment::try_from(row)?
             }
         };
-        write.finish(assignment, audit).await
+        let touched = grantee_touched(&mut conn, key.grantee).await?;
+        write.finish(assignment, audit, touched).await
     }
 
     async fn unassign_role(
@@ -387,7 +393,8 @@ impl PolicyStore for SqlStore {
         grants::ensure_caller_may_take_away(&mut conn, audit.actor_id, permissions, &doing).await?;
         conn.execute(query(sql::DELETE_ASSIGNMENT).bind(assignment.id))
             .await?;
-        write.finish(assignment, audit).await
+        let touched = grantee_touched(&mut conn, key.grantee).await?;
+        write.finish(assignment, audit, touched).await
     }
 
     async fn list_role_assignments(
@@ -432,7 +439,8 @@ impl PolicyStore for SqlStore {
                     .bind(domain::now()),
             )
             .await?;
-        write.finish(row.into(), audit).await
+        // A new tenant scopes no assignment yet.
+        write.finish(row.into(), audit, Touched::nothing()).await
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Vec<Tenant>> {
@@ -454,7 +462,8 @@ impl PolicyStore for SqlStore {
         if deleted == 0 {
             return Err(tenant_not_found("id", id));
         }
-        write.finish((), audit).await
+        // Its assignments go with it, from users and groups alike.
+        write.finish((), audit, Touched::everything()).await
     }
 
     async fn effective_permissions(
@@ -516,6 +525,14 @@ impl PolicyStore for SqlStore {
         )
         .await?;
         let updated = load_settings(&mut conn).await?;
-        write.finish(updated, audit).await
+        write.finish(updated, audit, Touched::everything()).await
+    }
+}
+
+/// What changing the grantee's role assignments touches: the user, or each member of the group.
+async fn grantee_touched(conn: &mut Conn<'_>, grantee: Grantee) -> Result<Touched> {
+    match grantee {
+        Grantee::User(user) => Ok(Touched::of([Topic::User(user)])),
+        Grantee::Group(group) => super::groups::members_touched(conn, group).await,
     }
 }

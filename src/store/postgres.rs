@@ -22,7 +22,7 @@ use super::{
         postgres::{ANNOUNCE, REVISIONS_CHANNEL},
     },
 };
-use crate::checks::Freshness;
+use crate::checks::{Freshness, Touched};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -173,7 +173,8 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
     let (head, _): (i64, String) = sqlx::query_as(audit_sql::HEAD).fetch_one(pool).await?;
     match freshness.upgrade() {
         Some(fresh) => {
-            fresh.advance(head);
+            // What committed while nothing was heard is not known: everything, to be safe.
+            fresh.advance(head, &Touched::everything());
             fresh.set_hearing(true);
         }
         None => return Ok(()),
@@ -192,7 +193,7 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
                     return Ok(());
                 };
                 if let Ok(revision) = notification.payload().parse::<i64>() {
-                    fresh.advance(revision);
+                    fresh.advance(revision, &Touched::everything());
                 }
             }
             Ok(Ok(None)) => {

@@ -14,6 +14,7 @@ use super::{
     user_rows::{UserRow, load_user, load_users},
     write::Write,
 };
+use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
@@ -202,9 +203,21 @@ async fn set_certificate_uris(
     Ok(())
 }
 
+/// Every name `user` may be looked up by: its username and email, its external usernames and
+/// its certificate URIs.
+fn names_of(user: &User) -> impl Iterator<Item = Topic> + '_ {
+    [user.username.as_str(), user.email.as_str()]
+        .into_iter()
+        .chain(user.external_usernames.iter().map(|n| n.username.as_str()))
+        .chain(user.certificate_uris.iter().map(String::as_str))
+        .map(Topic::name)
+}
+
 struct UserChange {
     write: Write,
     id: Id,
+    /// The names the user had, when the change may rename it.
+    names_before: Vec<Topic>,
 }
 
 impl UserChange {
@@ -217,7 +230,21 @@ impl UserChange {
             return Err(user_not_found(id));
         }
         grants::ensure_caller_outranks(&mut conn, caller, id).await?;
-        Ok(Self { write, id })
+        Ok(Self {
+            write,
+            id,
+            names_before: Vec::new(),
+        })
+    }
+
+    /// Begins a change that may rename the user. Its old names are touched too: an answer
+    /// that found no one by one of them because it named two users (data from before names
+    /// were unique) may find the other one now.
+    async fn begin_renaming(store: &SqlStore, id: Id, caller: Option<Id>) -> Result<Self> {
+        let mut change = Self::begin(store, id, caller).await?;
+        let user = load_user(&mut change.conn(), &UserKey::Id(id)).await?;
+        change.names_before = names_of(&user).collect();
+        Ok(change)
     }
 
     fn conn(&mut self) -> Conn<'_> {
@@ -225,13 +252,17 @@ impl UserChange {
     }
 
     /// Bumps the user's version and update time, audits and commits, returning the user as
-    /// changed.
+    /// changed. It touches the user, and every name it now has: an answer that found it by an
+    /// old name depends on the user, one that found no one by a new name on that name.
     async fn finish(mut self, record: AuditRecord) -> Result<Committed<User>> {
         let mut conn = self.write.conn();
         conn.execute(query(sql::TOUCH).bind(self.id).bind(domain::now()))
             .await?;
         let user = load_user(&mut conn, &UserKey::Id(self.id)).await?;
-        self.write.finish(user, record).await
+        let touched = Touched::of([Topic::User(user.id)])
+            .and(names_of(&user))
+            .and(self.names_before);
+        self.write.finish(user, record, touched).await
     }
 }
 
@@ -254,7 +285,8 @@ impl UserStore for SqlStore {
                 "api_key_id": key.id.to_string(),
             }),
         );
-        write.commit(record).await?;
+        // The first user of a new store: nothing was cached before it.
+        write.commit(record, Touched::everything()).await?;
         Ok(true)
     }
 
@@ -272,7 +304,9 @@ impl UserStore for SqlStore {
         conn.execute(query(sql::GRANT_DEFAULT_PERMISSIONS).bind(id))
             .await?;
         let created = load_user(&mut conn, &UserKey::Id(id)).await?;
-        write.finish(created, audit).await
+        // An answer that found no one by its names is wrong now.
+        let touched = Touched::of([Topic::User(id)]).and(names_of(&created));
+        write.finish(created, audit, touched).await
     }
 
     async fn get_user(&self, key: &UserKey) -> Result<User> {
@@ -333,7 +367,7 @@ impl UserStore for SqlStore {
         changes: UserChanges,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
+        let mut change = UserChange::begin_renaming(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         let (version,): (i64,) = conn.fetch_one(query(sql::VERSION).bind(id)).await?;
         etag.ensure_current(Version(version), &format!("user {id}"))?;
@@ -365,7 +399,7 @@ impl UserStore for SqlStore {
         new_username: Option<Email>,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
+        let mut change = UserChange::begin_renaming(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         let user = load_user(&mut conn, &UserKey::Id(id)).await?;
         if user.iam_id == target_iam {
@@ -426,7 +460,10 @@ impl UserStore for SqlStore {
             return Err(user_not_found(id));
         };
         search::count(&mut conn, old_search.as_deref(), None).await?;
-        write.finish((), audit).await
+        // An answer that found it by any name depends on the user.
+        write
+            .finish((), audit, Touched::of([Topic::User(id)]))
+            .await
     }
 
     async fn add_user_attribute(
@@ -459,7 +496,7 @@ impl UserStore for SqlStore {
         name: ExternalUsername,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
+        let mut change = UserChange::begin_renaming(self, id, audit.actor_id).await?;
         let mut conn = change.conn();
         ensure_external_username_free(&mut conn, id, &name).await?;
         conn.execute(
@@ -480,7 +517,7 @@ impl UserStore for SqlStore {
         platform: Platform,
         audit: AuditRecord,
     ) -> Result<Committed<User>> {
-        let mut change = UserChange::begin(self, id, audit.actor_id).await?;
+        let mut change = UserChange::begin_renaming(self, id, audit.actor_id).await?;
         let removed = change
             .conn()
             .execute(

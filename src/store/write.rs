@@ -10,7 +10,7 @@ use super::{
     queries::{audit as sql, policy as policy_sql},
     user_rows::load_user,
 };
-use crate::checks::Freshness;
+use crate::checks::{Freshness, Touched};
 use crate::domain::{
     self, Id, Revision,
     audit::{AuditEvent, AuditRecord},
@@ -48,15 +48,19 @@ impl Write {
         self.tx.conn()
     }
 
-    /// Checks the rules, appends the audit event and commits; the event's sequence is the
-    /// revision.
-    pub(super) async fn commit(self, record: AuditRecord) -> Result<Revision> {
-        self.commit_all(vec![record]).await
+    /// Checks the rules, appends the audit event and commits, having touched `touched` (see
+    /// `checks::invalidation`); the event's sequence is the revision.
+    pub(super) async fn commit(self, record: AuditRecord, touched: Touched) -> Result<Revision> {
+        self.commit_all(vec![record], touched).await
     }
 
-    /// Checks the rules, appends the events in order and commits; the last event's sequence is
-    /// the revision.
-    pub(super) async fn commit_all(mut self, records: Vec<AuditRecord>) -> Result<Revision> {
+    /// Checks the rules, appends the events in order and commits, having touched `touched`;
+    /// the last event's sequence is the revision.
+    pub(super) async fn commit_all(
+        mut self,
+        records: Vec<AuditRecord>,
+        touched: Touched,
+    ) -> Result<Revision> {
         self.check_policy_rules().await?;
         let (mut sequence, mut hash) = (self.sequence, std::mem::take(&mut self.hash));
         let time = domain::now();
@@ -97,13 +101,18 @@ impl Write {
         self.tx.commit().await?;
         // Before the caller's RPC returns: this process's cached answers from before the
         // change are unusable from here on.
-        self.freshness.advance(sequence);
+        self.freshness.advance(sequence, &touched);
         Ok(Revision(sequence))
     }
 
-    /// Commits with the value the change produced.
-    pub(super) async fn finish<T>(self, value: T, record: AuditRecord) -> Result<Committed<T>> {
-        let revision = self.commit(record).await?;
+    /// Commits with the value the change produced, having touched `touched`.
+    pub(super) async fn finish<T>(
+        self,
+        value: T,
+        record: AuditRecord,
+        touched: Touched,
+    ) -> Result<Committed<T>> {
+        let revision = self.commit(record, touched).await?;
         Ok(Committed { value, revision })
     }
 

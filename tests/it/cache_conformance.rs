@@ -1,15 +1,20 @@
 //! Cached answers equal a plain evaluation straight from the store, after every one of a
-//! random sequence of writes (users, groups, roles, tenants, grants, integrations, sessions),
-//! on both stores. The sequence comes from a seed (printed; set PERSONAE_CACHE_SEED to replay).
+//! random sequence of writes of every kind a check can depend on (users and their names,
+//! external usernames, grants, groups and memberships, roles and their permissions, role
+//! assignments, integrations, sessions, API keys) and of kinds it cannot (new groups, the
+//! decision audit), on both stores. Since a commit makes unusable only the cached answers that
+//! depend on what it touched, a write that declares too little fails here. The sequence comes
+//! from a seed (printed; set PERSONAE_CACHE_SEED to replay).
 
 use std::time::Duration;
 
 use crate::common::{
     TestStore, postgres_store,
-    store::{create_group, create_role, create_user, record},
+    store::{assign_role, create_group, create_role, create_user, new_user, record},
     values::*,
 };
 use personae::{
+    auth::Authenticator,
     checks::{Consistency, Decisions, evaluate},
     domain::{
         Id,
@@ -18,11 +23,17 @@ use personae::{
         permission,
         role::{AssignmentKey, Grantee},
     },
-    store::Store,
+    domain::{
+        api_key,
+        external::ExternalUsername,
+        role::RoleChanges,
+        user::{Email, UserChanges},
+    },
+    store::{NewApiKey, Store, UserKey},
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-const WRITES: usize = 60;
+const WRITES: usize = 120;
 const PLATFORMS: [Platform; 4] = [
     Platform::Snowflake,
     Platform::Synapse,
@@ -41,7 +52,13 @@ struct World {
     groups: Vec<Id>,
     roles: Vec<Id>,
     tenant: Id,
+    /// API keys of the first users: their ids and tokens.
+    keys: Vec<(Id, String)>,
 }
+
+/// Names no user has at first, which writes give to users and take away: a cached answer that
+/// found no one by one of them must not outlive a write that gives it to someone.
+const LATER_NAMES: [&str; 3] = ["svc@x.com", "ext@x.com", "u1b@x.com"];
 
 async fn world(store: &dyn Store) -> World {
     let mut users = Vec::new();
@@ -54,13 +71,39 @@ async fn world(store: &dyn Store) -> World {
     let groups = vec![
         create_group(store, "G0").await,
         create_group(store, "G1").await,
+        create_group(store, "G2").await,
     ];
+    let mut keys = Vec::new();
+    for user in &users[..3] {
+        let generated = api_key::generate();
+        let key = NewApiKey {
+            id: generated.key_id,
+            user_id: *user,
+            display_name: "k".into(),
+            secret_hash: generated.secret_hash,
+            expire_time: None,
+        };
+        store
+            .create_api_key(key, 100, record("CreateApiKey", user))
+            .await
+            .unwrap();
+        keys.push((generated.key_id, generated.token));
+    }
     let mut roles = Vec::new();
     for (name, granted) in [
         ("Impersonators", permission::IMPERSONATE_USER),
         ("Auditors", permission::AUDIT),
     ] {
         roles.push(create_role(store, name, &[granted]).await);
+    }
+    // Groups with roles from the start, so that membership changes change what members hold.
+    assign_role(store, Grantee::Group(groups[0]), roles[0], None).await;
+    assign_role(store, Grantee::Group(groups[2]), roles[0], None).await;
+    for (group, user) in [(groups[0], users[3]), (groups[2], users[4])] {
+        store
+            .add_members(group, &[user], record("AddMembers", group))
+            .await
+            .unwrap();
     }
     let tenant = Id::new();
     store
@@ -77,6 +120,7 @@ async fn world(store: &dyn Store) -> World {
         groups,
         roles,
         tenant,
+        keys,
     }
 }
 
@@ -97,7 +141,9 @@ async fn random_write(store: &dyn Store, w: &World, rng: &mut StdRng, step: usiz
         role_id: role,
         tenant_id: rng.random_bool(0.5).then_some(w.tenant),
     };
-    let what = rng.random_range(0..10);
+    let later_name = LATER_NAMES[rng.random_range(0..LATER_NAMES.len())];
+    let platform = PLATFORMS[rng.random_range(0..PLATFORMS.len())];
+    let what = rng.random_range(0..21);
     let result = match what {
         0 => store
             .grant_permission(user, &permission, r())
@@ -112,7 +158,19 @@ async fn random_write(store: &dyn Store, w: &World, rng: &mut StdRng, step: usiz
             .await
             .map(drop),
         3 => store.add_members(group, &[user], r()).await.map(drop),
-        4 => store.remove_member(group, user, r()).await.map(drop),
+        4 => {
+            // One of the memberships there are, so that most removals remove something.
+            let mut members = Vec::new();
+            for user in &w.users {
+                for group in store.get_user(&UserKey::Id(*user)).await.unwrap().group_ids {
+                    members.push((group, *user));
+                }
+            }
+            match members.get(rng.random_range(0..members.len().max(1))) {
+                Some(&(group, user)) => store.remove_member(group, user, r()).await.map(drop),
+                None => Ok(()),
+            }
+        }
         5 => store
             .assign_role(Id::new(), assignment, r())
             .await
@@ -148,7 +206,7 @@ async fn random_write(store: &dyn Store, w: &World, rng: &mut StdRng, step: usiz
                 .await
                 .map(drop)
         }
-        _ => {
+        9 => {
             let session = NewSession {
                 session_id: SessionId::parse("session_id", &format!("s{step}")).unwrap(),
                 platform: Platform::Snowflake,
@@ -162,6 +220,76 @@ async fn random_write(store: &dyn Store, w: &World, rng: &mut StdRng, step: usiz
                 .await
                 .map(drop)
         }
+        10 => store
+            .create_user(Id::new(), new_user(later_name), r())
+            .await
+            .map(drop),
+        11 => match store.get_user(&UserKey::Username(later_name.into())).await {
+            Ok(found) if !w.users.contains(&found.id) => {
+                store.delete_user(found.id, r()).await.map(drop)
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        },
+        12 => {
+            let name = ExternalUsername::new(platform, later_name, None).unwrap();
+            store.set_external_username(user, name, r()).await.map(drop)
+        }
+        13 => store
+            .clear_external_username(user, platform, r())
+            .await
+            .map(drop),
+        14 => {
+            // u1 is renamed and back, so the names of the questions lose and find their user.
+            let current = store.get_user(&UserKey::Id(w.users[1])).await.unwrap();
+            let next = if current.email == "u1@x.com" {
+                "u1b@x.com"
+            } else {
+                "u1@x.com"
+            };
+            let changes = UserChanges {
+                email: Some(Email::parse("email", next).unwrap()),
+                ..Default::default()
+            };
+            store
+                .update_user(w.users[1], current.version, changes, r())
+                .await
+                .map(drop)
+        }
+        15 => {
+            let current = store.get_role(role).await.unwrap();
+            let changes = RoleChanges {
+                permissions: Some(vec![permission.clone()]),
+                ..Default::default()
+            };
+            store
+                .update_role(role, current.version, changes, r())
+                .await
+                .map(drop)
+        }
+        16 => {
+            // One of the sessions the questions ask about.
+            let earlier = step.saturating_sub(rng.random_range(1..=3));
+            let id = SessionId::parse("session_id", &format!("s{earlier}")).unwrap();
+            store.end_impersonation(&id, r()).await.map(drop)
+        }
+        17 => store
+            .create_group(
+                Id::new(),
+                crate::common::store::new_group(&format!("N{step}")),
+                r(),
+            )
+            .await
+            .map(drop),
+        18 => store.delete_group(w.groups[2], r()).await.map(drop),
+        19 => {
+            let (key, _) = &w.keys[rng.random_range(0..w.keys.len())];
+            store.revoke_api_key(*key, r()).await.map(drop)
+        }
+        _ => store
+            .append_audit_events(vec![record("CheckImpersonation", step)])
+            .await
+            .map(drop),
     };
     format!(
         "write kind {what}: {}",
@@ -179,14 +307,18 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
     let store = t.store.clone();
     let w = world(store.as_ref()).await;
     let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
+    let authenticator = Authenticator::new(store.clone(), 1000);
+    // A cache of no entries reads the store every time: the plain answer.
+    let plain_authenticator = Authenticator::new(store.clone(), 0);
     let caller = Id::new();
 
     // A fixed set of questions, asked after every write, so that each write finds the answers
     // of the one before cached.
     let mut questions = Vec::new();
     for platform in PLATFORMS {
-        for actor in w.names.iter().chain([&"svc@x.com".to_owned()]) {
-            for target in w.names.iter().take(2) {
+        let later = LATER_NAMES.map(str::to_owned);
+        for actor in w.names.iter().chain(&later) {
+            for target in w.names.iter().take(2).chain(&later[..2]) {
                 questions.push((platform, actor.clone(), Subject::Target(target.clone())));
             }
         }
@@ -217,6 +349,24 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
                     format!("{plain:?}"),
                     "seed {seed}, after {history:?}: {} {actor} {subject:?}",
                     platform.as_str()
+                );
+            }
+        }
+        for (_, token) in &w.keys {
+            let header = format!("Bearer {token}");
+            let plain = plain_authenticator
+                .authenticate(Some(&header), None)
+                .await
+                .map(|p| p.user_id);
+            for _ in 0..2 {
+                let cached = authenticator
+                    .authenticate(Some(&header), None)
+                    .await
+                    .map(|p| p.user_id);
+                assert_eq!(
+                    format!("{cached:?}"),
+                    format!("{plain:?}"),
+                    "seed {seed}, after {history:?}: key {token}"
                 );
             }
         }

@@ -60,6 +60,8 @@ pub(crate) const TOUCH: &str = "
 /// Memberships, attributes and role assignments go with it (ON DELETE CASCADE).
 pub(crate) const DELETE: &str = "DELETE FROM groups WHERE id = $1";
 
+pub(crate) const MEMBER_IDS: &str = "SELECT user_id FROM group_members WHERE group_id = $1";
+
 pub(crate) const ADD_MEMBER: &str = "
     INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
