@@ -3,11 +3,11 @@
 //!
 //! Every commit moves the revision (the audit sequence) forward. This process sees its own
 //! commits as they happen, before their RPCs return, and other processes' through PostgreSQL's
-//! LISTEN/NOTIFY (`postgres::listen`), each with what it touched (`super::invalidation`). A
-//! cached answer is usable while no commit since the revision it was read at touched what it
-//! was read from, and only while notifications are known to arrive: when the listening
-//! connection drops, caches are bypassed until it is back and the revision has been read
-//! afresh.
+//! LISTEN/NOTIFY (`postgres::listen`), each with what it touched (`super::invalidation`;
+//! everything, when another process's notification did not say). A cached answer is usable
+//! while no commit since the revision it was read at touched what it was read from, and only
+//! while notifications are known to arrive: when the listening connection drops, caches are
+//! bypassed until it is back and the revision has been read afresh.
 
 use std::{
     sync::atomic::{AtomicBool, AtomicI64, Ordering},

@@ -109,6 +109,50 @@ impl Touched {
     }
 }
 
+/// The longest payload sent: PostgreSQL refuses a notification of 8000 bytes or more.
+const MAX_PAYLOAD_BYTES: usize = 7_900;
+
+impl Touched {
+    /// What another process is told a commit touched: JSON pairs of a kind and a value, or
+    /// `None` when it touched everything or would not fit a notification (the listener then
+    /// takes it to have touched everything).
+    pub(crate) fn to_payload(&self) -> Option<String> {
+        if self.everything {
+            return None;
+        }
+        let pairs: Vec<(&str, String)> = self
+            .topics
+            .iter()
+            .map(|topic| match topic {
+                Topic::User(id) => ("u", id.to_string()),
+                Topic::Name(key) => ("n", key.clone()),
+                Topic::Integration(platform) => ("i", platform.as_str().to_owned()),
+                Topic::Session(id) => ("s", id.clone()),
+                Topic::ApiKey(id) => ("k", id.to_string()),
+            })
+            .collect();
+        let payload = serde_json::to_string(&pairs).ok()?;
+        (payload.len() <= MAX_PAYLOAD_BYTES).then_some(payload)
+    }
+
+    /// The touched topics a [`Self::to_payload`] payload names; `None` for anything else.
+    pub(crate) fn from_payload(payload: &str) -> Option<Self> {
+        let pairs: Vec<(String, String)> = serde_json::from_str(payload).ok()?;
+        let topics = pairs
+            .into_iter()
+            .map(|(kind, value)| match kind.as_str() {
+                "u" => Id::parse("u", &value).ok().map(Topic::User),
+                "n" => Some(Topic::Name(value)),
+                "i" => Platform::from_db(&value).ok().map(Topic::Integration),
+                "s" => Some(Topic::Session(value)),
+                "k" => Id::parse("k", &value).ok().map(Topic::ApiKey),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self::of(topics))
+    }
+}
+
 /// How many slots the touch table has: 64 Ki of 8 bytes, half a MiB.
 const SLOTS: usize = 1 << 16;
 
@@ -150,5 +194,29 @@ impl TouchTable {
             && deps
                 .iter()
                 .all(|topic| self.slot(topic).load(Ordering::Acquire) <= read_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_commit_touched_travels_to_other_processes() {
+        let touched = Touched::of([
+            Topic::User(Id::new()),
+            Topic::name("Ada@Example.com"),
+            Topic::Integration(Platform::Trino),
+            Topic::Session("s-1".into()),
+            Topic::ApiKey(Id::new()),
+        ]);
+        let payload = touched.to_payload().unwrap();
+        assert_eq!(Touched::from_payload(&payload), Some(touched));
+        assert_eq!(Touched::everything().to_payload(), None);
+        let many = Touched::of((0..1000).map(|i| Topic::name(&format!("user{i}@example.com"))));
+        assert_eq!(many.to_payload(), None, "too long for a notification");
+        for bad in ["", "42", "[[\"x\",\"1\"]]", "[[\"u\",\"not an id\"]]"] {
+            assert_eq!(Touched::from_payload(bad), None, "{bad}");
+        }
     }
 }

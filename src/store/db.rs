@@ -26,7 +26,7 @@ use super::{
     queries::{postgres as sql, sqlite as sqlite_sql},
     sqlite,
 };
-use crate::checks::Freshness;
+use crate::checks::{Freshness, Touched};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
 
@@ -285,10 +285,19 @@ impl Conn<'_> {
         }
     }
 
-    /// Tells other processes, when this transaction commits, that `revision` has: PostgreSQL
-    /// notifies its listeners; on SQLite there is no other process to tell.
-    pub(super) async fn announce(&mut self, revision: i64) -> Result<()> {
+    /// Tells other processes, when this transaction commits, that `revision` has, and what it
+    /// touched: PostgreSQL notifies its listeners; on SQLite there is no other process to tell.
+    pub(super) async fn announce(&mut self, revision: i64, touched: &Touched) -> Result<()> {
         if let Self::Postgres(_) = self {
+            if let Some(touched) = touched.to_payload() {
+                let payload = format!("{revision} {touched}");
+                self.execute(
+                    query(sql::ANNOUNCE)
+                        .bind(sql::TOUCHED_CHANNEL)
+                        .bind(payload.as_str()),
+                )
+                .await?;
+            }
             let revision = revision.to_string();
             self.execute(
                 query(sql::ANNOUNCE)

@@ -19,7 +19,7 @@ use super::{
     db::Value,
     queries::{
         audit as audit_sql,
-        postgres::{ANNOUNCE, REVISIONS_CHANNEL},
+        postgres::{ANNOUNCE, REVISIONS_CHANNEL, TOUCHED_CHANNEL},
     },
 };
 use crate::checks::{Freshness, Touched};
@@ -168,7 +168,9 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
     let mut listener = PgListener::connect_with(pool).await?;
     // A lost connection must end this function, so that the revision is read afresh.
     listener.eager_reconnect(false);
-    listener.listen(REVISIONS_CHANNEL).await?;
+    listener
+        .listen_all([TOUCHED_CHANNEL, REVISIONS_CHANNEL])
+        .await?;
     // Listening now, so every later commit is heard; the head covers every earlier one.
     let (head, _): (i64, String) = sqlx::query_as(audit_sql::HEAD).fetch_one(pool).await?;
     match freshness.upgrade() {
@@ -180,6 +182,9 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
         None => return Ok(()),
     }
     let mut heartbeat_sent = false;
+    // What the commit whose revision comes next touched: its transaction notified it just
+    // before the revision, and one connection's notifications arrive in order.
+    let mut announced: Option<(i64, Touched)> = None;
     loop {
         let wait = if heartbeat_sent {
             HEARTBEAT_WAIT
@@ -192,8 +197,18 @@ async fn listen_until_lost(pool: &PgPool, freshness: &Weak<Freshness>) -> Result
                 let Some(fresh) = freshness.upgrade() else {
                     return Ok(());
                 };
-                if let Ok(revision) = notification.payload().parse::<i64>() {
-                    fresh.advance(revision, &Touched::everything());
+                let payload = notification.payload();
+                if notification.channel() == TOUCHED_CHANNEL {
+                    announced = payload.split_once(' ').and_then(|(revision, touched)| {
+                        Some((revision.parse().ok()?, Touched::from_payload(touched)?))
+                    });
+                } else if let Ok(revision) = payload.parse::<i64>() {
+                    let touched = match announced.take() {
+                        Some((said, touched)) if said == revision => touched,
+                        // Not said, not understood, or too long to say: everything.
+                        _ => Touched::everything(),
+                    };
+                    fresh.advance(revision, &touched);
                 }
             }
             Ok(Ok(None)) => {

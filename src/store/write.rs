@@ -97,7 +97,7 @@ impl Write {
         }
         conn.execute(query(sql::MOVE_HEAD).bind(sequence).bind(hash.as_str()))
             .await?;
-        conn.announce(sequence).await?;
+        conn.announce(sequence, &touched).await?;
         self.tx.commit().await?;
         // Before the caller's RPC returns: this process's cached answers from before the
         // change are unusable from here on.

@@ -6,7 +6,7 @@
 //! depend on what it touched, a write that declares too little fails here. The sequence comes
 //! from a seed (printed; set PERSONAE_CACHE_SEED to replay).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use crate::common::{
     TestStore, postgres_store,
@@ -460,4 +460,76 @@ async fn a_checks_facts_are_read_from_one_snapshot() {
         Reason::AllowedByPermission,
         "the facts from before the commit, all of them: {facts:?}"
     );
+}
+
+/// Another process's commit makes unusable only the answers that depend on what it touched,
+/// which its notification says. Two stores on one PostgreSQL database stand for two processes.
+/// A grant written straight into the database (announced by no one) stays unseen in B's cached
+/// answer, which proves that answer was not read again; the pair A's write touched is.
+#[tokio::test]
+async fn another_process_commit_makes_unusable_only_what_it_touched() {
+    let t = postgres_store().await;
+    let a = t.store.clone();
+    let b: Arc<dyn Store> = Arc::new(crate::common::reopen(&t.url, &t.secret_key).await.unwrap());
+    let untouched = create_user(a.as_ref(), "x1@example.com").await;
+    let touched = create_user(a.as_ref(), "x2@example.com").await;
+    create_user(a.as_ref(), "target@example.com").await;
+    let settings =
+        IntegrationSettings::new(Platform::Snowflake, true, "", &[], "", Vec::new()).unwrap();
+    let configured = a
+        .configure_integration(
+            Platform::Snowflake,
+            settings,
+            None,
+            record("Configure", "x"),
+        )
+        .await
+        .unwrap()
+        .revision;
+    let on_b = Decisions::start(b.clone(), Duration::from_secs(3600), 1000);
+    let caller = Id::new();
+    let target = Subject::Target("target@example.com".into());
+    let check = async |actor: &str, consistency| {
+        on_b.check_impersonation(caller, Platform::Snowflake, actor, &target, consistency)
+            .await
+            .unwrap()
+            .reason
+    };
+    let at = |revision| Consistency::AtLeast(revision);
+    for actor in ["x1@example.com", "x2@example.com"] {
+        assert_eq!(
+            check(actor, at(configured)).await,
+            Reason::ActorLacksPermission
+        );
+    }
+
+    t.execute_raw(&format!(
+        "INSERT INTO user_permissions (user_id, permission) VALUES ('{untouched}', 'IMPERSONATE_USER')"
+    ))
+    .await;
+    let granted = a
+        .grant_permission(
+            touched,
+            &perm(permission::IMPERSONATE_USER),
+            record("Grant", touched),
+        )
+        .await
+        .unwrap()
+        .revision;
+    assert_eq!(
+        check("x2@example.com", at(granted)).await,
+        Reason::AllowedByPermission,
+        "the pair A's commit touched is read again"
+    );
+    assert_eq!(
+        check("x1@example.com", at(granted)).await,
+        Reason::ActorLacksPermission,
+        "the pair it did not touch stays cached"
+    );
+    assert_eq!(
+        check("x1@example.com", Consistency::Full).await,
+        Reason::AllowedByPermission,
+        "the store has the grant"
+    );
+    on_b.close().await;
 }
