@@ -8,10 +8,10 @@ use super::{
 };
 use crate::domain::{
     self, BUILT_IN_IAM_ID, Id, MAX_TEXT_CHARS, api_key, bounded_text,
+    client_certificate::{self, CertificateUri},
     external::ExternalUsername,
     name::AttributeName,
     permission::{PermissionName, USER_ADMIN},
-    tls::{self, CertificateUri},
     usage,
     user::{DELETE_CONFIRMATION, Email, FullName, NewUser, UserChanges, attribute_values},
 };
@@ -123,7 +123,10 @@ impl Users for UsersApi {
             })?,
             email: mask.field("email", || Email::parse("user.email", &user.email))?,
             certificate_uris: mask.field("certificate_uris", || {
-                tls::certificate_uris("user.certificate_uris", &user.certificate_uris)
+                client_certificate::certificate_uris(
+                    "user.certificate_uris",
+                    &user.certificate_uris,
+                )
             })?,
         };
         let etag = update_etag(&request.etag, &user.etag)?;

@@ -21,8 +21,8 @@ use crate::checks::{Consistency, Deps, EpochCache, Freshness, Topic};
 use crate::domain::{
     self, Id, Timestamp, api_key,
     api_key::StoredCredential,
+    client_certificate::{ClientCertificate, fingerprint},
     name::comparison_key,
-    tls::{ClientCertificate, fingerprint},
 };
 use crate::error::{Error, Result};
 use crate::store::{AccountCredential, CertificateName, Credential, Store};

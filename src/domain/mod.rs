@@ -3,6 +3,7 @@
 pub mod address;
 pub mod api_key;
 pub mod audit;
+pub mod client_certificate;
 pub mod external;
 pub mod group;
 pub mod iam;

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, external::ExternalUsername,
-    tls::CertificateUri,
+    Id, MAX_TEXT_CHARS, Timestamp, Version, bounded_text, client_certificate::CertificateUri,
+    external::ExternalUsername,
 };
 use crate::error::{Error, Result};
 

@@ -149,35 +149,32 @@ async fn ensure_caller_holds<'a>(
     Err(Error::PermissionDenied(refusal(&missing.join(", "))))
 }
 
-/// Refuses handing out (granting, assigning through a role, putting in a role) built-in
-/// permissions the caller lacks: nobody gives more than it holds.
-pub(super) async fn ensure_caller_may_hand_out<'a>(
-    conn: &mut Conn<'_>,
-    caller: Option<Id>,
-    permissions: impl IntoIterator<Item = &'a str>,
-    doing: &str,
-) -> Result<()> {
-    ensure_caller_holds(conn, caller, permissions, |missing| {
-        format!(
-            "{doing} hands out {missing}, which the caller does not hold: a caller gives only \
-             permissions it holds"
-        )
-    })
-    .await
+/// Which way a change moves permissions between users.
+#[derive(Clone, Copy)]
+pub(super) enum Passing {
+    /// Granting, assigning through a role, putting in a role, adding to a group with roles.
+    HandsOut,
+    /// Unassigning a role: a USER_ADMIN may not strip an auditor of AUDIT either.
+    TakesAway,
 }
 
-/// Refuses taking away (unassigning a role that carries them) built-in permissions the caller
-/// lacks: a USER_ADMIN may not strip an auditor of AUDIT.
-pub(super) async fn ensure_caller_may_take_away<'a>(
+/// Refuses handing out or taking away built-in permissions the caller lacks: nobody gives (or
+/// takes) more than it holds.
+pub(super) async fn ensure_caller_may_pass<'a>(
     conn: &mut Conn<'_>,
     caller: Option<Id>,
     permissions: impl IntoIterator<Item = &'a str>,
     doing: &str,
+    passing: Passing,
 ) -> Result<()> {
+    let verb = match passing {
+        Passing::HandsOut => "hands out",
+        Passing::TakesAway => "takes away",
+    };
     ensure_caller_holds(conn, caller, permissions, |missing| {
         format!(
-            "{doing} takes away {missing}, which the caller does not hold: a caller takes away \
-             only permissions it holds"
+            "{doing} {verb} {missing}, which the caller does not hold: a caller {verb} only \
+             permissions it holds"
         )
     })
     .await

@@ -306,7 +306,14 @@ impl GroupStore for SqlStore {
             .await?;
         let doing = format!("adding members to group {id}");
         let permissions = carried.iter().map(|(p,)| p.as_str());
-        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
+        grants::ensure_caller_may_pass(
+            &mut conn,
+            audit.actor_id,
+            permissions,
+            &doing,
+            grants::Passing::HandsOut,
+        )
+        .await?;
         for user_id in user_ids {
             if !user_exists(&mut conn, *user_id).await? {
                 return Err(Error::NotFound(format!(

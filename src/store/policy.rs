@@ -235,8 +235,14 @@ impl PolicyStore for SqlStore {
         let mut conn = write.conn();
         ensure_name_free(&mut conn, Named::Role, "name", &role.name, None).await?;
         let permissions = role.permissions.iter().map(PermissionName::as_str);
-        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, "the role")
-            .await?;
+        grants::ensure_caller_may_pass(
+            &mut conn,
+            audit.actor_id,
+            permissions,
+            "the role",
+            grants::Passing::HandsOut,
+        )
+        .await?;
         conn.execute(
             query(sql::INSERT_ROLE)
                 .bind(id)
@@ -287,7 +293,14 @@ impl PolicyStore for SqlStore {
                 .map(PermissionName::as_str)
                 .filter(|p| !role.permissions.iter().any(|held| held == p));
             let doing = format!("changing role {id}");
-            grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, added, &doing).await?;
+            grants::ensure_caller_may_pass(
+                &mut conn,
+                audit.actor_id,
+                added,
+                &doing,
+                grants::Passing::HandsOut,
+            )
+            .await?;
             set_role_permissions(&mut conn, id, permissions).await?;
         }
         let updated = load_role(&mut conn, id).await?;
@@ -329,7 +342,14 @@ impl PolicyStore for SqlStore {
         };
         let permissions = role.permissions.iter().map(String::as_str);
         let doing = format!("assigning role {:?}", role.name);
-        grants::ensure_caller_may_hand_out(&mut conn, audit.actor_id, permissions, &doing).await?;
+        grants::ensure_caller_may_pass(
+            &mut conn,
+            audit.actor_id,
+            permissions,
+            &doing,
+            grants::Passing::HandsOut,
+        )
+        .await?;
         match key.grantee {
             Grantee::User(user) => {
                 if !user_exists(&mut conn, user).await? {
@@ -390,7 +410,14 @@ impl PolicyStore for SqlStore {
         let role = load_role(&mut conn, key.role_id).await?;
         let permissions = role.permissions.iter().map(String::as_str);
         let doing = format!("unassigning role {:?}", role.name);
-        grants::ensure_caller_may_take_away(&mut conn, audit.actor_id, permissions, &doing).await?;
+        grants::ensure_caller_may_pass(
+            &mut conn,
+            audit.actor_id,
+            permissions,
+            &doing,
+            grants::Passing::TakesAway,
+        )
+        .await?;
         conn.execute(query(sql::DELETE_ASSIGNMENT).bind(assignment.id))
             .await?;
         let touched = grantee_touched(&mut conn, key.grantee).await?;

@@ -12,6 +12,7 @@ use crate::domain::{
     Id, Revision, Timestamp, Version,
     api_key::{ApiKey, StoredCredential},
     audit::{AuditEvent, AuditRecord},
+    client_certificate::CertificateUri,
     external::{ExternalUsername, Platform},
     group::{Group, GroupChanges, NewGroup},
     iam::{EndpointConfig, Iam, IamChanges, NewIam},
@@ -27,7 +28,6 @@ use crate::domain::{
         AssignmentFilter, AssignmentKey, NewRole, NewTenant, PermissionInfo, Role, RoleAssignment,
         RoleChanges, Settings, SettingsChanges, Tenant,
     },
-    tls::CertificateUri,
     user::{Email, NewUser, User, UserChanges},
 };
 use crate::error::Result;

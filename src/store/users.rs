@@ -18,11 +18,11 @@ use crate::checks::{Topic, Touched};
 use crate::domain::{
     self, Id, Version,
     audit::AuditRecord,
+    client_certificate::CertificateUri,
     external::{AwsUserType, ExternalUsername, Platform},
     name::{AttributeName, comparison_key, search_key},
     page::PageRequest,
     permission::PermissionName,
-    tls::CertificateUri,
     user::{Email, NewUser, User, UserChanges, UserKind},
 };
 use crate::error::{Error, Result};
@@ -567,11 +567,12 @@ impl SqlStore {
         let mut conn = change.conn();
         ensure_permission_exists(&mut conn, "permission", permission).await?;
         let doing = format!("changing user {id}'s permissions");
-        grants::ensure_caller_may_hand_out(
+        grants::ensure_caller_may_pass(
             &mut conn,
             audit.actor_id,
             [permission.as_str()],
             &doing,
+            grants::Passing::HandsOut,
         )
         .await?;
         conn.execute(query(statement).bind(id).bind(permission.as_str()))

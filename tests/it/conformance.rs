@@ -14,9 +14,9 @@ use crate::common::{
 use personae::{
     domain::{
         self, Id, Version, api_key,
+        client_certificate::CertificateUri,
         external::{AwsUserType, ExternalUsername, Platform},
         permission,
-        tls::CertificateUri,
         user::{Email, FullName, NewUser, UserChanges, UserKind},
     },
     error::Error,

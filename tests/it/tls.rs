@@ -565,7 +565,7 @@ async fn a_client_certificate_naming_a_service_account_authenticates_as_it() {
         .await
         .expect("created by the admin's key");
     let log = crate::common::grpc::audit_log(&server).await;
-    let fingerprint = personae::domain::tls::fingerprint(der(&good.cert).as_ref());
+    let fingerprint = personae::domain::client_certificate::fingerprint(der(&good.cert).as_ref());
     assert!(
         log.contains(&fingerprint) && log.contains(&admin.id),
         "the CreateGroup event names the admin and the certificate: {log}"
