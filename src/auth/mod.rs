@@ -26,6 +26,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::store::{AccountCredential, CertificateName, Credential, Store};
+use crate::telemetry::Metrics;
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -133,12 +134,16 @@ const CERTIFICATE_REFUSED: &str = "the client certificate names no enabled servi
      certificate_uris";
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, cache_entries: usize) -> Self {
+    pub fn new(store: Arc<dyn Store>, cache_entries: usize, metrics: &Metrics) -> Self {
+        let lookups = |name| metrics.cache_lookups(name);
         Self {
             freshness: store.freshness(),
             store,
-            credentials: Arc::new(EpochCache::new(cache_entries)),
-            accounts: Arc::new(EpochCache::new(cache_entries)),
+            credentials: Arc::new(EpochCache::new(cache_entries, lookups("credentials"))),
+            accounts: Arc::new(EpochCache::new(
+                cache_entries,
+                lookups("certificate_accounts"),
+            )),
         }
     }
 

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
+
 use super::{freshness::Epoch, invalidation::Deps};
 
 /// A bounded cache whose answers are usable only at the revision they were read at.
@@ -15,6 +17,17 @@ use super::{freshness::Epoch, invalidation::Deps};
 pub struct EpochCache<K, V> {
     /// Shared, so that a hit copies a pointer, not the topics it was read from.
     entries: quick_cache::sync::Cache<K, Arc<Entry<V>>>,
+    lookups: Lookups,
+}
+
+/// How many lookups a cache answered and how many it read from the store, shown on `/metrics`
+/// as `personae_cache_lookups_total` (`Metrics::cache_lookups`): a hit rate that falls while
+/// writes run says the writes touch what the checks depend on. A call that bypasses the caches
+/// (`fully_consistent`, or while another process's commits cannot be heard) is no lookup.
+#[derive(Clone, Default)]
+pub struct Lookups {
+    pub hits: Counter,
+    pub misses: Counter,
 }
 
 /// A cached answer, the revision it was read at, and what it was read from.
@@ -29,9 +42,10 @@ where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, lookups: Lookups) -> Self {
         Self {
             entries: quick_cache::sync::Cache::new(capacity),
+            lookups,
         }
     }
 
@@ -56,8 +70,10 @@ where
         if let Some(entry) = self.entries.get(key)
             && epoch.still_holds(entry.read_at, &entry.deps)
         {
+            self.lookups.hits.inc();
             return Ok(entry.value.clone());
         }
+        self.lookups.misses.inc();
         let (value, deps) = read().await?;
         let entry = Entry {
             read_at: epoch.at,
@@ -99,7 +115,8 @@ mod tests {
     #[tokio::test]
     async fn an_answer_is_used_until_a_commit_touches_what_it_was_read_from() {
         let freshness = Freshness::new(1, true);
-        let cache: EpochCache<&str, i32> = EpochCache::new(10);
+        let lookups = Lookups::default();
+        let cache: EpochCache<&str, i32> = EpochCache::new(10, lookups.clone());
         let (ada, bob) = (Id::new(), Id::new());
         let deps = || Deps::from_iter([Topic::User(ada), Topic::name("ada@example.com")]);
         let read = async |value: i32| {
@@ -128,5 +145,6 @@ mod tests {
         freshness.advance(6, &Touched::everything());
         assert_eq!(read(6).await, Ok(6), "a commit touching everything");
         assert_eq!(read(7).await, Ok(6));
+        assert_eq!((lookups.hits.get(), lookups.misses.get()), (4, 4));
     }
 }

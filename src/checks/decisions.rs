@@ -23,6 +23,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// May `actor` act as the subject on `platform`? Evaluated straight from the store, with no
 /// cache: the reference the cached answers are tested against. Also returns the target.
@@ -158,16 +159,22 @@ pub struct Decisions {
 impl Decisions {
     /// Starts the background writer of the decision audit, writing every `interval`; each
     /// cache holds at most `cache_entries`.
-    pub fn start(store: Arc<dyn Store>, interval: Duration, cache_entries: usize) -> Self {
+    pub fn start(
+        store: Arc<dyn Store>,
+        interval: Duration,
+        cache_entries: usize,
+        metrics: &Metrics,
+    ) -> Self {
         let audit = DecisionAudit::start(store.clone(), interval);
+        let lookups = |name| metrics.cache_lookups(name);
         Self {
             freshness: store.freshness(),
             store,
             audit,
-            sessions: EpochCache::new(cache_entries),
-            impersonations: EpochCache::new(cache_entries),
-            grants: EpochCache::new(cache_entries),
-            permissions: EpochCache::new(cache_entries),
+            sessions: EpochCache::new(cache_entries, lookups("sessions")),
+            impersonations: EpochCache::new(cache_entries, lookups("impersonations")),
+            grants: EpochCache::new(cache_entries, lookups("grants")),
+            permissions: EpochCache::new(cache_entries, lookups("permissions")),
         }
     }
 

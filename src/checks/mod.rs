@@ -18,7 +18,7 @@ pub mod decisions;
 pub mod freshness;
 pub mod invalidation;
 
-pub use cache::{CacheKey, EpochCache};
+pub use cache::{CacheKey, EpochCache, Lookups};
 pub use decisions::{Decisions, evaluate};
 pub use freshness::{Consistency, Epoch, Freshness};
 pub use invalidation::{Deps, Topic, Touched};

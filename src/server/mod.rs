@@ -68,10 +68,12 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let metrics_registry = Arc::new(Metrics::default());
     let decisions = Arc::new(Decisions::start(
         store.clone(),
         options.decision_audit_interval,
         options.cache_entries,
+        &metrics_registry,
     ));
     let self_service = Arc::new(SelfServiceLimit::per_minute(
         options.self_service_writes_per_minute,
@@ -97,7 +99,6 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let metrics_registry = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -142,7 +143,7 @@ pub async fn serve(
     let stack = ServiceBuilder::new()
         // Outermost, so every log line, trace and response below carries the request id, and
         // calls refused by shedding or auth are counted and timed too.
-        .layer(middleware::layer(Observe::new(metrics_registry)))
+        .layer(middleware::layer(Observe::new(metrics_registry.clone())))
         // Before auth, so an overloaded server refuses calls without touching the store.
         .layer(middleware::layer(LoadShed::new(
             options.max_concurrent_requests,
@@ -151,6 +152,7 @@ pub async fn serve(
         .layer(middleware::layer(Auth::new(Authenticator::new(
             store,
             options.cache_entries,
+            &metrics_registry,
         ))))
         // Innermost, so only calls that may be served have their bodies read; it refuses an
         // oversized message as the handler starts reading it.

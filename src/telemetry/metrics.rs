@@ -10,13 +10,22 @@ use prometheus_client::{
 use tonic::Code;
 
 use super::{recorded_path, service_and_method};
-use crate::auth::{Rpc, rpc_count};
+use crate::{
+    auth::{Rpc, rpc_count},
+    checks::Lookups,
+};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HandledLabels {
     grpc_service: &'static str,
     grpc_method: &'static str,
     grpc_code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,6 +39,7 @@ pub struct Metrics {
     registry: Registry,
     handled: Family<HandledLabels, Counter>,
     latency: Family<MethodLabels, Histogram>,
+    cache_lookups: Family<CacheLabels, Counter>,
     /// The series of each RPC by its catalogue index (the last slot for paths that name no RPC),
     /// looked up in the families once rather than on every call, and only once called, so that
     /// the endpoint lists the RPCs in use.
@@ -61,10 +71,18 @@ impl Default for Metrics {
             "RPC latency until the status is sent",
             latency.clone(),
         );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "personae_cache_lookups",
+            "Lookups in the caches of the check path and of authentication, by whether the \
+             cache answered (hit) or the store was read (miss)",
+            cache_lookups.clone(),
+        );
         Self {
             registry,
             handled,
             latency,
+            cache_lookups,
             series: (0..=rpc_count()).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -76,6 +94,19 @@ impl Metrics {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+
+    /// The counters of the cache named `cache`, for its [`Lookups`].
+    pub fn cache_lookups(&self, cache: &'static str) -> Lookups {
+        let counter = |outcome| {
+            self.cache_lookups
+                .get_or_create(&CacheLabels { cache, outcome })
+                .clone()
+        };
+        Lookups {
+            hits: counter("hit"),
+            misses: counter("miss"),
+        }
     }
 
     pub(super) fn record(&self, rpc: Option<&'static Rpc>, code: Code, seconds: f64) {

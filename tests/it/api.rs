@@ -613,6 +613,38 @@ async fn health_and_metrics_need_no_key(t: TestStore) {
     )
     .await;
     assert!(!metrics.contains("invented"), "{metrics}");
+
+    // A check reads the store once, then answers from its cache.
+    let user = server
+        .users(server.admin())
+        .create_user(proto::CreateUserRequest {
+            email: "metrics@example.com".into(),
+            full_name: "Metrics".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..3 {
+        server
+            .permissions(server.admin())
+            .check_permission(proto::CheckPermissionRequest {
+                user_id: user.id.clone(),
+                permission: "AUDIT".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let metrics = metrics_containing(
+        &server,
+        r#"personae_cache_lookups_total{cache="grants",outcome="hit"} 2"#,
+    )
+    .await;
+    assert!(
+        metrics.contains(r#"personae_cache_lookups_total{cache="grants",outcome="miss"} 1"#),
+        "{metrics}"
+    );
     server.stop().await;
 }
 

@@ -30,6 +30,7 @@ use personae::{
         user::{Email, UserChanges},
     },
     store::{NewApiKey, Store, UserKey},
+    telemetry::Metrics,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -306,10 +307,15 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
     let mut rng = StdRng::seed_from_u64(seed);
     let store = t.store.clone();
     let w = world(store.as_ref()).await;
-    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
-    let authenticator = Authenticator::new(store.clone(), 1000);
+    let decisions = Decisions::start(
+        store.clone(),
+        Duration::from_secs(3600),
+        1000,
+        &Metrics::default(),
+    );
+    let authenticator = Authenticator::new(store.clone(), 1000, &Metrics::default());
     // A cache of no entries reads the store every time: the plain answer.
-    let plain_authenticator = Authenticator::new(store.clone(), 0);
+    let plain_authenticator = Authenticator::new(store.clone(), 0, &Metrics::default());
     let caller = Id::new();
 
     // A fixed set of questions, asked after every write, so that each write finds the answers
@@ -486,7 +492,12 @@ async fn another_process_commit_makes_unusable_only_what_it_touched() {
         .await
         .unwrap()
         .revision;
-    let on_b = Decisions::start(b.clone(), Duration::from_secs(3600), 1000);
+    let on_b = Decisions::start(
+        b.clone(),
+        Duration::from_secs(3600),
+        1000,
+        &Metrics::default(),
+    );
     let caller = Id::new();
     let target = Subject::Target("target@example.com".into());
     let check = async |actor: &str, consistency| {

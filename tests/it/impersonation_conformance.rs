@@ -26,6 +26,7 @@ use personae::{
     error::Error,
     secrets::KeySource,
     store::{AuditFilter, Store, UserKey},
+    telemetry::Metrics,
 };
 
 async fn configure(store: &dyn Store, platform: Platform, settings: IntegrationSettings) {
@@ -543,7 +544,12 @@ async fn decisions_are_audited_as_tallies(t: TestStore) {
     let w = world(store.as_ref()).await;
     // The connector asking: the events are its, whatever actor its questions name.
     let caller = create_user(store.as_ref(), "connector@x.com").await;
-    let decisions = Decisions::start(store.clone(), Duration::from_secs(3600), 1000);
+    let decisions = Decisions::start(
+        store.clone(),
+        Duration::from_secs(3600),
+        1000,
+        &Metrics::default(),
+    );
     let check = |actor: &'static str| {
         let decisions = &decisions;
         async move {
