@@ -12,6 +12,7 @@
 //! making one call costs over each, whose difference is a full TLS handshake. `--only` runs one
 //! section. See bench/README.md.
 
+mod cpu;
 mod server;
 
 /// The allocator the server uses, so that the bare server differs from it by the stack alone.
@@ -26,6 +27,7 @@ use std::{
 
 use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
+use cpu::{clock_ticks_per_sec, cpu_ticks, median, pin};
 use personae::proto::{
     self, impersonation_client::ImpersonationClient, permissions_client::PermissionsClient,
     users_client::UsersClient,
@@ -693,11 +695,6 @@ fn render(results: &[Measured], health_vs_bare: f64, args: &Args) -> String {
     out
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn index_of(cases: &[Case], name: &str) -> anyhow::Result<usize> {
     cases
         .iter()
@@ -721,40 +718,6 @@ fn tool(name: &str, install: &str) -> anyhow::Result<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
         .with_context(|| format!("{name} is needed: {install}"))
-}
-
-/// Pins every thread of `pid` to one CPU.
-fn pin(pid: u32, cpu: usize) -> anyhow::Result<()> {
-    let status = Command::new("taskset")
-        .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .context("running taskset")?;
-    ensure!(status.success(), "taskset failed for {pid}");
-    Ok(())
-}
-
-/// User plus system CPU time of `pid`, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; the fields after it do not.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Field 3 (state) is fields[0] here, so utime (14) is fields[11] and stime (15) fields[12].
-    let tick = |i: usize| -> anyhow::Result<u64> {
-        Ok(fields.get(i).context("a short /proc stat line")?.parse()?)
-    };
-    Ok(tick(11)? + tick(12)?)
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn free_address() -> anyhow::Result<String> {

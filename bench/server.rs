@@ -39,6 +39,12 @@ pub(crate) fn bootstrap(database_url: &str, token: &str, log: &Path) -> anyhow::
 pub(crate) struct Server {
     pub child: Child,
     pub address: SocketAddr,
+    /// Where it serves `/metrics`.
+    #[allow(
+        dead_code,
+        reason = "each benchmark compiles this module; only checks_under_writes reads metrics"
+    )]
+    pub metrics: SocketAddr,
     log: PathBuf,
 }
 
@@ -67,6 +73,7 @@ impl Server {
         Ok(Self {
             child,
             address,
+            metrics,
             log: log.to_owned(),
         })
     }
