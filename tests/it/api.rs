@@ -6,6 +6,7 @@ use crate::common::{
         all_pages, assert_each_refused_changing_nothing, assert_refused, bootstrap_admin,
         call_empty, create_user, every_rpc, grant, token, user_with_key,
     },
+    process::http_get,
 };
 use personae::{
     domain::api_key,
@@ -769,21 +770,6 @@ async fn metrics_containing(server: &TestServer, needle: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the metrics never showed {needle}:\n{metrics}");
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
 }
 
 /// A key without USER_ADMIN cannot mint, for its own user, a key that outlives it: unset, the

@@ -1,7 +1,8 @@
 //! The "new enemy" problem across replicas: two `personae serve` processes on one PostgreSQL
 //! database. A permission revoked through A is never granted by B to a check carrying A's
 //! consistency token, and is refused by B without a token within the stated bound, in random
-//! orderings, and still after B's database connections are terminated mid-way.
+//! orderings, and still after B's database connections are terminated mid-way. And a change
+//! through A makes B read again only the answers it touched: the others stay in B's cache.
 //!
 //! B reaches the database through a link that delays what the database sends by
 //! [`B_LINK_DELAY`], so that A's change is always heard late by B: a check with A's token that B
@@ -10,7 +11,10 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Authed, Authorization, TestStore, grpc::token, postgres_store, process::serve,
+    Authed, Authorization, TestStore,
+    grpc::token,
+    postgres_store,
+    process::{http_get, serve},
     slow_link::SlowLink,
 };
 use personae::{
@@ -91,12 +95,12 @@ async fn a_revocation_through_a_is_never_missed_by_b() {
     b_url
         .query_pairs_mut()
         .append_pair("application_name", "personae_b");
-    let (_a, a_channel) = serve(&t.url).await;
-    let (_b, b_channel) = serve(b_url.as_str()).await;
+    let a = serve(&t.url).await;
+    let b_server = serve(b_url.as_str()).await;
     let admin = Authorization::bearer(&admin_token);
-    let mut a_users = UsersClient::with_interceptor(a_channel.clone(), admin.clone());
-    let mut a_permissions = PermissionsClient::with_interceptor(a_channel, admin.clone());
-    let mut b = PermissionsClient::with_interceptor(b_channel, admin);
+    let mut a_users = UsersClient::with_interceptor(a.channel.clone(), admin.clone());
+    let mut a_permissions = PermissionsClient::with_interceptor(a.channel.clone(), admin.clone());
+    let mut b = PermissionsClient::with_interceptor(b_server.channel.clone(), admin);
 
     let ada = a_users
         .create_user(proto::CreateUserRequest {
@@ -153,4 +157,67 @@ async fn a_revocation_through_a_is_never_missed_by_b() {
         slowest = slowest.max(converges(&mut b, &ada.id, held).await);
     }
     eprintln!("B agreed without a token within {slowest:?} at worst");
+
+    // B's cache holds answers for users A's next change does not touch, and for ada, whom it
+    // does: only ada's answer is read again on B.
+    let mut untouched = Vec::new();
+    for (i, holds) in [true, false, true].into_iter().enumerate() {
+        let user = a_users
+            .create_user(proto::CreateUserRequest {
+                email: format!("untouched-{i}@example.com"),
+                full_name: format!("Untouched {i}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if holds {
+            let request = proto::GrantPermissionRequest {
+                user_id: user.id.clone(),
+                permission: "AUDIT".into(),
+            };
+            a_permissions.grant_permission(request).await.unwrap();
+        }
+        converges(&mut b, &user.id, holds).await;
+        untouched.push((user.id, holds));
+    }
+    for (user, holds) in &untouched {
+        assert_eq!(allowed(&mut b, user, None).await, *holds);
+    }
+    let misses_before = grants_misses(&b_server.metrics).await;
+    let request = if held {
+        a_permissions
+            .revoke_permission(proto::RevokePermissionRequest {
+                user_id: ada.id.clone(),
+                permission: "AUDIT".into(),
+            })
+            .await
+    } else {
+        a_permissions
+            .grant_permission(proto::GrantPermissionRequest {
+                user_id: ada.id.clone(),
+                permission: "AUDIT".into(),
+            })
+            .await
+    };
+    request.unwrap();
+    converges(&mut b, &ada.id, !held).await;
+    for (user, holds) in &untouched {
+        assert_eq!(allowed(&mut b, user, None).await, *holds);
+    }
+    assert_eq!(
+        grants_misses(&b_server.metrics).await - misses_before,
+        1,
+        "B read again answers A's change did not touch"
+    );
+}
+
+/// How many times B read a user's grants from the store rather than its cache.
+async fn grants_misses(metrics: &std::net::SocketAddr) -> u64 {
+    const SERIES: &str = r#"personae_cache_lookups_total{cache="grants",outcome="miss"} "#;
+    let text = http_get(*metrics, "/metrics").await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(SERIES))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {SERIES} in B's metrics:\n{text}"))
 }

@@ -42,7 +42,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("personae.db");
     let url = format!("sqlite://{}", database.display());
-    let (mut first, _) = serve(&url).await;
+    let mut first = serve(&url).await.child;
 
     let second_server = {
         let mut command = personae(&url, &["serve"]);
@@ -77,7 +77,7 @@ async fn a_second_process_on_a_sqlite_database_is_refused_until_the_first_ends()
     }
 
     first.kill().await.expect("kill the first server");
-    let (mut next, _) = serve(&url).await;
+    let mut next = serve(&url).await.child;
     next.kill().await.expect("kill the next server");
 }
 

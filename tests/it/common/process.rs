@@ -32,13 +32,22 @@ pub(crate) fn personae(database_url: &str, args: &[&str]) -> Command {
     command
 }
 
-/// `personae serve` on `database_url`, with its logs dropped too, once it answers on the
-/// returned channel.
-pub(crate) async fn serve(database_url: &str) -> (Child, Channel) {
+/// A running `personae serve`, killed when dropped.
+pub(crate) struct Served {
+    pub child: Child,
+    pub channel: Channel,
+    /// Where it serves `/metrics`.
+    pub metrics: SocketAddr,
+}
+
+/// `personae serve` on `database_url`, with its logs dropped too, once it answers on its
+/// channel.
+pub(crate) async fn serve(database_url: &str) -> Served {
     let grpc = free_addr();
+    let metrics = free_addr();
     let child = personae(database_url, &["serve"])
         .args(["--listen", &grpc.to_string()])
-        .args(["--metrics-listen", &free_addr().to_string()])
+        .args(["--metrics-listen", &metrics.to_string()])
         .stderr(Stdio::null())
         .spawn()
         .expect("start personae serve");
@@ -46,9 +55,29 @@ pub(crate) async fn serve(database_url: &str) -> (Child, Channel) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(channel) = endpoint.connect().await {
-            return (child, channel);
+            return Served {
+                child,
+                channel,
+                metrics,
+            };
         }
         assert!(Instant::now() < deadline, "personae serve did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The body of `GET path` from an HTTP/1.1 server, which must answer 200.
+pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
 }
