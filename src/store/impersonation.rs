@@ -1,11 +1,12 @@
 //! Integrations, the facts an impersonation decision reads, and sessions.
 
+use std::collections::{BTreeSet, HashMap};
+
 use async_trait::async_trait;
 
 use super::{
     Committed, DbTime, ImpersonationStore, SqlStore,
     db::{Conn, query},
-    grants,
     groups::group_exists,
     queries::impersonation as sql,
     write::Write,
@@ -69,6 +70,32 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// An integration from its row, its allow list and target groups (each in the stored order),
+/// its pattern compiled once per text in `patterns`.
+fn integration(
+    row: IntegrationRow,
+    allowed_impersonators: Vec<String>,
+    target_group_ids: Vec<Id>,
+    patterns: &CompiledPatterns,
+) -> Result<Integration> {
+    let platform = Platform::from_db(&row.platform)?;
+    let pattern = patterns
+        .parse("pattern", &row.allowed_impersonator_pattern)
+        .map_err(|e| Error::internal(format!("stored pattern of {}: {e}", platform.as_str())))?;
+    Ok(Integration {
+        platform,
+        settings: IntegrationSettings {
+            enabled: row.enabled,
+            impersonation_role: row.impersonation_role,
+            allowed_impersonators,
+            pattern,
+            target_group_ids,
+        },
+        update_time: row.update_time.map(|t| t.0),
+        version: Version(row.version),
+    })
+}
+
 /// Reads integrations (all, or one platform's) with their allow lists and target groups; their
 /// patterns compiled once per text in `patterns`.
 async fn load_integrations(
@@ -87,32 +114,23 @@ async fn load_integrations(
     let targets: Vec<(String, Id)> = conn.fetch_all(query(sql::TARGET_GROUPS).bind(name)).await?;
     let mut integrations = Vec::with_capacity(rows.len());
     for row in rows {
-        let platform = Platform::from_db(&row.platform)?;
-        let pattern = patterns
-            .parse("pattern", &row.allowed_impersonator_pattern)
-            .map_err(|e| {
-                Error::internal(format!("stored pattern of {}: {e}", platform.as_str()))
-            })?;
-        integrations.push(Integration {
-            platform,
-            settings: IntegrationSettings {
-                enabled: row.enabled,
-                impersonation_role: row.impersonation_role,
-                allowed_impersonators: allowed
-                    .iter()
-                    .filter(|(p, _)| *p == row.platform)
-                    .map(|(_, name)| name.clone())
-                    .collect(),
-                pattern,
-                target_group_ids: targets
-                    .iter()
-                    .filter(|(p, _)| *p == row.platform)
-                    .map(|(_, id)| *id)
-                    .collect(),
-            },
-            update_time: row.update_time.map(|t| t.0),
-            version: Version(row.version),
-        });
+        let of_platform = |p: &String| *p == row.platform;
+        let allowed_impersonators = allowed
+            .iter()
+            .filter(|(p, _)| of_platform(p))
+            .map(|(_, name)| name.clone())
+            .collect();
+        let target_group_ids = targets
+            .iter()
+            .filter(|(p, _)| of_platform(p))
+            .map(|(_, id)| *id)
+            .collect();
+        integrations.push(integration(
+            row,
+            allowed_impersonators,
+            target_group_ids,
+            patterns,
+        )?);
     }
     integrations.sort_by_key(|i| Platform::ALL.iter().position(|p| *p == i.platform));
     Ok(integrations)
@@ -146,13 +164,24 @@ async fn resolve(conn: &mut Conn<'_>, platform: Platform, name: &str) -> Result<
                 .bind(comparison_key(name).as_str()),
         )
         .await?;
-    let mut named = rows
+    Ok(one_user_named(
+        platform,
+        name,
+        rows.iter().map(|(id, username)| (*id, username.as_deref())),
+    ))
+}
+
+/// The one user `name` means on `platform` among the users `USERS_NAMED` found (each with its
+/// username when found by it): S3 names compare exactly, the others ignoring case. A name that
+/// means two users (data from before that was refused) names nobody, so a check denies.
+fn one_user_named<'a>(
+    platform: Platform,
+    name: &str,
+    found: impl IntoIterator<Item = (Id, Option<&'a str>)>,
+) -> Option<Id> {
+    let mut named = found
         .into_iter()
-        .filter(|(_, username)| {
-            username
-                .as_deref()
-                .is_none_or(|username| platform.same_name(username, name))
-        })
+        .filter(|(_, username)| username.is_none_or(|username| platform.same_name(username, name)))
         .map(|(id, _)| id);
     let first = named.next();
     if let Some(other) = named.find(|id| Some(*id) != first) {
@@ -163,37 +192,138 @@ async fn resolve(conn: &mut Conn<'_>, platform: Platform, name: &str) -> Result<
             "a platform name is both one user's external username and another's username; \
              it resolves to nobody until one of them is changed"
         );
-        return Ok(None);
+        return None;
     }
-    Ok(first)
+    first
 }
 
-/// The user `name` resolves to, as a check sees it; `None` when it names no user.
-async fn party(
-    conn: &mut Conn<'_>,
+/// One row of `FACTS`: which fact it is (`kind`), and its values in the columns that kind uses.
+#[derive(sqlx::FromRow)]
+struct FactRow {
+    kind: String,
+    side: Option<String>,
+    user_id: Option<Id>,
+    group_id: Option<Id>,
+    text1: Option<String>,
+    text2: Option<String>,
+    text3: Option<String>,
+    flag: Option<bool>,
+    time: Option<DbTime>,
+    number: Option<i64>,
+}
+
+/// What `FACTS` says of one side (the actor or the target).
+#[derive(Default)]
+struct SideRows {
+    /// The users its name may mean, each with its username when found by it, and whether it is
+    /// disabled.
+    named: Vec<(Id, Option<String>, bool)>,
+    permissions: HashMap<Id, BTreeSet<String>>,
+    target_groups: HashMap<Id, BTreeSet<Id>>,
+}
+
+impl SideRows {
+    /// The user the side's name resolves to, as a check sees it; `None` when it names no user.
+    fn party(mut self, platform: Platform, name: &str) -> Option<Party> {
+        let user_id = one_user_named(
+            platform,
+            name,
+            self.named
+                .iter()
+                .map(|(id, username, _)| (*id, username.as_deref())),
+        )?;
+        let disabled = self
+            .named
+            .iter()
+            .any(|(id, _, disabled)| *id == user_id && *disabled);
+        Some(Party {
+            user_id,
+            disabled,
+            // As `grants::held_globally` has it: a disabled user holds nothing.
+            permissions: match disabled {
+                true => BTreeSet::new(),
+                false => self.permissions.remove(&user_id).unwrap_or_default(),
+            },
+            target_groups: self.target_groups.remove(&user_id).unwrap_or_default(),
+        })
+    }
+}
+
+/// The facts of a decision from the rows of `FACTS`.
+fn facts_from_rows(
+    rows: Vec<FactRow>,
+    patterns: &CompiledPatterns,
     platform: Platform,
-    name: &str,
-    target_groups: &[Id],
-) -> Result<Option<Party>> {
-    let Some(user_id) = resolve(conn, platform, name).await? else {
-        return Ok(None);
-    };
-    // Deleted between the two reads: as if it had never been found.
-    let Some((disabled, permissions)) = grants::held_globally(conn, user_id).await? else {
-        return Ok(None);
-    };
-    let target_groups: Vec<(Id,)> = if target_groups.is_empty() {
-        Vec::new()
-    } else {
-        conn.fetch_all(query(sql::MEMBER_OF).bind(target_groups).bind(user_id))
-            .await?
-    };
-    Ok(Some(Party {
-        user_id,
-        disabled,
-        permissions,
-        target_groups: target_groups.into_iter().map(|(id,)| id).collect(),
-    }))
+    actor: &str,
+    target: &str,
+) -> Result<Facts> {
+    let malformed = |kind: &str| Error::internal(format!("a malformed {kind} row of the facts"));
+    let mut integration_row = None;
+    let mut allowed = Vec::new();
+    let mut target_group_ids = Vec::new();
+    let (mut actor_rows, mut target_rows) = (SideRows::default(), SideRows::default());
+    for row in rows {
+        let kind = row.kind.as_str();
+        let side = match row.side.as_deref() {
+            Some("actor") => Some(&mut actor_rows),
+            Some("target") => Some(&mut target_rows),
+            _ => None,
+        };
+        match (kind, side) {
+            ("integration", None) => {
+                integration_row = Some(IntegrationRow {
+                    platform: row.text1.ok_or_else(|| malformed(kind))?,
+                    impersonation_role: row.text2.ok_or_else(|| malformed(kind))?,
+                    allowed_impersonator_pattern: row.text3.ok_or_else(|| malformed(kind))?,
+                    enabled: row.flag.ok_or_else(|| malformed(kind))?,
+                    update_time: row.time,
+                    version: row.number.ok_or_else(|| malformed(kind))?,
+                });
+            }
+            ("allowed", None) => allowed.push((
+                row.text2.ok_or_else(|| malformed(kind))?,
+                row.text1.ok_or_else(|| malformed(kind))?,
+            )),
+            ("target_group", None) => {
+                target_group_ids.push(row.group_id.ok_or_else(|| malformed(kind))?);
+            }
+            ("named", Some(side)) => side.named.push((
+                row.user_id.ok_or_else(|| malformed(kind))?,
+                row.text1,
+                row.flag.ok_or_else(|| malformed(kind))?,
+            )),
+            ("permission", Some(side)) => {
+                side.permissions
+                    .entry(row.user_id.ok_or_else(|| malformed(kind))?)
+                    .or_default()
+                    .insert(row.text1.ok_or_else(|| malformed(kind))?);
+            }
+            ("member_of", Some(side)) => {
+                side.target_groups
+                    .entry(row.user_id.ok_or_else(|| malformed(kind))?)
+                    .or_default()
+                    .insert(row.group_id.ok_or_else(|| malformed(kind))?);
+            }
+            _ => return Err(malformed(kind)),
+        }
+    }
+    let integration_row = integration_row.ok_or_else(|| {
+        Error::internal(format!(
+            "the integration of {} is missing from the store",
+            platform.as_str()
+        ))
+    })?;
+    // In the order the integration is read in everywhere else.
+    allowed.sort();
+    target_group_ids.sort();
+    let allowed = allowed.into_iter().map(|(_, name)| name).collect();
+    Ok(Facts {
+        integration: integration(integration_row, allowed, target_group_ids, patterns)?,
+        actor_name: actor.to_owned(),
+        actor: actor_rows.party(platform, actor),
+        target_name: target.to_owned(),
+        target: target_rows.party(platform, target),
+    })
 }
 
 fn session_not_found(session_id: &SessionId) -> Error {
@@ -283,20 +413,19 @@ impl ImpersonationStore for SqlStore {
         actor: &str,
         target: &str,
     ) -> Result<Facts> {
-        let mut snapshot = self.db.begin_snapshot().await?;
-        let mut conn = snapshot.conn();
-        let integration = load_integration(&mut conn, &self.patterns, platform).await?;
-        let target_groups = integration.settings.target_group_ids.clone();
-        let actor_party = party(&mut conn, platform, actor, &[]).await?;
-        let target_party = party(&mut conn, platform, target, &target_groups).await?;
-        snapshot.end().await?;
-        Ok(Facts {
-            integration,
-            actor_name: actor.to_owned(),
-            actor: actor_party,
-            target_name: target.to_owned(),
-            target: target_party,
-        })
+        let mut pooled = self.db.acquire().await?;
+        let rows: Vec<FactRow> = pooled
+            .conn()
+            .fetch_all(
+                query(sql::FACTS)
+                    .bind(platform.as_str())
+                    .bind(platform.name_key(actor).as_str())
+                    .bind(comparison_key(actor).as_str())
+                    .bind(platform.name_key(target).as_str())
+                    .bind(comparison_key(target).as_str()),
+            )
+            .await?;
+        facts_from_rows(rows, &self.patterns, platform, actor, target)
     }
 
     async fn get_session(&self, session_id: &SessionId) -> Result<Session> {

@@ -435,7 +435,7 @@ pub trait ImpersonationStore {
         etag: Option<Version>,
         audit: AuditRecord,
     ) -> Result<Committed<Integration>>;
-    /// What deciding whether `actor` may act as `target` on `platform` needs, read at once.
+    /// What deciding whether `actor` may act as `target` on `platform` needs, read from one snapshot.
     async fn impersonation_facts(
         &self,
         platform: Platform,

@@ -1,7 +1,4 @@
 //! Integrations, the facts an impersonation decision reads, and sessions.
-
-use super::{Sql, where_in};
-
 /// Every integration (the order is the caller's).
 pub(crate) const INTEGRATIONS: &str = "
     SELECT platform, enabled, impersonation_role, allowed_impersonator_pattern, update_time,
@@ -58,12 +55,60 @@ pub(crate) const USERS_NAMED: &str = "
     UNION ALL
     SELECT id, username FROM users WHERE username_key = $3";
 
-/// Which of the groups $1 user $2 is a direct member of.
-pub(crate) const MEMBER_OF: Sql = where_in!(
-    "SELECT group_id FROM group_members",
-    "group_id",
-    "AND user_id = $2"
-);
+/// Everything an impersonation decision on platform $1 reads, in one statement and so from one
+/// snapshot, a row per fact (`kind`): the integration, its allow list and its target groups;
+/// every user the actor's name may mean (external name key $2, username comparison key $3) and
+/// the target's ($4, $5), as `USERS_NAMED` finds them, each with whether it is disabled, the
+/// permissions it holds everywhere, and (the target's) which target groups it is a member of.
+/// One statement rather than a read-only transaction of thirteen: a miss cost PostgreSQL 119 µs
+/// of CPU instead of 362 (138 µs instead of 606 end to end), and SQLite 40 µs instead of 50.
+/// The CROSS JOINs keep SQLite starting from the few candidates. It must stay a prepared
+/// statement: planned on every run it cost PostgreSQL 1.4 ms.
+pub(crate) const FACTS: &str = "
+    WITH named AS MATERIALIZED (
+        SELECT 'actor' AS side, user_id, CAST(NULL AS TEXT) AS username
+        FROM external_usernames WHERE platform = $1 AND name_key = $2
+        UNION ALL
+        SELECT 'actor', id, username FROM users WHERE username_key = $3
+        UNION ALL
+        SELECT 'target', user_id, NULL FROM external_usernames
+        WHERE platform = $1 AND name_key = $4
+        UNION ALL
+        SELECT 'target', id, username FROM users WHERE username_key = $5
+    ),
+    candidates AS MATERIALIZED (SELECT DISTINCT side, user_id FROM named)
+    SELECT 'integration' AS kind, CAST(NULL AS TEXT) AS side, CAST(NULL AS UUID) AS user_id,
+           CAST(NULL AS UUID) AS group_id, platform AS text1, impersonation_role AS text2,
+           allowed_impersonator_pattern AS text3, enabled AS flag, update_time AS time,
+           version AS number
+    FROM integrations WHERE platform = $1
+    UNION ALL
+    SELECT 'allowed', NULL, NULL, NULL, name, name_key, NULL, NULL, NULL, NULL
+    FROM integration_allowed_impersonators WHERE platform = $1
+    UNION ALL
+    SELECT 'target_group', NULL, NULL, group_id, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM integration_target_groups WHERE platform = $1
+    UNION ALL
+    SELECT 'named', n.side, n.user_id, NULL, n.username, NULL, NULL, u.disabled, NULL, NULL
+    FROM named n CROSS JOIN users u WHERE u.id = n.user_id
+    UNION ALL
+    SELECT 'permission', c.side, c.user_id, NULL, up.permission, NULL, NULL, NULL, NULL, NULL
+    FROM candidates c CROSS JOIN user_permissions up WHERE up.user_id = c.user_id
+    UNION ALL
+    SELECT 'permission', c.side, c.user_id, NULL, rp.permission, NULL, NULL, NULL, NULL, NULL
+    FROM candidates c CROSS JOIN role_assignments ra CROSS JOIN role_permissions rp
+    WHERE ra.user_id = c.user_id AND ra.tenant_id IS NULL AND rp.role_id = ra.role_id
+    UNION ALL
+    SELECT 'permission', c.side, c.user_id, NULL, rp.permission, NULL, NULL, NULL, NULL, NULL
+    FROM candidates c CROSS JOIN group_members gm CROSS JOIN role_assignments ra
+         CROSS JOIN role_permissions rp
+    WHERE gm.user_id = c.user_id AND ra.group_id = gm.group_id AND ra.tenant_id IS NULL
+      AND rp.role_id = ra.role_id
+    UNION ALL
+    SELECT 'member_of', c.side, c.user_id, gm.group_id, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM candidates c CROSS JOIN integration_target_groups t CROSS JOIN group_members gm
+    WHERE c.side = 'target' AND t.platform = $1 AND gm.group_id = t.group_id
+      AND gm.user_id = c.user_id";
 
 /// The session with session id $1.
 pub(crate) const SESSION: &str = "
