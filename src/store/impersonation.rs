@@ -153,8 +153,8 @@ async fn load_integration(
 }
 
 /// The user a platform username names: the holder of that external username on the platform,
-/// or the user with that username (S3 names compare exactly, the others ignoring case). A name
-/// that means two users (data from before that was refused) names nobody, so a check denies.
+/// or the user with that username. Read by the writes of sessions; a check reads it with the
+/// rest of its facts (`FACTS`).
 async fn resolve(conn: &mut Conn<'_>, platform: Platform, name: &str) -> Result<Option<Id>> {
     let rows: Vec<(Id, Option<String>)> = conn
         .fetch_all(
