@@ -21,11 +21,7 @@ use sqlx::{
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{
-    postgres,
-    queries::{postgres as sql, sqlite as sqlite_sql},
-    sqlite,
-};
+use super::{postgres, queries::postgres as sql, sqlite};
 use crate::checks::{Freshness, Touched};
 use crate::domain::{Id, Timestamp};
 use crate::error::{Error, Result};
@@ -363,23 +359,6 @@ impl Tx {
     }
 }
 
-/// A read-only transaction whose statements all read one snapshot of the store: reads that
-/// must agree with each other (a check's facts) see no commit between them.
-pub(super) struct Snapshot {
-    inner: TxInner,
-}
-
-impl Snapshot {
-    pub(super) fn conn(&mut self) -> Conn<'_> {
-        self.inner.conn()
-    }
-
-    /// Ends the transaction (it wrote nothing, so ending it only lets its snapshot go).
-    pub(super) async fn end(self) -> Result<()> {
-        self.inner.commit().await
-    }
-}
-
 /// The database a store keeps its data in.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -445,24 +424,6 @@ impl Database {
             Pool::Sqlite(pool) => pool.acquire().await.map(Pooled::Sqlite),
         }
         .map_err(unreachable)
-    }
-
-    /// Opens a read-only transaction reading one snapshot: REPEATABLE READ on PostgreSQL, a
-    /// read transaction on SQLite in WAL mode.
-    pub(super) async fn begin_snapshot(&self) -> Result<Snapshot> {
-        self.admit()?;
-        let inner = match &self.pool {
-            Pool::Postgres(pool) => pool
-                .begin_with(sql::BEGIN_SNAPSHOT)
-                .await
-                .map(TxInner::Postgres),
-            Pool::Sqlite(pool) => pool
-                .begin_with(sqlite_sql::BEGIN_SNAPSHOT)
-                .await
-                .map(TxInner::Sqlite),
-        }
-        .map_err(unreachable)?;
-        Ok(Snapshot { inner })
     }
 
     /// Opens a transaction holding the write lock (see `queries::audit::LOCK_HEAD`).

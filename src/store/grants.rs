@@ -14,22 +14,25 @@ use crate::domain::{
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
-struct DirectGrantRow {
-    user_id: Id,
-    permission: String,
+pub(super) struct DirectGrantRow {
+    pub user_id: Id,
+    pub permission: String,
 }
 
 #[derive(sqlx::FromRow)]
-struct RoleGrantRow {
-    user_id: Id,
-    permission: String,
-    role_id: Id,
-    tenant_id: Option<Id>,
+pub(super) struct RoleGrantRow {
+    pub user_id: Id,
+    pub permission: String,
+    pub role_id: Id,
+    pub tenant_id: Option<Id>,
     /// Set when the role reaches the user through a group.
-    group_id: Option<Id>,
+    pub group_id: Option<Id>,
 }
 
-fn grants(direct: Vec<DirectGrantRow>, through_roles: Vec<RoleGrantRow>) -> Vec<AdminGrant> {
+pub(super) fn grants(
+    direct: Vec<DirectGrantRow>,
+    through_roles: Vec<RoleGrantRow>,
+) -> Vec<AdminGrant> {
     let direct = direct.into_iter().map(|row| AdminGrant {
         user_id: row.user_id,
         grant: Grant {

@@ -97,6 +97,30 @@ pub(crate) const DELETE_TENANT: &str = "DELETE FROM tenants WHERE id = $1";
 
 pub(crate) const USER_DISABLED: &str = "SELECT disabled FROM users WHERE id = $1";
 
+/// What CheckPermission reads of user $1, in one statement and so from one snapshot, a row per
+/// fact (`kind`): the user and whether it is disabled; tenant $2, when it exists; and every
+/// grant it has, everywhere or in tenant $2: direct (no role), through a role assigned to it
+/// (no group), through a role assigned to one of its groups.
+pub(crate) const PERMISSION_FACTS: &str = "
+    SELECT 'user' AS kind, disabled, CAST(NULL AS TEXT) AS permission,
+           CAST(NULL AS UUID) AS role_id, CAST(NULL AS UUID) AS tenant_id,
+           CAST(NULL AS UUID) AS group_id
+    FROM users WHERE id = $1
+    UNION ALL
+    SELECT 'tenant', NULL, NULL, NULL, id, NULL FROM tenants WHERE id = $2
+    UNION ALL
+    SELECT 'grant', NULL, permission, NULL, NULL, NULL FROM user_permissions WHERE user_id = $1
+    UNION ALL
+    SELECT 'grant', NULL, rp.permission, ra.role_id, ra.tenant_id, ra.group_id
+    FROM role_assignments ra JOIN role_permissions rp ON rp.role_id = ra.role_id
+    WHERE ra.user_id = $1 AND (ra.tenant_id IS NULL OR ra.tenant_id = $2)
+    UNION ALL
+    SELECT 'grant', NULL, rp.permission, ra.role_id, ra.tenant_id, ra.group_id
+    FROM group_members gm
+    JOIN role_assignments ra ON ra.group_id = gm.group_id
+    JOIN role_permissions rp ON rp.role_id = ra.role_id
+    WHERE gm.user_id = $1 AND (ra.tenant_id IS NULL OR ra.tenant_id = $2)";
+
 pub(crate) const DIRECT_GRANTS_OF: &str = "
     SELECT user_id, permission FROM user_permissions WHERE user_id = $1";
 

@@ -17,7 +17,3 @@ pub(crate) const ANNOUNCE: &str = "SELECT pg_notify($1, $2)";
 
 /// Takes advisory lock $1 until the transaction ends, if no other session holds it.
 pub(crate) const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
-
-/// Begins a read-only transaction whose statements all read the snapshot its first one took
-/// (under READ COMMITTED each statement would take its own).
-pub(crate) const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
