@@ -1,6 +1,7 @@
-//! The check benchmark: what Health/Check, cached CheckPermission and CheckImpersonation, an
-//! authenticated call refused right after authentication, and GetUser cost the server per call,
-//! against Health/Check on the same server and on a bare tonic server.
+//! The check benchmark: what Health/Check, cached CheckPermission and CheckImpersonation, the
+//! same reading the store (fully consistent: what a cache miss costs), an authenticated call
+//! refused right after authentication, and GetUser cost the server per call, against
+//! Health/Check on the same server and on a bare tonic server.
 //!
 //! The server (the release binary, on SQLite) is pinned to CPU 0 and h2load, the load generator,
 //! to CPU 1. Each case is driven with pre-encoded gRPC frames at full speed; its CPU per call is
@@ -187,6 +188,38 @@ async fn main() -> anyhow::Result<()> {
             bare: false,
             json: format!(
                 r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}"}}"#
+            ),
+        },
+        Case {
+            name: "CheckPermission (fully consistent)",
+            path: "/personae.v1.Permissions/CheckPermission",
+            body: proto_bytes(&proto::CheckPermissionRequest {
+                user_id: actor.clone(),
+                permission: "IMPERSONATE_USER".into(),
+                consistency: Some(fully_consistent()),
+                ..Default::default()
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(
+                r#"{{"user_id":"{actor}","permission":"IMPERSONATE_USER","consistency":{{"fully_consistent":true}}}}"#
+            ),
+        },
+        Case {
+            name: "CheckImpersonation (fully consistent)",
+            path: "/personae.v1.Impersonation/CheckImpersonation",
+            body: proto_bytes(&proto::CheckImpersonationRequest {
+                platform: proto::Platform::Snowflake as i32,
+                actor: ACTOR.into(),
+                subject: Some(proto::check_impersonation_request::Subject::Target(
+                    TARGET.into(),
+                )),
+                consistency: Some(fully_consistent()),
+            }),
+            authorized: true,
+            bare: false,
+            json: format!(
+                r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}","consistency":{{"fully_consistent":true}}}}"#
             ),
         },
         Case {
@@ -530,6 +563,13 @@ async fn seed(channel: Channel, token: &str) -> anyhow::Result<(String, String)>
     let target = ids.pop().unwrap_or_default();
     let actor = ids.pop().unwrap_or_default();
     Ok((actor, target))
+}
+
+/// A check that bypasses the caches: what a cache miss costs.
+fn fully_consistent() -> proto::Consistency {
+    proto::Consistency {
+        requirement: Some(proto::consistency::Requirement::FullyConsistent(true)),
+    }
 }
 
 fn proto_bytes(message: &impl Message) -> Vec<u8> {
