@@ -149,18 +149,6 @@ async fn load_settings(conn: &mut Conn<'_>) -> Result<Settings> {
     })
 }
 
-/// One row of `PERMISSION_FACTS`: which fact it is (`kind`), and its values in the columns that
-/// kind uses.
-#[derive(sqlx::FromRow)]
-struct PermissionFactRow {
-    kind: String,
-    disabled: Option<bool>,
-    permission: Option<String>,
-    role_id: Option<Id>,
-    tenant_id: Option<Id>,
-    group_id: Option<Id>,
-}
-
 #[async_trait]
 impl PolicyStore for SqlStore {
     async fn list_permissions(&self, page: &PageRequest) -> Result<Vec<PermissionInfo>> {
@@ -511,54 +499,7 @@ impl PolicyStore for SqlStore {
         tenant_id: Option<Id>,
     ) -> Result<Vec<Grant>> {
         let mut pooled = self.db.acquire().await?;
-        let rows: Vec<PermissionFactRow> = pooled
-            .conn()
-            .fetch_all(query(sql::PERMISSION_FACTS).bind(user_id).bind(tenant_id))
-            .await?;
-        let malformed = || Error::internal("a malformed row of a user's permission facts");
-        let (mut disabled, mut tenant_found) = (None, false);
-        let (mut direct, mut through_roles, mut through_groups) =
-            (Vec::new(), Vec::new(), Vec::new());
-        for row in rows {
-            match (row.kind.as_str(), row.permission, row.role_id) {
-                ("user", _, _) => disabled = Some(row.disabled.ok_or_else(malformed)?),
-                ("tenant", _, _) => tenant_found = true,
-                ("grant", Some(permission), None) => {
-                    direct.push(grants::DirectGrantRow {
-                        user_id,
-                        permission,
-                    });
-                }
-                ("grant", Some(permission), Some(role_id)) => {
-                    let grant = grants::RoleGrantRow {
-                        user_id,
-                        permission,
-                        role_id,
-                        tenant_id: row.tenant_id,
-                        group_id: row.group_id,
-                    };
-                    match grant.group_id {
-                        None => through_roles.push(grant),
-                        Some(_) => through_groups.push(grant),
-                    }
-                }
-                _ => return Err(malformed()),
-            }
-        }
-        let disabled = disabled.ok_or_else(|| user_not_found(user_id))?;
-        if let Some(tenant) = tenant_id
-            && !tenant_found
-        {
-            return Err(tenant_not_found("tenant_id", tenant));
-        }
-        if disabled {
-            return Ok(Vec::new());
-        }
-        through_roles.extend(through_groups);
-        Ok(grants::grants(direct, through_roles)
-            .into_iter()
-            .map(|g| g.grant)
-            .collect())
+        grants::effective(&mut pooled.conn(), user_id, tenant_id).await
     }
 
     async fn ensure_permission(&self, name: &PermissionName) -> Result<()> {
