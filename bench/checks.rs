@@ -161,67 +161,10 @@ async fn main() -> anyhow::Result<()> {
             bare: false,
             json: format!(r#"{{"user_id":"{actor}","permission":"not a permission"}}"#),
         },
-        Case {
-            name: CHECK_PERMISSION,
-            path: "/personae.v1.Permissions/CheckPermission",
-            body: proto_bytes(&proto::CheckPermissionRequest {
-                user_id: actor.clone(),
-                permission: "IMPERSONATE_USER".into(),
-                ..Default::default()
-            }),
-            authorized: true,
-            bare: false,
-            json: format!(r#"{{"user_id":"{actor}","permission":"IMPERSONATE_USER"}}"#),
-        },
-        Case {
-            name: CHECK_IMPERSONATION,
-            path: "/personae.v1.Impersonation/CheckImpersonation",
-            body: proto_bytes(&proto::CheckImpersonationRequest {
-                platform: proto::Platform::Snowflake as i32,
-                actor: ACTOR.into(),
-                subject: Some(proto::check_impersonation_request::Subject::Target(
-                    TARGET.into(),
-                )),
-                consistency: None,
-            }),
-            authorized: true,
-            bare: false,
-            json: format!(
-                r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}"}}"#
-            ),
-        },
-        Case {
-            name: "CheckPermission (fully consistent)",
-            path: "/personae.v1.Permissions/CheckPermission",
-            body: proto_bytes(&proto::CheckPermissionRequest {
-                user_id: actor.clone(),
-                permission: "IMPERSONATE_USER".into(),
-                consistency: Some(fully_consistent()),
-                ..Default::default()
-            }),
-            authorized: true,
-            bare: false,
-            json: format!(
-                r#"{{"user_id":"{actor}","permission":"IMPERSONATE_USER","consistency":{{"fully_consistent":true}}}}"#
-            ),
-        },
-        Case {
-            name: "CheckImpersonation (fully consistent)",
-            path: "/personae.v1.Impersonation/CheckImpersonation",
-            body: proto_bytes(&proto::CheckImpersonationRequest {
-                platform: proto::Platform::Snowflake as i32,
-                actor: ACTOR.into(),
-                subject: Some(proto::check_impersonation_request::Subject::Target(
-                    TARGET.into(),
-                )),
-                consistency: Some(fully_consistent()),
-            }),
-            authorized: true,
-            bare: false,
-            json: format!(
-                r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}","consistency":{{"fully_consistent":true}}}}"#
-            ),
-        },
+        check_permission(CHECK_PERMISSION, &actor, false),
+        check_impersonation(CHECK_IMPERSONATION, false),
+        check_permission("CheckPermission (fully consistent)", &actor, true),
+        check_impersonation("CheckImpersonation (fully consistent)", true),
         Case {
             name: "GetUser (reads the store)",
             path: "/personae.v1.Users/GetUser",
@@ -565,10 +508,61 @@ async fn seed(channel: Channel, token: &str) -> anyhow::Result<(String, String)>
     Ok((actor, target))
 }
 
-/// A check that bypasses the caches: what a cache miss costs.
-fn fully_consistent() -> proto::Consistency {
-    proto::Consistency {
+/// Whether `user_id` holds IMPERSONATE_USER; fully consistent, it bypasses the caches: what a
+/// cache miss costs.
+fn check_permission(name: &'static str, user_id: &str, fully_consistent: bool) -> Case {
+    Case {
+        name,
+        path: "/personae.v1.Permissions/CheckPermission",
+        body: proto_bytes(&proto::CheckPermissionRequest {
+            user_id: user_id.into(),
+            permission: "IMPERSONATE_USER".into(),
+            consistency: consistency(fully_consistent),
+            ..Default::default()
+        }),
+        authorized: true,
+        bare: false,
+        json: format!(
+            r#"{{"user_id":"{user_id}","permission":"IMPERSONATE_USER"{}}}"#,
+            consistency_json(fully_consistent)
+        ),
+    }
+}
+
+/// Whether the seeded actor may act as the target on Snowflake; fully consistent, as above.
+fn check_impersonation(name: &'static str, fully_consistent: bool) -> Case {
+    Case {
+        name,
+        path: "/personae.v1.Impersonation/CheckImpersonation",
+        body: proto_bytes(&proto::CheckImpersonationRequest {
+            platform: proto::Platform::Snowflake as i32,
+            actor: ACTOR.into(),
+            subject: Some(proto::check_impersonation_request::Subject::Target(
+                TARGET.into(),
+            )),
+            consistency: consistency(fully_consistent),
+        }),
+        authorized: true,
+        bare: false,
+        json: format!(
+            r#"{{"platform":"PLATFORM_SNOWFLAKE","actor":"{ACTOR}","target":"{TARGET}"{}}}"#,
+            consistency_json(fully_consistent)
+        ),
+    }
+}
+
+fn consistency(fully_consistent: bool) -> Option<proto::Consistency> {
+    fully_consistent.then_some(proto::Consistency {
         requirement: Some(proto::consistency::Requirement::FullyConsistent(true)),
+    })
+}
+
+/// The same, as a field of the request in JSON for ghz.
+fn consistency_json(fully_consistent: bool) -> &'static str {
+    if fully_consistent {
+        r#","consistency":{"fully_consistent":true}"#
+    } else {
+        ""
     }
 }
 
