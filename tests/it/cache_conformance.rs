@@ -17,7 +17,7 @@ use personae::{
     auth::Authenticator,
     checks::{Consistency, Decisions, evaluate},
     domain::{
-        Id,
+        Id, Revision,
         external::Platform,
         impersonation::{IntegrationSettings, NewSession, Reason, SessionId, Subject},
         permission,
@@ -398,6 +398,22 @@ async fn cached_answers_equal_the_store_after_every_write(t: TestStore) {
 
 on_both_stores!(cached_answers_equal_the_store_after_every_write);
 
+/// Turns Snowflake's integration on, with its default settings; returns the commit's revision.
+async fn enable_snowflake(store: &dyn Store) -> Revision {
+    let settings =
+        IntegrationSettings::new(Platform::Snowflake, true, "", &[], "", Vec::new()).unwrap();
+    store
+        .configure_integration(
+            Platform::Snowflake,
+            settings,
+            None,
+            record("Configure", "x"),
+        )
+        .await
+        .unwrap()
+        .revision
+}
+
 /// A check's facts come from one snapshot: a commit that lands while they are read is seen by
 /// all of them or by none. PostgreSQL only, where a reader can be held by a lock on a table it
 /// reads (SQLite's readers never wait). The commit turns the integration off and disables the
@@ -417,17 +433,7 @@ async fn a_checks_facts_are_read_from_one_snapshot() {
         )
         .await
         .unwrap();
-    let settings =
-        IntegrationSettings::new(Platform::Snowflake, true, "", &[], "", Vec::new()).unwrap();
-    store
-        .configure_integration(
-            Platform::Snowflake,
-            settings,
-            None,
-            record("Configure", "x"),
-        )
-        .await
-        .unwrap();
+    enable_snowflake(store.as_ref()).await;
 
     let lock = t.lock_table("role_permissions").await;
     let reader = tokio::spawn(async move {
@@ -480,18 +486,7 @@ async fn another_process_commit_makes_unusable_only_what_it_touched() {
     let untouched = create_user(a.as_ref(), "x1@example.com").await;
     let touched = create_user(a.as_ref(), "x2@example.com").await;
     create_user(a.as_ref(), "target@example.com").await;
-    let settings =
-        IntegrationSettings::new(Platform::Snowflake, true, "", &[], "", Vec::new()).unwrap();
-    let configured = a
-        .configure_integration(
-            Platform::Snowflake,
-            settings,
-            None,
-            record("Configure", "x"),
-        )
-        .await
-        .unwrap()
-        .revision;
+    let configured = enable_snowflake(a.as_ref()).await;
     let on_b = Decisions::start(
         b.clone(),
         Duration::from_secs(3600),
